@@ -1,0 +1,2 @@
+//! Fieldbook core.
+pub mod sync;
