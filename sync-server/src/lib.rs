@@ -1,1 +1,266 @@
-//! x
+//! fieldbook-server: the sync server of Fieldbook.
+//!
+//! Devices enrol with a one-time token, then sync customer cards (Automerge documents) in
+//! one round trip: `POST /v1/sync` carries the device's cursor and its new changes, the
+//! answer carries acknowledgements, other devices' changes, the new cursor and revocations.
+//! The server validates every change by applying it, refuses changes not made by the
+//! calling device and its person, keeps an append-only change log, a compacted document and
+//! a JSON projection per card, and scopes everything by territory.
+//!
+//! Entry points:
+//! - [`app`] builds the axum [`Router`] over an [`AppState`];
+//! - [`run`] serves it on a listener until a shutdown future resolves (graceful);
+//! - [`spawn`] starts a server on its own thread and runtime, for tests and tools that are
+//!   not async themselves (e.g. `spawn(state_for_sqlite(path, Config::default())?, addr)`);
+//! - [`seed_cards`] loads already-built card documents (the demo company comes from core).
+//!
+//! Module map: [`wire`](fieldbook_core::sync::wire) (in core) is the byte format;
+//! [`sync`] the engine; [`fallback`] the `automerge::sync` path; [`auth`] tokens and
+//! cursors; [`admin`] administration; [`storage`] the backend trait, SQLite and the
+//! conformance suite; [`http`] routes; [`metrics`] Prometheus text; [`error`] codes.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod fallback;
+pub mod http;
+pub mod metrics;
+pub mod storage;
+pub mod sync;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::Automerge;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use error::{Error, Result};
+use storage::{CardCommit, NewChange, ServerIdentity, Storage};
+
+/// Server limits and policies.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest accepted request body (compressed), in bytes; above it: 413.
+    pub max_body_bytes: usize,
+    /// Largest decompressed sync body, in bytes.
+    pub max_decompressed_bytes: usize,
+    /// Requests taking longer are answered 408 `request.timeout`.
+    pub request_timeout: Duration,
+    /// Response budget when the device names none.
+    pub default_response_bytes: u32,
+    /// Largest response budget granted.
+    pub max_response_bytes: u32,
+    /// Lifetime of device tokens in seconds; `None`: until revoked.
+    pub device_token_ttl_secs: Option<i64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_decompressed_bytes: 128 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            default_response_bytes: 4 * 1024 * 1024,
+            max_response_bytes: 32 * 1024 * 1024,
+            device_token_ttl_secs: None,
+        }
+    }
+}
+
+impl Config {
+    /// The paging limits of the sync engine.
+    pub fn sync_limits(&self) -> sync::SyncLimits {
+        sync::SyncLimits {
+            default_response_bytes: self.default_response_bytes,
+            max_response_bytes: self.max_response_bytes,
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage backend.
+    pub storage: Arc<dyn Storage>,
+    /// The server's identity and cursor key, read once at start.
+    pub identity: ServerIdentity,
+    /// Limits and policies.
+    pub config: Arc<Config>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("server_id", &self.identity.server_id)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// A state over any backend.
+    pub fn new(storage: Arc<dyn Storage>, config: Config) -> Result<AppState> {
+        let identity = storage.identity()?;
+        Ok(AppState {
+            storage,
+            identity,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+        })
+    }
+}
+
+/// A state over the SQLite file at `db` (created if missing).
+pub fn state_for_sqlite(db: &Path, config: Config) -> Result<AppState> {
+    let storage = storage::sqlite::SqliteStorage::open(db)?;
+    AppState::new(Arc::new(storage), config)
+}
+
+/// The application: every route with its middleware.
+pub fn app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
+/// requests finish (their storage writes run to completion on blocking threads).
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, server_id = %state.identity.server_id, "serving");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A server running on its own thread (see [`spawn`]); stops when dropped.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The bound address (a real port even when asked for port 0).
+    pub addr: SocketAddr,
+    /// The state it serves (to inspect storage in tests).
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops gracefully and waits for the server thread.
+    pub fn shutdown(mut self) -> std::io::Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| std::io::Error::other("server thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+/// Starts a server on `addr` (use `127.0.0.1:0` in tests) on a new thread with its own
+/// multi-threaded tokio runtime, and returns once it is listening.
+pub fn spawn(state: AppState, addr: SocketAddr) -> std::io::Result<RunningServer> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
+    let thread = std::thread::Builder::new()
+        .name("fieldbook-server".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener)?;
+                run(listener, served, async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        })?;
+    Ok(RunningServer {
+        addr: bound,
+        state,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// The device id under which seeded changes are logged.
+pub const SEED_DEVICE: &str = "seed";
+
+/// Seeds already-built card documents (the demo company: content comes from core).
+///
+/// Each document must have root keys `"id"` (the card id) and `"territory"` (an existing
+/// territory). Its changes are logged as if from device [`SEED_DEVICE`], bypassing the
+/// actor/author checks that apply to devices: seeding is an operator action on the
+/// database, like the admin subcommands. Cards that already exist gain only the changes
+/// they lack. Returns the number of log entries appended.
+pub fn seed_cards(storage: &dyn Storage, docs: &[Automerge]) -> Result<usize> {
+    let mut appended = 0;
+    for doc in docs {
+        let id = sync::root_string(doc, "id")
+            .ok_or_else(|| Error::Invalid("a seeded card has no \"id\"".into()))?;
+        sync::validate_card_id(&id)?;
+        let territory = sync::root_string(doc, "territory")
+            .ok_or_else(|| Error::Invalid("a seeded card has no \"territory\"".into()))?;
+        if storage.territory(&territory)?.is_none() {
+            return Err(Error::NotFound("territory"));
+        }
+        let stored = storage.card(&id)?;
+        let mut merged = sync::load_stored(stored.as_ref())?;
+        merged
+            .load_incremental(&doc.save())
+            .map_err(|e| Error::BadChange(e.to_string()))?;
+        let changes: Vec<NewChange> = merged
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| NewChange {
+                hash: c.hash().0,
+                bytes: c.raw_bytes().to_vec(),
+            })
+            .collect();
+        let outcome = storage.commit_card(&CardCommit {
+            card_id: id,
+            territory,
+            expected_last_position: stored.map(|c| c.last_position),
+            doc: merged.save(),
+            heads: merged.get_heads().into_iter().map(|h| h.0).collect(),
+            projection: sync::projection(&merged)?,
+            changes,
+            device_id: SEED_DEVICE.into(),
+            received_at: auth::now(),
+        })?;
+        appended += outcome.appended;
+    }
+    Ok(appended)
+}

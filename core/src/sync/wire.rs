@@ -168,6 +168,30 @@ pub struct FallbackResponse {
     pub heads: Vec<Hash>,
 }
 
+/// `POST /v1/enrol` (JSON): redeem a one-time enrolment token for a device token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// The one-time enrolment token an administrator handed out.
+    pub token: String,
+    /// The device's Automerge actor id, hex: bound to the device from now on.
+    pub actor: String,
+}
+
+/// The answer to [`EnrolRequest`] (JSON). The token is shown once and never again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The new device's id.
+    pub device_id: String,
+    /// The device's long-lived bearer token (`Authorization: Bearer <token>`).
+    pub token: String,
+    /// The rep (or manager) the device belongs to: the Automerge author of its changes.
+    pub rep_id: String,
+    /// The device's role: `rep`, `manager` or `admin`.
+    pub role: String,
+    /// The server's id, to recognise a server whose data was replaced.
+    pub server_id: String,
+}
+
 /// The JSON body of every HTTP error: `{"code": "auth.bad_token", "message": "..."}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

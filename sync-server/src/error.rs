@@ -1,0 +1,253 @@
+//! The server's one error type, its stable codes, and its single mapping to HTTP.
+//!
+//! Every refusal the server can give has a stable code (`"auth.bad_token"`), shared by the
+//! JSON error body, the per-card refusals inside a sync response, and the metrics. The test
+//! `error_codes_are_stable` lists them all, so renaming one is a conscious act. Messages
+//! never carry personal data; 5xx bodies never carry internal detail (it is logged instead).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fieldbook_core::sync::wire::ErrorBody;
+
+/// Everything that can go wrong in the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token")]
+    MissingToken,
+    /// A token the server never issued (or a malformed header).
+    #[error("unknown or malformed token")]
+    BadToken,
+    /// The device's token has expired.
+    #[error("token has expired")]
+    ExpiredToken,
+    /// The device was revoked.
+    #[error("device has been revoked")]
+    Revoked,
+    /// The caller may not access this resource (no hint whether it exists).
+    #[error("access denied")]
+    AccessDenied,
+    /// A new change was made by another actor than the device's bound actor.
+    #[error("a change was made by another actor than this device's")]
+    ActorMismatch,
+    /// A new change names another author than the device's person.
+    #[error("a change names another author than this device's person")]
+    AuthorMismatch,
+    /// Change bytes that do not decode as Automerge changes.
+    #[error("changes do not decode: {0}")]
+    BadChange(String),
+    /// A cursor the server never issued to this device.
+    #[error("cursor was not issued to this device by this server")]
+    BadCursor,
+    /// A body that is not a valid message (malformed, truncated, not gzip).
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// A protocol version this server does not speak.
+    #[error("protocol version {0} is not supported")]
+    UnsupportedVersion(u16),
+    /// A body over the size limit.
+    #[error("request body is too large")]
+    TooLarge,
+    /// A well-formed request with an invalid value (e.g. an actor id that is not hex).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// An enrolment token that is unknown, already used or expired.
+    #[error("enrolment token is unknown, used or expired")]
+    BadEnrolment,
+    /// An admin operation on something that does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// An admin operation creating something that already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// Optimistic concurrency: the card changed under us; the caller retries.
+    #[error("card changed concurrently")]
+    Conflict,
+    /// A storage backend failure (detail logged, not sent).
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// Any other internal failure (detail logged, not sent).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Every stable error code, in one place.
+pub const ALL_CODES: &[&str] = &[
+    "auth.missing_token",
+    "auth.bad_token",
+    "auth.expired_token",
+    "auth.revoked",
+    "access.denied",
+    "auth.actor_mismatch",
+    "auth.author_mismatch",
+    "sync.bad_change",
+    "sync.bad_cursor",
+    "request.malformed",
+    "sync.unsupported_version",
+    "request.too_large",
+    "request.invalid",
+    "auth.bad_enrolment",
+    "admin.not_found",
+    "admin.already_exists",
+    "server.busy",
+    "server.internal",
+    "request.timeout",
+];
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::MissingToken => "auth.missing_token",
+            Error::BadToken => "auth.bad_token",
+            Error::ExpiredToken => "auth.expired_token",
+            Error::Revoked => "auth.revoked",
+            Error::AccessDenied => "access.denied",
+            Error::ActorMismatch => "auth.actor_mismatch",
+            Error::AuthorMismatch => "auth.author_mismatch",
+            Error::BadChange(_) => "sync.bad_change",
+            Error::BadCursor => "sync.bad_cursor",
+            Error::Malformed(_) => "request.malformed",
+            Error::UnsupportedVersion(_) => "sync.unsupported_version",
+            Error::TooLarge => "request.too_large",
+            Error::Invalid(_) => "request.invalid",
+            Error::BadEnrolment => "auth.bad_enrolment",
+            Error::NotFound(_) => "admin.not_found",
+            Error::AlreadyExists(_) => "admin.already_exists",
+            Error::Conflict => "server.busy",
+            Error::Storage(_) | Error::Internal(_) => "server.internal",
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::MissingToken
+            | Error::BadToken
+            | Error::ExpiredToken
+            | Error::Revoked
+            | Error::BadEnrolment => StatusCode::UNAUTHORIZED,
+            Error::AccessDenied | Error::ActorMismatch | Error::AuthorMismatch => {
+                StatusCode::FORBIDDEN
+            }
+            Error::BadChange(_)
+            | Error::BadCursor
+            | Error::Malformed(_)
+            | Error::UnsupportedVersion(_)
+            | Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::AlreadyExists(_) => StatusCode::CONFLICT,
+            Error::Conflict => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client may see: the display text, except for server-side failures,
+    /// whose detail stays in the logs.
+    pub fn public_message(&self) -> String {
+        if self.status().is_server_error() {
+            "the server could not complete the request; try again later".to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+
+    /// The JSON body for this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_owned(),
+            message: self.public_message(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<fieldbook_core::sync::wire::WireError> for Error {
+    fn from(e: fieldbook_core::sync::wire::WireError) -> Self {
+        use fieldbook_core::sync::wire::WireError;
+        match e {
+            WireError::UnsupportedVersion(v) => Error::UnsupportedVersion(v),
+            WireError::TooLarge { .. } => Error::TooLarge,
+            WireError::Encode(m) => Error::Internal(m),
+            other => Error::Malformed(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        } else {
+            tracing::info!(code = self.code(), "request refused");
+        }
+        let mut response = (status, axum::Json(self.body())).into_response();
+        // Lets the metrics layer count errors by code without parsing bodies.
+        response.extensions_mut().insert(ErrorCode(self.code()));
+        response
+    }
+}
+
+/// The code of an error response, attached as a response extension for metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_stable() {
+        let all = [
+            Error::MissingToken,
+            Error::BadToken,
+            Error::ExpiredToken,
+            Error::Revoked,
+            Error::AccessDenied,
+            Error::ActorMismatch,
+            Error::AuthorMismatch,
+            Error::BadChange(String::new()),
+            Error::BadCursor,
+            Error::Malformed(String::new()),
+            Error::UnsupportedVersion(0),
+            Error::TooLarge,
+            Error::Invalid(String::new()),
+            Error::BadEnrolment,
+            Error::NotFound("x"),
+            Error::AlreadyExists("x"),
+            Error::Conflict,
+            Error::Storage(String::new()),
+            Error::Internal(String::new()),
+        ];
+        let mut codes: Vec<&str> = all.iter().map(Error::code).collect();
+        // Produced by the timeout layer rather than by an `Error` value.
+        codes.push("request.timeout");
+        codes.sort_unstable();
+        codes.dedup();
+        let mut expected = ALL_CODES.to_vec();
+        expected.sort_unstable();
+        assert_eq!(codes, expected);
+    }
+
+    #[test]
+    fn server_errors_hide_detail() {
+        let e = Error::Storage("disk /var/secret full".into());
+        assert!(!e.body().message.contains("secret"));
+    }
+}

@@ -1,0 +1,90 @@
+//! The fallback path: `automerge::sync` for one card, when the fast path cannot work.
+//!
+//! A sync response lists a card in `fallback` when a push depends on changes the server
+//! lacks (a server restored from an older backup, a client bug). The device then exchanges
+//! `automerge::sync` messages for that card through `POST /v1/fallback` until neither side
+//! has anything to send. Correctness never rests on the fast path alone.
+//!
+//! **State.** The server persists the `sync::State` per (device, card) in storage, but
+//! `State::encode` keeps only the shared heads, so each request effectively rebuilds the
+//! in-flight part from the message it receives. That keeps the server stateless between
+//! requests (any instance can answer) and immune to the "message lost, state stuck in
+//! flight" trap of an in-memory state.
+//!
+//! The same checks as the fast path apply to every change the message brings: the device's
+//! own actor and author only, the card's territory in scope, nothing stored on refusal.
+
+use std::collections::HashSet;
+
+use automerge::sync::{Message, State, SyncDoc};
+use fieldbook_core::sync::wire::{FallbackRequest, FallbackResponse, PROTOCOL_VERSION};
+
+use crate::error::{Error, Result};
+use crate::storage::{Device, Role, Storage};
+use crate::sync::{commit_if_new, load_stored, new_changes_checked, validate_card_id};
+
+const COMMIT_ATTEMPTS: usize = 8;
+
+/// Handles one fallback message from an authenticated device.
+pub fn fallback(
+    storage: &dyn Storage,
+    device: &Device,
+    request: FallbackRequest,
+    now: i64,
+) -> Result<FallbackResponse> {
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(Error::UnsupportedVersion(request.protocol));
+    }
+    if device.role == Role::Admin {
+        return Err(Error::AccessDenied);
+    }
+    validate_card_id(&request.card_id)?;
+    let message = Message::decode(&request.message)
+        .map_err(|e| Error::BadChange(format!("sync message does not decode: {e}")))?;
+    let scope: HashSet<String> = storage
+        .territories_of(&device.person_id, device.role)?
+        .into_iter()
+        .collect();
+
+    for _ in 0..COMMIT_ATTEMPTS {
+        let stored = storage.card(&request.card_id)?;
+        if let Some(card) = &stored
+            && !scope.contains(&card.territory)
+        {
+            return Err(Error::AccessDenied);
+        }
+        let mut doc = load_stored(stored.as_ref())?;
+        let mut state = match storage.fallback_state(&device.id, &request.card_id)? {
+            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
+            None => State::new(),
+        };
+        let before = doc.get_heads();
+        doc.receive_sync_message(&mut state, message.clone())
+            .map_err(|e| Error::BadChange(e.to_string()))?;
+        let changes = new_changes_checked(&doc, &before, device)?;
+        match commit_if_new(
+            storage,
+            device,
+            &scope,
+            &request.card_id,
+            stored.as_ref(),
+            &doc,
+            changes,
+            now,
+        ) {
+            Ok(_) => {}
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+        // A card the server does not hold (and could not create from this message) must
+        // not reveal anything: answer as for an empty document.
+        let reply = doc.generate_sync_message(&mut state).map(Message::encode);
+        storage.save_fallback_state(&device.id, &request.card_id, &state.encode())?;
+        return Ok(FallbackResponse {
+            protocol: PROTOCOL_VERSION,
+            message: reply,
+            heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
+        });
+    }
+    Err(Error::Conflict)
+}

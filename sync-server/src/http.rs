@@ -1,0 +1,446 @@
+//! The HTTP surface: routes, extractors, the observe middleware, and nothing else.
+//!
+//! Handlers are thin: authenticate, decode, hand the work to the engine on a blocking
+//! thread (`spawn_blocking`: SQLite and Automerge both block), encode. Every failure goes
+//! through [`Error`]'s single `IntoResponse`. The middleware gives every request an id
+//! (echoed in `x-request-id`), a tracing span, and a place in the metrics; logs carry ids,
+//! codes and counts, never card content or names.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fieldbook_core::sync::wire::{self, EnrolRequest, EnrolResponse, FallbackRequest, SyncRequest};
+use serde::Deserialize;
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::admin;
+use crate::auth::{authenticate, now};
+use crate::error::{Error, ErrorCode, Result};
+use crate::metrics::Event;
+use crate::storage::{Device, PersonKind, Role, Storage, Territory};
+
+/// Builds the router over a state.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/sync", post(sync))
+        .route("/v1/fallback", post(fallback))
+        .route("/v1/cards/{card_id}", get(card))
+        .route("/v1/admin/reps", post(admin_add_rep))
+        .route("/v1/admin/managers", post(admin_add_manager))
+        .route(
+            "/v1/admin/territories",
+            post(admin_add_territory).get(admin_territories),
+        )
+        .route(
+            "/v1/admin/territories/{territory_id}/assign",
+            post(admin_assign),
+        )
+        .route("/v1/admin/enrolments", post(admin_enrol))
+        .route("/v1/admin/devices", get(admin_devices))
+        .route("/v1/admin/devices/{device_id}/revoke", post(admin_revoke))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!(
+        "request",
+        id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if response.status() == StatusCode::REQUEST_TIMEOUT
+        && response.extensions().get::<ErrorCode>().is_none()
+    {
+        let body = wire::ErrorBody {
+            code: "request.timeout".into(),
+            message: "the request took too long".into(),
+        };
+        response = (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorCode("request.timeout"));
+    }
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    let latency = started.elapsed();
+    state.metrics.request(latency, code);
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            code = code.unwrap_or(""),
+            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            "done"
+        )
+    });
+    response
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("route")
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Runs blocking work (storage, Automerge) off the async threads.
+async fn blocking<T, F>(state: &AppState, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Storage) -> Result<T> + Send + 'static,
+{
+    let storage = state.storage.clone();
+    tokio::task::spawn_blocking(move || f(storage.as_ref())).await?
+}
+
+async fn device(state: &AppState, headers: &HeaderMap) -> Result<Device> {
+    let header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| Error::BadToken)?.to_owned()),
+    };
+    blocking(state, move |s| authenticate(s, header.as_deref(), now())).await
+}
+
+async fn admin_device(state: &AppState, headers: &HeaderMap) -> Result<Device> {
+    let d = device(state, headers).await?;
+    if d.role != Role::Admin {
+        return Err(Error::AccessDenied);
+    }
+    Ok(d)
+}
+
+fn body_bytes(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge
+        } else {
+            Error::Malformed("could not read the body".into())
+        }
+    })
+}
+
+fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
+    match body {
+        Ok(Json(v)) => Ok(v),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge),
+        Err(e) => Err(Error::Malformed(e.body_text())),
+    }
+}
+
+fn binary(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], bytes).into_response()
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    body: std::result::Result<Json<EnrolRequest>, JsonRejection>,
+) -> Result<Json<EnrolResponse>> {
+    let request = json_body(body)?;
+    let ttl = state.config.device_token_ttl_secs;
+    let response = blocking(&state, move |s| {
+        admin::redeem(s, &request.token, &request.actor, ttl)
+    })
+    .await?;
+    state.metrics.event(Event::Enrolment);
+    tracing::info!(device = %response.device_id, "device enrolled");
+    Ok(Json(response))
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let device = device(&state, &headers).await?;
+    let body = body_bytes(body)?;
+    let bytes_in = body.len() as u64;
+    let max = state.config.max_decompressed_bytes;
+    let identity = state.identity.clone();
+    let limits = state.config.sync_limits();
+    let device_id = device.id.clone();
+    let (encoded, stats) = blocking(&state, move |s| {
+        let request: SyncRequest = wire::decode(&body, max)?;
+        let (response, stats) = crate::sync::sync(s, &identity, &device, request, limits, now())?;
+        Ok((wire::encode(&response)?, stats))
+    })
+    .await?;
+    state.metrics.event(Event::Sync {
+        bytes_in,
+        bytes_out: encoded.len() as u64,
+        appended: stats.changes_appended as u64,
+        sent: stats.cards_sent as u64,
+        refused: stats.cards_refused as u64,
+    });
+    tracing::info!(
+        device = %device_id,
+        bytes_in,
+        bytes_out = encoded.len(),
+        acked = stats.cards_acked,
+        refused = stats.cards_refused,
+        appended = stats.changes_appended,
+        sent = stats.cards_sent,
+        "sync"
+    );
+    Ok(binary(encoded))
+}
+
+async fn fallback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let device = device(&state, &headers).await?;
+    let body = body_bytes(body)?;
+    let bytes_in = body.len() as u64;
+    let max = state.config.max_decompressed_bytes;
+    let encoded = blocking(&state, move |s| {
+        let request: FallbackRequest = wire::decode(&body, max)?;
+        let response = crate::fallback::fallback(s, &device, request, now())?;
+        Ok(wire::encode(&response)?)
+    })
+    .await?;
+    state.metrics.event(Event::Fallback {
+        bytes_in,
+        bytes_out: encoded.len() as u64,
+    });
+    Ok(binary(encoded))
+}
+
+/// `GET /v1/cards/{id}`: the card's projection (current values as JSON), for the devices
+/// whose scope holds it. Unknown and foreign cards get the same `access.denied`.
+async fn card(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(card_id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let device = device(&state, &headers).await?;
+    let json = blocking(&state, move |s| {
+        if device.role == Role::Admin {
+            return Err(Error::AccessDenied);
+        }
+        let card = s.card(&card_id)?.ok_or(Error::AccessDenied)?;
+        let scope = s.territories_of(&device.person_id, device.role)?;
+        if !scope.contains(&card.territory) {
+            return Err(Error::AccessDenied);
+        }
+        s.projection(&card_id)?.ok_or(Error::AccessDenied)
+    })
+    .await?;
+    serde_json::from_str(&json)
+        .map(Json)
+        .map_err(|e| Error::Internal(format!("stored projection is not JSON: {e}")))
+}
+
+/// `POST /v1/admin/reps` and `/v1/admin/managers` body.
+#[derive(Debug, Deserialize)]
+struct PersonBody {
+    id: String,
+    name: String,
+}
+
+async fn add_person(
+    state: AppState,
+    headers: HeaderMap,
+    body: std::result::Result<Json<PersonBody>, JsonRejection>,
+    kind: PersonKind,
+) -> Result<StatusCode> {
+    admin_device(&state, &headers).await?;
+    let body = json_body(body)?;
+    blocking(&state, move |s| {
+        admin::add_person(s, &body.id, &body.name, kind)
+    })
+    .await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn admin_add_rep(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Json<PersonBody>, JsonRejection>,
+) -> Result<StatusCode> {
+    add_person(state, headers, body, PersonKind::Rep).await
+}
+
+async fn admin_add_manager(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Json<PersonBody>, JsonRejection>,
+) -> Result<StatusCode> {
+    add_person(state, headers, body, PersonKind::Manager).await
+}
+
+/// `POST /v1/admin/territories` body.
+#[derive(Debug, Deserialize)]
+struct TerritoryBody {
+    id: String,
+    name: String,
+    manager: Option<String>,
+}
+
+async fn admin_add_territory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Json<TerritoryBody>, JsonRejection>,
+) -> Result<StatusCode> {
+    admin_device(&state, &headers).await?;
+    let body = json_body(body)?;
+    blocking(&state, move |s| {
+        admin::add_territory(s, &body.id, &body.name, body.manager.as_deref())
+    })
+    .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// A territory in admin listings.
+#[derive(Debug, serde::Serialize)]
+struct TerritoryView {
+    id: String,
+    name: String,
+    owner: Option<String>,
+    manager: Option<String>,
+}
+
+impl From<Territory> for TerritoryView {
+    fn from(t: Territory) -> Self {
+        TerritoryView {
+            id: t.id,
+            name: t.name,
+            owner: t.owner,
+            manager: t.manager,
+        }
+    }
+}
+
+async fn admin_territories(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<TerritoryView>>> {
+    admin_device(&state, &headers).await?;
+    let list = blocking(&state, |s| s.territories()).await?;
+    Ok(Json(list.into_iter().map(TerritoryView::from).collect()))
+}
+
+/// `POST /v1/admin/territories/{id}/assign` body.
+#[derive(Debug, Deserialize)]
+struct AssignBody {
+    rep: String,
+}
+
+async fn admin_assign(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(territory_id): Path<String>,
+    body: std::result::Result<Json<AssignBody>, JsonRejection>,
+) -> Result<StatusCode> {
+    admin_device(&state, &headers).await?;
+    let body = json_body(body)?;
+    blocking(&state, move |s| {
+        admin::assign_territory(s, &territory_id, &body.rep)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/admin/enrolments` body.
+#[derive(Debug, Deserialize)]
+struct EnrolBody {
+    person: String,
+    role: String,
+    name: String,
+}
+
+async fn admin_enrol(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Json<EnrolBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<admin::Enrolment>)> {
+    admin_device(&state, &headers).await?;
+    let body = json_body(body)?;
+    let role = Role::parse(&body.role)?;
+    let enrolment = blocking(&state, move |s| {
+        admin::enrol_device(s, &body.person, role, &body.name)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(enrolment)))
+}
+
+/// A device in admin listings (never its token hash).
+#[derive(Debug, serde::Serialize)]
+struct DeviceView {
+    id: String,
+    name: String,
+    person: String,
+    role: &'static str,
+    actor: String,
+    revoked: bool,
+    created_at: i64,
+    last_sync_at: Option<i64>,
+}
+
+async fn admin_devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<DeviceView>>> {
+    admin_device(&state, &headers).await?;
+    let list = blocking(&state, |s| s.devices()).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|d| DeviceView {
+                id: d.id,
+                name: d.name,
+                person: d.person_id,
+                role: d.role.as_str(),
+                actor: hex::encode(d.actor),
+                revoked: d.revoked,
+                created_at: d.created_at,
+                last_sync_at: d.last_sync_at,
+            })
+            .collect(),
+    ))
+}
+
+async fn admin_revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(device_id): Path<String>,
+) -> Result<StatusCode> {
+    admin_device(&state, &headers).await?;
+    blocking(&state, move |s| admin::revoke_device(s, &device_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

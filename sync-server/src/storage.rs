@@ -1,0 +1,336 @@
+//! The storage boundary: everything the server persists goes through [`Storage`].
+//!
+//! **API Boundary.** One trait, several backends (SQLite now, PostgreSQL later), all of
+//! which must pass [`conformance::run_all`]. The trait is synchronous and object-safe: the
+//! server calls it from `tokio::task::spawn_blocking`, together with the Automerge work
+//! (which blocks anyway), so a backend may use a blocking driver.
+//!
+//! What a backend must guarantee:
+//! - **One position sequence.** Change-log entries and scope events share one increasing
+//!   sequence of positions, and a position becomes visible only once every smaller
+//!   position is visible (SQLite: one writer; PostgreSQL: serialise appends, e.g. with an
+//!   advisory lock). The sync cursor relies on it: "everything up to position P".
+//! - **Content addressing.** A change whose hash is already in the log is ignored, so a
+//!   retried push never duplicates a row.
+//! - **Optimistic card writes.** [`Storage::commit_card`] fails with
+//!   [`Error::Conflict`] when the card moved since it was read, so the caller reloads and
+//!   re-applies; a card's document and its log entries are written in one transaction.
+//! - Token hashes only: a backend never sees a bearer token in clear.
+
+pub mod conformance;
+pub mod sqlite;
+
+use crate::error::{Error, Result};
+
+/// What a device may do, fixed at enrolment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A sales rep's device: the territories the rep holds.
+    Rep,
+    /// A manager's device: the territories the manager manages.
+    Manager,
+    /// An administrator's device: the admin API, no cards.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Result<Role> {
+        match s {
+            "rep" => Ok(Role::Rep),
+            "manager" => Ok(Role::Manager),
+            "admin" => Ok(Role::Admin),
+            _ => Err(Error::Invalid(format!(
+                "unknown role {s:?} (rep, manager, admin)"
+            ))),
+        }
+    }
+}
+
+/// Whether a person is a rep or a manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonKind {
+    /// Holds territories.
+    Rep,
+    /// Manages territories.
+    Manager,
+}
+
+impl PersonKind {
+    /// The kind's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonKind::Rep => "rep",
+            PersonKind::Manager => "manager",
+        }
+    }
+
+    /// Parses a kind name as stored.
+    pub fn parse(s: &str) -> Result<PersonKind> {
+        match s {
+            "rep" => Ok(PersonKind::Rep),
+            "manager" => Ok(PersonKind::Manager),
+            _ => Err(Error::Storage(format!("unknown person kind {s:?}"))),
+        }
+    }
+}
+
+/// A rep or a manager. Their id is the Automerge author of every change they make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Short stable id, e.g. `"zhangwei"`.
+    pub id: String,
+    /// Display name (personal data: never logged).
+    pub name: String,
+    /// Rep or manager.
+    pub kind: PersonKind,
+}
+
+/// A territory: a set of cards, one owning rep at a time, one manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Territory {
+    /// Stable id, e.g. `"sh-east"`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The rep holding it, if any.
+    pub owner: Option<String>,
+    /// Its manager, if any.
+    pub manager: Option<String>,
+}
+
+/// A one-time enrolment token, stored by hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEnrolment {
+    /// SHA-256 (hex) of the token.
+    pub token_hash: String,
+    /// The person the device will belong to.
+    pub person_id: String,
+    /// The device's role.
+    pub role: Role,
+    /// The device's display name.
+    pub device_name: String,
+    /// Unix seconds after which the token is refused.
+    pub expires_at: i64,
+}
+
+/// The device created when an enrolment token is redeemed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    /// The device id (UUID v4 text).
+    pub id: String,
+    /// The device's Automerge actor id.
+    pub actor: Vec<u8>,
+    /// SHA-256 (hex) of the device's bearer token.
+    pub token_hash: String,
+    /// Unix seconds after which the bearer token is refused, if ever.
+    pub expires_at: Option<i64>,
+    /// Now, in unix seconds.
+    pub now: i64,
+}
+
+/// An enrolled device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// The device id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The person (rep or manager) the device belongs to: the only author it may write as.
+    pub person_id: String,
+    /// What it may do.
+    pub role: Role,
+    /// Its bound Automerge actor id: the only actor it may write as.
+    pub actor: Vec<u8>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// Token expiry (unix seconds), if any.
+    pub expires_at: Option<i64>,
+    /// Enrolment time (unix seconds).
+    pub created_at: i64,
+    /// Last successful sync (unix seconds), if any.
+    pub last_sync_at: Option<i64>,
+}
+
+/// A card as stored: its compacted document and where it sits in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCard {
+    /// The card id.
+    pub card_id: String,
+    /// The territory the card belongs to.
+    pub territory: String,
+    /// `save()` of the card's document: every accepted change.
+    pub doc: Vec<u8>,
+    /// Log position of the card's first change.
+    pub first_position: u64,
+    /// Log position of the card's latest change.
+    pub last_position: u64,
+    /// The heads of [`Self::doc`].
+    pub heads: Vec<[u8; 32]>,
+}
+
+/// A change to append to the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewChange {
+    /// The Automerge change hash.
+    pub hash: [u8; 32],
+    /// The change in the storage format.
+    pub bytes: Vec<u8>,
+}
+
+/// One atomic write of a card: new changes appended, document and projection replaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardCommit {
+    /// The card id.
+    pub card_id: String,
+    /// The card's territory after the changes.
+    pub territory: String,
+    /// The `last_position` read before applying, or `None` for a card that did not exist;
+    /// a mismatch fails with [`Error::Conflict`].
+    pub expected_last_position: Option<u64>,
+    /// The new compacted document.
+    pub doc: Vec<u8>,
+    /// The heads of the new document.
+    pub heads: Vec<[u8; 32]>,
+    /// The current field values as JSON, for manager views.
+    pub projection: String,
+    /// The changes to append (hashes already in the log are skipped).
+    pub changes: Vec<NewChange>,
+    /// The device that sent them.
+    pub device_id: String,
+    /// Server receive time, unix seconds.
+    pub received_at: i64,
+}
+
+/// What [`Storage::commit_card`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// How many log entries were appended (0 for a retry).
+    pub appended: usize,
+    /// The card's `last_position` after the commit.
+    pub last_position: u64,
+}
+
+/// Where a card sits in the log, without its document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardSummary {
+    /// The card id.
+    pub card_id: String,
+    /// Its territory.
+    pub territory: String,
+    /// Position of its first change.
+    pub first_position: u64,
+    /// Position of its latest change.
+    pub last_position: u64,
+    /// The heads of its stored document.
+    pub heads: Vec<[u8; 32]>,
+}
+
+/// A change of a person's scope: they gained or lost a territory at a log position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeEvent {
+    /// The position in the shared sequence.
+    pub position: u64,
+    /// The territory.
+    pub territory_id: String,
+    /// The person whose scope changed.
+    pub person_id: String,
+    /// Gained (true) or lost (false).
+    pub gained: bool,
+}
+
+/// The server's identity and secrets, created once with the database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerIdentity {
+    /// A stable id for this server's data (UUID v4 text).
+    pub server_id: String,
+    /// The key of the cursor MAC.
+    pub cursor_key: [u8; 32],
+}
+
+/// Everything the server persists. See the module docs for the guarantees.
+pub trait Storage: Send + Sync + 'static {
+    /// The server's identity, created with the database.
+    fn identity(&self) -> Result<ServerIdentity>;
+
+    /// Adds a rep or manager ([`Error::AlreadyExists`] if the id is taken).
+    fn add_person(&self, person: &Person) -> Result<()>;
+    /// A person by id.
+    fn person(&self, id: &str) -> Result<Option<Person>>;
+    /// Every person, by id.
+    fn people(&self) -> Result<Vec<Person>>;
+
+    /// Adds a territory with no owner; its manager (if any) gains it in scope.
+    fn add_territory(&self, id: &str, name: &str, manager: Option<&str>) -> Result<()>;
+    /// Gives a territory to a rep; the previous owner loses it. Returns the position of the
+    /// scope change. Assigning to the current owner is a no-op.
+    fn assign_territory(&self, territory_id: &str, rep_id: &str) -> Result<u64>;
+    /// A territory by id.
+    fn territory(&self, id: &str) -> Result<Option<Territory>>;
+    /// Every territory, by id.
+    fn territories(&self) -> Result<Vec<Territory>>;
+    /// Ids of the territories a person owns (rep) or manages (manager).
+    fn territories_of(&self, person_id: &str, role: Role) -> Result<Vec<String>>;
+    /// Scope events of a person after a position, in order.
+    fn scope_events_after(&self, person_id: &str, after: u64) -> Result<Vec<ScopeEvent>>;
+
+    /// Stores a one-time enrolment token.
+    fn create_enrolment(&self, enrolment: &NewEnrolment) -> Result<()>;
+    /// Redeems an enrolment token (once, before expiry) and creates the device.
+    fn redeem_enrolment(&self, token_hash: &str, device: &NewDevice) -> Result<Device>;
+    /// The device holding a bearer token, by the token's hash.
+    fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
+    /// A device by id.
+    fn device(&self, id: &str) -> Result<Option<Device>>;
+    /// Every device.
+    fn devices(&self) -> Result<Vec<Device>>;
+    /// Revokes a device ([`Error::NotFound`] if unknown).
+    fn revoke_device(&self, id: &str) -> Result<()>;
+    /// Records a device's successful sync.
+    fn record_sync(&self, device_id: &str, now: i64) -> Result<()>;
+
+    /// The highest position in the sequence (0 when empty).
+    fn head_position(&self) -> Result<u64>;
+    /// Number of entries in the change log.
+    fn log_len(&self) -> Result<u64>;
+    /// A card by id.
+    fn card(&self, card_id: &str) -> Result<Option<StoredCard>>;
+    /// Writes a card atomically (see [`CardCommit`]).
+    fn commit_card(&self, commit: &CardCommit) -> Result<CommitOutcome>;
+    /// Cards of these territories with a log entry in `(after, upto]` from a device other
+    /// than `exclude_device`, ordered by `last_position` then id.
+    fn cards_changed_by_others(
+        &self,
+        territories: &[String],
+        after: u64,
+        upto: u64,
+        exclude_device: &str,
+    ) -> Result<Vec<CardSummary>>;
+    /// Every card of these territories, ordered by `last_position` then id.
+    fn cards_in_territories(&self, territories: &[String]) -> Result<Vec<CardSummary>>;
+    /// The change bytes of a card's log entries in `(after, upto]` from devices other than
+    /// `exclude_device`, in log order.
+    fn changes_by_others(
+        &self,
+        card_id: &str,
+        after: u64,
+        upto: u64,
+        exclude_device: &str,
+    ) -> Result<Vec<Vec<u8>>>;
+    /// The projection (JSON of current field values) of a card.
+    fn projection(&self, card_id: &str) -> Result<Option<String>>;
+
+    /// The persisted `automerge::sync::State` of a device for a card (fallback).
+    fn fallback_state(&self, device_id: &str, card_id: &str) -> Result<Option<Vec<u8>>>;
+    /// Persists the `automerge::sync::State` of a device for a card (fallback).
+    fn save_fallback_state(&self, device_id: &str, card_id: &str, state: &[u8]) -> Result<()>;
+}

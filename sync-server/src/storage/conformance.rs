@@ -1,0 +1,373 @@
+//! The conformance suite every [`Storage`] backend must pass.
+//!
+//! Call [`run_all`] with a factory that returns a fresh, empty backend each time (a temp
+//! SQLite file, a fresh PostgreSQL schema). The checks use opaque bytes for documents and
+//! changes: storage never interprets Automerge data, so neither do its tests.
+
+use super::{CardCommit, NewChange, NewDevice, NewEnrolment, Person, PersonKind, Role, Storage};
+use crate::error::Error;
+
+/// Runs every check against fresh backends from `factory`; panics on the first failure
+/// (this is test code), naming the check.
+pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
+    let checks: &[(&str, fn(&dyn Storage))] = &[
+        ("identity_is_stable", identity_is_stable),
+        ("people_and_territories", people_and_territories),
+        (
+            "assignment_records_scope_events",
+            assignment_records_scope_events,
+        ),
+        ("enrolment_is_one_time", enrolment_is_one_time),
+        ("revocation", revocation),
+        ("commit_appends_in_order", commit_appends_in_order),
+        (
+            "retried_commit_appends_nothing",
+            retried_commit_appends_nothing,
+        ),
+        ("stale_commit_conflicts", stale_commit_conflicts),
+        (
+            "pull_queries_exclude_the_device",
+            pull_queries_exclude_the_device,
+        ),
+        ("fallback_state_round_trips", fallback_state_round_trips),
+    ];
+    for (name, check) in checks {
+        let storage = factory();
+        eprintln!("storage conformance: {name}");
+        check(&storage);
+    }
+}
+
+fn person(s: &dyn Storage, id: &str, kind: PersonKind) {
+    s.add_person(&Person {
+        id: id.into(),
+        name: format!("Name of {id}"),
+        kind,
+    })
+    .expect("add person");
+}
+
+fn org(s: &dyn Storage) {
+    person(s, "rep-a", PersonKind::Rep);
+    person(s, "rep-b", PersonKind::Rep);
+    person(s, "boss", PersonKind::Manager);
+    s.add_territory("north", "North", Some("boss"))
+        .expect("territory");
+    s.add_territory("south", "South", None).expect("territory");
+    s.assign_territory("north", "rep-a").expect("assign");
+    s.assign_territory("south", "rep-b").expect("assign");
+}
+
+fn change(n: u8) -> NewChange {
+    NewChange {
+        hash: [n; 32],
+        bytes: vec![n; 4],
+    }
+}
+
+fn commit(card: &str, expected: Option<u64>, changes: Vec<NewChange>, device: &str) -> CardCommit {
+    CardCommit {
+        card_id: card.into(),
+        territory: "north".into(),
+        expected_last_position: expected,
+        doc: vec![1, 2, 3],
+        heads: vec![[9; 32], [8; 32]],
+        projection: r#"{"name":"x"}"#.into(),
+        changes,
+        device_id: device.into(),
+        received_at: 1_700_000_000,
+    }
+}
+
+fn identity_is_stable(s: &dyn Storage) {
+    let a = s.identity().expect("identity");
+    let b = s.identity().expect("identity");
+    assert_eq!(a, b);
+    assert_ne!(a.cursor_key, [0; 32]);
+}
+
+fn people_and_territories(s: &dyn Storage) {
+    org(s);
+    assert!(matches!(
+        s.add_person(&Person {
+            id: "rep-a".into(),
+            name: "again".into(),
+            kind: PersonKind::Rep
+        }),
+        Err(Error::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.add_territory("north", "again", None),
+        Err(Error::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.assign_territory("nowhere", "rep-a"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(
+        s.assign_territory("north", "boss").is_err(),
+        "a manager is not a rep"
+    );
+    assert_eq!(s.people().expect("people").len(), 3);
+    let north = s.territory("north").expect("get").expect("exists");
+    assert_eq!(north.owner.as_deref(), Some("rep-a"));
+    assert_eq!(north.manager.as_deref(), Some("boss"));
+    assert_eq!(
+        s.territories_of("rep-a", Role::Rep).expect("scope"),
+        ["north"]
+    );
+    assert_eq!(
+        s.territories_of("boss", Role::Manager).expect("scope"),
+        ["north"]
+    );
+    assert!(
+        s.territories_of("boss", Role::Admin)
+            .expect("scope")
+            .is_empty()
+    );
+}
+
+fn assignment_records_scope_events(s: &dyn Storage) {
+    org(s);
+    let before = s.head_position().expect("head");
+    let p = s.assign_territory("north", "rep-b").expect("reassign");
+    assert!(p > before);
+    let lost = s.scope_events_after("rep-a", before).expect("events");
+    assert_eq!(lost.len(), 1);
+    assert!(!lost[0].gained);
+    let gained = s.scope_events_after("rep-b", before).expect("events");
+    assert_eq!(gained.len(), 1);
+    assert!(gained[0].gained);
+    assert_eq!(gained[0].territory_id, "north");
+    assert!(s.scope_events_after("rep-b", p).expect("events").is_empty());
+    let mut b = s.territories_of("rep-b", Role::Rep).expect("scope");
+    b.sort();
+    assert_eq!(b, ["north", "south"]);
+    // Assigning to the current owner changes nothing.
+    let head = s.head_position().expect("head");
+    s.assign_territory("north", "rep-b").expect("noop");
+    assert_eq!(s.head_position().expect("head"), head);
+}
+
+fn enrol(s: &dyn Storage, token: &str, device: &str, actor: u8, now: i64) -> Result<(), Error> {
+    s.redeem_enrolment(
+        token,
+        &NewDevice {
+            id: device.into(),
+            actor: vec![actor; 16],
+            token_hash: format!("device-token-{device}"),
+            expires_at: None,
+            now,
+        },
+    )
+    .map(|_| ())
+}
+
+fn enrolment_is_one_time(s: &dyn Storage) {
+    org(s);
+    s.create_enrolment(&NewEnrolment {
+        token_hash: "t1".into(),
+        person_id: "rep-a".into(),
+        role: Role::Rep,
+        device_name: "phone".into(),
+        expires_at: 2_000,
+    })
+    .expect("enrolment");
+    assert!(matches!(
+        enrol(s, "nope", "d0", 1, 1_000),
+        Err(Error::BadEnrolment)
+    ));
+    enrol(s, "t1", "d1", 1, 1_000).expect("redeem");
+    assert!(matches!(
+        enrol(s, "t1", "d2", 2, 1_000),
+        Err(Error::BadEnrolment)
+    ));
+    let d = s
+        .device_by_token_hash("device-token-d1")
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(d.person_id, "rep-a");
+    assert_eq!(d.role, Role::Rep);
+    assert_eq!(d.actor, vec![1; 16]);
+    assert!(s.device_by_token_hash("other").expect("lookup").is_none());
+
+    s.create_enrolment(&NewEnrolment {
+        token_hash: "t-late".into(),
+        person_id: "rep-a".into(),
+        role: Role::Rep,
+        device_name: "phone".into(),
+        expires_at: 2_000,
+    })
+    .expect("enrolment");
+    assert!(matches!(
+        enrol(s, "t-late", "d3", 3, 3_000),
+        Err(Error::BadEnrolment)
+    ));
+
+    s.create_enrolment(&NewEnrolment {
+        token_hash: "t-same-actor".into(),
+        person_id: "rep-b".into(),
+        role: Role::Rep,
+        device_name: "phone".into(),
+        expires_at: 2_000,
+    })
+    .expect("enrolment");
+    assert!(
+        enrol(s, "t-same-actor", "d4", 1, 1_000).is_err(),
+        "actor already bound"
+    );
+    assert!(matches!(
+        s.create_enrolment(&NewEnrolment {
+            token_hash: "t-nobody".into(),
+            person_id: "nobody".into(),
+            role: Role::Rep,
+            device_name: "phone".into(),
+            expires_at: 2_000,
+        }),
+        Err(Error::NotFound(_))
+    ));
+}
+
+fn revocation(s: &dyn Storage) {
+    org(s);
+    s.create_enrolment(&NewEnrolment {
+        token_hash: "t1".into(),
+        person_id: "rep-a".into(),
+        role: Role::Rep,
+        device_name: "phone".into(),
+        expires_at: 2_000,
+    })
+    .expect("enrolment");
+    enrol(s, "t1", "d1", 1, 1_000).expect("redeem");
+    s.revoke_device("d1").expect("revoke");
+    assert!(s.device("d1").expect("get").expect("exists").revoked);
+    assert!(matches!(s.revoke_device("d9"), Err(Error::NotFound(_))));
+    s.record_sync("d1", 1_500).expect("record");
+    assert_eq!(
+        s.device("d1").expect("get").expect("exists").last_sync_at,
+        Some(1_500)
+    );
+    assert_eq!(s.devices().expect("list").len(), 1);
+}
+
+fn commit_appends_in_order(s: &dyn Storage) {
+    org(s);
+    let head = s.head_position().expect("head");
+    let out = s
+        .commit_card(&commit("c1", None, vec![change(1), change(2)], "d1"))
+        .expect("commit");
+    assert_eq!(out.appended, 2);
+    assert_eq!(out.last_position, head + 2);
+    let card = s.card("c1").expect("get").expect("exists");
+    assert_eq!(card.first_position, head + 1);
+    assert_eq!(card.last_position, head + 2);
+    assert_eq!(card.territory, "north");
+    assert_eq!(card.doc, vec![1, 2, 3]);
+    assert_eq!(card.heads, vec![[9; 32], [8; 32]]);
+    assert_eq!(s.log_len().expect("len"), 2);
+    assert_eq!(s.head_position().expect("head"), head + 2);
+    assert!(s.projection("c1").expect("projection").is_some());
+    assert!(s.card("c2").expect("get").is_none());
+}
+
+fn retried_commit_appends_nothing(s: &dyn Storage) {
+    org(s);
+    let out = s
+        .commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("commit");
+    let again = s
+        .commit_card(&commit(
+            "c1",
+            Some(out.last_position),
+            vec![change(1)],
+            "d1",
+        ))
+        .expect("retry");
+    assert_eq!(again.appended, 0);
+    assert_eq!(again.last_position, out.last_position);
+    assert_eq!(s.log_len().expect("len"), 1);
+}
+
+fn stale_commit_conflicts(s: &dyn Storage) {
+    org(s);
+    let out = s
+        .commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("commit");
+    assert!(matches!(
+        s.commit_card(&commit("c1", None, vec![change(2)], "d1")),
+        Err(Error::Conflict)
+    ));
+    assert!(matches!(
+        s.commit_card(&commit(
+            "c1",
+            Some(out.last_position + 7),
+            vec![change(2)],
+            "d1"
+        )),
+        Err(Error::Conflict)
+    ));
+    assert_eq!(
+        s.log_len().expect("len"),
+        1,
+        "a conflicting commit stores nothing"
+    );
+}
+
+fn pull_queries_exclude_the_device(s: &dyn Storage) {
+    org(s);
+    let start = s.head_position().expect("head");
+    let a = s
+        .commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("commit");
+    let b = s
+        .commit_card(&commit("c1", Some(a.last_position), vec![change(2)], "d2"))
+        .expect("commit");
+    let mut south = commit("c2", None, vec![change(3)], "d2");
+    south.territory = "south".into();
+    s.commit_card(&south).expect("commit");
+    let head = s.head_position().expect("head");
+    let north = ["north".to_owned()];
+
+    let for_d1 = s
+        .cards_changed_by_others(&north, start, head, "d1")
+        .expect("query");
+    assert_eq!(for_d1.len(), 1);
+    assert_eq!(for_d1[0].card_id, "c1");
+    assert_eq!(
+        s.changes_by_others("c1", start, head, "d1")
+            .expect("changes"),
+        vec![vec![2u8; 4]]
+    );
+    // Nothing after the last change, and nothing beyond `upto`.
+    assert!(
+        s.cards_changed_by_others(&north, b.last_position, head, "d1")
+            .expect("query")
+            .is_empty()
+    );
+    assert!(
+        s.changes_by_others("c1", start, a.last_position, "d1")
+            .expect("changes")
+            .is_empty()
+    );
+    // d2 sees d1's change only.
+    assert_eq!(
+        s.changes_by_others("c1", start, head, "d2")
+            .expect("changes"),
+        vec![vec![1u8; 4]]
+    );
+    let all = s
+        .cards_in_territories(&["north".to_owned(), "south".to_owned()])
+        .expect("cards");
+    assert_eq!(
+        all.iter().map(|c| c.card_id.as_str()).collect::<Vec<_>>(),
+        ["c1", "c2"]
+    );
+    assert!(s.cards_in_territories(&[]).expect("cards").is_empty());
+}
+
+fn fallback_state_round_trips(s: &dyn Storage) {
+    assert!(s.fallback_state("d1", "c1").expect("get").is_none());
+    s.save_fallback_state("d1", "c1", &[1, 2]).expect("save");
+    s.save_fallback_state("d1", "c1", &[3]).expect("save");
+    assert_eq!(s.fallback_state("d1", "c1").expect("get"), Some(vec![3]));
+}

@@ -1,0 +1,501 @@
+//! The sync engine: one [`SyncRequest`] in, one [`SyncResponse`] out.
+//!
+//! Plain blocking functions over [`Storage`] and Automerge, called from `spawn_blocking`;
+//! no HTTP here, so the engine can be driven directly in tests.
+//!
+//! # Pushes
+//! For each pushed card the server loads its document, applies the bytes with
+//! `load_incremental`, and:
+//! - bytes that do not decode → refusal `sync.bad_change`;
+//! - `get_missing_deps` non-empty (the server lacks a change the push builds on) → the card
+//!   goes into `fallback`, and the device runs `automerge::sync` for it (see
+//!   [`crate::fallback`]);
+//! - every **new** change (one the server did not already hold) must carry the device's
+//!   bound actor and its person as author, or the card is refused with
+//!   `auth.actor_mismatch` / `auth.author_mismatch`;
+//! - the card's territory (root key `"territory"`), before and after, must be in the
+//!   device's scope, or the card is refused with `access.denied`, whether or not it exists.
+//!
+//! A refused card stores nothing; other cards of the same request are unaffected.
+//!
+//! **Changes received by file exchange.** A device may hold changes it received from another
+//! device outside the server (a file, Bluetooth). Those carry the other device's actor, so
+//! when they are new to the server they are refused with `auth.actor_mismatch`: the server
+//! accepts a change only from the device that made it. Once that device syncs them, they are
+//! known and the relaying device's push passes (known changes are not re-checked). We chose
+//! this over per-change device signatures: it needs no key management on phones, and a
+//! relayed change is never lost, only delayed until its own device syncs.
+//!
+//! # Pulls
+//! After the pushes, the response carries every card in the device's scope with log entries
+//! after the cursor from *other* devices: the concatenated change bytes, or a compacted
+//! snapshot when the device cannot have the card (first sync, card created after the
+//! cursor, territory newly in scope). Cards whose territory left the device's scope since
+//! the cursor are listed in `revoked`. Items are ordered by `(position, card id)` and paged
+//! by a byte budget; a paged pass keeps its base position and remembers the last item
+//! delivered, so a sync can stop anywhere and resume without starting over.
+
+use std::collections::{BTreeMap, HashSet};
+
+use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, Value};
+use fieldbook_core::sync::wire::{
+    CardAck, CardChanges, CardPush, CardRefusal, PROTOCOL_VERSION, PayloadKind, SyncRequest,
+    SyncResponse,
+};
+
+use crate::auth::{CursorState, issue_cursor, read_cursor};
+use crate::error::{Error, Result};
+use crate::storage::{CardCommit, Device, NewChange, Role, ServerIdentity, Storage, StoredCard};
+
+/// How many times a card write is retried when another writer moved the card.
+const COMMIT_ATTEMPTS: usize = 8;
+
+/// Paging limits of the sync engine.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncLimits {
+    /// The budget when the device names none.
+    pub default_response_bytes: u32,
+    /// The largest budget the server grants.
+    pub max_response_bytes: u32,
+}
+
+/// What a sync moved, for metrics and logs (counts only, no content).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncStats {
+    /// Cards whose push was acknowledged.
+    pub cards_acked: usize,
+    /// Cards whose push was refused.
+    pub cards_refused: usize,
+    /// Log entries appended.
+    pub changes_appended: usize,
+    /// Cards sent to the device.
+    pub cards_sent: usize,
+}
+
+/// Runs one sync for an authenticated device.
+pub fn sync(
+    storage: &dyn Storage,
+    identity: &ServerIdentity,
+    device: &Device,
+    request: SyncRequest,
+    limits: SyncLimits,
+    now: i64,
+) -> Result<(SyncResponse, SyncStats)> {
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(Error::UnsupportedVersion(request.protocol));
+    }
+    if device.role == Role::Admin {
+        // Administrators' devices administer; they hold no cards.
+        return Err(Error::AccessDenied);
+    }
+    // Check the cursor before touching anything: a bad cursor refuses the whole request.
+    let start = match &request.cursor {
+        None => None,
+        Some(c) => {
+            let state = read_cursor(&identity.cursor_key, &device.id, c)?;
+            if state.position > storage.head_position()? {
+                // Issued by this key but from a future this database does not have
+                // (e.g. restored from an older backup): the device must start over.
+                return Err(Error::BadCursor);
+            }
+            Some(state)
+        }
+    };
+    let scope: HashSet<String> = storage
+        .territories_of(&device.person_id, device.role)?
+        .into_iter()
+        .collect();
+
+    let mut response = SyncResponse {
+        protocol: PROTOCOL_VERSION,
+        ..SyncResponse::default()
+    };
+    let mut stats = SyncStats::default();
+    for push in request.pushes {
+        let card_id = push.card_id.clone();
+        match apply_push(storage, device, &scope, &push, now) {
+            Ok(PushOutcome::Acked { heads, appended }) => {
+                stats.cards_acked += 1;
+                stats.changes_appended += appended;
+                response.acks.push(CardAck { card_id, heads });
+            }
+            Ok(PushOutcome::Fallback) => response.fallback.push(card_id),
+            Err(e) if is_card_refusal(&e) => {
+                stats.cards_refused += 1;
+                tracing::info!(code = e.code(), "card push refused");
+                response.refused.push(CardRefusal {
+                    card_id,
+                    code: e.code().to_owned(),
+                    message: e.public_message(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    let budget = request
+        .max_response_bytes
+        .unwrap_or(limits.default_response_bytes)
+        .min(limits.max_response_bytes) as usize;
+    pull(
+        storage,
+        identity,
+        device,
+        &scope,
+        start,
+        budget,
+        &mut response,
+        &mut stats,
+    )?;
+    storage.record_sync(&device.id, now)?;
+    Ok((response, stats))
+}
+
+/// Errors that refuse one card rather than the whole request.
+fn is_card_refusal(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::AccessDenied
+            | Error::ActorMismatch
+            | Error::AuthorMismatch
+            | Error::BadChange(_)
+            | Error::Invalid(_)
+    )
+}
+
+enum PushOutcome {
+    Acked {
+        heads: Vec<[u8; 32]>,
+        appended: usize,
+    },
+    Fallback,
+}
+
+fn apply_push(
+    storage: &dyn Storage,
+    device: &Device,
+    scope: &HashSet<String>,
+    push: &CardPush,
+    now: i64,
+) -> Result<PushOutcome> {
+    validate_card_id(&push.card_id)?;
+    for _ in 0..COMMIT_ATTEMPTS {
+        let stored = storage.card(&push.card_id)?;
+        if let Some(card) = &stored
+            && !scope.contains(&card.territory)
+        {
+            return Err(Error::AccessDenied);
+        }
+        let mut doc = load_stored(stored.as_ref())?;
+        let before = doc.get_heads();
+        doc.load_incremental(&push.changes)
+            .map_err(|e| Error::BadChange(e.to_string()))?;
+        if !doc.get_missing_deps(&[]).is_empty() {
+            return Ok(PushOutcome::Fallback);
+        }
+        let new_changes = new_changes_checked(&doc, &before, device)?;
+        let outcome = commit_if_new(
+            storage,
+            device,
+            scope,
+            &push.card_id,
+            stored.as_ref(),
+            &doc,
+            new_changes,
+            now,
+        );
+        match outcome {
+            Ok(appended) => {
+                let heads = push
+                    .heads
+                    .iter()
+                    .filter(|h| doc.get_change_by_hash(&ChangeHash(**h)).is_some())
+                    .copied()
+                    .collect();
+                return Ok(PushOutcome::Acked { heads, appended });
+            }
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict)
+}
+
+/// Loads a stored card's document (or an empty one for a new card).
+pub(crate) fn load_stored(stored: Option<&StoredCard>) -> Result<Automerge> {
+    match stored {
+        Some(card) => Automerge::load(&card.doc)
+            .map_err(|e| Error::Internal(format!("stored document does not load: {e}"))),
+        None => Ok(Automerge::new()),
+    }
+}
+
+/// The changes `doc` holds beyond `before`, each checked to be the device's own.
+pub(crate) fn new_changes_checked(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    device: &Device,
+) -> Result<Vec<NewChange>> {
+    let changes = doc.get_changes(before);
+    let mut out = Vec::with_capacity(changes.len());
+    for change in changes {
+        if change.actor_id().to_bytes() != device.actor.as_slice() {
+            return Err(Error::ActorMismatch);
+        }
+        if change.author().map(|a| a.as_bytes().to_vec())
+            != Some(device.person_id.as_bytes().to_vec())
+        {
+            return Err(Error::AuthorMismatch);
+        }
+        out.push(NewChange {
+            hash: change.hash().0,
+            bytes: change.raw_bytes().to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks scope and writes the card when it gained changes. Returns the entries appended.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn commit_if_new(
+    storage: &dyn Storage,
+    device: &Device,
+    scope: &HashSet<String>,
+    card_id: &str,
+    stored: Option<&StoredCard>,
+    doc: &Automerge,
+    changes: Vec<NewChange>,
+    now: i64,
+) -> Result<usize> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    if stored.is_none()
+        && let Some(id) = root_string(doc, "id")
+        && id != card_id
+    {
+        return Err(Error::Invalid(
+            "the card's \"id\" differs from the pushed card id".into(),
+        ));
+    }
+    let territory = root_string(doc, "territory")
+        .ok_or_else(|| Error::Invalid("card has no territory".into()))?;
+    if !scope.contains(&territory) {
+        return Err(Error::AccessDenied);
+    }
+    let commit = CardCommit {
+        card_id: card_id.to_owned(),
+        territory,
+        expected_last_position: stored.map(|c| c.last_position),
+        doc: doc.save(),
+        heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
+        projection: projection(doc)?,
+        changes,
+        device_id: device.id.clone(),
+        received_at: now,
+    };
+    Ok(storage.commit_card(&commit)?.appended)
+}
+
+/// A string at a root key, if it is one.
+pub(crate) fn root_string(doc: &Automerge, key: &str) -> Option<String> {
+    match doc.get(automerge::ROOT, key).ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The JSON of the document's current values (the manager views' projection).
+pub(crate) fn projection(doc: &Automerge) -> Result<String> {
+    serde_json::to_string(&automerge::AutoSerde::from(doc))
+        .map_err(|e| Error::Internal(format!("projection: {e}")))
+}
+
+/// Card ids are UUID text in practice; accept any short printable id, refuse the rest.
+pub(crate) fn validate_card_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            "card id must be 1-64 characters of [A-Za-z0-9._-]".into(),
+        ))
+    }
+}
+
+struct Item {
+    key: (u64, String),
+    kind: PayloadKind,
+    heads: Vec<[u8; 32]>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pull(
+    storage: &dyn Storage,
+    identity: &ServerIdentity,
+    device: &Device,
+    scope: &HashSet<String>,
+    start: Option<CursorState>,
+    budget: usize,
+    response: &mut SyncResponse,
+    stats: &mut SyncStats,
+) -> Result<()> {
+    // Read the head first: everything up to it is what this response covers. Entries
+    // committed while we work have larger positions and come next time.
+    let head = storage.head_position()?;
+    let start = start.unwrap_or_default();
+    let base = start.position;
+    let mut scope_list: Vec<String> = scope.iter().cloned().collect();
+    scope_list.sort();
+
+    let mut items: BTreeMap<String, Item> = BTreeMap::new();
+    if base == 0 {
+        // First sync: every card in scope, compacted.
+        for c in storage.cards_in_territories(&scope_list)? {
+            items.insert(
+                c.card_id.clone(),
+                Item {
+                    key: (c.last_position, c.card_id),
+                    kind: PayloadKind::Snapshot,
+                    heads: c.heads,
+                },
+            );
+        }
+    } else {
+        let mut gained: BTreeMap<String, u64> = BTreeMap::new();
+        let mut lost: BTreeMap<String, u64> = BTreeMap::new();
+        for e in storage.scope_events_after(&device.person_id, base)? {
+            if e.position > head {
+                continue;
+            }
+            if e.gained && scope.contains(&e.territory_id) {
+                gained.insert(e.territory_id, e.position);
+            } else if !e.gained && !scope.contains(&e.territory_id) {
+                lost.insert(e.territory_id, e.position);
+            }
+        }
+        for c in storage.cards_changed_by_others(&scope_list, base, head, &device.id)? {
+            let kind = if c.first_position > base {
+                PayloadKind::Snapshot
+            } else {
+                PayloadKind::Changes
+            };
+            // Heads let the device advance its acknowledged heads; only valid when the
+            // delivered entries reach the card's latest change.
+            let heads = if c.last_position <= head {
+                c.heads
+            } else {
+                Vec::new()
+            };
+            items.insert(
+                c.card_id.clone(),
+                Item {
+                    key: (c.last_position, c.card_id),
+                    kind,
+                    heads,
+                },
+            );
+        }
+        if !gained.is_empty() {
+            let territories: Vec<String> = gained.keys().cloned().collect();
+            for c in storage.cards_in_territories(&territories)? {
+                let at = gained.get(&c.territory).copied().unwrap_or(0);
+                items.insert(
+                    c.card_id.clone(),
+                    Item {
+                        key: (c.last_position.max(at), c.card_id),
+                        kind: PayloadKind::Snapshot,
+                        heads: c.heads,
+                    },
+                );
+            }
+        }
+        if start.after.is_none() && !lost.is_empty() {
+            let territories: Vec<String> = lost.keys().cloned().collect();
+            response.revoked = storage
+                .cards_in_territories(&territories)?
+                .into_iter()
+                .map(|c| c.card_id)
+                .collect();
+        }
+    }
+
+    let mut ordered: Vec<Item> = items.into_values().collect();
+    ordered.sort_by(|a, b| a.key.cmp(&b.key));
+    if let Some(after) = &start.after {
+        ordered.retain(|i| &i.key > after);
+    }
+
+    let mut used = 0usize;
+    let mut last_key = None;
+    let mut more = false;
+    for item in ordered {
+        let card_id = item.key.1.clone();
+        let bytes = match item.kind {
+            PayloadKind::Snapshot => match storage.card(&card_id)? {
+                Some(card) => {
+                    let heads = card.heads;
+                    if used > 0 && used + card.doc.len() > budget {
+                        more = true;
+                        break;
+                    }
+                    used += card.doc.len();
+                    push_item(response, &card_id, item.kind, card.doc, heads);
+                    last_key = Some(item.key);
+                    continue;
+                }
+                None => continue,
+            },
+            PayloadKind::Changes => storage
+                .changes_by_others(&card_id, base, head, &device.id)?
+                .concat(),
+        };
+        if bytes.is_empty() {
+            continue;
+        }
+        if used > 0 && used + bytes.len() > budget {
+            more = true;
+            break;
+        }
+        used += bytes.len();
+        push_item(response, &card_id, item.kind, bytes, item.heads);
+        last_key = Some(item.key);
+    }
+    stats.cards_sent = response.changes.len();
+    let next = if more {
+        CursorState {
+            position: base,
+            after: last_key.or(start.after),
+        }
+    } else {
+        CursorState {
+            position: head,
+            after: None,
+        }
+    };
+    response.more = more;
+    response.cursor = issue_cursor(&identity.cursor_key, &device.id, &next)?;
+    Ok(())
+}
+
+fn push_item(
+    response: &mut SyncResponse,
+    card_id: &str,
+    kind: PayloadKind,
+    bytes: Vec<u8>,
+    heads: Vec<[u8; 32]>,
+) {
+    response.changes.push(CardChanges {
+        card_id: card_id.to_owned(),
+        kind,
+        bytes,
+        heads,
+    });
+}
