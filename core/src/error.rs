@@ -1,0 +1,164 @@
+//! The one error type of `fieldbook-core`.
+//!
+//! Every variant maps to a stable, dotted error code (`card.not_found`,
+//! `bundle.corrupt`, ...) through [`Error::code`]. Codes are part of the public
+//! contract: the CLI prints them, the FFI exposes them, the server returns them.
+//! A test lists them all so that renaming one is a conscious act. Messages are for
+//! people and never contain personal data (names, phones): only ids and field paths.
+
+use std::path::PathBuf;
+
+/// Result alias for core operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No card with this id exists in the store.
+    #[error("no card with id {0}")]
+    CardNotFound(String),
+
+    /// A card id, change hash or other identifier is malformed.
+    #[error("invalid id {0:?}: {1}")]
+    InvalidId(String, &'static str),
+
+    /// A field value failed validation (a malformed date, a negative credit
+    /// limit, a latitude out of range).
+    #[error("invalid value for {field}: {reason}")]
+    InvalidValue {
+        /// The field path, e.g. `credit.credit_limit`.
+        field: String,
+        /// What is wrong, in words a person understands.
+        reason: String,
+    },
+
+    /// A field path that the card schema does not know.
+    #[error("unknown field {0:?} (run `fieldbook fields` for the list)")]
+    UnknownField(String),
+
+    /// An item (contact, visit, to-do, opportunity) id not present on the card.
+    #[error("no {kind} with id {id} on this card")]
+    ItemNotFound {
+        /// The kind of item, e.g. `contact`.
+        kind: &'static str,
+        /// The item id that was looked for.
+        id: String,
+    },
+
+    /// There is no conflict on this field to resolve.
+    #[error("field {0} has no conflict to resolve")]
+    NoConflict(String),
+
+    /// The bundle file is not a Fieldbook bundle at all.
+    #[error("this file is not a Fieldbook change bundle")]
+    BundleForeign,
+
+    /// The bundle ends before its declared length: the copy was cut short.
+    #[error("the change bundle is truncated (expected {expected} bytes, found {found})")]
+    BundleTruncated {
+        /// Bytes the header promised.
+        expected: u64,
+        /// Bytes actually present.
+        found: u64,
+    },
+
+    /// The bundle's checksum or content does not verify.
+    #[error("the change bundle is corrupt: {0}")]
+    BundleCorrupt(String),
+
+    /// The bundle was written by a newer Fieldbook.
+    #[error("the change bundle has format version {0}, newer than this app understands")]
+    BundleUnsupportedVersion(u16),
+
+    /// A stored or received card document does not decode.
+    #[error("card {card} has a document that does not decode: {reason}")]
+    CorruptDocument {
+        /// The card id.
+        card: String,
+        /// The decoder's complaint.
+        reason: String,
+    },
+
+    /// The database file is not a Fieldbook store.
+    #[error("{0} is not a Fieldbook store")]
+    NotAStore(PathBuf),
+
+    /// The store was written by a newer version of Fieldbook.
+    #[error("the store has schema version {found}, newer than this app's {supported}; update the app")]
+    NewerSchema {
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
+
+    /// The device has no identity yet (no rep set).
+    #[error("this device is not set up yet: run `fieldbook init --rep REP` or enrol it")]
+    NotInitialised,
+
+    /// SQLite failed.
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// The filesystem failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// Automerge refused an operation (a bug or a corrupt document).
+    #[error("document error: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+impl Error {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::CardNotFound(_) => "card.not_found",
+            Error::InvalidId(..) => "input.invalid_id",
+            Error::InvalidValue { .. } => "input.invalid_value",
+            Error::UnknownField(_) => "input.unknown_field",
+            Error::ItemNotFound { .. } => "card.item_not_found",
+            Error::NoConflict(_) => "card.no_conflict",
+            Error::BundleForeign => "bundle.foreign",
+            Error::BundleTruncated { .. } => "bundle.truncated",
+            Error::BundleCorrupt(_) => "bundle.corrupt",
+            Error::BundleUnsupportedVersion(_) => "bundle.unsupported_version",
+            Error::CorruptDocument { .. } => "store.corrupt_document",
+            Error::NotAStore(_) => "store.not_fieldbook",
+            Error::NewerSchema { .. } => "store.newer_schema",
+            Error::NotInitialised => "device.not_initialised",
+            Error::Sqlite(_) => "store.sqlite",
+            Error::Io(_) => "store.io",
+            Error::Automerge(_) => "document.error",
+        }
+    }
+
+    /// Every code this crate can return, for documentation and the code-stability test.
+    pub const ALL_CODES: &'static [&'static str] = &[
+        "card.not_found",
+        "input.invalid_id",
+        "input.invalid_value",
+        "input.unknown_field",
+        "card.item_not_found",
+        "card.no_conflict",
+        "bundle.foreign",
+        "bundle.truncated",
+        "bundle.corrupt",
+        "bundle.unsupported_version",
+        "store.corrupt_document",
+        "store.not_fieldbook",
+        "store.newer_schema",
+        "device.not_initialised",
+        "store.sqlite",
+        "store.io",
+        "document.error",
+    ];
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidValue {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Attributable history: who changed what on a card, from which device, when.
+//!
+//! Automerge keeps every change with its actor (the device), author (the rep) and
+//! device time. It has no per-field history, so the fields a change touched are
+//! derived from the patches between the change's dependencies and the change
+//! itself. That is authoritative (it is what the change did), not what a device
+//! claimed in its commit message.
+
+use automerge::{Automerge, ChangeHash, ObjId, Prop, ReadDoc, patches::PatchAction};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::card::conflicts::visit_id as item_id_of;
+use crate::card::doc::read_card;
+use crate::card::Card;
+use crate::error::{Error, Result};
+use crate::ids::RepId;
+
+/// One change to a card.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// The change hash (hex): stable across devices.
+    pub hash: String,
+    /// The rep who made the change (its author).
+    pub rep: Option<String>,
+    /// The device (Automerge actor id, hex).
+    pub device: String,
+    /// The device's clock when the change was made.
+    pub time: Option<DateTime<Utc>>,
+    /// The field paths the change touched.
+    pub fields: Vec<String>,
+}
+
+/// One change to one field, with the value it left.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// The change.
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    /// The field's value right after the change (`None`: empty or removed).
+    pub value: Option<String>,
+}
+
+/// Parse a change hash given in hex.
+pub fn parse_hash(hex_hash: &str) -> Result<ChangeHash> {
+    hex_hash
+        .trim()
+        .parse()
+        .map_err(|_| Error::InvalidId(hex_hash.to_string(), "a change hash is 64 hex digits"))
+}
+
+/// The path segment for a property, naming list items by their id.
+fn segment(doc: &Automerge, obj: &ObjId, prop: &Prop, heads: &[ChangeHash]) -> String {
+    match prop {
+        Prop::Map(key) => key.clone(),
+        Prop::Seq(index) => doc
+            .get_at(obj, *index, heads)
+            .ok()
+            .flatten()
+            .and_then(|(_, item)| item_id_of(doc, &item, Some(heads)))
+            .unwrap_or_else(|| index.to_string()),
+    }
+}
+
+/// The field paths a change touched.
+fn touched_fields(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Vec<String> {
+    let after = [hash];
+    let mut fields: Vec<String> = Vec::new();
+    for patch in doc.diff(deps, &after) {
+        let mut parts: Vec<String> = patch
+            .path
+            .iter()
+            .map(|(obj, prop)| segment(doc, obj, prop, &after))
+            .collect();
+        let in_text = matches!(patch.action, PatchAction::SpliceText { .. }) || {
+            // Deletions inside a text object carry the text's own path.
+            matches!(doc.object_type(&patch.obj), Ok(automerge::ObjType::Text))
+        };
+        if !in_text {
+            match &patch.action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => parts.push(key.clone()),
+                PatchAction::PutSeq { index, .. } | PatchAction::Insert { index, .. } => {
+                    parts.push(segment(doc, &patch.obj, &Prop::Seq(*index), &after));
+                }
+                PatchAction::Increment { prop, .. } | PatchAction::Conflict { prop } => {
+                    parts.push(segment(doc, &patch.obj, prop, &after))
+                }
+                _ => {}
+            }
+        }
+        // Root bookkeeping keys are not fields a person edits.
+        if parts.first().is_some_and(|p| p == "schema" || p == "id") {
+            continue;
+        }
+        let path = parts.join(".");
+        if !path.is_empty() && !fields.contains(&path) {
+            fields.push(path);
+        }
+    }
+    fields
+}
+
+/// Every change of a document, oldest first (causal order).
+pub(crate) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
+    doc.get_changes_meta(&[])
+        .into_iter()
+        .map(|meta| HistoryEntry {
+            hash: meta.hash.to_string(),
+            rep: meta.author.as_ref().and_then(RepId::from_author).map(|r| r.to_string()),
+            device: meta.actor.to_hex_string(),
+            time: (meta.timestamp > 0).then(|| DateTime::from_timestamp(meta.timestamp, 0)).flatten(),
+            fields: touched_fields(doc, meta.hash, &meta.deps),
+        })
+        .collect()
+}
+
+/// Whether a change that touched `touched` concerns the field `path`.
+fn concerns(touched: &str, path: &str) -> bool {
+    touched == path
+        || touched.starts_with(&format!("{path}."))
+        || path.starts_with(&format!("{touched}."))
+}
+
+/// The changes that touched one field, with the value each left.
+pub(crate) fn field_history(doc: &Automerge, path: &str) -> Result<Vec<FieldChange>> {
+    let mut out = Vec::new();
+    for entry in history(doc) {
+        if !entry.fields.iter().any(|f| concerns(f, path)) {
+            continue;
+        }
+        let hash = parse_hash(&entry.hash)?;
+        let card = read_card(doc, Some(&[hash]))?;
+        let value = match card.get_path(path) {
+            Ok(v) => v,
+            Err(Error::ItemNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        out.push(FieldChange { entry, value });
+    }
+    Ok(out)
+}
+
+/// The heads of the document as it was at a device time: every change made at or
+/// before `time`. Clocks on phones drift, so this is "what the devices had written by
+/// then by their own clocks", which is what a person asking means.
+pub(crate) fn heads_at_time(doc: &Automerge, time: DateTime<Utc>) -> Vec<ChangeHash> {
+    let t = time.timestamp();
+    doc.get_changes_meta(&[])
+        .into_iter()
+        .filter(|m| m.timestamp <= t)
+        .map(|m| m.hash)
+        .collect()
+}
+
+/// The card as it was at the given heads.
+pub(crate) fn card_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Card> {
+    for h in heads {
+        if doc.get_change_meta_by_hash(h).is_none() {
+            return Err(Error::InvalidId(h.to_string(), "no such change on this card"));
+        }
+    }
+    read_card(doc, Some(heads))
+}

@@ -1,0 +1,117 @@
+//! The materialised index: the fields lists, search and plans need, one row per card.
+//!
+//! Written in the same SQLite transaction as the document change it reflects, so
+//! the index and the documents can never disagree after a crash. Entirely derived
+//! from the documents: [`super::Store::rebuild_index`] recomputes it.
+
+use chrono::{NaiveDate, Utc};
+use rusqlite::{Transaction, params};
+
+use super::text::{digits, grams, normalize, sort_key};
+use crate::card::Card;
+use crate::error::Result;
+use crate::ids::YearMonth;
+use crate::value::Scalar;
+
+/// Write (or replace) the index rows of one card.
+pub(crate) fn write(tx: &Transaction<'_>, num: i64, card: &Card, conflicts: usize, today: NaiveDate) -> Result<()> {
+    let class = card.classification.abc.or(card.classification.prospect_class);
+    let last_visit = card.last_visit();
+    // The explicit "next visit" of the latest visit wins over the class cadence,
+    // which is applied at query time so a settings change needs no reindex.
+    let next_visit_on = last_visit.and_then(|v| v.next_visit).map(|d| d.display());
+    let this_month = YearMonth::of(today);
+    let recent = [this_month.prev(), this_month.prev().prev(), this_month.prev().prev().prev()];
+    let sales_3m: i64 = recent
+        .iter()
+        .filter_map(|m| card.sales.get(m))
+        .map(|m| m.fen())
+        .sum();
+    tx.execute(
+        "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
+            route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
+            sales_3m, conflicts, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        params![
+            num,
+            card.display_name(),
+            sort_key(card.display_name()),
+            card.territory,
+            class.map(|c| c.code()),
+            card.basic.phone,
+            card.basic.city,
+            card.location.route_area,
+            card.location.route_order.map(|c| c.0),
+            last_visit.and_then(|v| v.at).map(|t| t.timestamp()),
+            next_visit_on,
+            card.visits.len() as i64,
+            card.credit.credit_limit.map(|m| m.fen()),
+            sales_3m,
+            conflicts as i64,
+            Utc::now().timestamp(),
+        ],
+    )?;
+    tx.execute("DELETE FROM card_tags WHERE card_num = ?1", [num])?;
+    for tag in &card.tags {
+        tx.execute("INSERT INTO card_tags (tag, card_num) VALUES (?1, ?2)", params![tag, num])?;
+    }
+    tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
+    tx.execute("INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)", params![num, normalize(&full_text(card))])?;
+    tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
+    tx.execute("INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)", params![num, grams(&short_text(card))])?;
+    Ok(())
+}
+
+/// The identifying fields: what a rep types a few characters of to find a customer.
+fn short_text(card: &Card) -> String {
+    let b = &card.basic;
+    let mut parts: Vec<&str> = [&b.name, &b.customer_no, &b.address, &b.city, &b.industry, &b.managers, &b.legal_rep]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    for c in &card.contacts {
+        parts.extend(c.name.as_deref());
+    }
+    parts.extend(card.tags.iter().map(String::as_str));
+    parts.extend(card.territory.as_deref());
+    parts.join("\n")
+}
+
+/// Everything searchable: the short fields, phones (also as bare digits), notes,
+/// visit summaries and outcomes, opportunities.
+fn full_text(card: &Card) -> String {
+    let mut text = short_text(card);
+    let mut add = |s: &str| {
+        text.push('\n');
+        text.push_str(s);
+    };
+    let mut phones: Vec<&str> = card.basic.phone.as_deref().into_iter().collect();
+    for c in &card.contacts {
+        phones.extend(c.phone.as_deref());
+        phones.extend(c.mobile.as_deref());
+        add(c.email.as_deref().unwrap_or_default());
+        add(c.title.as_deref().unwrap_or_default());
+    }
+    for p in phones {
+        add(p);
+        add(&digits(p));
+    }
+    add(card.notes.as_str());
+    for v in &card.visits {
+        add(v.summary.as_str());
+        add(v.outcome.as_deref().unwrap_or_default());
+        add(v.next_step.as_deref().unwrap_or_default());
+        add(v.place.as_deref().unwrap_or_default());
+    }
+    for o in &card.opportunities {
+        add(o.title.as_deref().unwrap_or_default());
+    }
+    add(card.marketing.products.as_deref().unwrap_or_default());
+    text
+}
+
+/// Today, as the index understands "the last three months".
+pub(crate) fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}

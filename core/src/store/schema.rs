@@ -1,0 +1,135 @@
+//! The device database schema and its migrations.
+//!
+//! Versioned with `PRAGMA user_version`, one function per step, applied in one
+//! transaction so a crash mid-upgrade leaves the old version intact. The first
+//! schema is frozen in `core/tests/fixtures/schema_v1.sql`; a test upgrades it and
+//! compares with a fresh database. Never edit a step once released: add a new one.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::{Error, Result};
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: u32 = 1;
+
+/// Marker stored in `meta` so we never adopt someone else's SQLite file.
+pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
+
+/// The first schema: cards as snapshot + incremental chunks, and the index.
+const V1: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- One row per card: its compacted Automerge document. `version` increases with
+-- every write, so a process holding a cached document can tell it is stale.
+CREATE TABLE cards (
+    num         INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    snapshot    BLOB NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    version     INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
+-- Incremental changes appended since the snapshot; folded in by compaction.
+CREATE TABLE card_chunks (
+    card_num INTEGER NOT NULL REFERENCES cards(num) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (card_num, seq)
+) WITHOUT ROWID;
+
+-- What lists, filters, sorting and the visit plan need, kept in step with the
+-- documents in the same transaction as every edit. Derived: can be rebuilt.
+CREATE TABLE card_index (
+    card_num       INTEGER PRIMARY KEY REFERENCES cards(num) ON DELETE CASCADE,
+    name           TEXT NOT NULL,
+    sort_key       TEXT NOT NULL,
+    territory      TEXT,
+    class          TEXT,
+    phone          TEXT,
+    city           TEXT,
+    route_area     TEXT,
+    route_order    INTEGER,
+    last_visit_at  INTEGER,
+    next_visit_on  TEXT,
+    visit_count    INTEGER NOT NULL,
+    credit_limit   INTEGER,
+    sales_3m       INTEGER NOT NULL,
+    conflicts      INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX card_index_sort ON card_index(sort_key);
+CREATE INDEX card_index_territory ON card_index(territory, sort_key);
+CREATE INDEX card_index_updated ON card_index(updated_at);
+CREATE INDEX card_index_last_visit ON card_index(last_visit_at);
+
+CREATE TABLE card_tags (
+    tag      TEXT NOT NULL,
+    card_num INTEGER NOT NULL REFERENCES cards(num) ON DELETE CASCADE,
+    PRIMARY KEY (tag, card_num)
+) WITHOUT ROWID;
+
+-- rowid = cards.num. Trigram: any substring of 3+ characters of all text.
+CREATE VIRTUAL TABLE card_fts USING fts5(body, tokenize = 'trigram');
+-- rowid = cards.num. CJK unigrams and bigrams and Latin words of the short fields.
+CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61');
+";
+
+fn upgrade_to_v1(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V1)?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('magic', ?1)",
+        [STORE_MAGIC],
+    )?;
+    Ok(())
+}
+
+/// Whether the file holds tables but is not ours.
+fn is_foreign(conn: &Connection, version: u32) -> Result<bool> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables == 0 && version == 0 {
+        return Ok(false);
+    }
+    let magic: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'magic'", [], |r| r.get(0))
+        .ok();
+    Ok(magic.as_deref() != Some(STORE_MAGIC))
+}
+
+/// Bring the database to [`CURRENT_VERSION`], refusing files that are not ours or
+/// are newer than this build.
+pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|_| Error::NotAStore(path.to_path_buf()))?;
+    if is_foreign(conn, version)? {
+        return Err(Error::NotAStore(path.to_path_buf()));
+    }
+    if version > CURRENT_VERSION {
+        return Err(Error::NewerSchema { found: version, supported: CURRENT_VERSION });
+    }
+    if version == CURRENT_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    let mut v = version;
+    while v < CURRENT_VERSION {
+        match v {
+            0 => upgrade_to_v1(&tx)?,
+            _ => unreachable!("every version below CURRENT_VERSION has a step"),
+        }
+        v += 1;
+        tracing::info!(version = v, "store schema upgraded");
+    }
+    tx.pragma_update(None, "user_version", v)?;
+    tx.commit()?;
+    Ok(())
+}
