@@ -32,6 +32,7 @@
 //! ```
 
 pub mod card;
+pub mod demo;
 pub mod error;
 pub mod history;
 pub mod ids;
