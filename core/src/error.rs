@@ -108,9 +108,40 @@ pub enum Error {
     /// Automerge refused an operation (a bug or a corrupt document).
     #[error("document error: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+
+    /// The device has not been enrolled with a sync server.
+    #[error("this device is not enrolled with a sync server: run `fieldbook enrol URL TOKEN`")]
+    NotEnrolled,
+
+    /// The server could not be reached, or the connection broke.
+    #[error("could not reach the sync server: {0}")]
+    Network(String),
+
+    /// The server refused the request with a stable code.
+    #[error("the sync server refused the request ({code}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's stable error code, e.g. `auth.revoked`.
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+
+    /// The server's answer did not follow the protocol.
+    #[error("the sync server sent an invalid answer: {0}")]
+    Protocol(String),
 }
 
 impl Error {
+    /// The server's own code for a refusal (`auth.revoked`), else [`Error::code`].
+    pub fn detailed_code(&self) -> &str {
+        match self {
+            Error::Server { code, .. } => code,
+            other => other.code(),
+        }
+    }
+
     /// The stable error code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -131,6 +162,10 @@ impl Error {
             Error::Sqlite(_) => "store.sqlite",
             Error::Io(_) => "store.io",
             Error::Automerge(_) => "document.error",
+            Error::NotEnrolled => "sync.not_enrolled",
+            Error::Network(_) => "sync.network",
+            Error::Server { .. } => "sync.server_refused",
+            Error::Protocol(_) => "sync.protocol",
         }
     }
 
@@ -153,6 +188,10 @@ impl Error {
         "store.sqlite",
         "store.io",
         "document.error",
+        "sync.not_enrolled",
+        "sync.network",
+        "sync.server_refused",
+        "sync.protocol",
     ];
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {

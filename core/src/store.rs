@@ -15,6 +15,7 @@
 
 mod bundle;
 mod index;
+pub(crate) mod sync_state;
 pub(crate) mod schema;
 mod text;
 
@@ -31,6 +32,7 @@ use serde::Serialize;
 
 pub use bundle::{BundleEntry, decode as decode_bundle, encode as encode_bundle};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
+pub use sync_state::Enrolment;
 
 use crate::card::conflicts::find_conflicts;
 use crate::card::doc::{create_card, force_path, read_card, stored_id, write_card};
@@ -275,7 +277,17 @@ impl Store {
             )?;
         }
         cached.version = tx.query_row("SELECT version FROM cards WHERE num = ?1", [cached.num], |r| r.get(0))?;
+        Self::mark_dirty(tx, cached.num)?;
         Self::reindex(tx, cached)
+    }
+
+    /// Note that a card has changes the server has not acknowledged.
+    fn mark_dirty(tx: &Transaction<'_>, num: i64) -> Result<()> {
+        tx.execute(
+            "INSERT INTO sync_cards (card_num, dirty) VALUES (?1, 1) ON CONFLICT (card_num) DO UPDATE SET dirty = 1",
+            [num],
+        )?;
+        Ok(())
     }
 
     fn reindex(tx: &Transaction<'_>, cached: &Cached) -> Result<()> {
@@ -310,6 +322,7 @@ impl Store {
         )?;
         let num = tx.last_insert_rowid();
         let cached = Cached { doc, num, version: 0 };
+        Self::mark_dirty(&tx, num)?;
         Self::reindex(&tx, &cached)?;
         tx.commit()?;
         self.cache.put(id.clone(), cached);
@@ -624,6 +637,7 @@ impl Store {
                         params![id.as_str(), theirs.save(), now()],
                     )?;
                     let cached = Cached { doc: theirs, num: tx.last_insert_rowid(), version: 0 };
+                    Self::mark_dirty(&tx, cached.num)?;
                     Self::reindex(&tx, &cached)?;
                     report.cards_new += 1;
                     report.changes_applied += changes;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u32 = 1;
+pub const CURRENT_VERSION: u32 = 2;
 
 /// Marker stored in `meta` so we never adopt someone else's SQLite file.
 pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
@@ -79,6 +79,25 @@ CREATE VIRTUAL TABLE card_fts USING fts5(body, tokenize = 'trigram');
 CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61');
 ";
 
+/// Version 2: the sync client's state. Per card, the heads the server is known to
+/// hold (`acked_heads`, concatenated 32-byte hashes) and whether the card has local
+/// changes the server has not acknowledged. Cards that exist when upgrading are
+/// marked dirty so their whole history is offered on the first sync.
+const V2: &str = "
+CREATE TABLE sync_cards (
+    card_num    INTEGER PRIMARY KEY REFERENCES cards(num) ON DELETE CASCADE,
+    acked_heads BLOB NOT NULL DEFAULT x'',
+    dirty       INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX sync_cards_dirty ON sync_cards(dirty) WHERE dirty = 1;
+INSERT INTO sync_cards (card_num, dirty) SELECT num, 1 FROM cards;
+";
+
+fn upgrade_to_v2(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V2)?;
+    Ok(())
+}
+
 fn upgrade_to_v1(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(V1)?;
     tx.execute(
@@ -124,6 +143,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
     while v < CURRENT_VERSION {
         match v {
             0 => upgrade_to_v1(&tx)?,
+            1 => upgrade_to_v2(&tx)?,
             _ => unreachable!("every version below CURRENT_VERSION has a step"),
         }
         v += 1;

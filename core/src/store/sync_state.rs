@@ -1,0 +1,319 @@
+//! The store's side of sync: what to push, and applying what the server sent.
+//!
+//! Per card the store remembers the heads the server is known to hold
+//! (`sync_cards.acked_heads`) and whether the card has changes beyond them
+//! (`dirty`). A push is `save_after(acked_heads)`: exactly the changes the server
+//! lacks. Everything one response brings (acknowledgements, other devices'
+//! changes, new cards, revocations and the new cursor) is applied in one SQLite
+//! transaction: after a crash either all of it is there or none of it is, and a
+//! retry is harmless because changes are content-addressed.
+
+use std::collections::HashSet;
+
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{Cached, Store};
+use crate::card::conflicts::find_conflicts;
+use crate::card::doc::stored_id;
+use crate::error::{Error, Result};
+use crate::ids::CardId;
+use crate::sync::wire::{CardPush, Cursor, Hash, PayloadKind, SyncResponse};
+
+/// Where and as whom this device syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The server's base URL.
+    pub server_url: String,
+    /// The device's bearer token.
+    pub token: String,
+    /// The device id the server assigned.
+    pub device_id: String,
+    /// The server's id.
+    pub server_id: String,
+}
+
+/// What applying one response did.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub cards_acked: u32,
+    pub cards_pulled: u32,
+    pub cards_new: u32,
+    pub new_conflicts: u32,
+    pub revoked_removed: u32,
+    pub revoked_kept: Vec<String>,
+    pub need_fallback: Vec<String>,
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok().map(ChangeHash))
+        .collect()
+}
+
+pub(crate) fn to_wire(heads: &[ChangeHash]) -> Vec<Hash> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+fn from_wire(heads: &[Hash]) -> Vec<ChangeHash> {
+    heads.iter().map(|h| ChangeHash(*h)).collect()
+}
+
+/// Record what the server holds for a card, and whether the device has more.
+///
+/// `acked` may list hashes that are ancestors of others; when the device holds
+/// nothing beyond them it collapses to the device's own heads.
+fn record_acked(tx: &Transaction<'_>, num: i64, doc: &Automerge, mut acked: Vec<ChangeHash>) -> Result<()> {
+    acked.retain(|h| doc.get_change_meta_by_hash(h).is_some());
+    acked.sort();
+    acked.dedup();
+    let ahead = !doc.get_changes(&acked).is_empty();
+    let acked = if ahead { acked } else { doc.get_heads() };
+    tx.execute(
+        "INSERT INTO sync_cards (card_num, acked_heads, dirty) VALUES (?1, ?2, ?3)
+         ON CONFLICT (card_num) DO UPDATE SET acked_heads = ?2, dirty = ?3",
+        params![num, encode_heads(&acked), ahead],
+    )?;
+    Ok(())
+}
+
+fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
+    let bytes: Option<Vec<u8>> = tx
+        .query_row("SELECT acked_heads FROM sync_cards WHERE card_num = ?1", [num], |r| r.get(0))
+        .optional()?;
+    Ok(bytes.map(|b| decode_heads(&b)).unwrap_or_default())
+}
+
+impl Store {
+    /// The enrolment, if the device has one.
+    pub fn enrolment(&self) -> Result<Option<Enrolment>> {
+        let get = |k: &str| -> Result<Option<String>> {
+            Ok(Self::meta(&self.conn, k)?.and_then(|b| String::from_utf8(b).ok()))
+        };
+        Ok(match (get("server_url")?, get("device_token")?, get("device_server_id")?, get("server_id")?) {
+            (Some(server_url), Some(token), Some(device_id), Some(server_id)) => {
+                Some(Enrolment { server_url, token, device_id, server_id })
+            }
+            _ => None,
+        })
+    }
+
+    /// Remember an enrolment; the device now acts for `rep`.
+    pub(crate) fn save_enrolment(&mut self, enrolment: &Enrolment, rep: crate::ids::RepId) -> Result<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        for (k, v) in [
+            ("server_url", &enrolment.server_url),
+            ("device_token", &enrolment.token),
+            ("device_server_id", &enrolment.device_id),
+            ("server_id", &enrolment.server_id),
+            ("rep", &rep.to_string()),
+        ] {
+            Self::set_meta(&tx, k, v.as_bytes())?;
+        }
+        // A new server knows nothing of this device: start from scratch.
+        tx.execute("DELETE FROM meta WHERE key = 'sync_cursor'", [])?;
+        tx.execute("UPDATE sync_cards SET acked_heads = x'', dirty = 1", [])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO sync_cards (card_num, dirty) SELECT num, 1 FROM cards",
+            [],
+        )?;
+        tx.commit()?;
+        self.identity.rep = Some(rep);
+        self.cache.clear();
+        Ok(())
+    }
+
+    /// The cursor of the last applied response.
+    pub(crate) fn sync_cursor(&self) -> Result<Option<Cursor>> {
+        Ok(Self::meta(&self.conn, "sync_cursor")?.map(Cursor))
+    }
+
+    /// Number of cards with changes the server has not acknowledged.
+    pub fn pending_cards(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM sync_cards WHERE dirty = 1", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Pushes for dirty cards, up to about `budget` bytes of changes (at least one
+    /// card), skipping `skip`. Returns the pushes and whether more dirty cards remain.
+    pub(crate) fn dirty_pushes(&mut self, budget: usize, skip: &HashSet<String>) -> Result<(Vec<CardPush>, bool)> {
+        let dirty: Vec<(i64, String)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT s.card_num, c.id FROM sync_cards s JOIN cards c ON c.num = s.card_num WHERE s.dirty = 1 ORDER BY s.card_num",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+        };
+        let mut pushes = Vec::new();
+        let mut size = 0usize;
+        let mut more = false;
+        for (num, id) in dirty {
+            if skip.contains(&id) {
+                continue;
+            }
+            if size >= budget && !pushes.is_empty() {
+                more = true;
+                break;
+            }
+            let card: CardId = id.parse()?;
+            let acked = acked_of(&self.conn, num)?;
+            let cached = Self::load(&self.conn, &mut self.cache, &card)?;
+            // An acked hash the document lacks would make save_after send everything;
+            // that is still correct (the server ignores what it has), only larger.
+            let changes = cached.doc.save_after(&acked);
+            size += changes.len();
+            pushes.push(CardPush { card_id: id, changes, heads: to_wire(&cached.doc.get_heads()) });
+        }
+        Ok((pushes, more))
+    }
+
+    /// Apply one sync response atomically.
+    pub(crate) fn apply_sync_response(&mut self, resp: &SyncResponse) -> Result<Applied> {
+        let result = self.apply_inner(resp);
+        if result.is_err() {
+            self.cache.clear();
+        }
+        result
+    }
+
+    fn card_num(tx: &rusqlite::Connection, id: &str) -> Result<Option<i64>> {
+        Ok(tx.query_row("SELECT num FROM cards WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    fn apply_inner(&mut self, resp: &SyncResponse) -> Result<Applied> {
+        let compact_after = self.settings.compact_after_chunks;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let mut out = Applied::default();
+        for ack in &resp.acks {
+            let id: CardId = ack.card_id.parse().map_err(|_| Error::Protocol("ack for an invalid card id".into()))?;
+            let Some(num) = Self::card_num(&tx, id.as_str())? else { continue };
+            let cached = Self::load(&tx, &mut self.cache, &id)?;
+            let mut acked = acked_of(&tx, num)?;
+            acked.extend(from_wire(&ack.heads));
+            record_acked(&tx, num, &cached.doc, acked)?;
+            out.cards_acked += 1;
+        }
+        for change in &resp.changes {
+            let id: CardId = change
+                .card_id
+                .parse()
+                .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
+            let server_heads = from_wire(&change.heads);
+            match Self::card_num(&tx, id.as_str())? {
+                Some(num) => {
+                    let cached = Self::load(&tx, &mut self.cache, &id)?;
+                    let before = cached.doc.get_heads();
+                    let conflicts_before = find_conflicts(&cached.doc).len();
+                    cached
+                        .doc
+                        .load_incremental(&change.bytes)
+                        .map_err(|e| Error::Protocol(format!("card {id}: changes do not decode: {e}")))?;
+                    if !cached.doc.get_missing_deps(&[]).is_empty() {
+                        // We lack history the server assumes we have: the queued changes
+                        // would be lost on save, so reload and let the fallback fix it.
+                        self.cache.pop(&id);
+                        out.need_fallback.push(id.to_string());
+                        continue;
+                    }
+                    if cached.doc.get_heads() != before {
+                        Self::persist(&tx, compact_after, cached, &before)?;
+                        out.cards_pulled += 1;
+                        let after = find_conflicts(&cached.doc).len();
+                        out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
+                    }
+                    let mut acked = acked_of(&tx, num)?;
+                    acked.extend(server_heads);
+                    record_acked(&tx, num, &cached.doc, acked)?;
+                }
+                None => {
+                    let doc = Automerge::load(&change.bytes)
+                        .map_err(|e| Error::Protocol(format!("card {id}: document does not decode: {e}")))?;
+                    if stored_id(&doc).as_ref() != Some(&id) {
+                        return Err(Error::Protocol(format!("card {id}: the document belongs to another card")));
+                    }
+                    if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty() {
+                        return Err(Error::Protocol(format!("card {id}: partial history for a card this device lacks")));
+                    }
+                    tx.execute(
+                        "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                        params![id.as_str(), doc.save(), super::now()],
+                    )?;
+                    let cached = Cached { doc, num: tx.last_insert_rowid(), version: 0 };
+                    Self::reindex(&tx, &cached)?;
+                    record_acked(&tx, cached.num, &cached.doc, server_heads)?;
+                    out.new_conflicts += find_conflicts(&cached.doc).len() as u32;
+                    out.cards_new += 1;
+                    out.cards_pulled += 1;
+                    self.cache.put(id, cached);
+                }
+            }
+        }
+        for id in &resp.revoked {
+            let Some(num) = Self::card_num(&tx, id)? else { continue };
+            let dirty: bool = tx
+                .query_row("SELECT dirty FROM sync_cards WHERE card_num = ?1", [num], |r| r.get(0))
+                .optional()?
+                .unwrap_or(false);
+            if dirty {
+                // Never drop an edit the server has not acknowledged: keep the card until
+                // the server has it (or has told the rep why not).
+                out.revoked_kept.push(id.clone());
+                continue;
+            }
+            tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
+            tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
+            tx.execute("DELETE FROM cards WHERE num = ?1", [num])?;
+            if let Ok(card) = id.parse::<CardId>() {
+                self.cache.pop(&card);
+            }
+            out.revoked_removed += 1;
+        }
+        Self::set_meta(&tx, "sync_cursor", &resp.cursor.0)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// One step of `automerge::sync` for a card that fell back: apply the server's
+    /// message (if any), persist what it brought, and produce our next message.
+    pub(crate) fn fallback_step(&mut self, id: &CardId, state: &mut State, incoming: Option<Message>) -> Result<Option<Message>> {
+        let compact_after = self.settings.compact_after_chunks;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let result = (|| {
+            let cached = Self::load(&tx, &mut self.cache, id)?;
+            if let Some(message) = incoming {
+                let before = cached.doc.get_heads();
+                cached.doc.receive_sync_message(state, message)?;
+                if cached.doc.get_heads() != before {
+                    Self::persist(&tx, compact_after, cached, &before)?;
+                }
+            }
+            Ok(cached.doc.generate_sync_message(state))
+        })();
+        match result {
+            Ok(msg) => {
+                tx.commit()?;
+                Ok(msg)
+            }
+            Err(e) => {
+                self.cache.pop(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// After a fallback exchange: the server holds `server_heads` for the card.
+    pub(crate) fn fallback_done(&mut self, id: &CardId, server_heads: &[Hash]) -> Result<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let num = Self::card_num(&tx, id.as_str())?.ok_or_else(|| Error::CardNotFound(id.to_string()))?;
+        let cached = Self::load(&tx, &mut self.cache, id)?;
+        record_acked(&tx, num, &cached.doc, from_wire(server_heads))?;
+        tx.commit()?;
+        Ok(())
+    }
+}
