@@ -1,0 +1,382 @@
+//! The command line, declared with clap's derive API.
+//!
+//! This module only describes what a person can type; it holds no logic. Values
+//! stay text here and are validated by core (or by [`crate::commands`]), so a bad
+//! value gets the same stable error code as it would through any other front end.
+//! New subcommands (`enrol`, `sync`) are one more variant of [`Command`] and one
+//! more arm in [`crate::commands::run`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Fieldbook: an offline-first customer book for field sales reps.
+///
+/// This program is one rep's device: a store file holding customer cards
+/// (客户资料卡) that can be edited offline and exchanged with other devices.
+#[derive(Debug, Parser)]
+#[command(name = "fieldbook", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The store file [default: $FIELDBOOK_STORE, else ./fieldbook.db].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    /// Machine-readable JSON on stdout (errors as JSON on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log what happens to stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up this device for a rep (creates the store if needed); prints the device id.
+    Init {
+        /// The rep this device acts for, e.g. zhangwei.
+        #[arg(long)]
+        rep: String,
+    },
+    /// Create a customer card; prints its id.
+    New(NewArgs),
+    /// Show a card: every filled-in section, items, and open conflicts.
+    Show(ShowArgs),
+    /// Set fields: `fieldbook set ID basic.phone=021-1234 credit.credit_limit=50000`.
+    Set {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// PATH=VALUE pairs; `fieldbook fields` lists the paths.
+        #[arg(required = true, value_name = "PATH=VALUE", allow_hyphen_values = true)]
+        assignments: Vec<String>,
+    },
+    /// Clear a field.
+    Unset {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The field path, e.g. basic.fax.
+        path: String,
+    },
+    /// Replace or extend the card's notes (备注).
+    Note(NoteArgs),
+    /// Log a visit, call, delivery or collection (跟踪记录); prints the visit id.
+    Visit(VisitArgs),
+    /// Contacts (联系人).
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// To-dos (待办事务).
+    #[command(subcommand)]
+    Todo(TodoCommand),
+    /// Opportunities (销售机会).
+    #[command(subcommand)]
+    Opp(OppCommand),
+    /// Record a month's sales figure (月销售额); an empty amount removes it.
+    Sales {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The month, e.g. 2026-10.
+        month: String,
+        /// The amount in yuan, e.g. 86000 or 86000.50.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+    },
+    /// Add or remove tags (标签).
+    Tag {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// add or rm.
+        action: TagAction,
+        /// The tags.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// List cards from the index, filtered and sorted.
+    List(ListArgs),
+    /// Full-text search (Chinese, names, phone fragments).
+    Search {
+        /// What to look for; every word must match.
+        query: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Who changed what, when, from which device.
+    History {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// Only this field, with the value each change left.
+        #[arg(long, value_name = "PATH")]
+        field: Option<String>,
+    },
+    /// List a card's open conflicts: every value, who set it and when.
+    Conflicts {
+        /// Card id (or a unique prefix of it).
+        id: String,
+    },
+    /// Resolve a conflict by writing the value that is right.
+    Resolve {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The conflicted field path, as `conflicts` shows it.
+        path: String,
+        /// The value to keep (may equal one of the conflicting values).
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Write cards (all, or the given ones) with their full history to a bundle file.
+    Export {
+        /// The bundle file to write.
+        file: PathBuf,
+        /// Only these cards.
+        ids: Vec<String>,
+    },
+    /// Merge a bundle file from another device; all or nothing.
+    Import {
+        /// The bundle file to read.
+        file: PathBuf,
+    },
+    /// The card schema: every field path with its label and kind.
+    Fields,
+    /// Show settings, or change them: `fieldbook settings visit_days_a=5`.
+    Settings {
+        /// KEY=VALUE pairs to change.
+        #[arg(value_name = "KEY=VALUE")]
+        assignments: Vec<String>,
+    },
+}
+
+impl Command {
+    /// Whether the command may create a new store file. Every other command
+    /// refuses to run on a path with no store, rather than leave an empty file
+    /// behind in whatever directory it was run from.
+    pub fn creates_store(&self) -> bool {
+        matches!(self, Command::Init { .. })
+    }
+}
+
+/// `fieldbook new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Customer name (客户名称).
+    #[arg(long)]
+    pub name: String,
+    /// Main phone (电话).
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Territory (区域).
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// Class A, B or C (ABC分类); D marks a prospect class (潜在客户等级).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Any other field: --set basic.city=上海 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE", allow_hyphen_values = true)]
+    pub sets: Vec<String>,
+}
+
+/// `fieldbook show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Card id (or a unique prefix of it).
+    pub id: String,
+    /// The card as it was right after this change (a hash from `history`).
+    #[arg(long, value_name = "HASH", conflicts_with = "as_of")]
+    pub at: Option<String>,
+    /// The card as it was at this time (2026-11-20, 2026-11-20 10:30, or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+}
+
+/// `fieldbook note`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("text").required(true).multiple(false))]
+pub struct NoteArgs {
+    /// Card id (or a unique prefix of it).
+    pub id: String,
+    /// Replace the notes with this text.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true, group = "text")]
+    pub set: Option<String>,
+    /// Add this text as a new line at the end of the notes.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true, group = "text")]
+    pub append: Option<String>,
+}
+
+/// `fieldbook visit`.
+#[derive(Debug, Args)]
+pub struct VisitArgs {
+    /// Card id (or a unique prefix of it).
+    pub id: String,
+    /// visit (拜访), call (电话), delivery (送货), collection (收款) or other (其他).
+    #[arg(long, default_value = "visit")]
+    pub kind: String,
+    /// When it happened [default: now]. Local time unless an offset is given.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Where (地点).
+    #[arg(long)]
+    pub place: Option<String>,
+    /// Latitude where the visit was logged.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lat: Option<String>,
+    /// Longitude where the visit was logged.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lon: Option<String>,
+    /// What was discussed (洽谈内容).
+    #[arg(long)]
+    pub summary: String,
+    /// Outcome (结果).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Next step (下一步).
+    #[arg(long)]
+    pub next_step: Option<String>,
+    /// Date of the next planned visit (下次拜访), e.g. 2026-12-01.
+    #[arg(long, value_name = "DATE")]
+    pub next_visit: Option<String>,
+    /// Who visited [default: this device's rep].
+    #[arg(long)]
+    pub rep: Option<String>,
+}
+
+/// `fieldbook contact ...`.
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Add a contact; prints its id.
+    Add {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// Name (姓名).
+        #[arg(long)]
+        name: String,
+        /// Title (职务).
+        #[arg(long)]
+        title: Option<String>,
+        /// Phone (电话).
+        #[arg(long)]
+        phone: Option<String>,
+        /// Mobile (手机).
+        #[arg(long)]
+        mobile: Option<String>,
+        /// Email (邮箱).
+        #[arg(long)]
+        email: Option<String>,
+        /// WeChat id (微信).
+        #[arg(long)]
+        wechat: Option<String>,
+    },
+    /// Set a contact's fields: `contact set ID CONTACT mobile=139...`.
+    Set {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The contact's id, as `show` lists it.
+        contact: String,
+        /// FIELD=VALUE pairs (name, title, phone, mobile, email, wechat, birthday, note, primary).
+        #[arg(required = true, value_name = "FIELD=VALUE", allow_hyphen_values = true)]
+        assignments: Vec<String>,
+    },
+    /// Remove a contact.
+    Rm {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The contact's id.
+        contact: String,
+    },
+}
+
+/// `fieldbook todo ...`.
+#[derive(Debug, Subcommand)]
+pub enum TodoCommand {
+    /// Add a to-do; prints its id.
+    Add {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// What to do.
+        title: String,
+        /// Due date, e.g. 2026-12-01.
+        #[arg(long, value_name = "DATE")]
+        due: Option<String>,
+    },
+    /// Mark a to-do done.
+    Done {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The to-do's id.
+        todo: String,
+    },
+}
+
+/// `fieldbook opp ...`.
+#[derive(Debug, Subcommand)]
+pub enum OppCommand {
+    /// Add an opportunity; prints its id.
+    Add {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// What is being sold.
+        title: String,
+        /// first_contact (初次接触), sample_test, negotiation, contract, won, lost.
+        #[arg(long)]
+        stage: String,
+        /// Expected amount in yuan.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Expected close date.
+        #[arg(long, value_name = "DATE")]
+        close: Option<String>,
+    },
+    /// Move an opportunity to another stage.
+    Stage {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The opportunity's id.
+        opp: String,
+        /// The new stage.
+        stage: String,
+    },
+}
+
+/// `fieldbook tag ID add|rm`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TagAction {
+    /// Add the tags.
+    Add,
+    /// Remove the tags.
+    Rm,
+}
+
+/// `fieldbook list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this territory.
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// Only this class (A, B, C, D).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Only cards with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only cards whose visit is due by DATE [default: today].
+    #[arg(long, value_name = "DATE", num_args = 0..=1, default_missing_value = "today")]
+    pub due: Option<String>,
+    /// Only cards with unresolved conflicts.
+    #[arg(long)]
+    pub conflicted: bool,
+    /// name, updated, last-visit, due, credit or sales.
+    #[arg(long, default_value = "name")]
+    pub sort: String,
+    /// Reverse the order.
+    #[arg(long)]
+    pub reverse: bool,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Rows to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+}

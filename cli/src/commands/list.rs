@@ -1,0 +1,99 @@
+//! `fieldbook list` and `fieldbook search`: tables of cards from the SQLite index.
+//!
+//! Both read core's index ([`Store::list`]) and never open a document, so they
+//! stay fast however many cards the device holds.
+
+use fieldbook_core::value::{Class, Scalar};
+use fieldbook_core::{CardQuery, CardSummary, SortBy, Store};
+use serde_json::json;
+
+use super::parse_date;
+use crate::args::ListArgs;
+use crate::error::{CliError, Result};
+use crate::output::{Output, Table, opt_time, or_dash, short, to_json};
+
+/// `fieldbook list`.
+pub fn list(store: &Store, args: &ListArgs) -> Result<Output> {
+    let class = args
+        .class
+        .as_deref()
+        .map(|c| Class::parse(c).map_err(|reason| CliError::invalid("class", reason)))
+        .transpose()?;
+    let due_by = args.due.as_deref().map(|d| parse_date("due", d)).transpose()?;
+    let sort: SortBy = args.sort.parse()?;
+    let query = CardQuery {
+        territory: args.territory.clone(),
+        class,
+        tag: args.tag.clone(),
+        due_by,
+        text: None,
+        conflicted: args.conflicted,
+        sort,
+        reverse: args.reverse,
+        limit: args.limit.max(1),
+        offset: args.offset,
+    };
+    let rows = store.list(&query)?;
+    let mut human = table(&rows);
+    if rows.len() as u32 == query.limit {
+        human.push_str(&format!("(more may follow: --offset {})\n", args.offset + query.limit));
+    }
+    Ok(Output::new(
+        json!({ "cards": to_json(&rows), "offset": args.offset, "limit": query.limit }),
+        human,
+    ))
+}
+
+/// `fieldbook search QUERY`.
+pub fn search(store: &Store, text: &str, limit: u32) -> Result<Output> {
+    if text.trim().is_empty() {
+        return Err(CliError::invalid("query", "type something to search for"));
+    }
+    let rows = store.search(text, limit.max(1))?;
+    Ok(Output::new(
+        json!({ "query": text, "cards": to_json(&rows) }),
+        table(&rows),
+    ))
+}
+
+/// The table both commands print: enough to recognise a customer and act on it.
+fn table(rows: &[CardSummary]) -> String {
+    if rows.is_empty() {
+        return "no cards\n".to_string();
+    }
+    let mut t = Table::new(&[
+        "ID",
+        "客户名称",
+        "区域",
+        "类",
+        "电话",
+        "上次拜访",
+        "下次拜访",
+        "信用限度",
+        "冲突",
+    ]);
+    for r in rows {
+        t.row(vec![
+            short(r.id.as_str()),
+            r.name.clone(),
+            or_dash(r.territory.as_deref()),
+            or_dash(r.class.as_deref()),
+            or_dash(r.phone.as_deref()),
+            opt_time(r.last_visit_at.as_ref()),
+            r.next_due.map(|d| d.display()).unwrap_or_else(|| "-".into()),
+            or_dash(r.credit_limit.as_deref()),
+            if r.conflicts > 0 {
+                format!("!! {}", r.conflicts)
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    let mut out = t.render();
+    out.push_str(&format!(
+        "{} card{}\n",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    ));
+    out
+}
