@@ -12,7 +12,10 @@
 //!   [`crate::fallback`]);
 //! - every **new** change (one the server did not already hold) must carry the device's
 //!   bound actor and its person as author, or the card is refused with
-//!   `auth.actor_mismatch` / `auth.author_mismatch`;
+//!   `auth.actor_mismatch` / `auth.author_mismatch`. Automerge 0.12 stores the author in
+//!   an actor's first change of a document only and maps later changes to it through the
+//!   actor, so the check is: any author a change carries is the person, and the document's
+//!   author for the change's actor is the person;
 //! - the card's territory (root key `"territory"`), before and after, must be in the
 //!   device's scope, or the card is refused with `access.denied`, whether or not it exists.
 //!
@@ -242,8 +245,17 @@ pub(crate) fn new_changes_checked(
         if change.actor_id().to_bytes() != device.actor.as_slice() {
             return Err(Error::ActorMismatch);
         }
-        if change.author().map(|a| a.as_bytes().to_vec())
-            != Some(device.person_id.as_bytes().to_vec())
+        // Automerge writes the author into an actor's first change in a document only
+        // (seq 1); later changes inherit it through the document's actor → author map.
+        // So: any author a change carries must be the person, and the author the document
+        // maps the actor to (established by a seq-1 change we checked) must be too.
+        let person = device.person_id.as_bytes();
+        if change.author().is_some_and(|a| a.as_bytes() != person) {
+            return Err(Error::AuthorMismatch);
+        }
+        if doc
+            .get_author_for_actor(change.actor_id())
+            .is_none_or(|a| a.as_bytes() != person)
         {
             return Err(Error::AuthorMismatch);
         }
@@ -357,8 +369,9 @@ fn pull(
 
     let mut items: BTreeMap<String, Item> = BTreeMap::new();
     if base == 0 {
-        // First sync: every card in scope, compacted.
-        for c in storage.cards_in_territories(&scope_list)? {
+        // First sync: every card in scope, compacted, except those made only of this
+        // device's own changes (it has them; a device that lost its data enrols anew).
+        for c in storage.cards_changed_by_others(&scope_list, 0, head, &device.id)? {
             items.insert(
                 c.card_id.clone(),
                 Item {

@@ -1,0 +1,294 @@
+//! The test harness: a fresh server and company per test, and simple devices.
+//!
+//! The company: reps `zhangwei` (territory `sh-east`) and `lina` (`bj-north`), manager
+//! `wang` (manages `sh-east`), manager `chen` (manages `bj-north`); territory `gz-south` has
+//! no owner yet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use automerge::{
+    ActorId, Author, AutoCommit, ChangeHash, ReadDoc, ScalarValue, Value, transaction::Transactable,
+};
+use fieldbook_core::sync::wire::{
+    self, CardPush, Cursor, EnrolRequest, EnrolResponse, PROTOCOL_VERSION, SyncRequest,
+    SyncResponse,
+};
+use fieldbook_server::storage::{PersonKind, Role, Storage};
+use fieldbook_server::{Config, RunningServer, admin, spawn, state_for_sqlite};
+
+/// A running server with its company.
+pub struct Env {
+    pub server: RunningServer,
+    pub http: reqwest::blocking::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn start() -> Env {
+        Env::start_with(Config::default())
+    }
+
+    pub fn start_with(config: Config) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = state_for_sqlite(&dir.path().join("server.db"), config).expect("state");
+        let s = state.storage.as_ref();
+        admin::add_person(s, "zhangwei", "Zhang Wei", PersonKind::Rep).expect("rep");
+        admin::add_person(s, "lina", "Li Na", PersonKind::Rep).expect("rep");
+        admin::add_person(s, "wang", "Wang Fang", PersonKind::Manager).expect("manager");
+        admin::add_person(s, "chen", "Chen Jie", PersonKind::Manager).expect("manager");
+        admin::add_territory(s, "sh-east", "Shanghai East", Some("wang")).expect("territory");
+        admin::add_territory(s, "bj-north", "Beijing North", Some("chen")).expect("territory");
+        admin::add_territory(s, "gz-south", "Guangzhou South", None).expect("territory");
+        admin::assign_territory(s, "sh-east", "zhangwei").expect("assign");
+        admin::assign_territory(s, "bj-north", "lina").expect("assign");
+        let server = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn");
+        Env {
+            server,
+            http: reqwest::blocking::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.server.state.storage.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.server.url(), path)
+    }
+
+    /// Enrols a device over HTTP with a token made through the admin functions.
+    pub fn device(&self, person: &str, role: Role) -> Device {
+        let enrolment = admin::enrol_device(self.storage().as_ref(), person, role, "test phone")
+            .expect("enrolment token");
+        let actor = ActorId::random();
+        let response = self
+            .http
+            .post(self.url("/v1/enrol"))
+            .json(&EnrolRequest {
+                token: enrolment.token,
+                actor: actor.to_hex_string(),
+            })
+            .send()
+            .expect("enrol request");
+        assert_eq!(response.status(), 200, "enrol: {:?}", response.text());
+        let enrolled: EnrolResponse = response.json().expect("enrol json");
+        assert_eq!(enrolled.rep_id, person);
+        Device {
+            url: self.server.url(),
+            http: self.http.clone(),
+            token: enrolled.token,
+            device_id: enrolled.device_id,
+            actor,
+            person: person.to_owned(),
+            cursor: None,
+            cards: HashMap::new(),
+            acked: HashMap::new(),
+        }
+    }
+
+    pub fn rep(&self, person: &str) -> Device {
+        self.device(person, Role::Rep)
+    }
+
+    pub fn log_len(&self) -> u64 {
+        self.storage().log_len().expect("log len")
+    }
+}
+
+/// A device: raw Automerge documents, acked heads, a cursor.
+pub struct Device {
+    pub url: String,
+    pub http: reqwest::blocking::Client,
+    pub token: String,
+    pub device_id: String,
+    pub actor: ActorId,
+    pub person: String,
+    pub cursor: Option<Cursor>,
+    pub cards: HashMap<String, AutoCommit>,
+    pub acked: HashMap<String, Vec<ChangeHash>>,
+}
+
+/// Bytes moved by one HTTP exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Traffic {
+    pub up: usize,
+    pub down: usize,
+}
+
+impl Device {
+    /// A document handle writing as this device (its actor, its person as author).
+    pub fn doc_handle(&self, doc: AutoCommit) -> AutoCommit {
+        doc.with_author(Some(Author::from(self.person.as_bytes().to_vec())))
+            .with_actor(self.actor.clone())
+    }
+
+    /// Creates a card in a territory; returns its id.
+    pub fn new_card(&mut self, territory: &str, name: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut doc = self.doc_handle(AutoCommit::new());
+        doc.put(automerge::ROOT, "id", id.as_str()).expect("put");
+        doc.put(automerge::ROOT, "territory", territory)
+            .expect("put");
+        doc.put(automerge::ROOT, "name", name).expect("put");
+        doc.commit();
+        self.cards.insert(id.clone(), doc);
+        id
+    }
+
+    pub fn set(&mut self, card: &str, key: &str, value: &str) {
+        let doc = self.cards.get_mut(card).expect("card on device");
+        doc.put(automerge::ROOT, key, value).expect("put");
+        doc.commit();
+    }
+
+    pub fn get(&mut self, card: &str, key: &str) -> Option<String> {
+        let doc = self.cards.get_mut(card)?;
+        match doc.get(automerge::ROOT, key).ok()?? {
+            (Value::Scalar(s), _) => match s.as_ref() {
+                ScalarValue::Str(s) => Some(s.to_string()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn all_values(&mut self, card: &str, key: &str) -> Vec<String> {
+        let doc = self.cards.get_mut(card).expect("card");
+        doc.get_all(automerge::ROOT, key)
+            .expect("get_all")
+            .into_iter()
+            .filter_map(|(v, _)| v.into_string().ok())
+            .collect()
+    }
+
+    /// The pushes a sync would carry: every card whose heads moved past the acked ones.
+    pub fn pushes(&mut self) -> Vec<CardPush> {
+        let mut out = Vec::new();
+        let ids: Vec<String> = self.cards.keys().cloned().collect();
+        for id in ids {
+            let acked = self.acked.get(&id).cloned().unwrap_or_default();
+            let doc = self.cards.get_mut(&id).expect("card");
+            let heads = doc.get_heads();
+            if heads == acked {
+                continue;
+            }
+            out.push(CardPush {
+                card_id: id,
+                changes: doc.save_after(&acked),
+                heads: heads.iter().map(|h| h.0).collect(),
+            });
+        }
+        out.sort_by(|a, b| a.card_id.cmp(&b.card_id));
+        out
+    }
+
+    pub fn request(&mut self, max_response_bytes: Option<u32>) -> SyncRequest {
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: self.cursor.clone(),
+            pushes: self.pushes(),
+            max_response_bytes,
+        }
+    }
+
+    /// POSTs raw bytes with this device's token.
+    pub fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let r = self
+            .http
+            .post(format!("{}{}", self.url, path))
+            .bearer_auth(&self.token)
+            .header("content-type", wire::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.bytes().expect("body").to_vec())
+    }
+
+    /// Sends a request and returns the decoded response (panics on HTTP errors).
+    pub fn send(&self, request: &SyncRequest) -> (SyncResponse, Traffic) {
+        let body = wire::encode(request).expect("encode");
+        let up = body.len();
+        let (status, bytes) = self.post_raw("/v1/sync", body);
+        assert_eq!(
+            status,
+            200,
+            "sync failed: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        let down = bytes.len();
+        let response = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED).expect("decode");
+        (response, Traffic { up, down })
+    }
+
+    /// Applies a response to the device's documents.
+    pub fn apply(&mut self, response: &SyncResponse) {
+        for ack in &response.acks {
+            self.acked.insert(
+                ack.card_id.clone(),
+                ack.heads.iter().map(|h| ChangeHash(*h)).collect(),
+            );
+        }
+        for item in &response.changes {
+            match self.cards.get_mut(&item.card_id) {
+                Some(doc) => {
+                    doc.load_incremental(&item.bytes)
+                        .expect("apply server changes");
+                }
+                None => {
+                    // Loading into an empty document drops its author (automerge 0.12
+                    // replaces the whole document), so build the handle after loading.
+                    let doc = AutoCommit::load(&item.bytes).expect("load server document");
+                    let doc = self.doc_handle(doc);
+                    self.cards.insert(item.card_id.clone(), doc);
+                }
+            }
+            if !item.heads.is_empty() {
+                let mut acked: Vec<ChangeHash> =
+                    item.heads.iter().map(|h| ChangeHash(*h)).collect();
+                // Keep our own unacknowledged heads out: only what the server holds.
+                acked.sort();
+                self.acked.insert(item.card_id.clone(), acked);
+            }
+        }
+        for id in &response.revoked {
+            self.cards.remove(id);
+            self.acked.remove(id);
+        }
+        self.cursor = Some(response.cursor.clone());
+    }
+
+    /// One sync round trip.
+    pub fn sync_once(&mut self, max_response_bytes: Option<u32>) -> (SyncResponse, Traffic) {
+        let request = self.request(max_response_bytes);
+        let (response, traffic) = self.send(&request);
+        self.apply(&response);
+        (response, traffic)
+    }
+
+    /// Syncs until the server has nothing more (paged responses); returns the requests made.
+    pub fn sync(&mut self) -> usize {
+        let mut requests = 0;
+        loop {
+            let (response, _) = self.sync_once(None);
+            requests += 1;
+            assert!(
+                response.refused.is_empty(),
+                "refused: {:?}",
+                response.refused
+            );
+            if !response.more {
+                return requests;
+            }
+            assert!(requests < 1000, "paging does not terminate");
+        }
+    }
+
+    pub fn heads(&mut self, card: &str) -> Vec<ChangeHash> {
+        let mut h = self.cards.get_mut(card).expect("card").get_heads();
+        h.sort();
+        h
+    }
+}

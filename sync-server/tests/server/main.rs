@@ -1,0 +1,12 @@
+//! Integration tests of fieldbook-server: a real server on 127.0.0.1:0 with a temp SQLite
+//! file per test, and devices made of raw Automerge documents speaking HTTP with reqwest.
+
+mod harness;
+
+mod authz;
+mod bad_input;
+mod conformance;
+mod fallback;
+mod paging;
+mod scope;
+mod sync_flow;

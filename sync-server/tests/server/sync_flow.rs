@@ -1,0 +1,202 @@
+//! The main path: enrol, push, pull, converge, retry, and the cost of doing nothing.
+
+use fieldbook_core::sync::wire::PayloadKind;
+use fieldbook_server::storage::Role;
+
+use crate::harness::Env;
+
+#[test]
+fn a_card_pushed_by_one_device_reaches_another_and_the_manager() {
+    let env = Env::start();
+    let mut phone = env.rep("zhangwei");
+    let card = phone.new_card("sh-east", "上海华东客户服务有限公司");
+    let (response, _) = phone.sync_once(None);
+    assert_eq!(response.acks.len(), 1);
+    assert!(response.refused.is_empty() && response.fallback.is_empty());
+    assert!(
+        response.changes.is_empty(),
+        "a device's own changes are not echoed"
+    );
+    assert_eq!(env.log_len(), 1);
+
+    let mut tablet = env.rep("zhangwei");
+    tablet.sync();
+    assert_eq!(
+        tablet.get(&card, "name").as_deref(),
+        Some("上海华东客户服务有限公司")
+    );
+
+    let mut manager = env.device("wang", Role::Manager);
+    let (response, _) = manager.sync_once(None);
+    assert_eq!(response.changes.len(), 1);
+    assert_eq!(response.changes[0].kind, PayloadKind::Snapshot);
+    assert_eq!(manager.heads(&card), phone.heads(&card));
+
+    // Another rep sees nothing of it.
+    let mut other = env.rep("lina");
+    let (response, _) = other.sync_once(None);
+    assert!(response.changes.is_empty());
+
+    // The projection serves the manager views.
+    let json: serde_json::Value = env
+        .http
+        .get(env.url(&format!("/v1/cards/{card}")))
+        .bearer_auth(&manager.token)
+        .send()
+        .expect("get card")
+        .json()
+        .expect("json");
+    assert_eq!(json["territory"], "sh-east");
+    assert_eq!(json["name"], "上海华东客户服务有限公司");
+}
+
+#[test]
+fn offline_edits_on_two_devices_converge_and_show_the_conflict() {
+    let env = Env::start();
+    let mut a = env.rep("zhangwei");
+    let mut b = env.rep("zhangwei");
+    let mut boss = env.device("wang", Role::Manager);
+    let card = a.new_card("sh-east", "Acme");
+    a.sync();
+    b.sync();
+    boss.sync();
+
+    // Both offline: the same field concurrently, and different fields.
+    a.set(&card, "phone", "13800000001");
+    b.set(&card, "phone", "13900000002");
+    a.set(&card, "city", "Shanghai");
+    b.set(&card, "email", "info@acme.example");
+    boss.set(&card, "class", "A");
+
+    // Sync in an awkward order; everyone ends with the same document.
+    b.sync();
+    boss.sync();
+    a.sync();
+    b.sync();
+    boss.sync();
+    a.sync();
+    assert_eq!(a.heads(&card), b.heads(&card));
+    assert_eq!(a.heads(&card), boss.heads(&card));
+    for d in [&mut a, &mut b, &mut boss] {
+        assert_eq!(d.get(&card, "city").as_deref(), Some("Shanghai"));
+        assert_eq!(d.get(&card, "email").as_deref(), Some("info@acme.example"));
+        assert_eq!(d.get(&card, "class").as_deref(), Some("A"));
+        let mut phones = d.all_values(&card, "phone");
+        phones.sort();
+        assert_eq!(
+            phones,
+            ["13800000001", "13900000002"],
+            "the conflict is visible"
+        );
+    }
+    // The server's document agrees, and every change is in the log exactly once.
+    let stored = env.storage().card(&card).expect("card").expect("exists");
+    let doc = automerge::Automerge::load(&stored.doc).expect("load");
+    let mut server_heads = doc.get_heads();
+    server_heads.sort();
+    assert_eq!(server_heads, a.heads(&card));
+    assert_eq!(env.log_len() as usize, doc.get_changes(&[]).len());
+}
+
+#[test]
+fn a_retried_request_stores_nothing_twice() {
+    let env = Env::start();
+    let mut a = env.rep("zhangwei");
+    let card = a.new_card("sh-east", "Acme");
+    a.set(&card, "phone", "1");
+    let request = a.request(None);
+    let (first, _) = a.send(&request);
+    let after_first = env.log_len();
+    assert_eq!(after_first, 2);
+    // The response was "lost": the device retries the very same request.
+    let (second, _) = a.send(&request);
+    assert_eq!(env.log_len(), after_first, "no duplicate log rows");
+    assert_eq!(first.acks, second.acks);
+    a.apply(&second);
+    // And another device receives each change once.
+    let mut b = env.rep("zhangwei");
+    b.sync();
+    assert_eq!(b.heads(&card), a.heads(&card));
+}
+
+#[test]
+fn a_no_op_sync_is_one_small_request_each_way() {
+    let env = Env::start();
+    let mut a = env.rep("zhangwei");
+    for i in 0..300 {
+        a.new_card("sh-east", &format!("Customer {i}"));
+    }
+    a.sync();
+    let mut b = env.rep("zhangwei");
+    assert_eq!(b.sync(), 1);
+    assert_eq!(b.cards.len(), 300);
+    for device in [&mut a, &mut b] {
+        let (response, traffic) = device.sync_once(None);
+        assert!(response.changes.is_empty() && response.acks.is_empty() && !response.more);
+        assert!(traffic.up < 1024, "request of {} bytes", traffic.up);
+        assert!(traffic.down < 1024, "response of {} bytes", traffic.down);
+        assert!(traffic.up < 100 && traffic.down < 100, "{traffic:?}");
+    }
+}
+
+#[test]
+fn reconnect_after_offline_edits_sends_only_the_changes() {
+    let env = Env::start();
+    let mut a = env.rep("zhangwei");
+    let ids: Vec<String> = (0..50)
+        .map(|i| a.new_card("sh-east", &format!("C{i}")))
+        .collect();
+    a.sync();
+    let mut b = env.rep("zhangwei");
+    b.sync();
+    for id in &ids[..20] {
+        a.set(id, "note", "visited");
+    }
+    let (response, _) = a.sync_once(None);
+    assert_eq!(response.acks.len(), 20);
+    let (response, _) = b.sync_once(None);
+    assert_eq!(response.changes.len(), 20);
+    assert!(
+        response
+            .changes
+            .iter()
+            .all(|c| c.kind == PayloadKind::Changes)
+    );
+    for id in &ids[..20] {
+        assert_eq!(b.get(id, "note").as_deref(), Some("visited"));
+    }
+    // Nothing is sent twice.
+    let (response, _) = b.sync_once(None);
+    assert!(response.changes.is_empty());
+}
+
+#[test]
+fn health_and_metrics_are_served() {
+    let env = Env::start();
+    let mut a = env.rep("zhangwei");
+    a.new_card("sh-east", "Acme");
+    a.sync();
+    let health = env.http.get(env.url("/healthz")).send().expect("healthz");
+    assert_eq!(health.status(), 200);
+    let _ = env
+        .http
+        .post(env.url("/v1/sync"))
+        .send()
+        .expect("unauthenticated");
+    let text = env
+        .http
+        .get(env.url("/metrics"))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
+    assert!(text.contains("fieldbook_syncs_total 1"), "{text}");
+    assert!(
+        text.contains("fieldbook_errors_total{code=\"auth.missing_token\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fieldbook_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
