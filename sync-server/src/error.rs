@@ -54,6 +54,9 @@ pub enum Error {
     /// An enrolment token that is unknown, already used or expired.
     #[error("enrolment token is unknown, used or expired")]
     BadEnrolment,
+    /// No such route.
+    #[error("no such endpoint")]
+    NoRoute,
     /// An admin operation on something that does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -87,6 +90,7 @@ pub const ALL_CODES: &[&str] = &[
     "request.too_large",
     "request.invalid",
     "auth.bad_enrolment",
+    "request.not_found",
     "admin.not_found",
     "admin.already_exists",
     "server.busy",
@@ -112,6 +116,7 @@ impl Error {
             Error::TooLarge => "request.too_large",
             Error::Invalid(_) => "request.invalid",
             Error::BadEnrolment => "auth.bad_enrolment",
+            Error::NoRoute => "request.not_found",
             Error::NotFound(_) => "admin.not_found",
             Error::AlreadyExists(_) => "admin.already_exists",
             Error::Conflict => "server.busy",
@@ -136,7 +141,7 @@ impl Error {
             | Error::UnsupportedVersion(_)
             | Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) => StatusCode::CONFLICT,
             Error::Conflict => StatusCode::SERVICE_UNAVAILABLE,
             Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -229,6 +234,7 @@ mod tests {
             Error::TooLarge,
             Error::Invalid(String::new()),
             Error::BadEnrolment,
+            Error::NoRoute,
             Error::NotFound("x"),
             Error::AlreadyExists("x"),
             Error::Conflict,

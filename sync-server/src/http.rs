@@ -105,7 +105,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 }
 
 async fn not_found() -> Error {
-    Error::NotFound("route")
+    Error::NoRoute
 }
 
 async fn healthz() -> &'static str {

@@ -7,10 +7,13 @@
 use super::{CardCommit, NewChange, NewDevice, NewEnrolment, Person, PersonKind, Role, Storage};
 use crate::error::Error;
 
+/// One named check of the suite.
+type Check = (&'static str, fn(&dyn Storage));
+
 /// Runs every check against fresh backends from `factory`; panics on the first failure
 /// (this is test code), naming the check.
 pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
-    let checks: &[(&str, fn(&dyn Storage))] = &[
+    let checks: &[Check] = &[
         ("identity_is_stable", identity_is_stable),
         ("people_and_territories", people_and_territories),
         (

@@ -21,7 +21,9 @@ use fieldbook_server::{Config, RunningServer, admin, spawn, state_for_sqlite};
 pub struct Env {
     pub server: RunningServer,
     pub http: reqwest::blocking::Client,
-    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    config: Config,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Env {
@@ -31,22 +33,52 @@ impl Env {
 
     pub fn start_with(config: Config) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
-        let state = state_for_sqlite(&dir.path().join("server.db"), config).expect("state");
+        let mut env = Env::open(&dir.path().join("server.db"), config, true);
+        env._dir = Some(dir);
+        env
+    }
+
+    /// A server on a database file the caller keeps (to restart on it).
+    pub fn start_at(db: &std::path::Path) -> Env {
+        Env::open(db, Config::default(), true)
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database.
+    pub fn restart(self) -> Env {
+        let Env {
+            server,
+            db,
+            config,
+            _dir,
+            ..
+        } = self;
+        server.shutdown().expect("graceful shutdown");
+        let mut env = Env::open(&db, config, false);
+        env._dir = _dir;
+        env
+    }
+
+    fn open(db: &std::path::Path, config: Config, company: bool) -> Env {
+        let state = state_for_sqlite(db, config.clone()).expect("state");
         let s = state.storage.as_ref();
-        admin::add_person(s, "zhangwei", "Zhang Wei", PersonKind::Rep).expect("rep");
-        admin::add_person(s, "lina", "Li Na", PersonKind::Rep).expect("rep");
-        admin::add_person(s, "wang", "Wang Fang", PersonKind::Manager).expect("manager");
-        admin::add_person(s, "chen", "Chen Jie", PersonKind::Manager).expect("manager");
-        admin::add_territory(s, "sh-east", "Shanghai East", Some("wang")).expect("territory");
-        admin::add_territory(s, "bj-north", "Beijing North", Some("chen")).expect("territory");
-        admin::add_territory(s, "gz-south", "Guangzhou South", None).expect("territory");
-        admin::assign_territory(s, "sh-east", "zhangwei").expect("assign");
-        admin::assign_territory(s, "bj-north", "lina").expect("assign");
+        if company {
+            admin::add_person(s, "zhangwei", "Zhang Wei", PersonKind::Rep).expect("rep");
+            admin::add_person(s, "lina", "Li Na", PersonKind::Rep).expect("rep");
+            admin::add_person(s, "wang", "Wang Fang", PersonKind::Manager).expect("manager");
+            admin::add_person(s, "chen", "Chen Jie", PersonKind::Manager).expect("manager");
+            admin::add_territory(s, "sh-east", "Shanghai East", Some("wang")).expect("territory");
+            admin::add_territory(s, "bj-north", "Beijing North", Some("chen")).expect("territory");
+            admin::add_territory(s, "gz-south", "Guangzhou South", None).expect("territory");
+            admin::assign_territory(s, "sh-east", "zhangwei").expect("assign");
+            admin::assign_territory(s, "bj-north", "lina").expect("assign");
+        }
         let server = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn");
         Env {
             server,
             http: reqwest::blocking::Client::new(),
-            _dir: dir,
+            db: db.to_owned(),
+            config,
+            _dir: None,
         }
     }
 

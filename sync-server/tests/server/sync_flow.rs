@@ -200,3 +200,94 @@ fn health_and_metrics_are_served() {
         "{text}"
     );
 }
+
+#[test]
+fn a_restarted_server_keeps_everything_acknowledged_and_honours_old_cursors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("server.db");
+    let mut env = Env::start_at(&db);
+    let mut a = env.rep("zhangwei");
+    let mut b = env.rep("zhangwei");
+    let card = a.new_card("sh-east", "Acme");
+    a.sync();
+    b.sync();
+    a.set(&card, "phone", "1");
+    a.sync();
+    let log = env.log_len();
+
+    // Graceful shutdown, then a new server process on the same file.
+    env = env.restart();
+    assert_eq!(env.log_len(), log);
+    for d in [&mut a, &mut b] {
+        d.url = env.server.url();
+    }
+    let (response, _) = b.sync_once(None);
+    assert_eq!(response.changes.len(), 1, "b's old cursor is still valid");
+    assert_eq!(b.get(&card, "phone").as_deref(), Some("1"));
+    let (response, _) = a.sync_once(None);
+    assert!(response.changes.is_empty() && response.refused.is_empty());
+}
+
+#[test]
+fn seeded_cards_reach_devices_as_snapshots() {
+    use automerge::transaction::Transactable;
+    let env = Env::start();
+    let docs: Vec<automerge::Automerge> = (0..3)
+        .map(|i| {
+            let mut doc = automerge::AutoCommit::new()
+                .with_author(Some(automerge::Author::from(b"seed".to_vec())));
+            doc.put(automerge::ROOT, "id", format!("demo-{i}"))
+                .expect("put");
+            doc.put(automerge::ROOT, "territory", "sh-east")
+                .expect("put");
+            doc.put(automerge::ROOT, "name", format!("Demo {i}"))
+                .expect("put");
+            doc.commit();
+            automerge::Automerge::load(&doc.save()).expect("load")
+        })
+        .collect();
+    let appended = fieldbook_server::seed_cards(env.storage().as_ref(), &docs).expect("seed");
+    assert_eq!(appended, 3);
+    assert_eq!(
+        fieldbook_server::seed_cards(env.storage().as_ref(), &docs).expect("again"),
+        0
+    );
+    let mut a = env.rep("zhangwei");
+    a.sync();
+    assert_eq!(a.get("demo-1", "name").as_deref(), Some("Demo 1"));
+    // Seeded cards can then be edited by the device.
+    a.set("demo-1", "phone", "1");
+    let (response, _) = a.sync_once(None);
+    assert_eq!(response.acks.len(), 1);
+}
+
+#[test]
+fn a_request_over_the_time_limit_is_408_with_a_code() {
+    let env = Env::start_with(fieldbook_server::Config {
+        request_timeout: std::time::Duration::ZERO,
+        ..fieldbook_server::Config::default()
+    });
+    let r = env
+        .http
+        .post(env.url("/v1/sync"))
+        .bearer_auth("fbd_00")
+        .body(vec![1, 2, 3])
+        .send()
+        .expect("request");
+    assert_eq!(r.status(), 408);
+    let body: fieldbook_core::sync::wire::ErrorBody = r.json().expect("json");
+    assert_eq!(body.code, "request.timeout");
+}
+
+#[test]
+fn unknown_routes_are_404_with_a_code() {
+    let env = Env::start();
+    let r = env
+        .http
+        .get(env.url("/v2/nothing"))
+        .send()
+        .expect("request");
+    assert_eq!(r.status(), 404);
+    let body: fieldbook_core::sync::wire::ErrorBody = r.json().expect("json");
+    assert_eq!(body.code, "request.not_found");
+}
