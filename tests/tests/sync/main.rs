@@ -1,0 +1,10 @@
+//! Devices and a real sync server, end to end: real `Store` files in temp dirs, a
+//! real `fieldbook-server` on an ephemeral loopback port, real HTTP.
+//!
+//! Each module is one theme; tests read as steps of a rep's day.
+
+mod support;
+
+mod converge;
+mod counts;
+mod faults;
