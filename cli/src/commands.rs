@@ -44,8 +44,9 @@ fn open_store(path: PathBuf, may_create: bool) -> Result<Store> {
             ),
         ));
     }
-    tracing::debug!(path = %path.display(), "opening store");
-    Ok(Store::open(&path)?)
+    let store = Store::open(&path)?;
+    tracing::info!(path = %path.display(), device = %store.device_id(), rep = ?store.rep().map(|r| r.as_str()), "store opened");
+    Ok(store)
 }
 
 /// Run one command.

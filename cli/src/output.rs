@@ -167,12 +167,12 @@ impl Table {
         }
         let line = |cells: &[String]| {
             let mut out = String::new();
-            for i in 0..cols {
+            for (i, w) in widths.iter().enumerate() {
                 let cell = cells.get(i).map(String::as_str).unwrap_or("");
                 if i + 1 == cols {
                     out.push_str(cell);
                 } else {
-                    out.push_str(&pad(cell, widths[i]));
+                    out.push_str(&pad(cell, *w));
                     out.push_str("  ");
                 }
             }

@@ -37,7 +37,8 @@ pub fn show(store: &mut Store, args: &ShowArgs) -> Result<Output> {
     let mut text = String::new();
     header(&mut text, &view.card, None);
     conflicts_block(&mut text, &view.conflicts, view.card.id.as_str());
-    body(&mut text, &view.card);
+    let conflicted: Vec<&str> = view.conflicts.iter().map(|c| c.path.as_str()).collect();
+    body(&mut text, &view.card, &conflicted);
     Ok(Output::new(to_json(&view), text))
 }
 
@@ -48,7 +49,7 @@ fn historical(card: &Card, key: &str, value: &str, title: &str) -> Output {
     }
     let mut text = String::new();
     header(&mut text, card, Some(title));
-    body(&mut text, card);
+    body(&mut text, card, &[]);
     Output::new(json, text)
 }
 
@@ -88,12 +89,10 @@ fn choice_label(key: &str, code: &str) -> Option<&'static str> {
 
 /// A value for people: choices by their label.
 fn pretty(key: &str, kind: FieldKind, value: String) -> String {
-    if kind == FieldKind::Choice {
-        if let Some(label) = choice_label(key, &value) {
-            return label.to_string();
-        }
+    match choice_label(key, &value) {
+        Some(label) if kind == FieldKind::Choice => label.to_string(),
+        _ => value,
     }
-    value
 }
 
 fn header(out: &mut String, card: &Card, title: Option<&str>) {
@@ -160,7 +159,8 @@ fn section(out: &mut String, title: &str, rows: &[(String, String)]) {
     }
 }
 
-fn body(out: &mut String, card: &Card) {
+/// The sections, items and figures; a value in `conflicted` is marked as in doubt.
+fn body(out: &mut String, card: &Card, conflicted: &[&str]) {
     let fields = schema();
     for (key, title) in SECTIONS {
         let prefix = format!("{key}.");
@@ -169,7 +169,15 @@ fn body(out: &mut String, card: &Card) {
             .filter(|f| f.path.starts_with(&prefix))
             .filter_map(|f| {
                 let value = card.get_path(&f.path).ok().flatten()?;
-                Some((f.info.label.to_string(), pretty(f.info.key, f.info.kind, value)))
+                let mark = if conflicted.contains(&f.path.as_str()) {
+                    "  (?! 冲突, see CONFLICTS)"
+                } else {
+                    ""
+                };
+                Some((
+                    f.info.label.to_string(),
+                    format!("{}{mark}", pretty(f.info.key, f.info.kind, value)),
+                ))
             })
             .collect();
         section(out, title, &rows);
