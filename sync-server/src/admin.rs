@@ -62,7 +62,7 @@ pub fn add_territory(
 
 /// Gives a territory to a rep (handoff: the previous owner loses it at their next sync).
 pub fn assign_territory(storage: &dyn Storage, territory: &str, rep: &str) -> Result<u64> {
-    storage.assign_territory(territory, rep)
+    storage.assign_territory(territory, rep, now())
 }
 
 /// A freshly created one-time enrolment token (shown once).

@@ -27,6 +27,12 @@ pub enum Error {
     /// The caller may not access this resource (no hint whether it exists).
     #[error("access denied")]
     AccessDenied,
+    /// Edits to a card handed to another rep, past the grace period: kept for review.
+    #[error(
+        "this card was handed to another rep and the grace period for late edits is over; \
+         your edits were kept on the server for your manager to review"
+    )]
+    HandoffExpired,
     /// A new change was made by another actor than the device's bound actor.
     #[error("a change was made by another actor than this device's")]
     ActorMismatch,
@@ -81,6 +87,7 @@ pub const ALL_CODES: &[&str] = &[
     "auth.expired_token",
     "auth.revoked",
     "access.denied",
+    "access.handoff_expired",
     "auth.actor_mismatch",
     "auth.author_mismatch",
     "sync.bad_change",
@@ -107,6 +114,7 @@ impl Error {
             Error::ExpiredToken => "auth.expired_token",
             Error::Revoked => "auth.revoked",
             Error::AccessDenied => "access.denied",
+            Error::HandoffExpired => "access.handoff_expired",
             Error::ActorMismatch => "auth.actor_mismatch",
             Error::AuthorMismatch => "auth.author_mismatch",
             Error::BadChange(_) => "sync.bad_change",
@@ -132,9 +140,10 @@ impl Error {
             | Error::ExpiredToken
             | Error::Revoked
             | Error::BadEnrolment => StatusCode::UNAUTHORIZED,
-            Error::AccessDenied | Error::ActorMismatch | Error::AuthorMismatch => {
-                StatusCode::FORBIDDEN
-            }
+            Error::AccessDenied
+            | Error::HandoffExpired
+            | Error::ActorMismatch
+            | Error::AuthorMismatch => StatusCode::FORBIDDEN,
             Error::BadChange(_)
             | Error::BadCursor
             | Error::Malformed(_)
@@ -225,6 +234,7 @@ mod tests {
             Error::ExpiredToken,
             Error::Revoked,
             Error::AccessDenied,
+            Error::HandoffExpired,
             Error::ActorMismatch,
             Error::AuthorMismatch,
             Error::BadChange(String::new()),

@@ -70,6 +70,7 @@ pub fn fallback(
             stored.as_ref(),
             &doc,
             changes,
+            false,
             now,
         ) {
             Ok(_) => {}

@@ -56,6 +56,8 @@ pub struct Config {
     pub max_response_bytes: u32,
     /// Lifetime of device tokens in seconds; `None`: until revoked.
     pub device_token_ttl_secs: Option<i64>,
+    /// How long after a handoff the previous owner's late edits are still accepted.
+    pub handoff_grace_secs: i64,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             default_response_bytes: 4 * 1024 * 1024,
             max_response_bytes: 32 * 1024 * 1024,
             device_token_ttl_secs: None,
+            handoff_grace_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -77,6 +80,7 @@ impl Config {
         sync::SyncLimits {
             default_response_bytes: self.default_response_bytes,
             max_response_bytes: self.max_response_bytes,
+            handoff_grace_secs: self.handoff_grace_secs,
         }
     }
 }
@@ -257,6 +261,7 @@ pub fn seed_cards(storage: &dyn Storage, docs: &[Automerge]) -> Result<usize> {
             heads: merged.get_heads().into_iter().map(|h| h.0).collect(),
             projection: sync::projection(&merged)?,
             changes,
+            late: false,
             device_id: SEED_DEVICE.into(),
             received_at: auth::now(),
         })?;

@@ -205,6 +205,9 @@ pub struct CardCommit {
     pub projection: String,
     /// The changes to append (hashes already in the log are skipped).
     pub changes: Vec<NewChange>,
+    /// Whether these are late edits: made by the card's previous owner and accepted within
+    /// the handoff grace period (marked in the log for the history view).
+    pub late: bool,
     /// The device that sent them.
     pub device_id: String,
     /// Server receive time, unix seconds.
@@ -248,6 +251,21 @@ pub struct ScopeEvent {
     pub gained: bool,
 }
 
+/// Changes refused past the handoff grace period, kept for a manager to review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldChanges {
+    /// The card.
+    pub card_id: String,
+    /// The device that sent them.
+    pub device_id: String,
+    /// Their author (the previous owner).
+    pub person_id: String,
+    /// The changes, concatenated in the storage format.
+    pub bytes: Vec<u8>,
+    /// Server receive time, unix seconds.
+    pub received_at: i64,
+}
+
 /// The server's identity and secrets, created once with the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerIdentity {
@@ -271,9 +289,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Adds a territory with no owner; its manager (if any) gains it in scope.
     fn add_territory(&self, id: &str, name: &str, manager: Option<&str>) -> Result<()>;
-    /// Gives a territory to a rep; the previous owner loses it. Returns the position of the
-    /// scope change. Assigning to the current owner is a no-op.
-    fn assign_territory(&self, territory_id: &str, rep_id: &str) -> Result<u64>;
+    /// Gives a territory to a rep at time `now` (unix seconds); the previous owner loses
+    /// it. Returns the position of the scope change. Assigning to the current owner is a
+    /// no-op.
+    fn assign_territory(&self, territory_id: &str, rep_id: &str, now: i64) -> Result<u64>;
+    /// When a person last lost a territory (unix seconds), if ever.
+    fn territory_lost_at(&self, person_id: &str, territory_id: &str) -> Result<Option<i64>>;
     /// A territory by id.
     fn territory(&self, id: &str) -> Result<Option<Territory>>;
     /// Every territory, by id.
@@ -328,6 +349,11 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Vec<Vec<u8>>>;
     /// The projection (JSON of current field values) of a card.
     fn projection(&self, card_id: &str) -> Result<Option<String>>;
+
+    /// Keeps changes refused past the handoff grace period, for a manager to review.
+    fn hold_changes(&self, held: &HeldChanges) -> Result<()>;
+    /// The held changes of a card, oldest first.
+    fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>>;
 
     /// The persisted `automerge::sync::State` of a device for a card (fallback).
     fn fallback_state(&self, device_id: &str, card_id: &str) -> Result<Option<Vec<u8>>>;

@@ -21,6 +21,13 @@
 //!
 //! A refused card stores nothing; other cards of the same request are unaffected.
 //!
+//! **Handoff.** When a territory moves from rep A to rep B, A's edits to its cards that
+//! reach the server within the grace period (`Config::handoff_grace_secs`, 7 days by
+//! default) are accepted, marked `late` in the log, and reach B like any change. Past the
+//! grace period they are refused with `access.handoff_expired` and kept in storage
+//! (`held_changes`) for a manager to review: never silently dropped. Anyone else gets a
+//! plain `access.denied`.
+//!
 //! **Changes received by file exchange.** A device may hold changes it received from another
 //! device outside the server (a file, Bluetooth). Those carry the other device's actor, so
 //! when they are new to the server they are refused with `auth.actor_mismatch`: the server
@@ -48,7 +55,9 @@ use fieldbook_core::sync::wire::{
 
 use crate::auth::{CursorState, issue_cursor, read_cursor};
 use crate::error::{Error, Result};
-use crate::storage::{CardCommit, Device, NewChange, Role, ServerIdentity, Storage, StoredCard};
+use crate::storage::{
+    CardCommit, Device, HeldChanges, NewChange, Role, ServerIdentity, Storage, StoredCard,
+};
 
 /// How many times a card write is retried when another writer moved the card.
 const COMMIT_ATTEMPTS: usize = 8;
@@ -60,6 +69,8 @@ pub struct SyncLimits {
     pub default_response_bytes: u32,
     /// The largest budget the server grants.
     pub max_response_bytes: u32,
+    /// How long after a handoff the previous owner's late edits are accepted.
+    pub handoff_grace_secs: i64,
 }
 
 /// What a sync moved, for metrics and logs (counts only, no content).
@@ -116,7 +127,14 @@ pub fn sync(
     let mut stats = SyncStats::default();
     for push in request.pushes {
         let card_id = push.card_id.clone();
-        match apply_push(storage, device, &scope, &push, now) {
+        match apply_push(
+            storage,
+            device,
+            &scope,
+            &push,
+            limits.handoff_grace_secs,
+            now,
+        ) {
             Ok(PushOutcome::Acked { heads, appended }) => {
                 stats.cards_acked += 1;
                 stats.changes_appended += appended;
@@ -159,6 +177,7 @@ fn is_card_refusal(e: &Error) -> bool {
     matches!(
         e,
         Error::AccessDenied
+            | Error::HandoffExpired
             | Error::ActorMismatch
             | Error::AuthorMismatch
             | Error::BadChange(_)
@@ -179,15 +198,23 @@ fn apply_push(
     device: &Device,
     scope: &HashSet<String>,
     push: &CardPush,
+    grace_secs: i64,
     now: i64,
 ) -> Result<PushOutcome> {
     validate_card_id(&push.card_id)?;
     for _ in 0..COMMIT_ATTEMPTS {
         let stored = storage.card(&push.card_id)?;
+        let mut handoff = Handoff::None;
         if let Some(card) = &stored
             && !scope.contains(&card.territory)
         {
-            return Err(Error::AccessDenied);
+            // Not in scope: only the card's previous owner gets anything but a plain
+            // refusal, and only for their late edits.
+            handoff = match storage.territory_lost_at(&device.person_id, &card.territory)? {
+                Some(at) if now.saturating_sub(at) <= grace_secs => Handoff::Late,
+                Some(_) => Handoff::Expired,
+                None => return Err(Error::AccessDenied),
+            };
         }
         let mut doc = load_stored(stored.as_ref())?;
         let before = doc.get_heads();
@@ -197,6 +224,10 @@ fn apply_push(
             return Ok(PushOutcome::Fallback);
         }
         let new_changes = new_changes_checked(&doc, &before, device)?;
+        if handoff == Handoff::Expired {
+            hold(storage, device, &push.card_id, &new_changes, now)?;
+            return Err(Error::HandoffExpired);
+        }
         let outcome = commit_if_new(
             storage,
             device,
@@ -205,6 +236,7 @@ fn apply_push(
             stored.as_ref(),
             &doc,
             new_changes,
+            handoff == Handoff::Late,
             now,
         );
         match outcome {
@@ -222,6 +254,49 @@ fn apply_push(
         }
     }
     Err(Error::Conflict)
+}
+
+/// Where a push stands with respect to a handoff of the card's territory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Handoff {
+    /// The card is in the device's scope (or new).
+    None,
+    /// The device's person lost the territory within the grace period: accept, mark late.
+    Late,
+    /// They lost it longer ago: refuse, but keep the changes for a manager.
+    Expired,
+}
+
+/// Keeps refused late edits for a manager (once, however often the device retries).
+fn hold(
+    storage: &dyn Storage,
+    device: &Device,
+    card_id: &str,
+    changes: &[NewChange],
+    now: i64,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let bytes: Vec<u8> = changes
+        .iter()
+        .flat_map(|c| c.bytes.iter().copied())
+        .collect();
+    if storage
+        .held_changes(card_id)?
+        .iter()
+        .any(|h| h.bytes == bytes)
+    {
+        return Ok(());
+    }
+    tracing::info!(device = %device.id, changes = changes.len(), "late edits held for review");
+    storage.hold_changes(&HeldChanges {
+        card_id: card_id.to_owned(),
+        device_id: device.id.clone(),
+        person_id: device.person_id.clone(),
+        bytes,
+        received_at: now,
+    })
 }
 
 /// Loads a stored card's document (or an empty one for a new card).
@@ -277,6 +352,7 @@ pub(crate) fn commit_if_new(
     stored: Option<&StoredCard>,
     doc: &Automerge,
     changes: Vec<NewChange>,
+    late: bool,
     now: i64,
 ) -> Result<usize> {
     if changes.is_empty() {
@@ -292,7 +368,12 @@ pub(crate) fn commit_if_new(
     }
     let territory = root_string(doc, "territory")
         .ok_or_else(|| Error::Invalid("card has no territory".into()))?;
-    if !scope.contains(&territory) {
+    if late {
+        // The previous owner may finish their edits, not move the card.
+        if stored.map(|c| c.territory.as_str()) != Some(territory.as_str()) {
+            return Err(Error::AccessDenied);
+        }
+    } else if !scope.contains(&territory) {
         return Err(Error::AccessDenied);
     }
     let commit = CardCommit {
@@ -303,6 +384,7 @@ pub(crate) fn commit_if_new(
         heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
         projection: projection(doc)?,
         changes,
+        late,
         device_id: device.id.clone(),
         received_at: now,
     };

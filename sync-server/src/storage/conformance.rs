@@ -4,7 +4,9 @@
 //! SQLite file, a fresh PostgreSQL schema). The checks use opaque bytes for documents and
 //! changes: storage never interprets Automerge data, so neither do its tests.
 
-use super::{CardCommit, NewChange, NewDevice, NewEnrolment, Person, PersonKind, Role, Storage};
+use super::{
+    CardCommit, HeldChanges, NewChange, NewDevice, NewEnrolment, Person, PersonKind, Role, Storage,
+};
 use crate::error::Error;
 
 /// One named check of the suite.
@@ -33,6 +35,10 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             pull_queries_exclude_the_device,
         ),
         ("fallback_state_round_trips", fallback_state_round_trips),
+        (
+            "handoff_times_and_held_changes",
+            handoff_times_and_held_changes,
+        ),
     ];
     for (name, check) in checks {
         let storage = factory();
@@ -57,8 +63,8 @@ fn org(s: &dyn Storage) {
     s.add_territory("north", "North", Some("boss"))
         .expect("territory");
     s.add_territory("south", "South", None).expect("territory");
-    s.assign_territory("north", "rep-a").expect("assign");
-    s.assign_territory("south", "rep-b").expect("assign");
+    s.assign_territory("north", "rep-a", 1_000).expect("assign");
+    s.assign_territory("south", "rep-b", 1_000).expect("assign");
 }
 
 fn change(n: u8) -> NewChange {
@@ -77,6 +83,7 @@ fn commit(card: &str, expected: Option<u64>, changes: Vec<NewChange>, device: &s
         heads: vec![[9; 32], [8; 32]],
         projection: r#"{"name":"x"}"#.into(),
         changes,
+        late: false,
         device_id: device.into(),
         received_at: 1_700_000_000,
     }
@@ -104,11 +111,11 @@ fn people_and_territories(s: &dyn Storage) {
         Err(Error::AlreadyExists(_))
     ));
     assert!(matches!(
-        s.assign_territory("nowhere", "rep-a"),
+        s.assign_territory("nowhere", "rep-a", 1_000),
         Err(Error::NotFound(_))
     ));
     assert!(
-        s.assign_territory("north", "boss").is_err(),
+        s.assign_territory("north", "boss", 1_000).is_err(),
         "a manager is not a rep"
     );
     assert_eq!(s.people().expect("people").len(), 3);
@@ -133,7 +140,9 @@ fn people_and_territories(s: &dyn Storage) {
 fn assignment_records_scope_events(s: &dyn Storage) {
     org(s);
     let before = s.head_position().expect("head");
-    let p = s.assign_territory("north", "rep-b").expect("reassign");
+    let p = s
+        .assign_territory("north", "rep-b", 1_000)
+        .expect("reassign");
     assert!(p > before);
     let lost = s.scope_events_after("rep-a", before).expect("events");
     assert_eq!(lost.len(), 1);
@@ -148,7 +157,7 @@ fn assignment_records_scope_events(s: &dyn Storage) {
     assert_eq!(b, ["north", "south"]);
     // Assigning to the current owner changes nothing.
     let head = s.head_position().expect("head");
-    s.assign_territory("north", "rep-b").expect("noop");
+    s.assign_territory("north", "rep-b", 1_000).expect("noop");
     assert_eq!(s.head_position().expect("head"), head);
 }
 
@@ -373,4 +382,38 @@ fn fallback_state_round_trips(s: &dyn Storage) {
     s.save_fallback_state("d1", "c1", &[1, 2]).expect("save");
     s.save_fallback_state("d1", "c1", &[3]).expect("save");
     assert_eq!(s.fallback_state("d1", "c1").expect("get"), Some(vec![3]));
+}
+
+fn handoff_times_and_held_changes(s: &dyn Storage) {
+    org(s);
+    assert_eq!(s.territory_lost_at("rep-a", "north").expect("lost"), None);
+    s.assign_territory("north", "rep-b", 5_000)
+        .expect("handoff");
+    assert_eq!(
+        s.territory_lost_at("rep-a", "north").expect("lost"),
+        Some(5_000)
+    );
+    s.assign_territory("north", "rep-a", 6_000).expect("back");
+    s.assign_territory("north", "rep-b", 7_000).expect("again");
+    assert_eq!(
+        s.territory_lost_at("rep-a", "north").expect("lost"),
+        Some(7_000)
+    );
+    assert_eq!(s.territory_lost_at("rep-b", "south").expect("lost"), None);
+
+    let held = HeldChanges {
+        card_id: "c1".into(),
+        device_id: "d1".into(),
+        person_id: "rep-a".into(),
+        bytes: vec![1, 2, 3],
+        received_at: 8_000,
+    };
+    s.hold_changes(&held).expect("hold");
+    assert_eq!(s.held_changes("c1").expect("held"), vec![held]);
+    assert!(s.held_changes("c2").expect("held").is_empty());
+    assert_eq!(
+        s.log_len().expect("len"),
+        0,
+        "held changes are not in the log"
+    );
 }

@@ -12,12 +12,12 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::{
-    CardCommit, CardSummary, CommitOutcome, Device, NewDevice, NewEnrolment, Person, PersonKind,
-    Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
+    CardCommit, CardSummary, CommitOutcome, Device, HeldChanges, NewDevice, NewEnrolment, Person,
+    PersonKind, Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
 };
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const MAX_IDLE_READERS: usize = 8;
 
 /// The SQLite backend.
@@ -107,6 +107,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
                     params![uuid::Uuid::new_v4().to_string(), key.to_vec()],
                 )?;
             }
+            2 => tx.execute_batch(SCHEMA_V2)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -193,6 +194,21 @@ CREATE TABLE fallback_states (
 );
 "#;
 
+/// Handoff grace period: when scope was lost, late-edit marks, held changes.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE scope_events ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE change_log ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE held_changes (
+    id INTEGER PRIMARY KEY,
+    card_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX held_changes_card ON held_changes(card_id, id);
+"#;
+
 fn pos(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -208,11 +224,18 @@ fn next_position(tx: &Transaction<'_>) -> Result<u64> {
     Ok(pos(next))
 }
 
-fn scope_event(tx: &Transaction<'_>, territory: &str, person: &str, gained: bool) -> Result<u64> {
+fn scope_event(
+    tx: &Transaction<'_>,
+    territory: &str,
+    person: &str,
+    gained: bool,
+    at: i64,
+) -> Result<u64> {
     let p = next_position(tx)?;
     tx.execute(
-        "INSERT INTO scope_events (position, territory_id, person_id, gained) VALUES (?1, ?2, ?3, ?4)",
-        params![sql_pos(p), territory, person, gained],
+        "INSERT INTO scope_events (position, territory_id, person_id, gained, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![sql_pos(p), territory, person, gained, at],
     )?;
     Ok(p)
 }
@@ -375,13 +398,13 @@ impl Storage for SqliteStorage {
                 return Err(Error::AlreadyExists("territory"));
             }
             if let Some(m) = manager {
-                scope_event(tx, id, m, true)?;
+                scope_event(tx, id, m, true, 0)?;
             }
             Ok(())
         })
     }
 
-    fn assign_territory(&self, territory_id: &str, rep_id: &str) -> Result<u64> {
+    fn assign_territory(&self, territory_id: &str, rep_id: &str, now: i64) -> Result<u64> {
         self.write(|tx| {
             let kind: Option<String> = tx
                 .query_row("SELECT kind FROM people WHERE id = ?1", [rep_id], |r| {
@@ -408,13 +431,25 @@ impl Storage for SqliteStorage {
                 return Ok(pos(head));
             }
             if let Some(old) = owner {
-                scope_event(tx, territory_id, &old, false)?;
+                scope_event(tx, territory_id, &old, false, now)?;
             }
             tx.execute(
                 "UPDATE territories SET owner = ?1 WHERE id = ?2",
                 params![rep_id, territory_id],
             )?;
-            scope_event(tx, territory_id, rep_id, true)
+            scope_event(tx, territory_id, rep_id, true, now)
+        })
+    }
+
+    fn territory_lost_at(&self, person_id: &str, territory_id: &str) -> Result<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT at FROM scope_events WHERE person_id = ?1 AND territory_id = ?2 \
+                 AND gained = 0 ORDER BY position DESC LIMIT 1",
+                [person_id, territory_id],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
     }
 
@@ -662,8 +697,9 @@ impl Storage for SqliteStorage {
                 let mut exists =
                     tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM change_log WHERE hash = ?1)")?;
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO change_log (position, card_id, hash, bytes, device_id, received_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO change_log \
+                     (position, card_id, hash, bytes, device_id, received_at, late) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for change in &commit.changes {
                     let known: bool = exists.query_row([&change.hash[..]], |r| r.get(0))?;
@@ -677,7 +713,8 @@ impl Storage for SqliteStorage {
                         &change.hash[..],
                         change.bytes,
                         commit.device_id,
-                        commit.received_at
+                        commit.received_at,
+                        commit.late
                     ])?;
                     appended += 1;
                     first.get_or_insert(p);
@@ -804,6 +841,44 @@ impl Storage for SqliteStorage {
                 |r| r.get(0),
             )
             .optional()?)
+        })
+    }
+
+    fn hold_changes(&self, held: &HeldChanges) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO held_changes (card_id, device_id, person_id, bytes, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    held.card_id,
+                    held.device_id,
+                    held.person_id,
+                    held.bytes,
+                    held.received_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT card_id, device_id, person_id, bytes, received_at FROM held_changes \
+                 WHERE card_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([card_id], |r| {
+                    Ok(HeldChanges {
+                        card_id: r.get(0)?,
+                        device_id: r.get(1)?,
+                        person_id: r.get(2)?,
+                        bytes: r.get(3)?,
+                        received_at: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
     }
 

@@ -52,15 +52,7 @@ fn a_handoff_brings_full_history_to_the_new_rep_and_removes_it_from_the_old() {
         3,
         "create, note, new owner's note"
     );
-    let stale = zw.doc_handle(
-        automerge::AutoCommit::load(&env.storage().card(&card).expect("c").expect("e").doc)
-            .expect("load"),
-    );
-    zw.cards.insert(card.clone(), stale);
-    zw.set(&card, "note", "late edit");
-    let (response, _) = zw.sync_once(None);
-    assert_eq!(response.refused.len(), 1);
-    assert_eq!(response.refused[0].code, "access.denied");
+    // (His edits after the handoff: see the grace-period tests below.)
 }
 
 #[test]
@@ -78,4 +70,71 @@ fn a_card_created_in_a_territory_the_rep_gains_later_arrives_once() {
     assert_eq!(tablet.heads(&card), lina.heads(&card));
     let (response, _) = tablet.sync_once(None);
     assert!(response.changes.is_empty());
+}
+
+#[test]
+fn late_edits_from_the_previous_owner_are_accepted_within_the_grace_period() {
+    let env = Env::start();
+    let mut zw = env.rep("zhangwei");
+    let mut lina = env.rep("lina");
+    let card = zw.new_card("sh-east", "Acme");
+    zw.sync();
+    // Offline, zhangwei logs a visit; meanwhile the territory goes to lina.
+    zw.set(&card, "note", "visited before the handoff");
+    admin::assign_territory(env.storage().as_ref(), "sh-east", "lina").expect("handoff");
+
+    let (response, _) = zw.sync_once(None);
+    assert!(response.refused.is_empty(), "{:?}", response.refused);
+    assert_eq!(response.acks.len(), 1, "late edit accepted");
+    assert_eq!(
+        response.revoked,
+        vec![card.clone()],
+        "and the card leaves his phone"
+    );
+
+    lina.sync();
+    assert_eq!(
+        lina.get(&card, "note").as_deref(),
+        Some("visited before the handoff")
+    );
+}
+
+#[test]
+fn late_edits_past_the_grace_period_are_refused_but_kept_for_review() {
+    let env = Env::start();
+    let mut zw = env.rep("zhangwei");
+    let mut lina = env.rep("lina");
+    let card = zw.new_card("sh-east", "Acme");
+    zw.sync();
+    zw.set(&card, "note", "very late");
+    let eight_days_ago = fieldbook_server::auth::now() - 8 * 24 * 3600;
+    env.storage()
+        .assign_territory("sh-east", "lina", eight_days_ago)
+        .expect("handoff");
+    let log = env.log_len();
+
+    let (response, _) = zw.sync_once(None);
+    assert_eq!(response.refused.len(), 1);
+    assert_eq!(response.refused[0].code, "access.handoff_expired");
+    assert!(response.refused[0].message.contains("review"));
+    assert_eq!(env.log_len(), log, "not in the log");
+    let held = env.storage().held_changes(&card).expect("held");
+    assert_eq!(held.len(), 1, "kept for the manager");
+    assert_eq!(held[0].person_id, "zhangwei");
+    // A retry holds nothing twice.
+    let request = zw.request(None);
+    zw.send(&request);
+    assert_eq!(env.storage().held_changes(&card).expect("held").len(), 1);
+
+    lina.sync();
+    assert_eq!(lina.get(&card, "note"), None);
+    // Someone who never held the territory gets a plain refusal.
+    let mut chen = env.device("chen", fieldbook_server::storage::Role::Manager);
+    let stored = env.storage().card(&card).expect("card").expect("exists");
+    let doc = chen.doc_handle(automerge::AutoCommit::load(&stored.doc).expect("load"));
+    chen.cards.insert(card.clone(), doc);
+    chen.set(&card, "note", "not mine");
+    let (response, _) = chen.sync_once(None);
+    assert_eq!(response.refused.len(), 1);
+    assert_eq!(response.refused[0].code, "access.denied");
 }

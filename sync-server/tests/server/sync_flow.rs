@@ -263,20 +263,36 @@ fn seeded_cards_reach_devices_as_snapshots() {
 
 #[test]
 fn a_request_over_the_time_limit_is_408_with_a_code() {
+    use std::io::{Read, Write};
     let env = Env::start_with(fieldbook_server::Config {
-        request_timeout: std::time::Duration::ZERO,
+        request_timeout: std::time::Duration::from_millis(300),
         ..fieldbook_server::Config::default()
     });
-    let r = env
-        .http
-        .post(env.url("/v1/sync"))
-        .bearer_auth("fbd_00")
-        .body(vec![1, 2, 3])
-        .send()
-        .expect("request");
-    assert_eq!(r.status(), 408);
-    let body: fieldbook_core::sync::wire::ErrorBody = r.json().expect("json");
-    assert_eq!(body.code, "request.timeout");
+    // A client that announces a body and then stalls.
+    let mut stream = std::net::TcpStream::connect(env.server.addr).expect("connect");
+    write!(
+        stream,
+        "POST /v1/enrol HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n{{\"token\":"
+    )
+    .expect("write");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut response = String::new();
+    let mut buf = [0u8; 4096];
+    while !response.contains("request.timeout") {
+        let n = stream.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        response.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(
+        response.contains("\"code\":\"request.timeout\""),
+        "{response}"
+    );
 }
 
 #[test]
@@ -290,4 +306,51 @@ fn unknown_routes_are_404_with_a_code() {
     assert_eq!(r.status(), 404);
     let body: fieldbook_core::sync::wire::ErrorBody = r.json().expect("json");
     assert_eq!(body.code, "request.not_found");
+}
+
+#[test]
+fn many_devices_syncing_the_same_card_at_once_converge_without_duplicates() {
+    let env = Env::start();
+    let mut first = env.rep("zhangwei");
+    let card = first.new_card("sh-east", "Busy customer");
+    first.sync();
+    let mut devices: Vec<_> = (0..6).map(|_| env.rep("zhangwei")).collect();
+    for d in &mut devices {
+        d.sync();
+    }
+    let handles: Vec<_> = devices
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut d)| {
+            let card = card.clone();
+            std::thread::spawn(move || {
+                for round in 0..5 {
+                    d.set(&card, &format!("field-{i}"), &format!("round {round}"));
+                    d.set(&card, "shared", &format!("device {i} round {round}"));
+                    d.sync();
+                }
+                d
+            })
+        })
+        .collect();
+    let mut devices: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("device thread"))
+        .collect();
+    devices.push(first);
+    for d in &mut devices {
+        d.sync();
+    }
+    let heads = devices[0].heads(&card);
+    for d in &mut devices {
+        assert_eq!(d.heads(&card), heads);
+    }
+    let stored = env.storage().card(&card).expect("card").expect("exists");
+    let doc = automerge::Automerge::load(&stored.doc).expect("load");
+    assert_eq!(doc.get_changes(&[]).len(), 1 + 6 * 10);
+    assert_eq!(
+        env.log_len(),
+        1 + 6 * 10,
+        "every change logged exactly once"
+    );
 }
