@@ -60,7 +60,8 @@ pub fn authenticate(storage: &dyn Storage, header: Option<&str>, now: i64) -> Re
     Ok(device)
 }
 
-/// HMAC-SHA256 (RFC 2104), written out to keep the dependency list short.
+/// HMAC-SHA256 (RFC 2104) over length-prefixed parts (so part boundaries are bound too),
+/// written out to keep the dependency list short.
 pub fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     let mut block = [0u8; 64];
     block[..32].copy_from_slice(key);
@@ -149,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn hmac_matches_rfc_4231_shape() {
+    fn hmac_separates_keys_messages_and_parts() {
         // Different keys and messages give different tags; equal inputs equal tags.
         let a = hmac_sha256(&[1; 32], &[b"x"]);
         assert_eq!(a, hmac_sha256(&[1; 32], &[b"x"]));
