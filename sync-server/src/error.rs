@@ -42,6 +42,9 @@ pub enum Error {
     /// Change bytes that do not decode as Automerge changes.
     #[error("changes do not decode: {0}")]
     BadChange(String),
+    /// A push that changes an existing card's territory.
+    #[error("a card's territory cannot be changed by a sync; ask a manager to move the card")]
+    TerritoryChange,
     /// A cursor the server never issued to this device.
     #[error("cursor was not issued to this device by this server")]
     BadCursor,
@@ -92,6 +95,7 @@ pub const ALL_CODES: &[&str] = &[
     "auth.author_mismatch",
     "sync.bad_change",
     "sync.bad_cursor",
+    "sync.territory_change",
     "request.malformed",
     "sync.unsupported_version",
     "request.too_large",
@@ -119,6 +123,7 @@ impl Error {
             Error::AuthorMismatch => "auth.author_mismatch",
             Error::BadChange(_) => "sync.bad_change",
             Error::BadCursor => "sync.bad_cursor",
+            Error::TerritoryChange => "sync.territory_change",
             Error::Malformed(_) => "request.malformed",
             Error::UnsupportedVersion(_) => "sync.unsupported_version",
             Error::TooLarge => "request.too_large",
@@ -142,6 +147,7 @@ impl Error {
             | Error::BadEnrolment => StatusCode::UNAUTHORIZED,
             Error::AccessDenied
             | Error::HandoffExpired
+            | Error::TerritoryChange
             | Error::ActorMismatch
             | Error::AuthorMismatch => StatusCode::FORBIDDEN,
             Error::BadChange(_)
@@ -239,6 +245,7 @@ mod tests {
             Error::AuthorMismatch,
             Error::BadChange(String::new()),
             Error::BadCursor,
+            Error::TerritoryChange,
             Error::Malformed(String::new()),
             Error::UnsupportedVersion(0),
             Error::TooLarge,

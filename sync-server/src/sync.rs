@@ -19,6 +19,9 @@
 //! - the card's territory (root key `"territory"`), before and after, must be in the
 //!   device's scope, or the card is refused with `access.denied`, whether or not it exists.
 //!
+//! - a push that changes an existing card's `"territory"` is refused with
+//!   `sync.territory_change`: moving cards is a manager operation, not an edit.
+//!
 //! A refused card stores nothing; other cards of the same request are unaffected.
 //!
 //! **Handoff.** When a territory moves from rep A to rep B, A's edits to its cards that
@@ -181,6 +184,7 @@ fn is_card_refusal(e: &Error) -> bool {
             | Error::ActorMismatch
             | Error::AuthorMismatch
             | Error::BadChange(_)
+            | Error::TerritoryChange
             | Error::Invalid(_)
     )
 }
@@ -368,13 +372,16 @@ pub(crate) fn commit_if_new(
     }
     let territory = root_string(doc, "territory")
         .ok_or_else(|| Error::Invalid("card has no territory".into()))?;
-    if late {
-        // The previous owner may finish their edits, not move the card.
-        if stored.map(|c| c.territory.as_str()) != Some(territory.as_str()) {
-            return Err(Error::AccessDenied);
-        }
-    } else if !scope.contains(&territory) {
+    if !late && !scope.contains(&territory) {
         return Err(Error::AccessDenied);
+    }
+    // Moving a card to another territory through a sync would leave the devices of the old
+    // territory holding it and those of the new one lacking its history: moves are a
+    // manager operation (to come, with card-level handoff), not an edit.
+    if let Some(card) = stored
+        && card.territory != territory
+    {
+        return Err(Error::TerritoryChange);
     }
     let commit = CardCommit {
         card_id: card_id.to_owned(),

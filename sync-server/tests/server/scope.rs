@@ -138,3 +138,20 @@ fn late_edits_past_the_grace_period_are_refused_but_kept_for_review() {
     assert_eq!(response.refused.len(), 1);
     assert_eq!(response.refused[0].code, "access.denied");
 }
+
+#[test]
+fn a_sync_cannot_move_a_card_to_another_territory() {
+    let env = Env::start();
+    admin::assign_territory(env.storage().as_ref(), "gz-south", "zhangwei").expect("assign");
+    let mut zw = env.rep("zhangwei");
+    let card = zw.new_card("sh-east", "Acme");
+    zw.sync();
+    let log = env.log_len();
+    zw.set(&card, "territory", "gz-south");
+    let (response, _) = zw.sync_once(None);
+    assert_eq!(response.refused.len(), 1);
+    assert_eq!(response.refused[0].code, "sync.territory_change");
+    assert_eq!(env.log_len(), log);
+    let stored = env.storage().card(&card).expect("card").expect("exists");
+    assert_eq!(stored.territory, "sh-east");
+}
