@@ -135,6 +135,24 @@ pub enum Command {
         /// Only these cards.
         ids: Vec<String>,
     },
+    /// Enrol this device with a sync server using a one-time token from an administrator.
+    Enrol {
+        /// The server's address, e.g. http://127.0.0.1:8787.
+        url: String,
+        /// The one-time enrolment token (shown once by `fieldbook-server device enrol`).
+        token: String,
+        /// Extra CA certificates (PEM files) to trust, e.g. a company CA.
+        #[arg(long = "ca-cert", value_name = "PEM")]
+        ca_certs: Vec<PathBuf>,
+    },
+    /// Sync with the server: push this device's edits, pull everyone else's.
+    Sync {
+        /// Extra CA certificates (PEM files) to trust.
+        #[arg(long = "ca-cert", value_name = "PEM")]
+        ca_certs: Vec<PathBuf>,
+    },
+    /// Where this device syncs, and what it has not synced yet.
+    Status,
     /// Merge a bundle file from another device; all or nothing.
     Import {
         /// The bundle file to read.
@@ -155,7 +173,7 @@ impl Command {
     /// refuses to run on a path with no store, rather than leave an empty file
     /// behind in whatever directory it was run from.
     pub fn creates_store(&self) -> bool {
-        matches!(self, Command::Init { .. })
+        matches!(self, Command::Init { .. } | Command::Enrol { .. })
     }
 }
 

@@ -10,6 +10,7 @@ mod device;
 mod history;
 mod list;
 mod show;
+mod sync;
 mod transfer;
 
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Resolve { id, path, value } => history::resolve(store, &id, &path, &value),
         Command::Export { file, ids } => transfer::export(store, &file, &ids),
         Command::Import { file } => transfer::import(store, &file),
+        Command::Enrol { url, token, ca_certs } => sync::enrol(store, &url, &token, &ca_certs),
+        Command::Sync { ca_certs } => sync::sync(store, &ca_certs, cli.json),
+        Command::Status => sync::status(store),
     }
 }
 

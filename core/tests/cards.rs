@@ -211,6 +211,7 @@ fn history_is_attributed_per_field_and_the_past_can_be_read() {
     assert_eq!(history[1].device, b.device_id());
     assert_eq!(history[1].fields, vec!["basic.phone".to_string()]);
     assert!(history.iter().all(|h| h.time.is_some()), "device time is recorded");
+    assert_eq!(history[2].rep.as_deref(), Some("lina"), "later changes of a device keep their author");
 
     let phone = a.field_history(&id, "basic.phone").expect("field history");
     let values: Vec<_> = phone.iter().map(|c| (c.entry.rep.clone(), c.value.clone())).collect();

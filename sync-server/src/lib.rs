@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod fallback;
 pub mod http;

@@ -30,8 +30,16 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
     },
-    /// Seed a demo company (the demo content is built by the product command from core).
-    SeedDemo,
+    /// Serve a demo company: seeds reps, a manager, territories and a few hundred
+    /// cards on first start, prints enrolment tokens, then serves.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// Cards per territory on first start.
+        #[arg(long, default_value_t = 100)]
+        cards: u64,
+    },
     /// Reps.
     Rep {
         #[command(subcommand)]
@@ -130,29 +138,26 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
     std::fs::create_dir_all(&cli.data)
         .map_err(|e| fieldbook_server::Error::Internal(format!("data directory: {e}")))?;
     let db = cli.db.unwrap_or_else(|| cli.data.join("fieldbook.db"));
-    if let Command::Serve { listen } = cli.command {
-        let state = state_for_sqlite(&db, Config::default())?;
-        let runtime = tokio::runtime::Runtime::new()
-            .map_err(|e| fieldbook_server::Error::Internal(e.to_string()))?;
-        return runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| fieldbook_server::Error::Internal(format!("bind {listen}: {e}")))?;
-            fieldbook_server::run(listener, state, shutdown_signal())
-                .await
-                .map_err(|e| fieldbook_server::Error::Internal(e.to_string()))
-        });
+    match cli.command {
+        Command::Serve { listen } => {
+            let state = state_for_sqlite(&db, Config::default())?;
+            return serve(state, listen);
+        }
+        Command::Demo { listen, cards } => {
+            let state = state_for_sqlite(&db, Config::default())?;
+            let today = chrono::Utc::now().date_naive();
+            let seeded = fieldbook_server::demo::seed(&*state.storage, cards, today)?;
+            if seeded.cards > 0 {
+                eprintln!("seeded the demo company: {} cards, {} changes", seeded.cards, seeded.changes);
+            }
+            print_demo_welcome(&*state.storage, &db, listen)?;
+            return serve(state, listen);
+        }
+        _ => {}
     }
     let storage = SqliteStorage::open(&db)?;
     match cli.command {
-        Command::Serve { .. } => Ok(()),
-        Command::SeedDemo => {
-            eprintln!(
-                "seed-demo: the demo company is built from core's card model; call \
-                 fieldbook_server::seed_cards with its documents (not wired yet)"
-            );
-            Ok(())
-        }
+        Command::Serve { .. } | Command::Demo { .. } => Ok(()),
         Command::Rep {
             command: PersonCommand::Add { id, name },
         } => admin::add_person(&storage, &id, &name, PersonKind::Rep),
@@ -178,6 +183,44 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
             command: DeviceCommand::Revoke { device },
         } => admin::revoke_device(&storage, &device),
     }
+}
+
+fn serve(state: fieldbook_server::AppState, listen: SocketAddr) -> fieldbook_server::Result<()> {
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| fieldbook_server::Error::Internal(e.to_string()))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| fieldbook_server::Error::Internal(format!("bind {listen}: {e}")))?;
+        fieldbook_server::run(listener, state, shutdown_signal())
+            .await
+            .map_err(|e| fieldbook_server::Error::Internal(e.to_string()))
+    })
+}
+
+/// Tell the person who just started the demo how to connect a device.
+fn print_demo_welcome(
+    storage: &dyn fieldbook_server::storage::Storage,
+    db: &std::path::Path,
+    listen: SocketAddr,
+) -> fieldbook_server::Result<()> {
+    let tokens = fieldbook_server::demo::enrolment_tokens(storage)?;
+    let url = format!("http://{listen}");
+    println!("Fieldbook demo server on {url} (data: {})", db.display());
+    println!();
+    println!("One-time enrolment tokens (new ones are printed at every start):");
+    for (who, _, token) in &tokens {
+        println!("  {who:<28} {token}");
+    }
+    if let Some((_, rep, token)) = tokens.first() {
+        println!();
+        println!("Enrol a phone for {rep} with the CLI and fetch its cards:");
+        println!("  cargo run -p fieldbook-cli -- --store phone.db enrol {url} {token}");
+        println!("  cargo run -p fieldbook-cli -- --store phone.db sync");
+        println!("  cargo run -p fieldbook-cli -- --store phone.db list --sort due");
+    }
+    println!();
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -141,6 +141,16 @@ impl Store {
             .query_row("SELECT count(*) FROM sync_cards WHERE dirty = 1", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    /// The changes the next sync would push, per card (`save_after` of the heads the
+    /// server acknowledged): for "what is not synced yet" views and measurements.
+    pub fn pending_changes(&mut self) -> Result<Vec<(CardId, Vec<u8>)>> {
+        let (pushes, _) = self.dirty_pushes(usize::MAX, &HashSet::new())?;
+        pushes
+            .into_iter()
+            .map(|p| Ok((p.card_id.parse()?, p.changes)))
+            .collect()
+    }
+
     /// Pushes for dirty cards, up to about `budget` bytes of changes (at least one
     /// card), skipping `skip`. Returns the pushes and whether more dirty cards remain.
     pub(crate) fn dirty_pushes(&mut self, budget: usize, skip: &HashSet<String>) -> Result<(Vec<CardPush>, bool)> {

@@ -1,0 +1,71 @@
+//! The demo company: what `fieldbook-server demo` serves on first start.
+//!
+//! Three reps with a territory each, a manager over all three, and a few hundred
+//! customer cards in Chinese and English with a year of attributed history, built
+//! by core's demo generator (the same card model the phones use) and logged through
+//! [`crate::seed_cards`]. Seeding is idempotent: a database that already holds the
+//! company is left as it is.
+
+use automerge::Automerge;
+use chrono::NaiveDate;
+use fieldbook_core::demo::{DemoAuthor, demo_document};
+
+use crate::admin;
+use crate::error::{Error, Result};
+use crate::storage::{PersonKind, Role, Storage};
+
+/// The reps, their territories and the manager of the demo company.
+pub const REPS: &[(&str, &str, &str, &str)] = &[
+    ("zhangwei", "张伟", "east", "华东区"),
+    ("lina", "李娜", "north", "华北区"),
+    ("chenjie", "Chen Jie 陈杰", "south", "华南区"),
+];
+/// The demo manager.
+pub const MANAGER: (&str, &str) = ("wangjl", "王经理");
+
+/// What was seeded.
+#[derive(Debug, Clone, Default)]
+pub struct Seeded {
+    /// Cards added (0 when the company already existed).
+    pub cards: usize,
+    /// Log entries added.
+    pub changes: usize,
+}
+
+/// Seed the demo company unless it is already there.
+pub fn seed(storage: &dyn Storage, cards_per_territory: u64, today: NaiveDate) -> Result<Seeded> {
+    if storage.person(REPS[0].0)?.is_some() {
+        return Ok(Seeded::default());
+    }
+    admin::add_person(storage, MANAGER.0, MANAGER.1, PersonKind::Manager)?;
+    let manager = DemoAuthor::new(MANAGER.0.parse().map_err(|_| Error::Invalid("manager id".into()))?);
+    let mut seeded = Seeded::default();
+    for (i, (rep, name, territory, territory_name)) in REPS.iter().enumerate() {
+        admin::add_person(storage, rep, name, PersonKind::Rep)?;
+        admin::add_territory(storage, territory, territory_name, Some(MANAGER.0))?;
+        admin::assign_territory(storage, territory, rep)?;
+        let owner = DemoAuthor::new(rep.parse().map_err(|_| Error::Invalid("rep id".into()))?);
+        let authors = [owner, manager.clone()];
+        let mut docs = Vec::new();
+        for index in 0..cards_per_territory {
+            let (_, bytes) = demo_document(2026 + i as u64, index, territory, &authors, 24, today)
+                .map_err(|e| Error::Invalid(format!("demo card: {e}")))?;
+            docs.push(Automerge::load(&bytes).map_err(|e| Error::BadChange(e.to_string()))?);
+        }
+        seeded.changes += crate::seed_cards(storage, &docs)?;
+        seeded.cards += docs.len();
+    }
+    Ok(seeded)
+}
+
+/// One-time enrolment tokens for each rep's phone and the manager's tablet.
+pub fn enrolment_tokens(storage: &dyn Storage) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for (rep, name, _, territory_name) in REPS {
+        let token = admin::enrol_device(storage, rep, Role::Rep, "演示手机")?.token;
+        out.push((format!("{name} ({territory_name})"), rep.to_string(), token));
+    }
+    let token = admin::enrol_device(storage, MANAGER.0, Role::Manager, "演示平板")?.token;
+    out.push((format!("{} (manager)", MANAGER.1), MANAGER.0.to_string(), token));
+    Ok(out)
+}
