@@ -123,8 +123,11 @@ pub fn sync(
         .into_iter()
         .collect();
 
+    let mut territories: Vec<String> = scope.iter().cloned().collect();
+    territories.sort();
     let mut response = SyncResponse {
         protocol: PROTOCOL_VERSION,
+        territories,
         ..SyncResponse::default()
     };
     let mut stats = SyncStats::default();

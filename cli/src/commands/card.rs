@@ -52,8 +52,19 @@ pub fn new(store: &mut Store, args: &NewArgs) -> Result<Output> {
     if let Some(phone) = &args.phone {
         sets.push(("basic.phone".into(), phone.clone()));
     }
-    if let Some(territory) = &args.territory {
-        sets.push(("territory".into(), territory.clone()));
+    // A synced device knows the territories its rep holds: with exactly one, that
+    // is where a new customer goes unless the rep says otherwise.
+    let known = store.territories()?;
+    match (&args.territory, known.as_slice()) {
+        (Some(territory), _) => sets.push(("territory".into(), territory.clone())),
+        (None, [only]) => sets.push(("territory".into(), only.clone())),
+        (None, []) => {}
+        (None, several) => {
+            return Err(CliError::invalid(
+                "territory",
+                format!("this rep holds several territories ({}); choose one with --territory", several.join(", ")),
+            ));
+        }
     }
     if let Some(class) = &args.class {
         let (path, class) = class_path(class)?;

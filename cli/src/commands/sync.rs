@@ -109,12 +109,14 @@ pub fn status(store: &mut Store) -> Result<Output> {
     let pending = store.pending_cards()?;
     let cards = store.count()?;
     let rep = store.rep().map(|r| r.to_string());
+    let territories = store.territories()?;
     let human = match &enrolment {
         Some(e) => format!(
-            "device  {}\nrep     {}\nserver  {}\ncards   {cards}\npending {pending} card(s) with edits not yet synced",
+            "device  {}\nrep     {}\nserver  {}\nterritories {}\ncards   {cards}\npending {pending} card(s) with edits not yet synced",
             store.device_id(),
             rep.as_deref().unwrap_or("-"),
-            e.server_url
+            e.server_url,
+            if territories.is_empty() { "(sync to learn them)".to_string() } else { territories.join(", ") }
         ),
         None => format!(
             "device  {}\nrep     {}\nserver  (not enrolled: `fieldbook enrol URL TOKEN`)\ncards   {cards}",
@@ -129,6 +131,7 @@ pub fn status(store: &mut Store) -> Result<Output> {
             "server": enrolment.as_ref().map(|e| e.server_url.clone()),
             "cards": cards,
             "pending": pending,
+            "territories": territories,
         }),
         human,
     ))

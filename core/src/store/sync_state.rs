@@ -134,6 +134,14 @@ impl Store {
         Ok(Self::meta(&self.conn, "sync_cursor")?.map(Cursor))
     }
 
+    /// The territories this device's rep may create cards in, as of the last sync.
+    pub fn territories(&self) -> Result<Vec<String>> {
+        Ok(Self::meta(&self.conn, "territories")?
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default())
+    }
+
     /// Number of cards with changes the server has not acknowledged.
     pub fn pending_cards(&self) -> Result<u64> {
         Ok(self
@@ -285,6 +293,7 @@ impl Store {
             out.revoked_removed += 1;
         }
         Self::set_meta(&tx, "sync_cursor", &resp.cursor.0)?;
+        Self::set_meta(&tx, "territories", resp.territories.join("\n").as_bytes())?;
         tx.commit()?;
         Ok(out)
     }

@@ -98,6 +98,9 @@ pub struct SyncResponse {
     /// Cards whose push depends on changes the server lacks: run `automerge::sync` for each
     /// through `POST /v1/fallback` ([`FallbackRequest`]).
     pub fallback: Vec<String>,
+    /// The territories the device's person may write cards into now (sorted): where a
+    /// card created on the device can go.
+    pub territories: Vec<String>,
 }
 
 /// The server holds the pushed changes of one card.
