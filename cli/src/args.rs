@@ -15,7 +15,12 @@ use clap::{Args, Parser, Subcommand};
 /// This program is one rep's device: a store file holding customer cards
 /// (客户资料卡) that can be edited offline and exchanged with other devices.
 #[derive(Debug, Parser)]
-#[command(name = "fieldbook", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "fieldbook",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The store file [default: $FIELDBOOK_STORE, else ./fieldbook.db].
     #[arg(long, global = true, value_name = "PATH")]
@@ -294,7 +299,11 @@ pub enum ContactCommand {
         /// The contact's id, as `show` lists it.
         contact: String,
         /// FIELD=VALUE pairs (name, title, phone, mobile, email, wechat, birthday, note, primary).
-        #[arg(required = true, value_name = "FIELD=VALUE", allow_hyphen_values = true)]
+        #[arg(
+            required = true,
+            value_name = "FIELD=VALUE",
+            allow_hyphen_values = true
+        )]
         assignments: Vec<String>,
     },
     /// Remove a contact.

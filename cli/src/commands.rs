@@ -77,7 +77,11 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Resolve { id, path, value } => history::resolve(store, &id, &path, &value),
         Command::Export { file, ids } => transfer::export(store, &file, &ids),
         Command::Import { file } => transfer::import(store, &file),
-        Command::Enrol { url, token, ca_certs } => sync::enrol(store, &url, &token, &ca_certs),
+        Command::Enrol {
+            url,
+            token,
+            ca_certs,
+        } => sync::enrol(store, &url, &token, &ca_certs),
         Command::Sync { ca_certs } => sync::sync(store, &ca_certs, cli.json),
         Command::Status => sync::status(store),
     }
@@ -91,8 +95,9 @@ pub(crate) fn card_id(store: &Store, input: &str) -> Result<CardId> {
         return Ok(id);
     }
     let prefix = input.to_ascii_lowercase();
-    let looks_like_prefix =
-        prefix.len() >= 4 && prefix.len() < 36 && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let looks_like_prefix = prefix.len() >= 4
+        && prefix.len() < 36
+        && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if !looks_like_prefix {
         return Err(CoreError::InvalidId(
             input.to_string(),
@@ -169,7 +174,9 @@ pub(crate) fn parse_time(field: &str, input: &str, date_time: NaiveTime) -> Resu
         .ok_or_else(|| {
             CliError::invalid(
                 field,
-                format!("{input:?} is not a time like 2026-11-20 10:30 or 2026-11-20T10:30:00+08:00"),
+                format!(
+                    "{input:?} is not a time like 2026-11-20 10:30 or 2026-11-20T10:30:00+08:00"
+                ),
             )
         })
 }

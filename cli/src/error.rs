@@ -98,7 +98,9 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Core(e) => write!(f, "{e}"),
-            CliError::Input { message, .. } | CliError::Failure { message, .. } => f.write_str(message),
+            CliError::Input { message, .. } | CliError::Failure { message, .. } => {
+                f.write_str(message)
+            }
         }
     }
 }
@@ -130,15 +132,24 @@ mod tests {
             ]
         );
         for code in CliError::CLI_CODES {
-            assert!(!CoreError::ALL_CODES.contains(code), "{code} is also a core code");
+            assert!(
+                !CoreError::ALL_CODES.contains(code),
+                "{code} is also a core code"
+            );
         }
     }
 
     #[test]
     fn bad_input_exits_2_other_failures_1() {
-        assert_eq!(CliError::Core(CoreError::CardNotFound("x".into())).exit_code(), 2);
+        assert_eq!(
+            CliError::Core(CoreError::CardNotFound("x".into())).exit_code(),
+            2
+        );
         assert_eq!(CliError::Core(CoreError::BundleForeign).exit_code(), 2);
-        assert_eq!(CliError::Core(CoreError::NotAStore("x".into())).exit_code(), 2);
+        assert_eq!(
+            CliError::Core(CoreError::NotAStore("x".into())).exit_code(),
+            2
+        );
         assert_eq!(
             CliError::Core(CoreError::Io(std::io::Error::other("disk"))).exit_code(),
             1

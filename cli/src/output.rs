@@ -71,7 +71,11 @@ pub fn char_width(c: char) -> usize {
     match u {
         0 => 0,
         _ if c.is_control() => 0,
-        0x0300..=0x036F | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xE0100..=0xE01EF => 0,
+        0x0300..=0x036F
+        | 0x200B..=0x200F
+        | 0x20D0..=0x20FF
+        | 0xFE00..=0xFE0F
+        | 0xE0100..=0xE01EF => 0,
         0x1100..=0x115F
         | 0x2E80..=0x303E
         | 0x3041..=0x33FF
@@ -150,7 +154,11 @@ impl Table {
             .enumerate()
             .map(|(i, c)| {
                 let c = c.replace(['\n', '\r'], " ");
-                if i < last { truncate(&c, self.max_col) } else { c }
+                if i < last {
+                    truncate(&c, self.max_col)
+                } else {
+                    c
+                }
             })
             .collect();
         self.rows.push(cells);

@@ -50,7 +50,10 @@ impl Device {
         let out = self.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "fieldbook {args:?} failed: {stderr}\n{stdout}");
+        assert!(
+            out.status.success(),
+            "fieldbook {args:?} failed: {stderr}\n{stdout}"
+        );
         stdout.trim_end().to_string()
     }
 
@@ -59,13 +62,17 @@ impl Device {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let stdout = self.ok(&all);
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("fieldbook {args:?}: not JSON ({e}): {stdout}"))
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("fieldbook {args:?}: not JSON ({e}): {stdout}"))
     }
 
     /// Run, expect failure; check the human and the JSON error agree.
     fn fail(&self, args: &[&str]) -> Failure {
         let out = self.run(args);
-        assert!(!out.status.success(), "fieldbook {args:?} should have failed");
+        assert!(
+            !out.status.success(),
+            "fieldbook {args:?} should have failed"
+        );
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let code = stderr
             .strip_prefix("error[")
@@ -79,11 +86,18 @@ impl Device {
         let out_json = self.run(&all);
         let err: Value = serde_json::from_slice(&out_json.stderr).expect("JSON error on stderr");
         assert_eq!(err["error"]["code"], code.as_str(), "same code in JSON");
-        assert_eq!(out_json.status.code(), out.status.code(), "same exit status in JSON");
+        assert_eq!(
+            out_json.status.code(),
+            out.status.code(),
+            "same exit status in JSON"
+        );
         Failure {
             exit: out.status.code().unwrap_or(-1),
             code,
-            message: err["error"]["message"].as_str().unwrap_or_default().to_string(),
+            message: err["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 
@@ -170,12 +184,18 @@ fn a_reps_day() {
         "classification.nature=普通公司",
     ]);
     assert_eq!(set["changed"].as_array().map(Vec::len), Some(3));
-    assert_eq!(zw.ok(&["set", &id, "credit.credit_limit=500000"]), "nothing changed");
+    assert_eq!(
+        zw.ok(&["set", &id, "credit.credit_limit=500000"]),
+        "nothing changed"
+    );
     zw.ok(&["note", &id, "--set", "老客户，注意春节前备货。"]);
     zw.ok(&["note", &id, "--append", "联系人王芳 😅"]);
     zw.ok(&["unset", &id, "basic.legal_rep"]);
     let card = zw.json(&["show", &id]);
-    assert_eq!(card["credit"]["credit_limit"], 50_000_000, "money is held in fen");
+    assert_eq!(
+        card["credit"]["credit_limit"], 50_000_000,
+        "money is held in fen"
+    );
     assert_eq!(card["classification"]["nature"], "company");
     assert_eq!(card["notes"], "老客户，注意春节前备货。\n联系人王芳 😅");
     assert!(card["basic"].get("legal_rep").is_none(), "unset cleared it");
@@ -228,7 +248,10 @@ fn a_reps_day() {
         shown.find(&v1).expect("visit shown"),
     );
     assert!(p0 < p1, "visits in time order:\n{shown}");
-    assert!(shown.contains("2026-11-20 10:30"), "local time shown:\n{shown}");
+    assert!(
+        shown.contains("2026-11-20 10:30"),
+        "local time shown:\n{shown}"
+    );
 
     // 5. Contacts, to-dos, an opportunity, sales, tags: every section shows with its label.
     let contact = zw.ok(&[
@@ -284,7 +307,10 @@ fn a_reps_day() {
         "2026-10",
         "标签  重点",
     ] {
-        assert!(shown.contains(expected), "show lacks {expected:?}:\n{shown}");
+        assert!(
+            shown.contains(expected),
+            "show lacks {expected:?}:\n{shown}"
+        );
     }
     assert!(!shown.contains("CONFLICTS"), "no conflicts on one device");
     assert!(!shown.contains("春节\n"), "removed tag is gone");
@@ -292,7 +318,11 @@ fn a_reps_day() {
     // 6. Search: two characters from the middle of the name, and a phone fragment.
     for query in ["华东", "6234", "客户", "王芳"] {
         let hits = zw.json(&["search", query]);
-        assert_eq!(names(&hits), ["上海华东客户服务有限公司"], "search {query:?}");
+        assert_eq!(
+            names(&hits),
+            ["上海华东客户服务有限公司"],
+            "search {query:?}"
+        );
     }
     assert_eq!(names(&zw.json(&["search", "朝阳"])), ["北京朝阳批发部"]);
     assert!(zw.ok(&["search", "深圳"]).contains("no cards"));
@@ -312,7 +342,10 @@ fn a_reps_day() {
         names(&zw.json(&["list", "--territory", "华东区"])),
         ["上海华东客户服务有限公司"]
     );
-    assert_eq!(names(&zw.json(&["list", "--class", "C"])), ["北京朝阳批发部"]);
+    assert_eq!(
+        names(&zw.json(&["list", "--class", "C"])),
+        ["北京朝阳批发部"]
+    );
     assert_eq!(
         names(&zw.json(&["list", "--tag", "重点"])),
         ["上海华东客户服务有限公司"]
@@ -360,7 +393,11 @@ fn a_reps_day() {
     let history = zw.json(&["history", &id]);
     let changes = history["changes"].as_array().expect("changes");
     assert!(changes.len() >= 10);
-    assert!(changes.iter().all(|c| c["rep"] == "zhangwei" && c["device"] == device));
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["rep"] == "zhangwei" && c["device"] == device)
+    );
     let field = zw.json(&["history", &id, "--field", "credit.credit_limit"]);
     let values: Vec<&str> = field["changes"]
         .as_array()
@@ -369,7 +406,10 @@ fn a_reps_day() {
         .filter_map(|c| c["value"].as_str())
         .collect();
     assert_eq!(values, ["500000.00"]);
-    assert!(zw.ok(&["history", &id]).contains(&device[..8]), "short device id shown");
+    assert!(
+        zw.ok(&["history", &id]).contains(&device[..8]),
+        "short device id shown"
+    );
 
     // 9. The card as it was right after it was created.
     let first = changes[0]["hash"].as_str().expect("hash");
@@ -395,7 +435,11 @@ fn a_reps_day() {
     assert!(fields.contains("credit.credit_limit") && fields.contains("信用限度"));
     let settings = zw.json(&["settings", "visit_days_a=5"]);
     assert_eq!(settings["settings"]["visit_days_a"], 5);
-    assert_eq!(zw.json(&["settings"])["settings"]["visit_days_a"], 5, "persisted");
+    assert_eq!(
+        zw.json(&["settings"])["settings"]["visit_days_a"],
+        5,
+        "persisted"
+    );
     // Card JSON uses serde's snake_case names for choices (Class::C is "c").
     assert_eq!(zw.json(&["show", &other])["classification"]["abc"], "c");
 }
@@ -432,10 +476,16 @@ fn two_devices_exchange_bundles_and_resolve_a_conflict() {
     ]);
     let report = exchange(&zw, &ln);
     assert_eq!(
-        (report["cards_new"].as_u64(), report["cards_conflicted"].as_u64()),
+        (
+            report["cards_new"].as_u64(),
+            report["cards_conflicted"].as_u64()
+        ),
         (Some(1), Some(0))
     );
-    assert_eq!(ln.json(&["show", &id])["basic"]["name"], "杭州西湖贸易有限公司");
+    assert_eq!(
+        ln.json(&["show", &id])["basic"]["name"],
+        "杭州西湖贸易有限公司"
+    );
 
     // 2. Offline, both change the phone; zhangwei also logs a visit, lina sets the city.
     zw.ok(&["set", &id, "basic.phone=13800000001"]);
@@ -452,7 +502,10 @@ fn two_devices_exchange_bundles_and_resolve_a_conflict() {
     // 4. Both see the conflict, with every value, rep and time; other edits merged.
     for device in [&zw, &ln] {
         let shown = device.ok(&["show", &id]);
-        assert!(shown.contains("!! CONFLICTS (1)"), "conflict block:\n{shown}");
+        assert!(
+            shown.contains("!! CONFLICTS (1)"),
+            "conflict block:\n{shown}"
+        );
         let line = shown
             .lines()
             .find(|l| l.contains("basic.phone:"))
@@ -464,7 +517,11 @@ fn two_devices_exchange_bundles_and_resolve_a_conflict() {
         );
         let card = device.json(&["show", &id]);
         assert_eq!(card["basic"]["city"], "杭州");
-        assert_eq!(card["visits"].as_array().map(Vec::len), Some(2), "both visits survive");
+        assert_eq!(
+            card["visits"].as_array().map(Vec::len),
+            Some(2),
+            "both visits survive"
+        );
         let conflicts = device.json(&["conflicts", &id]);
         let values = &conflicts["conflicts"][0]["values"];
         assert_eq!(conflicts["conflicts"][0]["path"], "basic.phone");
@@ -476,8 +533,17 @@ fn two_devices_exchange_bundles_and_resolve_a_conflict() {
             .collect();
         reps.sort();
         assert_eq!(reps, ["lina", "zhangwei"]);
-        assert!(values.as_array().expect("values").iter().all(|v| v["time"].is_string()));
-        assert_eq!(names(&device.json(&["list", "--conflicted"])), ["杭州西湖贸易有限公司"]);
+        assert!(
+            values
+                .as_array()
+                .expect("values")
+                .iter()
+                .all(|v| v["time"].is_string())
+        );
+        assert_eq!(
+            names(&device.json(&["list", "--conflicted"])),
+            ["杭州西湖贸易有限公司"]
+        );
     }
 
     // 5. lina calls the customer and resolves it; the next exchange clears it on zhangwei's phone too.
@@ -502,7 +568,10 @@ fn two_devices_exchange_bundles_and_resolve_a_conflict() {
     // 6. History names both reps, on both devices, and the phone's history shows every value.
     for device in [&zw, &ln] {
         let history = device.ok(&["history", &id]);
-        assert!(history.contains("zhangwei") && history.contains("lina"), "{history}");
+        assert!(
+            history.contains("zhangwei") && history.contains("lina"),
+            "{history}"
+        );
         let phone = device.json(&["history", &id, "--field", "basic.phone"]);
         let values: Vec<&str> = phone["changes"]
             .as_array()
@@ -518,7 +587,10 @@ fn two_devices_exchange_bundles_and_resolve_a_conflict() {
     // 7. A second import of the same bundle changes nothing.
     let report = exchange(&zw, &ln);
     assert_eq!(
-        (report["cards_unchanged"].as_u64(), report["changes_applied"].as_u64()),
+        (
+            report["cards_unchanged"].as_u64(),
+            report["changes_applied"].as_u64()
+        ),
         (Some(1), Some(0))
     );
 }
@@ -544,7 +616,11 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
             "input.invalid_value",
             "credit.credit_limit",
         ),
-        (&["set", &id, "location.lat=123"], "input.invalid_value", "location.lat"),
+        (
+            &["set", &id, "location.lat=123"],
+            "input.invalid_value",
+            "location.lat",
+        ),
         (
             &["set", &id, "basic.city=广州", "location.lat=123"],
             "input.invalid_value",
@@ -565,14 +641,28 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
             "input.invalid_value",
             "todos.due",
         ),
-        (&["sales", &id, "2026-10", "-5"], "input.invalid_value", "sales"),
         (
-            &["opp", "add", &id, "x", "--stage", "nonsense", "--amount", "1"],
+            &["sales", &id, "2026-10", "-5"],
+            "input.invalid_value",
+            "sales",
+        ),
+        (
+            &[
+                "opp", "add", &id, "x", "--stage", "nonsense", "--amount", "1",
+            ],
             "input.invalid_value",
             "stage",
         ),
-        (&["new", "--name", "x", "--class", "E"], "input.invalid_value", "class"),
-        (&["list", "--due", "tomorrow-ish"], "input.invalid_value", "due"),
+        (
+            &["new", "--name", "x", "--class", "E"],
+            "input.invalid_value",
+            "class",
+        ),
+        (
+            &["list", "--due", "tomorrow-ish"],
+            "input.invalid_value",
+            "due",
+        ),
         (&["list", "--sort", "height"], "input.invalid_value", "sort"),
         (
             &["set", &id, "basic.nickname=x"],
@@ -580,20 +670,37 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
             "basic.nickname",
         ),
         (&["set", &id, "no-equals-sign"], "input.usage", "PATH=VALUE"),
-        (&["settings", "visit_days_a=0"], "input.invalid_value", "visit_days_a"),
-        (&["settings", "colour=blue"], "input.unknown_setting", "colour"),
+        (
+            &["settings", "visit_days_a=0"],
+            "input.invalid_value",
+            "visit_days_a",
+        ),
+        (
+            &["settings", "colour=blue"],
+            "input.unknown_setting",
+            "colour",
+        ),
         (
             &["contact", "set", &id, "000000000000", "mobile=1"],
             "card.item_not_found",
             "000000000000",
         ),
-        (&["resolve", &id, "basic.phone", "1"], "card.no_conflict", "basic.phone"),
+        (
+            &["resolve", &id, "basic.phone", "1"],
+            "card.no_conflict",
+            "basic.phone",
+        ),
         (&["show", &id, "--at", "nothex"], "input.invalid_id", "hash"),
         (&["frobnicate"], "input.usage", "frobnicate"),
     ];
     for (args, code, mentions) in cases {
         let f = zw.fail(args);
-        assert_eq!((f.code.as_str(), f.exit), (*code, 2), "{args:?}: {}", f.message);
+        assert_eq!(
+            (f.code.as_str(), f.exit),
+            (*code, 2),
+            "{args:?}: {}",
+            f.message
+        );
         assert!(
             f.message.contains(mentions),
             "{args:?}: message {:?} names {mentions}",
@@ -624,7 +731,11 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
     corrupt[last] ^= 0xFF;
     let files: [(&str, Vec<u8>, &str); 4] = [
         ("corrupt.fbb", corrupt, "bundle.corrupt"),
-        ("truncated.fbb", good[..good.len() / 2].to_vec(), "bundle.truncated"),
+        (
+            "truncated.fbb",
+            good[..good.len() / 2].to_vec(),
+            "bundle.truncated",
+        ),
         (
             "foreign.fbb",
             b"PK\x03\x04 this is a zip file, not a bundle".to_vec(),
@@ -636,13 +747,22 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
         let path = zw.path(name);
         std::fs::write(&path, bytes).expect("write");
         let f = zw.fail(&["import", path.to_str().expect("utf-8")]);
-        assert_eq!((f.code.as_str(), f.exit), (code, 2), "{name}: {}", f.message);
+        assert_eq!(
+            (f.code.as_str(), f.exit),
+            (code, 2),
+            "{name}: {}",
+            f.message
+        );
     }
     let f = zw.fail(&["import", zw.path("missing.fbb").to_str().expect("utf-8")]);
     assert_eq!((f.code.as_str(), f.exit), ("input.file", 2));
 
     // Nothing above changed anything.
-    assert_eq!(zw.snapshot(&[&id]), before, "refused commands left the store as it was");
+    assert_eq!(
+        zw.snapshot(&[&id]),
+        before,
+        "refused commands left the store as it was"
+    );
 
     // 4. A file that is not a store is refused and left byte for byte as it was.
     let not_a_store = zw.path("notes.txt");
@@ -663,7 +783,11 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
         vec!["new", "--name", "x"],
     ] {
         let f = other.fail(&args);
-        assert_eq!((f.code.as_str(), f.exit), ("store.not_fieldbook", 2), "{args:?}");
+        assert_eq!(
+            (f.code.as_str(), f.exit),
+            ("store.not_fieldbook", 2),
+            "{args:?}"
+        );
     }
     assert_eq!(std::fs::read(&not_a_store).expect("read"), original);
     assert!(!sidecar(&not_a_store, "-wal").exists() && !sidecar(&not_a_store, "-journal").exists());

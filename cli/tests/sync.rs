@@ -48,36 +48,65 @@ impl Device {
             .expect("run fieldbook");
         assert!(!out.status.success());
         let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
-        err["error"]["code"].as_str().unwrap_or_default().to_string()
+        err["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
 #[test]
 fn the_tour_enrol_edit_offline_sync_conflict_resolve() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = fieldbook_server::state_for_sqlite(&dir.path().join("server.db"), fieldbook_server::Config::default())
-        .expect("server state");
+    let state = fieldbook_server::state_for_sqlite(
+        &dir.path().join("server.db"),
+        fieldbook_server::Config::default(),
+    )
+    .expect("server state");
     let s = &*state.storage;
     admin::add_person(s, "zhangwei", "张伟", PersonKind::Rep).expect("rep");
     admin::add_person(s, "wangjl", "王经理", PersonKind::Manager).expect("manager");
     admin::add_territory(s, "east", "华东区", Some("wangjl")).expect("territory");
     admin::assign_territory(s, "east", "zhangwei").expect("assign");
-    let phone_token = admin::enrol_device(s, "zhangwei", Role::Rep, "手机").expect("token").token;
-    let tablet_token = admin::enrol_device(s, "wangjl", Role::Manager, "平板").expect("token").token;
-    let server = fieldbook_server::spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("server");
+    let phone_token = admin::enrol_device(s, "zhangwei", Role::Rep, "手机")
+        .expect("token")
+        .token;
+    let tablet_token = admin::enrol_device(s, "wangjl", Role::Manager, "平板")
+        .expect("token")
+        .token;
+    let server =
+        fieldbook_server::spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("server");
     let url = server.url();
 
     // 1. Enrol both devices; a bad token is refused with the server's code.
     let phone = Device::new();
     let tablet = Device::new();
-    assert_eq!(phone.error_code(&["enrol", &url, "fbe_forged"]), "sync.server_refused");
-    assert_eq!(phone.json(&["enrol", &url, &phone_token])["rep"], "zhangwei");
-    assert_eq!(tablet.json(&["enrol", &url, &tablet_token])["role"], "manager");
+    assert_eq!(
+        phone.error_code(&["enrol", &url, "fbe_forged"]),
+        "sync.server_refused"
+    );
+    assert_eq!(
+        phone.json(&["enrol", &url, &phone_token])["rep"],
+        "zhangwei"
+    );
+    assert_eq!(
+        tablet.json(&["enrol", &url, &tablet_token])["role"],
+        "manager"
+    );
 
     // 2. The first sync teaches the phone its territory; a new card goes there.
     phone.json(&["sync"]);
-    assert_eq!(phone.json(&["status"])["territories"], serde_json::json!(["east"]));
-    let id = phone.json(&["new", "--name", "上海华东客户服务有限公司", "--phone", "021-6234 5678"])["id"]
+    assert_eq!(
+        phone.json(&["status"])["territories"],
+        serde_json::json!(["east"])
+    );
+    let id = phone.json(&[
+        "new",
+        "--name",
+        "上海华东客户服务有限公司",
+        "--phone",
+        "021-6234 5678",
+    ])["id"]
         .as_str()
         .expect("id")
         .to_string();
@@ -95,7 +124,11 @@ fn the_tour_enrol_edit_offline_sync_conflict_resolve() {
     assert_eq!(phone.json(&["sync"])["new_conflicts"], 1);
     for device in [&phone, &tablet] {
         let conflicts = device.json(&["conflicts", &id]);
-        assert_eq!(conflicts["conflicts"].as_array().map(Vec::len), Some(1), "{conflicts}");
+        assert_eq!(
+            conflicts["conflicts"].as_array().map(Vec::len),
+            Some(1),
+            "{conflicts}"
+        );
         assert_eq!(conflicts["conflicts"][0]["path"], "basic.phone");
     }
 

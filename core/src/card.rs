@@ -126,12 +126,20 @@ pub fn schema() -> Vec<SchemaField> {
         SchemaField {
             path: "territory".into(),
             section_label: "卡片",
-            info: FieldInfo { key: "territory", label: "区域", kind: FieldKind::Str },
+            info: FieldInfo {
+                key: "territory",
+                label: "区域",
+                kind: FieldKind::Str,
+            },
         },
         SchemaField {
             path: "notes".into(),
             section_label: "卡片",
-            info: FieldInfo { key: "notes", label: "备注", kind: FieldKind::Text },
+            info: FieldInfo {
+                key: "notes",
+                label: "备注",
+                kind: FieldKind::Text,
+            },
         },
     ];
     let mut push = |prefix: &str, label: &'static str, fields: &'static [FieldInfo]| {
@@ -145,7 +153,11 @@ pub fn schema() -> Vec<SchemaField> {
         push(key, label, section_fields(key).unwrap_or(&[]));
     }
     for (key, label) in COLLECTIONS {
-        push(&format!("{key}.*"), label, collection_fields(key).unwrap_or(&[]));
+        push(
+            &format!("{key}.*"),
+            label,
+            collection_fields(key).unwrap_or(&[]),
+        );
     }
     out
 }
@@ -179,7 +191,9 @@ fn collection_fields(collection: &str) -> Option<&'static [FieldInfo]> {
 /// `sales.2026-10`), if the schema knows it.
 pub fn kind_of(path: &str) -> Option<FieldKind> {
     let parts: Vec<&str> = path.split('.').collect();
-    let find = |fields: &'static [FieldInfo], key: &str| fields.iter().find(|f| f.key == key).map(|f| f.kind);
+    let find = |fields: &'static [FieldInfo], key: &str| {
+        fields.iter().find(|f| f.key == key).map(|f| f.kind)
+    };
     match parts.as_slice() {
         ["territory"] => Some(FieldKind::Str),
         ["notes"] => Some(FieldKind::Text),
@@ -192,11 +206,18 @@ pub fn kind_of(path: &str) -> Option<FieldKind> {
 }
 
 /// Find an item by id in a collection.
-fn item_mut<'a, T>(items: &'a mut [Keyed<T>], kind: &'static str, id: &str) -> Result<&'a mut Keyed<T>> {
+fn item_mut<'a, T>(
+    items: &'a mut [Keyed<T>],
+    kind: &'static str,
+    id: &str,
+) -> Result<&'a mut Keyed<T>> {
     items
         .iter_mut()
         .find(|i| i.id == id)
-        .ok_or_else(|| Error::ItemNotFound { kind, id: id.to_string() })
+        .ok_or_else(|| Error::ItemNotFound {
+            kind,
+            id: id.to_string(),
+        })
 }
 
 impl Card {
@@ -237,28 +258,40 @@ impl Card {
     /// Log a visit; returns its id.
     pub fn add_visit(&mut self, visit: Visit) -> String {
         let id = new_item_id();
-        self.visits.push(Keyed { id: id.clone(), value: visit });
+        self.visits.push(Keyed {
+            id: id.clone(),
+            value: visit,
+        });
         id
     }
 
     /// Add a contact; returns its id.
     pub fn add_contact(&mut self, contact: Contact) -> String {
         let id = new_item_id();
-        self.contacts.push(Keyed { id: id.clone(), value: contact });
+        self.contacts.push(Keyed {
+            id: id.clone(),
+            value: contact,
+        });
         id
     }
 
     /// Add a to-do; returns its id.
     pub fn add_todo(&mut self, todo: Todo) -> String {
         let id = new_item_id();
-        self.todos.push(Keyed { id: id.clone(), value: todo });
+        self.todos.push(Keyed {
+            id: id.clone(),
+            value: todo,
+        });
         id
     }
 
     /// Add an opportunity; returns its id.
     pub fn add_opportunity(&mut self, opportunity: Opportunity) -> String {
         let id = new_item_id();
-        self.opportunities.push(Keyed { id: id.clone(), value: opportunity });
+        self.opportunities.push(Keyed {
+            id: id.clone(),
+            value: opportunity,
+        });
         id
     }
 
@@ -268,7 +301,10 @@ impl Card {
             let before = items.len();
             items.retain(|i| i.id != id);
             if items.len() == before {
-                Err(Error::ItemNotFound { kind, id: id.to_string() })
+                Err(Error::ItemNotFound {
+                    kind,
+                    id: id.to_string(),
+                })
             } else {
                 Ok(())
             }
@@ -295,7 +331,8 @@ impl Card {
                 Ok(())
             }
             ["notes"] => {
-                self.notes = <LongText as field::DocField>::parse_input(input).map_err(field::invalid_at(path))?;
+                self.notes = <LongText as field::DocField>::parse_input(input)
+                    .map_err(field::invalid_at(path))?;
                 Ok(())
             }
             ["sales", month] => {
@@ -309,7 +346,8 @@ impl Card {
                 Ok(())
             }
             ["tags", tag] => {
-                let on = input.trim().is_empty() || bool::parse(input).map_err(field::invalid_at(path))?;
+                let on = input.trim().is_empty()
+                    || bool::parse(input).map_err(field::invalid_at(path))?;
                 if on {
                     self.tags.insert((*tag).to_string());
                 } else {
@@ -326,12 +364,18 @@ impl Card {
             ["marketing", key] => self.marketing.set_input(key, input, path),
             ["classification", key] => self.classification.set_input(key, input, path),
             ["location", key] => self.location.set_input(key, input, path),
-            ["contacts", id, key] => item_mut(&mut self.contacts, "contact", id)?.value.set_input(key, input, path),
-            ["visits", id, key] => item_mut(&mut self.visits, "visit", id)?.value.set_input(key, input, path),
-            ["todos", id, key] => item_mut(&mut self.todos, "to-do", id)?.value.set_input(key, input, path),
-            ["opportunities", id, key] => {
-                item_mut(&mut self.opportunities, "opportunity", id)?.value.set_input(key, input, path)
-            }
+            ["contacts", id, key] => item_mut(&mut self.contacts, "contact", id)?
+                .value
+                .set_input(key, input, path),
+            ["visits", id, key] => item_mut(&mut self.visits, "visit", id)?
+                .value
+                .set_input(key, input, path),
+            ["todos", id, key] => item_mut(&mut self.todos, "to-do", id)?
+                .value
+                .set_input(key, input, path),
+            ["opportunities", id, key] => item_mut(&mut self.opportunities, "opportunity", id)?
+                .value
+                .set_input(key, input, path),
             _ => Err(Error::UnknownField(path.to_string())),
         }
     }
@@ -339,11 +383,19 @@ impl Card {
     /// Show a field's current value; `Ok(None)` when empty.
     pub fn get_path(&self, path: &str) -> Result<Option<String>> {
         let parts: Vec<&str> = path.split('.').collect();
-        fn item<T: Record>(items: &[Keyed<T>], kind: &'static str, id: &str, key: &str) -> Result<Option<String>> {
+        fn item<T: Record>(
+            items: &[Keyed<T>],
+            kind: &'static str,
+            id: &str,
+            key: &str,
+        ) -> Result<Option<String>> {
             items
                 .iter()
                 .find(|i| i.id == id)
-                .ok_or_else(|| Error::ItemNotFound { kind, id: id.to_string() })?
+                .ok_or_else(|| Error::ItemNotFound {
+                    kind,
+                    id: id.to_string(),
+                })?
                 .value
                 .get_display(key)
         }
@@ -375,7 +427,10 @@ impl Card {
 
     /// The most recent visit, by time.
     pub fn last_visit(&self) -> Option<&Keyed<Visit>> {
-        self.visits.iter().filter(|v| v.at.is_some()).max_by_key(|v| v.at)
+        self.visits
+            .iter()
+            .filter(|v| v.at.is_some())
+            .max_by_key(|v| v.at)
     }
 }
 

@@ -85,7 +85,9 @@ pub enum Error {
     NotAStore(PathBuf),
 
     /// The store was written by a newer version of Fieldbook.
-    #[error("the store has schema version {found}, newer than this app's {supported}; update the app")]
+    #[error(
+        "the store has schema version {found}, newer than this app's {supported}; update the app"
+    )]
     NewerSchema {
         /// The version in the file.
         found: u32,

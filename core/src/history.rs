@@ -10,9 +10,9 @@ use automerge::{Automerge, ChangeHash, ObjId, Prop, ReadDoc, patches::PatchActio
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::card::Card;
 use crate::card::conflicts::visit_id as item_id_of;
 use crate::card::doc::read_card;
-use crate::card::Card;
 use crate::error::{Error, Result};
 use crate::ids::RepId;
 
@@ -78,7 +78,9 @@ fn touched_fields(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Vec
         };
         if !in_text {
             match &patch.action {
-                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => parts.push(key.clone()),
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+                    parts.push(key.clone())
+                }
                 PatchAction::PutSeq { index, .. } | PatchAction::Insert { index, .. } => {
                     parts.push(segment(doc, &patch.obj, &Prop::Seq(*index), &after));
                 }
@@ -106,9 +108,15 @@ pub(crate) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
         .into_iter()
         .map(|meta| HistoryEntry {
             hash: meta.hash.to_string(),
-            rep: meta.author.as_ref().and_then(RepId::from_author).map(|r| r.to_string()),
+            rep: meta
+                .author
+                .as_ref()
+                .and_then(RepId::from_author)
+                .map(|r| r.to_string()),
             device: meta.actor.to_hex_string(),
-            time: (meta.timestamp > 0).then(|| DateTime::from_timestamp(meta.timestamp, 0)).flatten(),
+            time: (meta.timestamp > 0)
+                .then(|| DateTime::from_timestamp(meta.timestamp, 0))
+                .flatten(),
             fields: touched_fields(doc, meta.hash, &meta.deps),
         })
         .collect()
@@ -156,7 +164,10 @@ pub(crate) fn heads_at_time(doc: &Automerge, time: DateTime<Utc>) -> Vec<ChangeH
 pub(crate) fn card_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Card> {
     for h in heads {
         if doc.get_change_meta_by_hash(h).is_none() {
-            return Err(Error::InvalidId(h.to_string(), "no such change on this card"));
+            return Err(Error::InvalidId(
+                h.to_string(),
+                "no such change on this card",
+            ));
         }
     }
     read_card(doc, Some(heads))

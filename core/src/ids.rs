@@ -31,7 +31,12 @@ impl FromStr for CardId {
     fn from_str(s: &str) -> Result<Self, Error> {
         uuid::Uuid::parse_str(s.trim())
             .map(|u| CardId(u.hyphenated().to_string()))
-            .map_err(|_| Error::InvalidId(s.to_string(), "a card id looks like 3f2b9c1e-8a4d-4e2f-9b1a-0c6d5e4f3a21"))
+            .map_err(|_| {
+                Error::InvalidId(
+                    s.to_string(),
+                    "a card id looks like 3f2b9c1e-8a4d-4e2f-9b1a-0c6d5e4f3a21",
+                )
+            })
     }
 }
 
@@ -68,7 +73,9 @@ impl RepId {
     }
     /// Read a change author back; `None` if it is not a valid rep id.
     pub fn from_author(author: &automerge::Author<'_>) -> Option<RepId> {
-        std::str::from_utf8(author.as_bytes()).ok().and_then(|s| s.parse().ok())
+        std::str::from_utf8(author.as_bytes())
+            .ok()
+            .and_then(|s| s.parse().ok())
     }
 }
 
@@ -77,11 +84,15 @@ impl FromStr for RepId {
     fn from_str(s: &str) -> Result<Self, Error> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if ok {
             Ok(RepId(s.to_string()))
         } else {
-            Err(Error::InvalidId(s.to_string(), "a rep id is 1–64 letters, digits, '-', '_' or '.'"))
+            Err(Error::InvalidId(
+                s.to_string(),
+                "a rep id is 1–64 letters, digits, '-', '_' or '.'",
+            ))
         }
     }
 }
@@ -102,19 +113,29 @@ pub struct YearMonth {
 impl YearMonth {
     /// A month; `None` when the month is not 1–12.
     pub fn new(year: i32, month: u32) -> Option<YearMonth> {
-        ((1..=12).contains(&month) && (1900..=9999).contains(&year)).then_some(YearMonth { year, month })
+        ((1..=12).contains(&month) && (1900..=9999).contains(&year))
+            .then_some(YearMonth { year, month })
     }
     /// The month containing a date.
     pub fn of(date: chrono::NaiveDate) -> YearMonth {
         use chrono::Datelike;
-        YearMonth { year: date.year(), month: date.month() }
+        YearMonth {
+            year: date.year(),
+            month: date.month(),
+        }
     }
     /// The previous month.
     pub fn prev(self) -> YearMonth {
         if self.month == 1 {
-            YearMonth { year: self.year - 1, month: 12 }
+            YearMonth {
+                year: self.year - 1,
+                month: 12,
+            }
         } else {
-            YearMonth { year: self.year, month: self.month - 1 }
+            YearMonth {
+                year: self.year,
+                month: self.month - 1,
+            }
         }
     }
 }

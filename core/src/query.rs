@@ -40,7 +40,9 @@ impl std::str::FromStr for SortBy {
             other => {
                 return Err(crate::Error::invalid(
                     "sort",
-                    format!("{other:?} is not one of name, updated, last-visit, due, credit, sales"),
+                    format!(
+                        "{other:?} is not one of name, updated, last-visit, due, credit, sales"
+                    ),
                 ));
             }
         })

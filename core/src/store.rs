@@ -15,8 +15,8 @@
 
 mod bundle;
 mod index;
-pub(crate) mod sync_state;
 pub(crate) mod schema;
+pub(crate) mod sync_state;
 mod text;
 
 use std::num::NonZeroUsize;
@@ -34,16 +34,16 @@ pub use bundle::{BundleEntry, decode as decode_bundle, encode as encode_bundle};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sync_state::Enrolment;
 
+use crate::Conflict;
+use crate::card::Card;
 use crate::card::conflicts::find_conflicts;
 use crate::card::doc::{create_card, force_path, read_card, stored_id, write_card};
-use crate::card::Card;
 use crate::error::{Error, Result};
 use crate::history::{self, FieldChange, HistoryEntry};
 use crate::ids::{CardId, RepId};
 use crate::query::{CardQuery, CardSummary, SortBy};
 use crate::settings::Settings;
 use crate::value::{Money, Scalar};
-use crate::Conflict;
 
 /// Who this device is: its Automerge actor (one per installation) and its rep.
 #[derive(Debug, Clone)]
@@ -134,8 +134,15 @@ impl Store {
             Some(json) => serde_json::from_slice(&json).unwrap_or_default(),
             None => Settings::default(),
         };
-        let capacity = NonZeroUsize::new(settings.cache_cards.max(1) as usize).unwrap_or(NonZeroUsize::MIN);
-        Ok(Store { conn, path, cache: LruCache::new(capacity), identity, settings })
+        let capacity =
+            NonZeroUsize::new(settings.cache_cards.max(1) as usize).unwrap_or(NonZeroUsize::MIN);
+        Ok(Store {
+            conn,
+            path,
+            cache: LruCache::new(capacity),
+            identity,
+            settings,
+        })
     }
 
     fn meta(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
@@ -145,7 +152,10 @@ impl Store {
     }
 
     fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
         Ok(())
     }
 
@@ -196,7 +206,8 @@ impl Store {
 
     /// Change the settings (persisted).
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
-        let json = serde_json::to_vec(&settings).map_err(|e| Error::invalid("settings", e.to_string()))?;
+        let json =
+            serde_json::to_vec(&settings).map_err(|e| Error::invalid("settings", e.to_string()))?;
         Self::set_meta(&self.conn, "settings", &json)?;
         if let Some(n) = NonZeroUsize::new(settings.cache_cards as usize) {
             self.cache.resize(n);
@@ -206,30 +217,50 @@ impl Store {
     }
 
     /// Load a card's document into the cache (or refresh a stale one).
-    fn load<'c>(conn: &Connection, cache: &'c mut LruCache<CardId, Cached>, id: &CardId) -> Result<&'c mut Cached> {
+    fn load<'c>(
+        conn: &Connection,
+        cache: &'c mut LruCache<CardId, Cached>,
+        id: &CardId,
+    ) -> Result<&'c mut Cached> {
         let row: Option<(i64, i64)> = conn
-            .query_row("SELECT num, version FROM cards WHERE id = ?1", [id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT num, version FROM cards WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let Some((num, version)) = row else {
             cache.pop(id);
             return Err(Error::CardNotFound(id.to_string()));
         };
-        let fresh = cache.get(id).is_some_and(|c| c.version == version && c.num == num);
+        let fresh = cache
+            .get(id)
+            .is_some_and(|c| c.version == version && c.num == num);
         if !fresh {
             let doc = Self::read_document(conn, id, num)?;
             cache.put(id.clone(), Cached { doc, num, version });
         }
-        cache.get_mut(id).ok_or_else(|| Error::CardNotFound(id.to_string()))
+        cache
+            .get_mut(id)
+            .ok_or_else(|| Error::CardNotFound(id.to_string()))
     }
 
     fn read_document(conn: &Connection, id: &CardId, num: i64) -> Result<Automerge> {
-        let corrupt = |reason: String| Error::CorruptDocument { card: id.to_string(), reason };
-        let snapshot: Vec<u8> = conn.query_row("SELECT snapshot FROM cards WHERE num = ?1", [num], |r| r.get(0))?;
+        let corrupt = |reason: String| Error::CorruptDocument {
+            card: id.to_string(),
+            reason,
+        };
+        let snapshot: Vec<u8> =
+            conn.query_row("SELECT snapshot FROM cards WHERE num = ?1", [num], |r| {
+                r.get(0)
+            })?;
         let mut doc = Automerge::load(&snapshot).map_err(|e| corrupt(e.to_string()))?;
-        let mut stmt = conn.prepare_cached("SELECT data FROM card_chunks WHERE card_num = ?1 ORDER BY seq")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT data FROM card_chunks WHERE card_num = ?1 ORDER BY seq")?;
         let chunks = stmt.query_map([num], |r| r.get::<_, Vec<u8>>(0))?;
         for chunk in chunks {
-            doc.load_incremental(&chunk?).map_err(|e| corrupt(e.to_string()))?;
+            doc.load_incremental(&chunk?)
+                .map_err(|e| corrupt(e.to_string()))?;
         }
         Ok(doc)
     }
@@ -253,13 +284,24 @@ impl Store {
         } else {
             touched.join(", ")
         };
-        CommitOptions::default().with_time(now()).with_message(summary)
+        CommitOptions::default()
+            .with_time(now())
+            .with_message(summary)
     }
 
     /// Persist the changes made to `cached.doc` since `heads_before`, and its index rows.
-    fn persist(tx: &Transaction<'_>, compact_after: u32, cached: &mut Cached, heads_before: &[ChangeHash]) -> Result<()> {
+    fn persist(
+        tx: &Transaction<'_>,
+        compact_after: u32,
+        cached: &mut Cached,
+        heads_before: &[ChangeHash],
+    ) -> Result<()> {
         let chunk = cached.doc.save_after(heads_before);
-        let chunk_count: i64 = tx.query_row("SELECT chunk_count FROM cards WHERE num = ?1", [cached.num], |r| r.get(0))?;
+        let chunk_count: i64 = tx.query_row(
+            "SELECT chunk_count FROM cards WHERE num = ?1",
+            [cached.num],
+            |r| r.get(0),
+        )?;
         if chunk_count + 1 >= i64::from(compact_after.max(1)) {
             tx.execute("DELETE FROM card_chunks WHERE card_num = ?1", [cached.num])?;
             tx.execute(
@@ -276,9 +318,13 @@ impl Store {
                 params![cached.num, now()],
             )?;
         }
-        cached.version = tx.query_row("SELECT version FROM cards WHERE num = ?1", [cached.num], |r| r.get(0))?;
+        cached.version = tx.query_row(
+            "SELECT version FROM cards WHERE num = ?1",
+            [cached.num],
+            |r| r.get(0),
+        )?;
         Self::mark_dirty(tx, cached.num)?;
-        Self::reindex(tx, cached)
+        Self::reindex(tx, cached).map(|_| ())
     }
 
     /// Note that a card has changes the server has not acknowledged.
@@ -290,10 +336,12 @@ impl Store {
         Ok(())
     }
 
-    fn reindex(tx: &Transaction<'_>, cached: &Cached) -> Result<()> {
+    /// Rewrite a card's index rows; returns its number of open conflicts.
+    fn reindex(tx: &Transaction<'_>, cached: &Cached) -> Result<usize> {
         let card = read_card(&cached.doc, None)?;
         let conflicts = find_conflicts(&cached.doc).len();
-        index::write(tx, cached.num, &card, conflicts, index::today())
+        index::write(tx, cached.num, &card, conflicts, index::today())?;
+        Ok(conflicts)
     }
 
     /// Create a card. The closure fills it in; the card is stored as one change.
@@ -309,10 +357,17 @@ impl Store {
         let id = card.id.clone();
         let mut doc = Automerge::new();
         Self::act_as(&mut doc, &actor, &rep);
-        doc.transact_with(|touched: &Vec<String>| Self::commit_options(touched), |tx| create_card(tx, &card))
-            .map_err(|f| f.error)?;
+        doc.transact_with(
+            |touched: &Vec<String>| Self::commit_options(touched),
+            |tx| create_card(tx, &card),
+        )
+        .map_err(|f| f.error)?;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let exists: bool = tx.query_row("SELECT count(*) FROM cards WHERE id = ?1", [id.as_str()], |r| r.get::<_, i64>(0))? > 0;
+        let exists: bool = tx.query_row(
+            "SELECT count(*) FROM cards WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
         if exists {
             return Err(Error::invalid("id", format!("card {id} already exists")));
         }
@@ -321,7 +376,11 @@ impl Store {
             params![id.as_str(), doc.save(), now()],
         )?;
         let num = tx.last_insert_rowid();
-        let cached = Cached { doc, num, version: 0 };
+        let cached = Cached {
+            doc,
+            num,
+            version: 0,
+        };
         Self::mark_dirty(&tx, num)?;
         Self::reindex(&tx, &cached)?;
         tx.commit()?;
@@ -333,7 +392,11 @@ impl Store {
     /// changed; only those fields are written, as one change authored by this
     /// device's rep. Returns the paths written (empty: nothing changed, nothing stored).
     /// Durable when it returns.
-    pub fn update(&mut self, id: &CardId, edit: impl FnOnce(&mut Card) -> Result<()>) -> Result<Vec<String>> {
+    pub fn update(
+        &mut self,
+        id: &CardId,
+        edit: impl FnOnce(&mut Card) -> Result<()>,
+    ) -> Result<Vec<String>> {
         let result = self.update_inner(id, edit);
         if result.is_err() {
             // The document in memory may be ahead of the disk: forget it.
@@ -342,7 +405,11 @@ impl Store {
         result
     }
 
-    fn update_inner(&mut self, id: &CardId, edit: impl FnOnce(&mut Card) -> Result<()>) -> Result<Vec<String>> {
+    fn update_inner(
+        &mut self,
+        id: &CardId,
+        edit: impl FnOnce(&mut Card) -> Result<()>,
+    ) -> Result<Vec<String>> {
         let (actor, rep) = self.identity_for_writing()?;
         let compact_after = self.settings.compact_after_chunks;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
@@ -356,7 +423,10 @@ impl Store {
             Self::act_as(&mut cached.doc, &actor, &rep);
             let touched = cached
                 .doc
-                .transact_with(|t: &Vec<String>| Self::commit_options(t), |t| write_card(t, &old, &new))
+                .transact_with(
+                    |t: &Vec<String>| Self::commit_options(t),
+                    |t| write_card(t, &old, &new),
+                )
                 .map_err(|f| f.error)?
                 .result;
             if !touched.is_empty() {
@@ -387,7 +457,11 @@ impl Store {
                 cached
                     .doc
                     .transact_with(
-                        |_: &()| CommitOptions::default().with_time(now()).with_message(message),
+                        |_: &()| {
+                            CommitOptions::default()
+                                .with_time(now())
+                                .with_message(message)
+                        },
                         |t| force_path(t, &card, path, input),
                     )
                     .map_err(|f| f.error)?;
@@ -431,7 +505,12 @@ impl Store {
 
     /// The changes that touched one field, with the value each left.
     pub fn field_history(&mut self, id: &CardId, path: &str) -> Result<Vec<FieldChange>> {
-        if crate::card::kind_of(path).is_none() && !matches!(path.split('.').next(), Some("contacts" | "visits" | "todos" | "opportunities" | "sales" | "tags")) {
+        if crate::card::kind_of(path).is_none()
+            && !matches!(
+                path.split('.').next(),
+                Some("contacts" | "visits" | "todos" | "opportunities" | "sales" | "tags")
+            )
+        {
             return Err(Error::UnknownField(path.to_string()));
         }
         self.with_doc(id, |doc| history::field_history(doc, path))
@@ -448,7 +527,10 @@ impl Store {
         self.with_doc(id, |doc| {
             let heads = history::heads_at_time(doc, time);
             if heads.is_empty() {
-                return Err(Error::invalid("time", "the card did not exist yet at that time"));
+                return Err(Error::invalid(
+                    "time",
+                    "the card did not exist yet at that time",
+                ));
             }
             history::card_at(doc, &heads)
         })
@@ -456,7 +538,9 @@ impl Store {
 
     /// How many cards the store holds.
     pub fn count(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM cards", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM cards", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Every card id, in storage order.
@@ -471,7 +555,11 @@ impl Store {
 
     /// Full-text search, first page sorted by name.
     pub fn search(&self, text: &str, limit: u32) -> Result<Vec<CardSummary>> {
-        self.list(&CardQuery { text: Some(text.to_string()), limit, ..Default::default() })
+        self.list(&CardQuery {
+            text: Some(text.to_string()),
+            limit,
+            ..Default::default()
+        })
     }
 
     /// List cards matching a query, from the index.
@@ -482,10 +570,16 @@ impl Store {
         let due = "COALESCE(i.next_visit_on, CASE WHEN i.last_visit_at IS NULL THEN date(c.created_at, 'unixepoch') \
                    ELSE date(i.last_visit_at, 'unixepoch', '+' || (CASE i.class WHEN 'A' THEN ?1 WHEN 'B' THEN ?2 \
                    WHEN 'C' THEN ?3 WHEN 'D' THEN ?4 ELSE ?5 END) || ' days') END)";
-        let mut args: Vec<SqlValue> = [s.visit_days_a, s.visit_days_b, s.visit_days_c, s.visit_days_d, s.visit_days_unclassified]
-            .into_iter()
-            .map(|d| SqlValue::Integer(i64::from(d)))
-            .collect();
+        let mut args: Vec<SqlValue> = [
+            s.visit_days_a,
+            s.visit_days_b,
+            s.visit_days_c,
+            s.visit_days_d,
+            s.visit_days_unclassified,
+        ]
+        .into_iter()
+        .map(|d| SqlValue::Integer(i64::from(d)))
+        .collect();
         let mut sql = format!(
             "SELECT c.id, i.name, i.territory, i.class, i.phone, i.city, i.route_area, i.last_visit_at, {due}, \
              i.credit_limit, i.conflicts, c.updated_at FROM card_index i JOIN cards c ON c.num = i.card_num WHERE 1 = 1"
@@ -498,13 +592,25 @@ impl Store {
             arg(&mut sql, " AND i.territory = $", SqlValue::Text(t.clone()));
         }
         if let Some(c) = q.class {
-            arg(&mut sql, " AND i.class = $", SqlValue::Text(c.code().into()));
+            arg(
+                &mut sql,
+                " AND i.class = $",
+                SqlValue::Text(c.code().into()),
+            );
         }
         if let Some(tag) = &q.tag {
-            arg(&mut sql, " AND i.card_num IN (SELECT card_num FROM card_tags WHERE tag = $)", SqlValue::Text(tag.clone()));
+            arg(
+                &mut sql,
+                " AND i.card_num IN (SELECT card_num FROM card_tags WHERE tag = $)",
+                SqlValue::Text(tag.clone()),
+            );
         }
         if let Some(d) = q.due_by {
-            arg(&mut sql, &format!(" AND {due} <= $"), SqlValue::Text(d.display()));
+            arg(
+                &mut sql,
+                &format!(" AND {due} <= $"),
+                SqlValue::Text(d.display()),
+            );
         }
         if q.conflicted {
             sql.push_str(" AND i.conflicts > 0");
@@ -512,7 +618,11 @@ impl Store {
         for term in q.text.as_deref().unwrap_or_default().split_whitespace() {
             let term = text::normalize(term);
             if term.chars().count() >= 3 {
-                arg(&mut sql, " AND i.card_num IN (SELECT rowid FROM card_fts WHERE card_fts MATCH $)", SqlValue::Text(text::fts_literal(&term)));
+                arg(
+                    &mut sql,
+                    " AND i.card_num IN (SELECT rowid FROM card_fts WHERE card_fts MATCH $)",
+                    SqlValue::Text(text::fts_literal(&term)),
+                );
             } else {
                 let grams = text::grams(&term);
                 if grams.is_empty() {
@@ -523,10 +633,18 @@ impl Store {
                     .map(|g| {
                         let lit = text::fts_literal(g);
                         // A short Latin/digit fragment matches words starting with it.
-                        if g.chars().any(text::is_cjk) { lit } else { format!("{lit}*") }
+                        if g.chars().any(text::is_cjk) {
+                            lit
+                        } else {
+                            format!("{lit}*")
+                        }
                     })
                     .collect();
-                arg(&mut sql, " AND i.card_num IN (SELECT rowid FROM card_grams WHERE card_grams MATCH $)", SqlValue::Text(tokens.join(" AND ")));
+                arg(
+                    &mut sql,
+                    " AND i.card_num IN (SELECT rowid FROM card_grams WHERE card_grams MATCH $)",
+                    SqlValue::Text(tokens.join(" AND ")),
+                );
             }
         }
         let (order, natural_desc) = match q.sort {
@@ -538,7 +656,11 @@ impl Store {
             SortBy::Sales => ("i.sales_3m", true),
         };
         let desc = natural_desc != q.reverse;
-        let dir = if desc { "DESC NULLS LAST" } else { "ASC NULLS LAST" };
+        let dir = if desc {
+            "DESC NULLS LAST"
+        } else {
+            "ASC NULLS LAST"
+        };
         sql.push_str(&format!(" ORDER BY {order} {dir}, i.sort_key, i.card_num"));
         let limit = if q.limit == 0 { 50 } else { q.limit };
         sql.push_str(&format!(" LIMIT {limit} OFFSET {}", q.offset));
@@ -561,7 +683,20 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, territory, class, phone, city, route_area, last, due, credit, conflicts, updated) = row?;
+            let (
+                id,
+                name,
+                territory,
+                class,
+                phone,
+                city,
+                route_area,
+                last,
+                due,
+                credit,
+                conflicts,
+                updated,
+            ) = row?;
             out.push(CardSummary {
                 id: id.parse()?,
                 name,
@@ -572,7 +707,9 @@ impl Store {
                 route_area,
                 last_visit_at: last.and_then(|t| DateTime::from_timestamp(t, 0)),
                 next_due: due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
-                credit_limit: credit.and_then(|f| Money::from_fen(f).ok()).map(|m| m.display()),
+                credit_limit: credit
+                    .and_then(|f| Money::from_fen(f).ok())
+                    .map(|m| m.display()),
                 conflicts: conflicts.max(0) as u32,
                 updated_at: DateTime::from_timestamp(updated, 0).unwrap_or_default(),
             });
@@ -590,7 +727,10 @@ impl Store {
         let mut entries = Vec::with_capacity(ids.len());
         for id in &ids {
             let data = self.with_doc(id, |doc| Ok(doc.save()))?;
-            entries.push(BundleEntry { card_id: id.to_string(), data });
+            entries.push(BundleEntry {
+                card_id: id.to_string(),
+                data,
+            });
         }
         Ok(bundle::encode(&entries))
     }
@@ -608,9 +748,11 @@ impl Store {
             let doc = Automerge::load(&entry.data)
                 .map_err(|e| Error::BundleCorrupt(format!("card {id} does not decode: {e}")))?;
             if stored_id(&doc).as_ref() != Some(&id) {
-                return Err(Error::BundleCorrupt(format!("card {id}: the document belongs to another card")));
+                return Err(Error::BundleCorrupt(format!(
+                    "card {id}: the document belongs to another card"
+                )));
             }
-            incoming.push((id, doc));
+            incoming.push((id, doc, entry.data));
         }
         let result = self.merge_documents(incoming);
         if result.is_err() {
@@ -620,28 +762,38 @@ impl Store {
     }
 
     /// Merge whole documents into the store in one transaction.
-    fn merge_documents(&mut self, incoming: Vec<(CardId, Automerge)>) -> Result<ImportReport> {
+    fn merge_documents(
+        &mut self,
+        incoming: Vec<(CardId, Automerge, Vec<u8>)>,
+    ) -> Result<ImportReport> {
         let compact_after = self.settings.compact_after_chunks;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut report = ImportReport::default();
         let cache = &mut self.cache;
         {
-            for (id, theirs) in incoming {
+            for (id, theirs, bytes) in incoming {
                 let exists: Option<i64> = tx
-                    .query_row("SELECT num FROM cards WHERE id = ?1", [id.as_str()], |r| r.get(0))
+                    .query_row("SELECT num FROM cards WHERE id = ?1", [id.as_str()], |r| {
+                        r.get(0)
+                    })
                     .optional()?;
                 if exists.is_none() {
-                    let changes = theirs.get_changes(&[]).len() as u32;
+                    let changes = theirs.get_changes_meta(&[]).len() as u32;
+                    // The bundle holds a compacted document (verified by loading it): keep its bytes.
                     tx.execute(
                         "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                        params![id.as_str(), theirs.save(), now()],
+                        params![id.as_str(), bytes, now()],
                     )?;
-                    let cached = Cached { doc: theirs, num: tx.last_insert_rowid(), version: 0 };
+                    let cached = Cached {
+                        doc: theirs,
+                        num: tx.last_insert_rowid(),
+                        version: 0,
+                    };
                     Self::mark_dirty(&tx, cached.num)?;
-                    Self::reindex(&tx, &cached)?;
+                    let conflicts = Self::reindex(&tx, &cached)?;
                     report.cards_new += 1;
                     report.changes_applied += changes;
-                    if !find_conflicts(&cached.doc).is_empty() {
+                    if conflicts > 0 {
                         report.cards_conflicted += 1;
                     }
                     cache.put(id, cached);
@@ -670,11 +822,23 @@ impl Store {
     /// Recompute every index row from the documents (after an index format change).
     pub fn rebuild_index(&mut self) -> Result<()> {
         let ids = self.card_ids()?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for id in ids {
-            let num: i64 = tx.query_row("SELECT num FROM cards WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
+            let num: i64 =
+                tx.query_row("SELECT num FROM cards WHERE id = ?1", [id.as_str()], |r| {
+                    r.get(0)
+                })?;
             let doc = Self::read_document(&tx, &id, num)?;
-            Self::reindex(&tx, &Cached { doc, num, version: 0 })?;
+            Self::reindex(
+                &tx,
+                &Cached {
+                    doc,
+                    num,
+                    version: 0,
+                },
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -682,7 +846,9 @@ impl Store {
 
     /// SQLite's own consistency check (`PRAGMA integrity_check`): `true` when ok.
     pub fn integrity_ok(&self) -> Result<bool> {
-        let result: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(result == "ok")
     }
 
@@ -690,7 +856,10 @@ impl Store {
     pub fn disk_bytes(&self) -> u64 {
         let wal = self.path.with_extension(format!(
             "{}-wal",
-            self.path.extension().and_then(|e| e.to_str()).unwrap_or_default()
+            self.path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
         ));
         [self.path.clone(), wal]
             .iter()
@@ -701,7 +870,8 @@ impl Store {
 
     /// Checkpoint the WAL into the main file (for measurements and backups).
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 

@@ -155,7 +155,9 @@ impl Scalar for DateTime<Utc> {
     }
     fn from_scalar(value: &ScalarValue) -> Option<Self> {
         match value {
-            ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => DateTime::from_timestamp_millis(*ms),
+            ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => {
+                DateTime::from_timestamp_millis(*ms)
+            }
             _ => None,
         }
     }
@@ -169,7 +171,9 @@ impl Scalar for DateTime<Utc> {
                 return Ok(t.and_utc());
             }
         }
-        Err(format!("{input:?} is not a time like 2026-11-23T09:30:00+08:00"))
+        Err(format!(
+            "{input:?} is not a time like 2026-11-23T09:30:00+08:00"
+        ))
     }
     fn display(&self) -> String {
         self.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -257,7 +261,9 @@ impl Scalar for Count {
         ScalarValue::Int(i64::from(self.0))
     }
     fn from_scalar(value: &ScalarValue) -> Option<Self> {
-        i64::from_scalar(value).and_then(|i| u32::try_from(i).ok()).map(Count)
+        i64::from_scalar(value)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(Count)
     }
     fn parse(input: &str) -> Result<Self, String> {
         input
@@ -324,7 +330,10 @@ macro_rules! degrees {
                 if degrees.is_finite() && degrees.abs() <= $limit {
                     Ok($name(degrees))
                 } else {
-                    Err(format!(concat!("{} is not a ", $what, " (-{} to {})"), degrees, $limit, $limit))
+                    Err(format!(
+                        concat!("{} is not a ", $what, " (-{} to {})"),
+                        degrees, $limit, $limit
+                    ))
                 }
             }
             /// The value in degrees.

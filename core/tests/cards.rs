@@ -8,7 +8,9 @@ use fieldbook_core::{Card, CardId, CardQuery, Error, Store};
 
 fn device(dir: &tempfile::TempDir, name: &str, rep: &str) -> Store {
     let mut store = Store::open(dir.path().join(format!("{name}.db"))).expect("open store");
-    store.init_identity(rep.parse().expect("rep id")).expect("identity");
+    store
+        .init_identity(rep.parse().expect("rep id"))
+        .expect("identity");
     store
 }
 
@@ -24,7 +26,12 @@ fn new_customer(store: &mut Store) -> CardId {
             c.basic.phone = Some("021-6234 5678".into());
             c.territory = Some("华东区".into());
             c.classification.abc = Some(Class::A);
-            c.add_contact(Contact { name: Some("王芳".into()), title: Some("采购经理".into()), mobile: Some("13812345678".into()), ..Default::default() });
+            c.add_contact(Contact {
+                name: Some("王芳".into()),
+                title: Some("采购经理".into()),
+                mobile: Some("13812345678".into()),
+                ..Default::default()
+            });
             Ok(())
         })
         .expect("create")
@@ -60,7 +67,11 @@ fn every_section_round_trips_through_the_store() {
                 c.set_path(p, v)?;
             }
             c.add_visit(Visit {
-                at: Some(Utc.with_ymd_and_hms(2026, 11, 20, 2, 30, 0).single().expect("time")),
+                at: Some(
+                    Utc.with_ymd_and_hms(2026, 11, 20, 2, 30, 0)
+                        .single()
+                        .expect("time"),
+                ),
                 rep: Some("zhangwei".into()),
                 kind: Some(VisitKind::Visit),
                 place: Some("陆家嘴店".into()),
@@ -108,15 +119,29 @@ fn invalid_values_are_refused_and_change_nothing() {
         ("credit.settlement_day", "32"),
         ("classification.abc", "E"),
     ] {
-        let err = store.update(&id, |c| c.set_path(path, value)).expect_err(path);
+        let err = store
+            .update(&id, |c| c.set_path(path, value))
+            .expect_err(path);
         assert_eq!(err.code(), "input.invalid_value", "{path}");
-        assert!(err.to_string().contains(path), "message names the field: {err}");
+        assert!(
+            err.to_string().contains(path),
+            "message names the field: {err}"
+        );
     }
-    let err = store.update(&id, |c| c.set_path("basic.nickname", "x")).expect_err("unknown");
+    let err = store
+        .update(&id, |c| c.set_path("basic.nickname", "x"))
+        .expect_err("unknown");
     assert_eq!(err.code(), "input.unknown_field");
     let missing: CardId = "00000000-0000-4000-8000-000000000000".parse().expect("id");
-    assert_eq!(store.card(&missing).map(|_| ()).map_err(|e| e.code()), Err("card.not_found"));
-    assert_eq!(store.history(&id).expect("history").len(), before, "nothing was written");
+    assert_eq!(
+        store.card(&missing).map(|_| ()).map_err(|e| e.code()),
+        Err("card.not_found")
+    );
+    assert_eq!(
+        store.history(&id).expect("history").len(),
+        before,
+        "nothing was written"
+    );
 }
 
 #[test]
@@ -125,21 +150,30 @@ fn two_devices_merge_different_fields_text_and_visits() {
     let mut a = device(&dir, "a", "zhangwei");
     let mut b = device(&dir, "b", "lina");
     let id = new_customer(&mut a);
-    a.update(&id, |c| c.set_path("notes", "春节前备货。")).expect("notes");
+    a.update(&id, |c| c.set_path("notes", "春节前备货。"))
+        .expect("notes");
     sync_files(&mut a, &mut b);
 
     // Offline, both edit.
     a.update(&id, |c| {
         c.set_path("basic.address", "上海市浦东新区世纪大道100号")?;
         c.set_path("notes", "重要：春节前备货。")?;
-        c.add_visit(Visit { summary: "A 的拜访".into(), at: Some(Utc::now()), ..Default::default() });
+        c.add_visit(Visit {
+            summary: "A 的拜访".into(),
+            at: Some(Utc::now()),
+            ..Default::default()
+        });
         Ok(())
     })
     .expect("a edits");
     b.update(&id, |c| {
         c.set_path("credit.credit_limit", "300000")?;
         c.set_path("notes", "春节前备货。联系王芳。")?;
-        c.add_visit(Visit { summary: "B 的电话".into(), at: Some(Utc::now()), ..Default::default() });
+        c.add_visit(Visit {
+            summary: "B 的电话".into(),
+            at: Some(Utc::now()),
+            ..Default::default()
+        });
         Ok(())
     })
     .expect("b edits");
@@ -149,9 +183,19 @@ fn two_devices_merge_different_fields_text_and_visits() {
     let ca = a.card(&id).expect("a").card;
     let cb = b.card(&id).expect("b").card;
     assert_eq!(ca, cb);
-    assert_eq!(ca.basic.address.as_deref(), Some("上海市浦东新区世纪大道100号"));
-    assert_eq!(ca.credit.credit_limit, Some(Money::parse("300000").expect("money")));
-    assert_eq!(ca.notes.as_str(), "重要：春节前备货。联系王芳。", "text edits interleave");
+    assert_eq!(
+        ca.basic.address.as_deref(),
+        Some("上海市浦东新区世纪大道100号")
+    );
+    assert_eq!(
+        ca.credit.credit_limit,
+        Some(Money::parse("300000").expect("money"))
+    );
+    assert_eq!(
+        ca.notes.as_str(),
+        "重要：春节前备货。联系王芳。",
+        "text edits interleave"
+    );
     assert_eq!(ca.visits.len(), 2, "both visits survive");
     assert!(a.card(&id).expect("a").conflicts.is_empty());
 }
@@ -163,8 +207,10 @@ fn concurrent_same_field_is_a_visible_conflict_until_resolved() {
     let mut b = device(&dir, "b", "lina");
     let id = new_customer(&mut a);
     sync_files(&mut a, &mut b);
-    a.update(&id, |c| c.set_path("basic.phone", "13800000001")).expect("a");
-    b.update(&id, |c| c.set_path("basic.phone", "13900000002")).expect("b");
+    a.update(&id, |c| c.set_path("basic.phone", "13800000001"))
+        .expect("a");
+    b.update(&id, |c| c.set_path("basic.phone", "13900000002"))
+        .expect("b");
     sync_files(&mut a, &mut b);
     sync_files(&mut b, &mut a);
 
@@ -173,22 +219,44 @@ fn concurrent_same_field_is_a_visible_conflict_until_resolved() {
         assert_eq!(view.conflicts.len(), 1);
         let conflict = &view.conflicts[0];
         assert_eq!(conflict.path, "basic.phone");
-        let mut values: Vec<(&str, Option<&str>)> =
-            conflict.values.iter().map(|v| (v.value.as_str(), v.rep.as_deref())).collect();
+        let mut values: Vec<(&str, Option<&str>)> = conflict
+            .values
+            .iter()
+            .map(|v| (v.value.as_str(), v.rep.as_deref()))
+            .collect();
         values.sort();
-        assert_eq!(values, vec![("13800000001", Some("zhangwei")), ("13900000002", Some("lina"))]);
+        assert_eq!(
+            values,
+            vec![
+                ("13800000001", Some("zhangwei")),
+                ("13900000002", Some("lina"))
+            ]
+        );
         assert!(conflict.values.iter().all(|v| v.time.is_some()));
-        assert_eq!(store.list(&CardQuery { conflicted: true, ..Default::default() }).expect("list").len(), 1);
+        assert_eq!(
+            store
+                .list(&CardQuery {
+                    conflicted: true,
+                    ..Default::default()
+                })
+                .expect("list")
+                .len(),
+            1
+        );
     }
     // Resolve on b with the value that is not necessarily the winner; then merge.
-    b.resolve(&id, "basic.phone", "13800000001").expect("resolve");
+    b.resolve(&id, "basic.phone", "13800000001")
+        .expect("resolve");
     sync_files(&mut b, &mut a);
     for store in [&mut a, &mut b] {
         let view = store.card(&id).expect("card");
         assert!(view.conflicts.is_empty());
         assert_eq!(view.card.basic.phone.as_deref(), Some("13800000001"));
     }
-    assert_eq!(a.resolve(&id, "basic.phone", "1").map_err(|e| e.code()), Err("card.no_conflict"));
+    assert_eq!(
+        a.resolve(&id, "basic.phone", "1").map_err(|e| e.code()),
+        Err("card.no_conflict")
+    );
 }
 
 #[test]
@@ -198,8 +266,10 @@ fn history_is_attributed_per_field_and_the_past_can_be_read() {
     let mut b = device(&dir, "b", "lina");
     let id = new_customer(&mut a);
     sync_files(&mut a, &mut b);
-    b.update(&id, |c| c.set_path("basic.phone", "13900000002")).expect("b");
-    b.update(&id, |c| c.set_path("credit.credit_limit", "1000")).expect("b2");
+    b.update(&id, |c| c.set_path("basic.phone", "13900000002"))
+        .expect("b");
+    b.update(&id, |c| c.set_path("credit.credit_limit", "1000"))
+        .expect("b2");
     sync_files(&mut b, &mut a);
 
     let history = a.history(&id).expect("history");
@@ -210,11 +280,21 @@ fn history_is_attributed_per_field_and_the_past_can_be_read() {
     assert_eq!(history[1].rep.as_deref(), Some("lina"));
     assert_eq!(history[1].device, b.device_id());
     assert_eq!(history[1].fields, vec!["basic.phone".to_string()]);
-    assert!(history.iter().all(|h| h.time.is_some()), "device time is recorded");
-    assert_eq!(history[2].rep.as_deref(), Some("lina"), "later changes of a device keep their author");
+    assert!(
+        history.iter().all(|h| h.time.is_some()),
+        "device time is recorded"
+    );
+    assert_eq!(
+        history[2].rep.as_deref(),
+        Some("lina"),
+        "later changes of a device keep their author"
+    );
 
     let phone = a.field_history(&id, "basic.phone").expect("field history");
-    let values: Vec<_> = phone.iter().map(|c| (c.entry.rep.clone(), c.value.clone())).collect();
+    let values: Vec<_> = phone
+        .iter()
+        .map(|c| (c.entry.rep.clone(), c.value.clone()))
+        .collect();
     assert_eq!(
         values,
         vec![
@@ -243,17 +323,50 @@ fn search_finds_chinese_by_two_characters_and_phones_by_fragment() {
         Ok(())
     })
     .expect("other");
-    for q in ["客户", "华东", "华东客", "客户服务", "上", "6234", "62345678", "王芳", "13812345678", "1381234"] {
+    for q in [
+        "客户",
+        "华东",
+        "华东客",
+        "客户服务",
+        "上",
+        "6234",
+        "62345678",
+        "王芳",
+        "13812345678",
+        "1381234",
+    ] {
         let hits = a.search(q, 10).expect("search");
-        assert_eq!(hits.iter().map(|h| &h.id).collect::<Vec<_>>(), vec![&id], "query {q:?}");
+        assert_eq!(
+            hits.iter().map(|h| &h.id).collect::<Vec<_>>(),
+            vec![&id],
+            "query {q:?}"
+        );
     }
     assert_eq!(a.search("acme", 10).expect("search").len(), 1);
     assert_eq!(a.search("ac", 10).expect("search").len(), 1);
     assert_eq!(a.search("贸易", 10).expect("search").len(), 1);
     assert_eq!(a.search("广州", 10).expect("search").len(), 0);
-    assert_eq!(a.search("\") OR *", 10).expect("fts syntax is not interpreted").len(), 0);
-    let names: Vec<String> = a.list(&CardQuery::default()).expect("list").into_iter().map(|s| s.name).collect();
-    assert_eq!(names, vec!["Acme Trading 贸易", "北京百货商场", "上海华东客户服务有限公司"], "pinyin order");
+    assert_eq!(
+        a.search("\") OR *", 10)
+            .expect("fts syntax is not interpreted")
+            .len(),
+        0
+    );
+    let names: Vec<String> = a
+        .list(&CardQuery::default())
+        .expect("list")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "Acme Trading 贸易",
+            "北京百货商场",
+            "上海华东客户服务有限公司"
+        ],
+        "pinyin order"
+    );
 }
 
 #[test]
@@ -280,7 +393,9 @@ fn corrupt_foreign_and_truncated_bundles_change_nothing() {
     // A well-formed bundle whose second document is garbage: all or nothing.
     let mut entries = fieldbook_core::store::decode_bundle(&good).expect("decode");
     entries[1].data = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3];
-    let err = b.import_bundle(&fieldbook_core::store::encode_bundle(&entries)).expect_err("bad doc");
+    let err = b
+        .import_bundle(&fieldbook_core::store::encode_bundle(&entries))
+        .expect_err("bad doc");
     assert_eq!(err.code(), "bundle.corrupt");
     assert_eq!(b.count().expect("count"), 0);
     let report = b.import_bundle(&good).expect("good import");
@@ -294,14 +409,21 @@ fn files_that_are_not_ours_or_newer_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, vec![b'x'; 8192]).expect("write");
-    assert_eq!(Store::open(&junk).map(|_| ()).map_err(|e| e.code()), Err("store.not_fieldbook"));
+    assert_eq!(
+        Store::open(&junk).map(|_| ()).map_err(|e| e.code()),
+        Err("store.not_fieldbook")
+    );
 
     let other = dir.path().join("other.db");
     {
         let conn = rusqlite::Connection::open(&other).expect("sqlite");
-        conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY);").expect("table");
+        conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+            .expect("table");
     }
-    assert_eq!(Store::open(&other).map(|_| ()).map_err(|e| e.code()), Err("store.not_fieldbook"));
+    assert_eq!(
+        Store::open(&other).map(|_| ()).map_err(|e| e.code()),
+        Err("store.not_fieldbook")
+    );
 
     let newer = dir.path().join("newer.db");
     drop(Store::open(&newer).expect("create"));
@@ -323,12 +445,24 @@ fn a_corrupt_card_document_is_reported_for_that_card_only() {
     drop(a);
     {
         let conn = rusqlite::Connection::open(&path).expect("sqlite");
-        conn.execute("UPDATE cards SET snapshot = x'00112233' WHERE id = ?1", [bad.as_str()]).expect("damage");
+        conn.execute(
+            "UPDATE cards SET snapshot = x'00112233' WHERE id = ?1",
+            [bad.as_str()],
+        )
+        .expect("damage");
     }
     let mut a = Store::open(&path).expect("reopen");
-    assert_eq!(a.card(&bad).map(|_| ()).map_err(|e| e.code()), Err("store.corrupt_document"));
+    assert_eq!(
+        a.card(&bad).map(|_| ()).map_err(|e| e.code()),
+        Err("store.corrupt_document")
+    );
     assert!(a.card(&good).is_ok());
-    assert_eq!(a.list(&CardQuery::default()).expect("list still works").len(), 2);
+    assert_eq!(
+        a.list(&CardQuery::default())
+            .expect("list still works")
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -342,18 +476,58 @@ fn list_filters_by_territory_class_tag_and_due_date() {
             c.territory = Some("浙江区".into());
             c.classification.abc = Some(Class::C);
             c.tags.insert("茶叶".into());
-            c.add_visit(Visit { at: Some(Utc::now()), ..Default::default() });
+            c.add_visit(Visit {
+                at: Some(Utc::now()),
+                ..Default::default()
+            });
             Ok(())
         })
         .expect("y");
-    let ids = |q: CardQuery| -> Vec<CardId> { a.list(&q).expect("list").into_iter().map(|s| s.id).collect() };
-    assert_eq!(ids(CardQuery { territory: Some("浙江区".into()), ..Default::default() }), vec![y.clone()]);
-    assert_eq!(ids(CardQuery { class: Some(Class::A), ..Default::default() }), vec![x.clone()]);
-    assert_eq!(ids(CardQuery { tag: Some("茶叶".into()), ..Default::default() }), vec![y.clone()]);
+    let ids = |q: CardQuery| -> Vec<CardId> {
+        a.list(&q)
+            .expect("list")
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    assert_eq!(
+        ids(CardQuery {
+            territory: Some("浙江区".into()),
+            ..Default::default()
+        }),
+        vec![y.clone()]
+    );
+    assert_eq!(
+        ids(CardQuery {
+            class: Some(Class::A),
+            ..Default::default()
+        }),
+        vec![x.clone()]
+    );
+    assert_eq!(
+        ids(CardQuery {
+            tag: Some("茶叶".into()),
+            ..Default::default()
+        }),
+        vec![y.clone()]
+    );
     // x was never visited: due now. y (class C) was visited today: due in 30 days.
     let today = Utc::now().date_naive();
-    assert_eq!(ids(CardQuery { due_by: Some(today), ..Default::default() }), vec![x.clone()]);
+    assert_eq!(
+        ids(CardQuery {
+            due_by: Some(today),
+            ..Default::default()
+        }),
+        vec![x.clone()]
+    );
     let later = today + chrono::Duration::days(31);
-    assert_eq!(ids(CardQuery { due_by: Some(later), ..Default::default() }).len(), 2);
+    assert_eq!(
+        ids(CardQuery {
+            due_by: Some(later),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
     let _ = Card::new();
 }

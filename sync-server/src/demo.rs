@@ -38,7 +38,12 @@ pub fn seed(storage: &dyn Storage, cards_per_territory: u64, today: NaiveDate) -
         return Ok(Seeded::default());
     }
     admin::add_person(storage, MANAGER.0, MANAGER.1, PersonKind::Manager)?;
-    let manager = DemoAuthor::new(MANAGER.0.parse().map_err(|_| Error::Invalid("manager id".into()))?);
+    let manager = DemoAuthor::new(
+        MANAGER
+            .0
+            .parse()
+            .map_err(|_| Error::Invalid("manager id".into()))?,
+    );
     let mut seeded = Seeded::default();
     for (i, (rep, name, territory, territory_name)) in REPS.iter().enumerate() {
         admin::add_person(storage, rep, name, PersonKind::Rep)?;
@@ -66,6 +71,10 @@ pub fn enrolment_tokens(storage: &dyn Storage) -> Result<Vec<(String, String, St
         out.push((format!("{name} ({territory_name})"), rep.to_string(), token));
     }
     let token = admin::enrol_device(storage, MANAGER.0, Role::Manager, "演示平板")?.token;
-    out.push((format!("{} (manager)", MANAGER.1), MANAGER.0.to_string(), token));
+    out.push((
+        format!("{} (manager)", MANAGER.1),
+        MANAGER.0.to_string(),
+        token,
+    ));
     Ok(out)
 }

@@ -148,7 +148,10 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
             let today = chrono::Utc::now().date_naive();
             let seeded = fieldbook_server::demo::seed(&*state.storage, cards, today)?;
             if seeded.cards > 0 {
-                eprintln!("seeded the demo company: {} cards, {} changes", seeded.cards, seeded.changes);
+                eprintln!(
+                    "seeded the demo company: {} cards, {} changes",
+                    seeded.cards, seeded.changes
+                );
             }
             print_demo_welcome(&*state.storage, &db, listen)?;
             return serve(state, listen);
@@ -186,8 +189,8 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
 }
 
 fn serve(state: fieldbook_server::AppState, listen: SocketAddr) -> fieldbook_server::Result<()> {
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| fieldbook_server::Error::Internal(e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| fieldbook_server::Error::Internal(e.to_string()))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -59,7 +59,11 @@ fn server_binary() -> Res<PathBuf> {
     let dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
     let bin = dir.join("fieldbook-test-server");
     if !bin.exists() {
-        return Err(format!("{} is missing: run `cargo build --release -p fieldbook-tests --bins` first", bin.display()).into());
+        return Err(format!(
+            "{} is missing: run `cargo build --release -p fieldbook-tests --bins` first",
+            bin.display()
+        )
+        .into());
     }
     Ok(bin)
 }
@@ -110,12 +114,20 @@ impl Dev {
         let mut store = Store::open(dir.path().join("device.db"))?;
         let transport = HttpTransport::new(url, &[])?;
         fieldbook_core::sync::enrol(&mut store, &transport, url, token)?;
-        Ok(Dev { store, transport, _dir: dir })
+        Ok(Dev {
+            store,
+            transport,
+            _dir: dir,
+        })
     }
 
     fn sync(&mut self) -> Res<(SyncReport, f64)> {
         let t = Instant::now();
-        let r = fieldbook_core::sync::sync(&mut self.store, &self.transport as &dyn Transport, &mut |_| {})?;
+        let r = fieldbook_core::sync::sync(
+            &mut self.store,
+            &self.transport as &dyn Transport,
+            &mut |_| {},
+        )?;
         Ok((r, t.elapsed().as_secs_f64() * 1e3))
     }
 }
@@ -139,7 +151,10 @@ fn main() -> Res<()> {
         admin::add_person(s, "zhangwei", "张伟", PersonKind::Rep)?;
         admin::add_territory(s, "east", "华东区", None)?;
         admin::assign_territory(s, "east", "zhangwei")?;
-        let authors = [DemoAuthor::new("zhangwei".parse()?), DemoAuthor::new("lina".parse()?)];
+        let authors = [
+            DemoAuthor::new("zhangwei".parse()?),
+            DemoAuthor::new("lina".parse()?),
+        ];
         let mut batch = Vec::new();
         for i in 0..cards as u64 {
             let (_, bytes) = demo_document(7, i, "east", &authors, 50, today)?;
@@ -191,8 +206,11 @@ fn main() -> Res<()> {
         keep = Some(dev);
     }
     let mut dev = keep.ok_or("no device")?;
-    println!("(a) first sync, {cards} cards: median {:.0} ms over {runs} runs; {first_bytes} bytes down = {:.2}x the gzip size of the compacted documents ({gzip_docs} bytes)",
-        median(first_ms.clone()), first_bytes as f64 / gzip_docs as f64);
+    println!(
+        "(a) first sync, {cards} cards: median {:.0} ms over {runs} runs; {first_bytes} bytes down = {:.2}x the gzip size of the compacted documents ({gzip_docs} bytes)",
+        median(first_ms.clone()),
+        first_bytes as f64 / gzip_docs as f64
+    );
 
     // (b) reconnect after 100 cards edited offline.
     let ids: Vec<CardId> = dev.store.card_ids()?.into_iter().take(100).collect();
@@ -200,18 +218,40 @@ fn main() -> Res<()> {
     let mut ratio = Vec::new();
     for run in 0..runs {
         for id in &ids {
-            dev.store.update(id, |c| c.set_path("basic.phone", &format!("138{run:02}{:06}", id.as_str().len())))?;
-            dev.store.update(id, |c| c.set_path("transaction.current_activity", &format!("第{run}轮：年底促销洽谈中")))?;
+            dev.store.update(id, |c| {
+                c.set_path(
+                    "basic.phone",
+                    &format!("138{run:02}{:06}", id.as_str().len()),
+                )
+            })?;
+            dev.store.update(id, |c| {
+                c.set_path(
+                    "transaction.current_activity",
+                    &format!("第{run}轮：年底促销洽谈中"),
+                )
+            })?;
         }
-        let pending: Vec<u8> = dev.store.pending_changes()?.into_iter().flat_map(|(_, b)| b).collect();
+        let pending: Vec<u8> = dev
+            .store
+            .pending_changes()?
+            .into_iter()
+            .flat_map(|(_, b)| b)
+            .collect();
         let reference = gzip_len(&pending);
         let (report, ms) = dev.sync()?;
         assert_eq!(report.progress.cards_pushed, 100);
         re_ms.push(ms);
         ratio.push(report.progress.bytes_up as f64 / reference as f64);
-        println!("    run {run}: {} requests, {} bytes up (changes gzip: {reference}), {} bytes down, {ms:.1} ms", report.progress.requests, report.progress.bytes_up, report.progress.bytes_down);
+        println!(
+            "    run {run}: {} requests, {} bytes up (changes gzip: {reference}), {} bytes down, {ms:.1} ms",
+            report.progress.requests, report.progress.bytes_up, report.progress.bytes_down
+        );
     }
-    println!("(b) reconnect after 100 cards edited offline: median {:.1} ms; bytes up = {:.2}x the compressed changes", median(re_ms), median(ratio));
+    println!(
+        "(b) reconnect after 100 cards edited offline: median {:.1} ms; bytes up = {:.2}x the compressed changes",
+        median(re_ms),
+        median(ratio)
+    );
 
     // (c) no-op.
     let mut noop_ms = Vec::new();
@@ -221,7 +261,12 @@ fn main() -> Res<()> {
         noop_ms.push(ms);
         noop_bytes = (r.progress.bytes_up, r.progress.bytes_down);
     }
-    println!("(c) no-op sync of {cards} cards: median {:.2} ms; {} bytes up, {} bytes down, 1 request", median(noop_ms), noop_bytes.0, noop_bytes.1);
+    println!(
+        "(c) no-op sync of {cards} cards: median {:.2} ms; {} bytes up, {} bytes down, 1 request",
+        median(noop_ms),
+        noop_bytes.0,
+        noop_bytes.1
+    );
 
     // (d) many devices at once.
     eprintln!("enrolling and first-syncing {n_devices} devices ...");
@@ -236,15 +281,21 @@ fn main() -> Res<()> {
     let mut handles = Vec::new();
     for (i, mut d) in devices.into_iter().enumerate() {
         let barrier = barrier.clone();
-        handles.push(std::thread::Builder::new().stack_size(256 * 1024).spawn(move || -> Result<(f64, u32), String> {
-            let ids = d.store.card_ids().map_err(|e| e.to_string())?;
-            for id in ids.iter().skip(i % 5 * 10).take(10) {
-                d.store.update(id, |c| c.set_path("transaction.current_activity", &format!("设备{i}更新"))).map_err(|e| e.to_string())?;
-            }
-            barrier.wait();
-            let (report, ms) = d.sync().map_err(|e| e.to_string())?;
-            Ok((ms, report.progress.cards_pulled))
-        })?);
+        handles.push(std::thread::Builder::new().stack_size(256 * 1024).spawn(
+            move || -> Result<(f64, u32), String> {
+                let ids = d.store.card_ids().map_err(|e| e.to_string())?;
+                for id in ids.iter().skip(i % 5 * 10).take(10) {
+                    d.store
+                        .update(id, |c| {
+                            c.set_path("transaction.current_activity", &format!("设备{i}更新"))
+                        })
+                        .map_err(|e| e.to_string())?;
+                }
+                barrier.wait();
+                let (report, ms) = d.sync().map_err(|e| e.to_string())?;
+                Ok((ms, report.progress.cards_pulled))
+            },
+        )?);
     }
     barrier.wait();
     let t0 = Instant::now();
@@ -260,8 +311,15 @@ fn main() -> Res<()> {
         }
     }
     let wall = t0.elapsed();
-    println!("(d) {n_devices} devices at once (10 cards pushed each): {} ok, {failures} failed; wall {:.2} s; throughput {:.0} syncs/s; p50 {:.0} ms, p99 {:.0} ms; server peak RSS {} MiB",
-        lat.len(), wall.as_secs_f64(), lat.len() as f64 / wall.as_secs_f64(), percentile(lat.clone(), 0.5), percentile(lat, 0.99), server.peak_rss_kib() / 1024);
+    println!(
+        "(d) {n_devices} devices at once (10 cards pushed each): {} ok, {failures} failed; wall {:.2} s; throughput {:.0} syncs/s; p50 {:.0} ms, p99 {:.0} ms; server peak RSS {} MiB",
+        lat.len(),
+        wall.as_secs_f64(),
+        lat.len() as f64 / wall.as_secs_f64(),
+        percentile(lat.clone(), 0.5),
+        percentile(lat, 0.99),
+        server.peak_rss_kib() / 1024
+    );
     let _ = Duration::ZERO;
     Ok(())
 }

@@ -13,7 +13,9 @@ use fieldbook_core::{Card, CardId, Store};
 use serde_json::json;
 
 use super::{assignment, card_id, parse_time};
-use crate::args::{ContactCommand, NewArgs, NoteArgs, OppCommand, TagAction, TodoCommand, VisitArgs};
+use crate::args::{
+    ContactCommand, NewArgs, NoteArgs, OppCommand, TagAction, TodoCommand, VisitArgs,
+};
 use crate::error::{CliError, Result};
 use crate::output::Output;
 
@@ -62,7 +64,10 @@ pub fn new(store: &mut Store, args: &NewArgs) -> Result<Output> {
         (None, several) => {
             return Err(CliError::invalid(
                 "territory",
-                format!("this rep holds several territories ({}); choose one with --territory", several.join(", ")),
+                format!(
+                    "this rep holds several territories ({}); choose one with --territory",
+                    several.join(", ")
+                ),
             ));
         }
     }
@@ -86,7 +91,10 @@ pub fn new(store: &mut Store, args: &NewArgs) -> Result<Output> {
 /// `fieldbook set ID path=value ...`.
 pub fn set(store: &mut Store, id: &str, assignments: &[String]) -> Result<Output> {
     let id = card_id(store, id)?;
-    let pairs = assignments.iter().map(|a| assignment(a)).collect::<Result<Vec<_>>>()?;
+    let pairs = assignments
+        .iter()
+        .map(|a| assignment(a))
+        .collect::<Result<Vec<_>>>()?;
     let touched = store.update(&id, |card| {
         for (path, value) in &pairs {
             card.set_path(path, value)?;
@@ -156,7 +164,10 @@ pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     let id = card_id(store, &args.id)?;
     let rep = match &args.rep {
         Some(rep) => rep.parse::<fieldbook_core::RepId>()?.to_string(),
-        None => store.rep().ok_or(fieldbook_core::Error::NotInitialised)?.to_string(),
+        None => store
+            .rep()
+            .ok_or(fieldbook_core::Error::NotInitialised)?
+            .to_string(),
     };
     let at = match &args.at {
         Some(t) => parse_time("visits.at", t, NaiveTime::MIN)?,
@@ -229,7 +240,10 @@ pub fn contact(store: &mut Store, cmd: ContactCommand) -> Result<Output> {
             assignments,
         } => {
             let id = card_id(store, &id)?;
-            let pairs = assignments.iter().map(|a| assignment(a)).collect::<Result<Vec<_>>>()?;
+            let pairs = assignments
+                .iter()
+                .map(|a| assignment(a))
+                .collect::<Result<Vec<_>>>()?;
             let touched = store.update(&id, |card| {
                 for (key, value) in &pairs {
                     set_item(card, "contacts", &contact, key, Some(value))?;
@@ -266,7 +280,9 @@ pub fn todo(store: &mut Store, cmd: TodoCommand) -> Result<Output> {
         }
         TodoCommand::Done { id, todo } => {
             let id = card_id(store, &id)?;
-            let touched = store.update(&id, |card| set_item(card, "todos", &todo, "done", Some("yes")))?;
+            let touched = store.update(&id, |card| {
+                set_item(card, "todos", &todo, "done", Some("yes"))
+            })?;
             Ok(edited(&id, touched))
         }
     }
@@ -286,7 +302,10 @@ pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
         } => {
             let id = card_id(store, &id)?;
             if title.trim().is_empty() {
-                return Err(CliError::invalid("opportunities.title", "an opportunity needs a title"));
+                return Err(CliError::invalid(
+                    "opportunities.title",
+                    "an opportunity needs a title",
+                ));
             }
             let mut opp_id = String::new();
             store.update(&id, |card| {
@@ -308,8 +327,8 @@ pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
         }
         OppCommand::Stage { id, opp, stage } => {
             let id = card_id(store, &id)?;
-            let new_stage =
-                OppStage::parse(&stage).map_err(|r| CliError::invalid(format!("opportunities.{opp}.stage"), r))?;
+            let new_stage = OppStage::parse(&stage)
+                .map_err(|r| CliError::invalid(format!("opportunities.{opp}.stage"), r))?;
             let touched = store.update(&id, |card| {
                 let current = card.get_path(&format!("opportunities.{opp}.stage"))?;
                 if current.as_deref() == Some(new_stage.code()) {
@@ -326,7 +345,9 @@ pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
 /// `fieldbook sales ID MONTH AMOUNT`.
 pub fn sales(store: &mut Store, id: &str, month: &str, amount: &str) -> Result<Output> {
     let id = card_id(store, id)?;
-    let touched = store.update(&id, |card| card.set_path(&format!("sales.{}", month.trim()), amount))?;
+    let touched = store.update(&id, |card| {
+        card.set_path(&format!("sales.{}", month.trim()), amount)
+    })?;
     Ok(edited(&id, touched))
 }
 

@@ -15,7 +15,10 @@ pub fn init(store: &mut Store, rep: &str) -> Result<Output> {
     let previous = store.rep().cloned();
     store.init_identity(rep.clone())?;
     let device = store.device_id();
-    let mut human = format!("device {device}\nrep    {rep}\nstore  {}", store.path().display());
+    let mut human = format!(
+        "device {device}\nrep    {rep}\nstore  {}",
+        store.path().display()
+    );
     if let Some(prev) = previous.filter(|p| *p != rep) {
         human.push_str(&format!(
             "\n(this device acted for {prev} until now; later edits are authored by {rep})"
@@ -45,7 +48,12 @@ pub fn fields() -> Output {
         "月销售额".into(),
         "money".into(),
     ]);
-    table.row(vec!["tags.TAG".into(), "标签".into(), "标签".into(), "bool".into()]);
+    table.row(vec![
+        "tags.TAG".into(),
+        "标签".into(),
+        "标签".into(),
+        "bool".into(),
+    ]);
     Output::new(to_json(&fields), table.render())
 }
 
@@ -72,7 +80,10 @@ pub fn settings(store: &mut Store, assignments: &[String]) -> Result<Output> {
                 let known: Vec<&str> = map.keys().map(String::as_str).collect();
                 return Err(CliError::input(
                     "input.unknown_setting",
-                    format!("unknown setting {key:?}; the settings are: {}", known.join(", ")),
+                    format!(
+                        "unknown setting {key:?}; the settings are: {}",
+                        known.join(", ")
+                    ),
                 ));
             }
             let n: u32 = value
@@ -80,19 +91,25 @@ pub fn settings(store: &mut Store, assignments: &[String]) -> Result<Output> {
                 .parse()
                 .ok()
                 .filter(|n| *n >= 1)
-                .ok_or_else(|| CliError::invalid(key, format!("{value:?} is not a whole number of 1 or more")))?;
+                .ok_or_else(|| {
+                    CliError::invalid(key, format!("{value:?} is not a whole number of 1 or more"))
+                })?;
             map.insert(key.to_string(), json!(n));
             changed.push(key.to_string());
         }
-        let settings: Settings =
-            serde_json::from_value(Value::Object(map)).map_err(|e| CliError::invalid("settings", e.to_string()))?;
+        let settings: Settings = serde_json::from_value(Value::Object(map))
+            .map_err(|e| CliError::invalid("settings", e.to_string()))?;
         store.set_settings(settings)?;
     }
     let current = to_json(store.settings());
     let mut table = Table::new(&["SETTING", "VALUE"]);
     if let Value::Object(map) = &current {
         for (k, v) in map {
-            let mark = if changed.contains(k) { " (changed)" } else { "" };
+            let mark = if changed.contains(k) {
+                " (changed)"
+            } else {
+                ""
+            };
             table.row(vec![k.clone(), format!("{v}{mark}")]);
         }
     }

@@ -64,9 +64,9 @@ fn compact_fields(fields: &[String]) -> Vec<&str> {
     fields
         .iter()
         .filter(|f| {
-            !fields
-                .iter()
-                .any(|g| g.len() < f.len() && f.starts_with(g.as_str()) && f[g.len()..].starts_with('.'))
+            !fields.iter().any(|g| {
+                g.len() < f.len() && f.starts_with(g.as_str()) && f[g.len()..].starts_with('.')
+            })
         })
         .map(String::as_str)
         .collect()
@@ -79,7 +79,10 @@ pub fn conflicts(store: &mut Store, id: &str) -> Result<Output> {
     let human = if conflicts.is_empty() {
         "no conflicts\n".to_string()
     } else {
-        let mut s: String = conflicts.iter().map(|c| format!("{}\n", conflict_line(c))).collect();
+        let mut s: String = conflicts
+            .iter()
+            .map(|c| format!("{}\n", conflict_line(c)))
+            .collect();
         s.push_str(&format!(
             "resolve with: fieldbook resolve {} PATH VALUE\n",
             short(id.as_str())

@@ -19,7 +19,11 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<Output> {
         .as_deref()
         .map(|c| Class::parse(c).map_err(|reason| CliError::invalid("class", reason)))
         .transpose()?;
-    let due_by = args.due.as_deref().map(|d| parse_date("due", d)).transpose()?;
+    let due_by = args
+        .due
+        .as_deref()
+        .map(|d| parse_date("due", d))
+        .transpose()?;
     let sort: SortBy = args.sort.parse()?;
     let query = CardQuery {
         territory: args.territory.clone(),
@@ -36,7 +40,10 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<Output> {
     let rows = store.list(&query)?;
     let mut human = table(&rows);
     if rows.len() as u32 == query.limit {
-        human.push_str(&format!("(more may follow: --offset {})\n", args.offset + query.limit));
+        human.push_str(&format!(
+            "(more may follow: --offset {})\n",
+            args.offset + query.limit
+        ));
     }
     Ok(Output::new(
         json!({ "cards": to_json(&rows), "offset": args.offset, "limit": query.limit }),
@@ -80,7 +87,9 @@ fn table(rows: &[CardSummary]) -> String {
             or_dash(r.class.as_deref()),
             or_dash(r.phone.as_deref()),
             opt_time(r.last_visit_at.as_ref()),
-            r.next_due.map(|d| d.display()).unwrap_or_else(|| "-".into()),
+            r.next_due
+                .map(|d| d.display())
+                .unwrap_or_else(|| "-".into()),
             or_dash(r.credit_limit.as_deref()),
             if r.conflicts > 0 {
                 format!("!! {}", r.conflicts)

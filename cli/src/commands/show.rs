@@ -138,11 +138,17 @@ pub fn conflict_line(c: &Conflict) -> String {
                 .rep
                 .clone()
                 .unwrap_or_else(|| format!("device {}", crate::output::short(&v.device)));
-            let when = v.time.as_ref().map(local_time).unwrap_or_else(|| "time unknown".into());
+            let when = v
+                .time
+                .as_ref()
+                .map(local_time)
+                .unwrap_or_else(|| "time unknown".into());
             format!("{} ({who}, {when})", v.value)
         })
         .collect();
-    let label = label_of(&c.path).map(|l| format!("{l} ")).unwrap_or_default();
+    let label = label_of(&c.path)
+        .map(|l| format!("{l} "))
+        .unwrap_or_default();
     format!("{label}{}: {}", c.path, values.join(" | "))
 }
 
@@ -220,7 +226,11 @@ fn body(out: &mut String, card: &Card, conflicted: &[&str]) {
         for t in todos {
             let mark = if t.done == Some(true) { "[x]" } else { "[ ]" };
             let due = t.due.map(|d| format!("  截止 {d}")).unwrap_or_default();
-            out.push_str(&format!("  {mark} {}{due}  ({})\n", or_dash(t.title.as_deref()), t.id));
+            out.push_str(&format!(
+                "  {mark} {}{due}  ({})\n",
+                or_dash(t.title.as_deref()),
+                t.id
+            ));
         }
     }
     if !card.opportunities.is_empty() {
@@ -229,12 +239,18 @@ fn body(out: &mut String, card: &Card, conflicted: &[&str]) {
         for o in &card.opportunities {
             t.row(vec![
                 or_dash(o.title.as_deref()),
-                o.stage.map(|s| s.label().to_string()).unwrap_or_else(|| "-".into()),
+                o.stage
+                    .map(|s| s.label().to_string())
+                    .unwrap_or_else(|| "-".into()),
                 o.amount
                     .map(|a| format!("¥{}", fieldbook_core::value::Scalar::display(&a)))
                     .unwrap_or_else(|| "-".into()),
-                o.expected_close.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
-                o.stage_since.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                o.expected_close
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                o.stage_since
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 o.id.clone(),
             ]);
         }
@@ -259,7 +275,10 @@ fn visits(out: &mut String, card: &Card, title: &str) {
     let mut visits: Vec<_> = card.visits.iter().collect();
     visits.sort_by_key(|v| (v.at.is_none(), v.at));
     for v in visits {
-        let when = v.at.as_ref().map(local_time).unwrap_or_else(|| "time unknown".into());
+        let when =
+            v.at.as_ref()
+                .map(local_time)
+                .unwrap_or_else(|| "time unknown".into());
         let kind = v.kind.map(|k| k.label()).unwrap_or("-");
         let mut line = format!("  {when}  {kind}  {}", or_dash(v.rep.as_deref()));
         if let Some(place) = &v.place {

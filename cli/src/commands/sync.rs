@@ -17,8 +17,9 @@ use crate::output::{Output, to_json};
 fn transport(url: &str, ca_certs: &[PathBuf]) -> Result<HttpTransport> {
     let mut pems = Vec::new();
     for path in ca_certs {
-        let pem = std::fs::read(path)
-            .map_err(|e| CliError::input("input.file", format!("cannot read {}: {e}", path.display())))?;
+        let pem = std::fs::read(path).map_err(|e| {
+            CliError::input("input.file", format!("cannot read {}: {e}", path.display()))
+        })?;
         pems.push(pem);
     }
     Ok(HttpTransport::new(url, &pems)?)
@@ -48,7 +49,9 @@ pub fn enrol(store: &mut Store, url: &str, token: &str, ca_certs: &[PathBuf]) ->
 
 /// `fieldbook sync`.
 pub fn sync(store: &mut Store, ca_certs: &[PathBuf], json_output: bool) -> Result<Output> {
-    let enrolment = store.enrolment()?.ok_or(fieldbook_core::Error::NotEnrolled)?;
+    let enrolment = store
+        .enrolment()?
+        .ok_or(fieldbook_core::Error::NotEnrolled)?;
     let transport = transport(&enrolment.server_url, ca_certs)?;
     let show_progress = !json_output && std::io::stderr().is_terminal();
     let mut on_progress = |p: &fieldbook_core::sync::SyncProgress| {
@@ -89,7 +92,10 @@ pub fn sync(store: &mut Store, ca_certs: &[PathBuf], json_output: bool) -> Resul
         ));
     }
     if report.cards_revoked > 0 {
-        human.push_str(&format!("\n  {} card(s) left this device (territory handed over)", report.cards_revoked));
+        human.push_str(&format!(
+            "\n  {} card(s) left this device (territory handed over)",
+            report.cards_revoked
+        ));
     }
     for id in &report.revoked_kept {
         human.push_str(&format!("\n  card {id} was handed over but still has unsynced edits; it stays until they are accepted"));
@@ -98,7 +104,10 @@ pub fn sync(store: &mut Store, ca_certs: &[PathBuf], json_output: bool) -> Resul
         human.push_str(&format!("\n  refused {id}: error[{code}] {message}"));
     }
     if report.pending > 0 {
-        human.push_str(&format!("\n  {} card(s) still have edits the server has not accepted", report.pending));
+        human.push_str(&format!(
+            "\n  {} card(s) still have edits the server has not accepted",
+            report.pending
+        ));
     }
     Ok(Output::new(to_json(&report), human))
 }
@@ -116,7 +125,11 @@ pub fn status(store: &mut Store) -> Result<Output> {
             store.device_id(),
             rep.as_deref().unwrap_or("-"),
             e.server_url,
-            if territories.is_empty() { "(sync to learn them)".to_string() } else { territories.join(", ") }
+            if territories.is_empty() {
+                "(sync to learn them)".to_string()
+            } else {
+                territories.join(", ")
+            }
         ),
         None => format!(
             "device  {}\nrep     {}\nserver  (not enrolled: `fieldbook enrol URL TOKEN`)\ncards   {cards}",

@@ -19,7 +19,11 @@ pub fn export(store: &mut Store, file: &Path, ids: &[String]) -> Result<Output> 
     let ids: Option<Vec<CardId>> = if ids.is_empty() {
         None
     } else {
-        Some(ids.iter().map(|i| card_id(store, i)).collect::<Result<_>>()?)
+        Some(
+            ids.iter()
+                .map(|i| card_id(store, i))
+                .collect::<Result<_>>()?,
+        )
     };
     let cards = match &ids {
         Some(ids) => ids.len() as u64,
@@ -27,7 +31,11 @@ pub fn export(store: &mut Store, file: &Path, ids: &[String]) -> Result<Output> 
     };
     let bytes = store.export_bundle(ids.as_deref())?;
     write_atomically(file, &bytes)?;
-    let human = format!("exported {cards} card(s), {} bytes, to {}", bytes.len(), file.display());
+    let human = format!(
+        "exported {cards} card(s), {} bytes, to {}",
+        bytes.len(),
+        file.display()
+    );
     Ok(Output::new(
         json!({ "file": file.display().to_string(), "cards": cards, "bytes": bytes.len() }),
         human,
@@ -54,8 +62,9 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
 
 /// `fieldbook import FILE`.
 pub fn import(store: &mut Store, file: &Path) -> Result<Output> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| CliError::input("input.file", format!("cannot read {}: {e}", file.display())))?;
+    let bytes = std::fs::read(file).map_err(|e| {
+        CliError::input("input.file", format!("cannot read {}: {e}", file.display()))
+    })?;
     let report = store.import_bundle(&bytes)?;
     let human = format!(
         "imported {}: {} new, {} updated, {} unchanged card(s); {} change(s) applied; {} card(s) with conflicts{}",

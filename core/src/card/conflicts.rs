@@ -5,7 +5,9 @@
 //! lists every such field with all its values and who set each one, when, until a
 //! person resolves it by writing a new value ([`crate::Store::resolve`]).
 
-use automerge::{Automerge, ChangeHash, ObjId, ObjId as ExId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    Automerge, ChangeHash, ObjId, ObjId as ExId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -37,7 +39,10 @@ pub struct Conflict {
 }
 
 /// Who wrote an op, and when: the author and time of the change containing it.
-pub(crate) fn attribution(doc: &Automerge, op: &ExId) -> (Option<String>, String, Option<DateTime<Utc>>) {
+pub(crate) fn attribution(
+    doc: &Automerge,
+    op: &ExId,
+) -> (Option<String>, String, Option<DateTime<Utc>>) {
     let device = match op {
         ExId::Id(_, actor, _) => actor.to_hex_string(),
         ExId::Root => String::new(),
@@ -47,9 +52,14 @@ pub(crate) fn attribution(doc: &Automerge, op: &ExId) -> (Option<String>, String
         .and_then(|hash| doc.get_change_meta_by_hash(&hash));
     match meta {
         Some(meta) => (
-            meta.author.as_ref().and_then(RepId::from_author).map(|r| r.to_string()),
+            meta.author
+                .as_ref()
+                .and_then(RepId::from_author)
+                .map(|r| r.to_string()),
             device,
-            (meta.timestamp > 0).then(|| DateTime::from_timestamp(meta.timestamp, 0)).flatten(),
+            (meta.timestamp > 0)
+                .then(|| DateTime::from_timestamp(meta.timestamp, 0))
+                .flatten(),
         ),
         None => (None, device, None),
     }
@@ -59,7 +69,9 @@ pub(crate) fn attribution(doc: &Automerge, op: &ExId) -> (Option<String>, String
 pub(crate) fn show_scalar(path: &str, value: &ScalarValue) -> String {
     match crate::card::kind_of(path) {
         Some(FieldKind::Money) => Money::from_scalar(value).map(|m| m.display()),
-        Some(FieldKind::Date) | Some(FieldKind::Str) | Some(FieldKind::Choice) => String::from_scalar(value),
+        Some(FieldKind::Date) | Some(FieldKind::Str) | Some(FieldKind::Choice) => {
+            String::from_scalar(value)
+        }
         Some(FieldKind::Timestamp) => DateTime::<Utc>::from_scalar(value).map(|t| t.display()),
         _ => None,
     }
@@ -79,7 +91,11 @@ fn show(path: &str, value: &Value<'_>) -> String {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn collect(doc: &Automerge, path: &str, values: Vec<(Value<'_>, ExId)>, winner: &ExId) -> Conflict {
@@ -87,14 +103,27 @@ fn collect(doc: &Automerge, path: &str, values: Vec<(Value<'_>, ExId)>, winner: 
         .iter()
         .map(|(v, id)| {
             let (rep, device, time) = attribution(doc, id);
-            ConflictValue { value: show(path, v), rep, device, time, shown: id == winner }
+            ConflictValue {
+                value: show(path, v),
+                rep,
+                device,
+                time,
+                shown: id == winner,
+            }
         })
         .collect();
     out.sort_by_key(|v| !v.shown);
-    Conflict { path: path.to_string(), values: out }
+    Conflict {
+        path: path.to_string(),
+        values: out,
+    }
 }
 
-pub(crate) fn visit_id(doc: &Automerge, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Option<String> {
+pub(crate) fn visit_id(
+    doc: &Automerge,
+    obj: &ObjId,
+    heads: Option<&[ChangeHash]>,
+) -> Option<String> {
     let got = match heads {
         None => doc.get(obj, "id"),
         Some(h) => doc.get_at(obj, "id", h),
@@ -105,47 +134,61 @@ pub(crate) fn visit_id(doc: &Automerge, obj: &ObjId, heads: Option<&[ChangeHash]
     }
 }
 
-fn walk(doc: &Automerge, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
-    match doc.object_type(obj) {
-        Ok(ObjType::Map) | Ok(ObjType::Table) => {
-            for key in doc.keys(obj) {
+/// Walk maps and lists in one pass each; only entries Automerge flags as conflicted
+/// pay for `get_all` and attribution.
+fn walk(doc: &Automerge, obj: &ObjId, kind: ObjType, path: &str, out: &mut Vec<Conflict>) {
+    match kind {
+        ObjType::Map | ObjType::Table => {
+            let entries: Vec<(String, Value<'static>, ExId, bool)> = doc
+                .map_range(obj, ..)
+                .map(|item| {
+                    let id = item.id();
+                    (
+                        item.key.into_owned(),
+                        item.value.into_value(),
+                        id,
+                        item.conflict,
+                    )
+                })
+                .collect();
+            for (key, value, id, conflict) in entries {
                 let here = join(path, &key);
-                let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
-                let Ok(Some((winner_value, winner))) = doc.get(obj, key.as_str()) else {
-                    continue;
-                };
-                if all.len() > 1 {
-                    out.push(collect(doc, &here, all, &winner));
+                if conflict {
+                    let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
+                    out.push(collect(doc, &here, all, &id));
                 }
-                if matches!(winner_value, Value::Object(ObjType::Map | ObjType::List)) {
-                    walk(doc, &winner, &here, out);
+                if let Value::Object(child @ (ObjType::Map | ObjType::List)) = value {
+                    walk(doc, &id, child, &here, out);
                 }
             }
         }
-        Ok(ObjType::List) => {
-            for i in 0..doc.length(obj) {
-                let all = doc.get_all(obj, i).unwrap_or_default();
-                let Ok(Some((winner_value, winner))) = doc.get(obj, i) else {
-                    continue;
-                };
-                let segment = visit_id(doc, &winner, None).unwrap_or_else(|| i.to_string());
+        ObjType::List => {
+            let entries: Vec<(usize, Value<'static>, ExId, bool)> = doc
+                .list_range(obj, ..)
+                .map(|item| {
+                    let id = item.id();
+                    (item.index, item.value.into_value(), id, item.conflict)
+                })
+                .collect();
+            for (index, value, id, conflict) in entries {
+                let segment = visit_id(doc, &id, None).unwrap_or_else(|| index.to_string());
                 let here = join(path, &segment);
-                if all.len() > 1 {
-                    out.push(collect(doc, &here, all, &winner));
+                if conflict {
+                    let all = doc.get_all(obj, index).unwrap_or_default();
+                    out.push(collect(doc, &here, all, &id));
                 }
-                if matches!(winner_value, Value::Object(ObjType::Map)) {
-                    walk(doc, &winner, &here, out);
+                if let Value::Object(ObjType::Map) = value {
+                    walk(doc, &id, ObjType::Map, &here, out);
                 }
             }
         }
-        _ => {}
+        ObjType::Text => {}
     }
 }
 
 /// Every conflicted field of the card document.
 pub(crate) fn find_conflicts(doc: &Automerge) -> Vec<Conflict> {
     let mut out = Vec::new();
-    walk(doc, &ROOT, "", &mut out);
+    walk(doc, &ROOT, ObjType::Map, "", &mut out);
     out
 }
-

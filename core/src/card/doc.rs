@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::transaction::Transactable;
 use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use super::field::{DocField, LongText, Record, get};
+use super::field::{DocField, LongText, MapView, Record, get};
 use super::{Card, Keyed};
 use crate::error::{Error, Result};
 use crate::ids::{CardId, YearMonth};
@@ -66,56 +66,72 @@ pub(crate) fn stored_id<R: ReadDoc>(doc: &R) -> Option<CardId> {
     }
 }
 
-fn child<R: ReadDoc>(doc: &R, parent: &ObjId, key: &str, heads: Option<&[ChangeHash]>) -> Option<ObjId> {
-    match get(doc, parent, key, heads) {
-        Some((Value::Object(_), id)) => Some(id),
+fn child(view: &MapView, key: &str) -> Option<ObjId> {
+    match view.get(key) {
+        Some((Value::Object(_), id)) => Some(id.clone()),
         _ => None,
     }
 }
 
-fn keys_of<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Vec<String> {
-    match heads {
-        None => doc.keys(obj).collect(),
-        Some(h) => doc.keys_at(obj, h).collect(),
-    }
-}
-
-fn read_section<R: ReadDoc, S: Record>(doc: &R, key: &str, heads: Option<&[ChangeHash]>) -> S {
-    child(doc, &ROOT, key, heads)
+fn read_section<R: ReadDoc, S: Record>(
+    doc: &R,
+    root: &MapView,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> S {
+    child(root, key)
         .map(|obj| S::read(doc, &obj, heads))
         .unwrap_or_default()
 }
 
-fn read_keyed<R: ReadDoc, S: Record>(doc: &R, key: &str, heads: Option<&[ChangeHash]>) -> Vec<Keyed<S>> {
-    let Some(map) = child(doc, &ROOT, key, heads) else {
+fn read_keyed<R: ReadDoc, S: Record>(
+    doc: &R,
+    root: &MapView,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<Keyed<S>> {
+    let Some(map) = child(root, key) else {
         return vec![];
     };
-    keys_of(doc, &map, heads)
-        .into_iter()
+    let items = MapView::read(doc, &map, heads);
+    let mut out: Vec<Keyed<S>> = items
+        .keys()
         .filter_map(|id| {
-            let obj = child(doc, &map, &id, heads)?;
-            Some(Keyed { value: S::read(doc, &obj, heads), id })
+            let obj = child(&items, id)?;
+            Some(Keyed {
+                value: S::read(doc, &obj, heads),
+                id: id.to_string(),
+            })
         })
-        .collect()
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
 }
 
-fn read_visits<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Vec<Keyed<super::Visit>> {
-    let Some(list) = child(doc, &ROOT, "visits", heads) else {
+fn read_visits<R: ReadDoc>(
+    doc: &R,
+    root: &MapView,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<Keyed<super::Visit>> {
+    let Some(list) = child(root, "visits") else {
         return vec![];
     };
-    let len = match heads {
-        None => doc.length(&list),
-        Some(h) => doc.length_at(&list, h),
+    let objects: Vec<ObjId> = match heads {
+        None => doc.list_range(&list, ..).map(|item| item.id()).collect(),
+        Some(h) => doc
+            .list_range_at(&list, .., h)
+            .map(|item| item.id())
+            .collect(),
     };
-    let mut visits: Vec<Keyed<super::Visit>> = (0..len)
-        .filter_map(|i| {
-            let got = match heads {
-                None => doc.get(&list, i),
-                Some(h) => doc.get_at(&list, i, h),
-            };
-            let (_, obj) = got.ok().flatten()?;
-            let id = <Option<String>>::read(doc, &obj, "id", heads)?;
-            Some(Keyed { value: super::Visit::read(doc, &obj, heads), id })
+    let mut visits: Vec<Keyed<super::Visit>> = objects
+        .iter()
+        .filter_map(|obj| {
+            let view = MapView::read(doc, obj, heads);
+            let id = <Option<String>>::read(doc, &view, "id", heads)?;
+            Some(Keyed {
+                value: super::Visit::read_view(doc, &view, heads),
+                id,
+            })
         })
         .collect();
     // Two phones append offline in either order; show the log in time order.
@@ -125,46 +141,54 @@ fn read_visits<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Vec<Keyed<s
 
 /// Read the card as of `heads` (`None`: now).
 pub(crate) fn read_card<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Result<Card> {
-    let id = match get(doc, &ROOT, "id", heads) {
-        Some((Value::Scalar(s), _)) => String::from_scalar(&s).and_then(|s| s.parse::<CardId>().ok()),
+    let root = MapView::read(doc, &ROOT, heads);
+    let id = match root.get("id") {
+        Some((Value::Scalar(s), _)) => {
+            String::from_scalar(s).and_then(|s| s.parse::<CardId>().ok())
+        }
         _ => None,
     }
     .ok_or_else(|| Error::CorruptDocument {
         card: "?".into(),
         reason: "the document has no card id".into(),
     })?;
-    let sales = child(doc, &ROOT, "sales", heads)
+    let sales = child(&root, "sales")
         .map(|obj| {
-            keys_of(doc, &obj, heads)
-                .into_iter()
+            let view = MapView::read(doc, &obj, heads);
+            view.keys()
                 .filter_map(|k| {
                     let month: YearMonth = k.parse().ok()?;
-                    let amount = <Option<Money>>::read(doc, &obj, &k, heads)?;
+                    let amount = <Option<Money>>::read(doc, &view, k, heads)?;
                     Some((month, amount))
                 })
                 .collect::<BTreeMap<_, _>>()
         })
         .unwrap_or_default();
-    let tags = child(doc, &ROOT, "tags", heads)
-        .map(|obj| keys_of(doc, &obj, heads).into_iter().collect::<BTreeSet<_>>())
+    let tags = child(&root, "tags")
+        .map(|obj| {
+            MapView::read(doc, &obj, heads)
+                .keys()
+                .map(str::to_string)
+                .collect::<BTreeSet<_>>()
+        })
         .unwrap_or_default();
     Ok(Card {
         id,
-        territory: <Option<String>>::read(doc, &ROOT, "territory", heads),
-        basic: read_section(doc, "basic", heads),
-        characteristics: read_section(doc, "characteristics", heads),
-        business: read_section(doc, "business", heads),
-        transaction: read_section(doc, "transaction", heads),
-        credit: read_section(doc, "credit", heads),
-        operating: read_section(doc, "operating", heads),
-        marketing: read_section(doc, "marketing", heads),
-        classification: read_section(doc, "classification", heads),
-        location: read_section(doc, "location", heads),
-        notes: LongText::read(doc, &ROOT, "notes", heads),
-        contacts: read_keyed(doc, "contacts", heads),
-        visits: read_visits(doc, heads),
-        todos: read_keyed(doc, "todos", heads),
-        opportunities: read_keyed(doc, "opportunities", heads),
+        territory: <Option<String>>::read(doc, &root, "territory", heads),
+        basic: read_section(doc, &root, "basic", heads),
+        characteristics: read_section(doc, &root, "characteristics", heads),
+        business: read_section(doc, &root, "business", heads),
+        transaction: read_section(doc, &root, "transaction", heads),
+        credit: read_section(doc, &root, "credit", heads),
+        operating: read_section(doc, &root, "operating", heads),
+        marketing: read_section(doc, &root, "marketing", heads),
+        classification: read_section(doc, &root, "classification", heads),
+        location: read_section(doc, &root, "location", heads),
+        notes: LongText::read(doc, &root, "notes", heads),
+        contacts: read_keyed(doc, &root, "contacts", heads),
+        visits: read_visits(doc, &root, heads),
+        todos: read_keyed(doc, &root, "todos", heads),
+        opportunities: read_keyed(doc, &root, "opportunities", heads),
         sales,
         tags,
     })
@@ -258,8 +282,11 @@ fn write_visits<T: Transactable>(
         match old.iter().find(|o| o.id == visit.id) {
             Some(before) if before.value == visit.value => {}
             Some(before) => {
-                let index = visit_index(tx, &list, &visit.id)?
-                    .ok_or_else(|| Error::ItemNotFound { kind: "visit", id: visit.id.clone() })?;
+                let index =
+                    visit_index(tx, &list, &visit.id)?.ok_or_else(|| Error::ItemNotFound {
+                        kind: "visit",
+                        id: visit.id.clone(),
+                    })?;
                 if let Some((_, obj)) = tx.get(&list, index)? {
                     super::Visit::write(tx, &obj, &before.value, &visit.value, &prefix, touched)?;
                 }
@@ -268,7 +295,14 @@ fn write_visits<T: Transactable>(
                 let end = tx.length(&list);
                 let obj = tx.insert_object(&list, end, ObjType::Map)?;
                 tx.put(&obj, "id", visit.id.as_str())?;
-                super::Visit::write(tx, &obj, &Default::default(), &visit.value, &prefix, &mut vec![])?;
+                super::Visit::write(
+                    tx,
+                    &obj,
+                    &Default::default(),
+                    &visit.value,
+                    &prefix,
+                    &mut vec![],
+                )?;
                 touched.push(prefix);
             }
         }
@@ -284,20 +318,54 @@ fn write_visits<T: Transactable>(
 
 /// Write the difference between `old` (as read from the document) and `new`.
 /// Returns the paths of the fields written, in order.
-pub(crate) fn write_card<T: Transactable>(tx: &mut T, old: &Card, new: &Card) -> Result<Vec<String>> {
+pub(crate) fn write_card<T: Transactable>(
+    tx: &mut T,
+    old: &Card,
+    new: &Card,
+) -> Result<Vec<String>> {
     let mut touched = Vec::new();
     if old.territory != new.territory {
         <Option<String>>::force(tx, &ROOT, "territory", &new.territory)?;
         touched.push("territory".into());
     }
     write_section(tx, "basic", &old.basic, &new.basic, &mut touched)?;
-    write_section(tx, "characteristics", &old.characteristics, &new.characteristics, &mut touched)?;
+    write_section(
+        tx,
+        "characteristics",
+        &old.characteristics,
+        &new.characteristics,
+        &mut touched,
+    )?;
     write_section(tx, "business", &old.business, &new.business, &mut touched)?;
-    write_section(tx, "transaction", &old.transaction, &new.transaction, &mut touched)?;
+    write_section(
+        tx,
+        "transaction",
+        &old.transaction,
+        &new.transaction,
+        &mut touched,
+    )?;
     write_section(tx, "credit", &old.credit, &new.credit, &mut touched)?;
-    write_section(tx, "operating", &old.operating, &new.operating, &mut touched)?;
-    write_section(tx, "marketing", &old.marketing, &new.marketing, &mut touched)?;
-    write_section(tx, "classification", &old.classification, &new.classification, &mut touched)?;
+    write_section(
+        tx,
+        "operating",
+        &old.operating,
+        &new.operating,
+        &mut touched,
+    )?;
+    write_section(
+        tx,
+        "marketing",
+        &old.marketing,
+        &new.marketing,
+        &mut touched,
+    )?;
+    write_section(
+        tx,
+        "classification",
+        &old.classification,
+        &new.classification,
+        &mut touched,
+    )?;
     write_section(tx, "location", &old.location, &new.location, &mut touched)?;
     if LongText::write(tx, &ROOT, "notes", &old.notes, &new.notes)? {
         touched.push("notes".into());
@@ -305,7 +373,13 @@ pub(crate) fn write_card<T: Transactable>(tx: &mut T, old: &Card, new: &Card) ->
     write_keyed(tx, "contacts", &old.contacts, &new.contacts, &mut touched)?;
     write_visits(tx, &old.visits, &new.visits, &mut touched)?;
     write_keyed(tx, "todos", &old.todos, &new.todos, &mut touched)?;
-    write_keyed(tx, "opportunities", &old.opportunities, &new.opportunities, &mut touched)?;
+    write_keyed(
+        tx,
+        "opportunities",
+        &old.opportunities,
+        &new.opportunities,
+        &mut touched,
+    )?;
     if old.sales != new.sales {
         let map = ensure(tx, "sales", ObjType::Map)?;
         for (month, amount) in &new.sales {
@@ -336,7 +410,12 @@ pub(crate) fn write_card<T: Transactable>(tx: &mut T, old: &Card, new: &Card) ->
 /// Write one field unconditionally from what a person typed, superseding every
 /// concurrent value: this is how a conflict is resolved, even when the chosen value
 /// equals the one Automerge happened to pick as winner.
-pub(crate) fn force_path<T: Transactable>(tx: &mut T, card: &Card, path: &str, input: &str) -> Result<()> {
+pub(crate) fn force_path<T: Transactable>(
+    tx: &mut T,
+    card: &Card,
+    path: &str,
+    input: &str,
+) -> Result<()> {
     let parts: Vec<&str> = path.split('.').collect();
     let unknown = || Error::UnknownField(path.to_string());
     let section_obj = |tx: &mut T, key: &str| -> Result<ObjId> { ensure(tx, key, ObjType::Map) };
@@ -347,7 +426,8 @@ pub(crate) fn force_path<T: Transactable>(tx: &mut T, card: &Card, path: &str, i
         }
         ["sales", month] => {
             let month: YearMonth = month.parse()?;
-            let amount = <Option<Money>>::parse_input(input).map_err(super::field::invalid_at(path))?;
+            let amount =
+                <Option<Money>>::parse_input(input).map_err(super::field::invalid_at(path))?;
             let map = section_obj(tx, "sales")?;
             <Option<Money>>::force(tx, &map, &month.to_string(), &amount)
         }
@@ -355,7 +435,9 @@ pub(crate) fn force_path<T: Transactable>(tx: &mut T, card: &Card, path: &str, i
             let obj = section_obj(tx, section)?;
             match *section {
                 "basic" => super::BasicData::force_input(tx, &obj, key, input, path),
-                "characteristics" => super::Characteristics::force_input(tx, &obj, key, input, path),
+                "characteristics" => {
+                    super::Characteristics::force_input(tx, &obj, key, input, path)
+                }
                 "business" => super::BusinessStatus::force_input(tx, &obj, key, input, path),
                 "transaction" => super::TransactionStatus::force_input(tx, &obj, key, input, path),
                 "credit" => super::CreditData::force_input(tx, &obj, key, input, path),
@@ -370,8 +452,10 @@ pub(crate) fn force_path<T: Transactable>(tx: &mut T, card: &Card, path: &str, i
             let obj = match *collection {
                 "visits" => {
                     let list = ensure(tx, "visits", ObjType::List)?;
-                    let index = visit_index(tx, &list, id)?
-                        .ok_or_else(|| Error::ItemNotFound { kind: "visit", id: id.to_string() })?;
+                    let index = visit_index(tx, &list, id)?.ok_or_else(|| Error::ItemNotFound {
+                        kind: "visit",
+                        id: id.to_string(),
+                    })?;
                     tx.get(&list, index)?.map(|(_, o)| o)
                 }
                 "contacts" | "todos" | "opportunities" => {
@@ -383,7 +467,10 @@ pub(crate) fn force_path<T: Transactable>(tx: &mut T, card: &Card, path: &str, i
                 }
                 _ => return Err(unknown()),
             }
-            .ok_or_else(|| Error::ItemNotFound { kind: "item", id: id.to_string() })?;
+            .ok_or_else(|| Error::ItemNotFound {
+                kind: "item",
+                id: id.to_string(),
+            })?;
             match *collection {
                 "visits" => super::Visit::force_input(tx, &obj, key, input, path),
                 "contacts" => super::Contact::force_input(tx, &obj, key, input, path),

@@ -27,14 +27,54 @@ pub(crate) fn get<R: ReadDoc>(
     got.ok().flatten().map(|(v, id)| (v.to_owned(), id))
 }
 
+/// Every entry of one map, read in a single pass.
+///
+/// Looking keys up one by one costs a seek per key; a record has dozens of keys
+/// and a card dozens of records, so readers take the whole map at once.
+pub struct MapView {
+    entries: std::collections::HashMap<String, (Value<'static>, ObjId)>,
+}
+
+impl MapView {
+    /// Read the map `obj` now (`heads: None`) or at `heads`.
+    pub fn read<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> MapView {
+        let mut entries = std::collections::HashMap::new();
+        let mut add = |item: automerge::iter::MapRangeItem<'_>| {
+            let id = item.id();
+            entries.insert(item.key.into_owned(), (item.value.into_value(), id));
+        };
+        match heads {
+            None => doc.map_range(obj, ..).for_each(&mut add),
+            Some(h) => doc.map_range_at(obj, .., h).for_each(&mut add),
+        }
+        MapView { entries }
+    }
+
+    /// The value under `key` and its op or object id.
+    pub fn get(&self, key: &str) -> Option<&(Value<'static>, ObjId)> {
+        self.entries.get(key)
+    }
+
+    /// The keys, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+}
+
 /// A field of a record stored under one key of an Automerge map.
 pub trait DocField: Clone + PartialEq + Default {
     /// The field kind, for schema listings.
     const KIND: FieldKind;
-    /// Read the field; a missing or mistyped value reads as empty.
-    fn read<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str, heads: Option<&[ChangeHash]>) -> Self;
+    /// Read the field from a view of its map; a missing or mistyped value reads as empty.
+    fn read<R: ReadDoc>(doc: &R, view: &MapView, key: &str, heads: Option<&[ChangeHash]>) -> Self;
     /// Write `new` if it differs from `old`; returns whether anything was written.
-    fn write<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, old: &Self, new: &Self) -> Result<bool>;
+    fn write<T: Transactable>(
+        tx: &mut T,
+        obj: &ObjId,
+        key: &str,
+        old: &Self,
+        new: &Self,
+    ) -> Result<bool>;
     /// Write unconditionally, superseding every concurrent value (conflict resolution).
     fn force<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, new: &Self) -> Result<()>;
     /// Parse what a person typed (empty clears the field).
@@ -46,14 +86,25 @@ pub trait DocField: Clone + PartialEq + Default {
 impl<S: Scalar> DocField for Option<S> {
     const KIND: FieldKind = S::KIND;
 
-    fn read<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str, heads: Option<&[ChangeHash]>) -> Self {
-        match get(doc, obj, key, heads) {
-            Some((Value::Scalar(s), _)) => S::from_scalar(&s),
+    fn read<R: ReadDoc>(
+        _doc: &R,
+        view: &MapView,
+        key: &str,
+        _heads: Option<&[ChangeHash]>,
+    ) -> Self {
+        match view.get(key) {
+            Some((Value::Scalar(s), _)) => S::from_scalar(s),
             _ => None,
         }
     }
 
-    fn write<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, old: &Self, new: &Self) -> Result<bool> {
+    fn write<T: Transactable>(
+        tx: &mut T,
+        obj: &ObjId,
+        key: &str,
+        old: &Self,
+        new: &Self,
+    ) -> Result<bool> {
         if old == new {
             return Ok(false);
         }
@@ -113,22 +164,28 @@ pub const MAX_TEXT_CHARS: usize = 100_000;
 impl DocField for LongText {
     const KIND: FieldKind = FieldKind::Text;
 
-    fn read<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str, heads: Option<&[ChangeHash]>) -> Self {
-        match get(doc, obj, key, heads) {
+    fn read<R: ReadDoc>(doc: &R, view: &MapView, key: &str, heads: Option<&[ChangeHash]>) -> Self {
+        match view.get(key) {
             Some((Value::Object(ObjType::Text), id)) => {
                 let text = match heads {
-                    None => doc.text(&id),
-                    Some(h) => doc.text_at(&id, h),
+                    None => doc.text(id),
+                    Some(h) => doc.text_at(id, h),
                 };
                 LongText(text.unwrap_or_default())
             }
             // A plain string where text is expected (an older writer): show it.
-            Some((Value::Scalar(s), _)) => LongText(String::from_scalar(&s).unwrap_or_default()),
+            Some((Value::Scalar(s), _)) => LongText(String::from_scalar(s).unwrap_or_default()),
             _ => LongText::default(),
         }
     }
 
-    fn write<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, old: &Self, new: &Self) -> Result<bool> {
+    fn write<T: Transactable>(
+        tx: &mut T,
+        obj: &ObjId,
+        key: &str,
+        old: &Self,
+        new: &Self,
+    ) -> Result<bool> {
         if old == new {
             return Ok(false);
         }
@@ -174,14 +231,31 @@ pub struct FieldInfo {
 pub trait Record: Clone + PartialEq + Default {
     /// The fields, in display order.
     const FIELDS: &'static [FieldInfo];
-    /// Read every field.
-    fn read<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Self;
+    /// Read every field of the map `obj`.
+    fn read<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Self {
+        Self::read_view(doc, &MapView::read(doc, obj, heads), heads)
+    }
+    /// Read every field from a view of the map.
+    fn read_view<R: ReadDoc>(doc: &R, view: &MapView, heads: Option<&[ChangeHash]>) -> Self;
     /// Write the fields that differ; push `prefix.key` of each written field to `touched`.
-    fn write<T: Transactable>(tx: &mut T, obj: &ObjId, old: &Self, new: &Self, prefix: &str, touched: &mut Vec<String>) -> Result<()>;
+    fn write<T: Transactable>(
+        tx: &mut T,
+        obj: &ObjId,
+        old: &Self,
+        new: &Self,
+        prefix: &str,
+        touched: &mut Vec<String>,
+    ) -> Result<()>;
     /// Set one field from what a person typed. `path` is only used in errors.
     fn set_input(&mut self, key: &str, input: &str, path: &str) -> Result<()>;
     /// Write one field unconditionally from what a person typed (conflict resolution).
-    fn force_input<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, input: &str, path: &str) -> Result<()>;
+    fn force_input<T: Transactable>(
+        tx: &mut T,
+        obj: &ObjId,
+        key: &str,
+        input: &str,
+        path: &str,
+    ) -> Result<()>;
     /// Show one field; `Err` if the key is unknown.
     fn get_display(&self, key: &str) -> Result<Option<String>>;
 }
@@ -204,9 +278,9 @@ macro_rules! record {
                 }),*
             ];
 
-            fn read<R: automerge::ReadDoc>(doc: &R, obj: &automerge::ObjId, heads: Option<&[automerge::ChangeHash]>) -> Self {
+            fn read_view<R: automerge::ReadDoc>(doc: &R, view: &crate::card::field::MapView, heads: Option<&[automerge::ChangeHash]>) -> Self {
                 Self {
-                    $($field: <$ty as crate::card::field::DocField>::read(doc, obj, stringify!($field), heads),)*
+                    $($field: <$ty as crate::card::field::DocField>::read(doc, view, stringify!($field), heads),)*
                 }
             }
 

@@ -59,7 +59,9 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.bytes.len() < n {
-            return Err(Error::BundleCorrupt("an entry runs past the end of the bundle".into()));
+            return Err(Error::BundleCorrupt(
+                "an entry runs past the end of the bundle".into(),
+            ));
         }
         let (head, rest) = self.bytes.split_at(n);
         self.bytes = rest;
@@ -81,7 +83,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleEntry>> {
         return Err(Error::BundleForeign);
     }
     if bytes.len() < HEADER_LEN {
-        return Err(Error::BundleTruncated { expected: HEADER_LEN as u64, found: bytes.len() as u64 });
+        return Err(Error::BundleTruncated {
+            expected: HEADER_LEN as u64,
+            found: bytes.len() as u64,
+        });
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     if version > VERSION {
@@ -94,18 +99,27 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleEntry>> {
     len.copy_from_slice(&bytes[12..20]);
     let body_len = u64::from_le_bytes(len);
     if body_len > MAX_BODY {
-        return Err(Error::BundleCorrupt("declared size is implausibly large".into()));
+        return Err(Error::BundleCorrupt(
+            "declared size is implausibly large".into(),
+        ));
     }
     let body = &bytes[HEADER_LEN..];
     let found = body.len() as u64;
     if found < body_len {
-        return Err(Error::BundleTruncated { expected: HEADER_LEN as u64 + body_len, found: bytes.len() as u64 });
+        return Err(Error::BundleTruncated {
+            expected: HEADER_LEN as u64 + body_len,
+            found: bytes.len() as u64,
+        });
     }
     if found > body_len {
-        return Err(Error::BundleCorrupt("unexpected bytes after the end of the bundle".into()));
+        return Err(Error::BundleCorrupt(
+            "unexpected bytes after the end of the bundle".into(),
+        ));
     }
     if Sha256::digest(body).as_slice() != &bytes[20..52] {
-        return Err(Error::BundleCorrupt("checksum mismatch: the file was damaged".into()));
+        return Err(Error::BundleCorrupt(
+            "checksum mismatch: the file was damaged".into(),
+        ));
     }
     let mut r = Reader { bytes: body };
     let count = r.u32()?;
@@ -120,7 +134,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleEntry>> {
         entries.push(BundleEntry { card_id: id, data });
     }
     if !r.bytes.is_empty() {
-        return Err(Error::BundleCorrupt("trailing bytes after the last entry".into()));
+        return Err(Error::BundleCorrupt(
+            "trailing bytes after the last entry".into(),
+        ));
     }
     Ok(entries)
 }
@@ -151,8 +167,17 @@ mod tests {
 
     #[test]
     fn foreign_and_truncated_have_their_own_codes() {
-        assert_eq!(decode(b"PK\x03\x04 a zip file").map_err(|e| e.code()), Err("bundle.foreign"));
-        let bytes = encode(&[BundleEntry { card_id: "x".into(), data: vec![1; 10] }]);
-        assert_eq!(decode(&bytes[..bytes.len() - 3]).map_err(|e| e.code()), Err("bundle.truncated"));
+        assert_eq!(
+            decode(b"PK\x03\x04 a zip file").map_err(|e| e.code()),
+            Err("bundle.foreign")
+        );
+        let bytes = encode(&[BundleEntry {
+            card_id: "x".into(),
+            data: vec![1; 10],
+        }]);
+        assert_eq!(
+            decode(&bytes[..bytes.len() - 3]).map_err(|e| e.code()),
+            Err("bundle.truncated")
+        );
     }
 }

@@ -14,14 +14,27 @@ use crate::ids::YearMonth;
 use crate::value::Scalar;
 
 /// Write (or replace) the index rows of one card.
-pub(crate) fn write(tx: &Transaction<'_>, num: i64, card: &Card, conflicts: usize, today: NaiveDate) -> Result<()> {
-    let class = card.classification.abc.or(card.classification.prospect_class);
+pub(crate) fn write(
+    tx: &Transaction<'_>,
+    num: i64,
+    card: &Card,
+    conflicts: usize,
+    today: NaiveDate,
+) -> Result<()> {
+    let class = card
+        .classification
+        .abc
+        .or(card.classification.prospect_class);
     let last_visit = card.last_visit();
     // The explicit "next visit" of the latest visit wins over the class cadence,
     // which is applied at query time so a settings change needs no reindex.
     let next_visit_on = last_visit.and_then(|v| v.next_visit).map(|d| d.display());
     let this_month = YearMonth::of(today);
-    let recent = [this_month.prev(), this_month.prev().prev(), this_month.prev().prev().prev()];
+    let recent = [
+        this_month.prev(),
+        this_month.prev().prev(),
+        this_month.prev().prev().prev(),
+    ];
     let sales_3m: i64 = recent
         .iter()
         .filter_map(|m| card.sales.get(m))
@@ -53,23 +66,40 @@ pub(crate) fn write(tx: &Transaction<'_>, num: i64, card: &Card, conflicts: usiz
     )?;
     tx.execute("DELETE FROM card_tags WHERE card_num = ?1", [num])?;
     for tag in &card.tags {
-        tx.execute("INSERT INTO card_tags (tag, card_num) VALUES (?1, ?2)", params![tag, num])?;
+        tx.execute(
+            "INSERT INTO card_tags (tag, card_num) VALUES (?1, ?2)",
+            params![tag, num],
+        )?;
     }
     tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
-    tx.execute("INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)", params![num, normalize(&full_text(card))])?;
+    tx.execute(
+        "INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)",
+        params![num, normalize(&full_text(card))],
+    )?;
     tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
-    tx.execute("INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)", params![num, grams(&short_text(card))])?;
+    tx.execute(
+        "INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)",
+        params![num, grams(&short_text(card))],
+    )?;
     Ok(())
 }
 
 /// The identifying fields: what a rep types a few characters of to find a customer.
 fn short_text(card: &Card) -> String {
     let b = &card.basic;
-    let mut parts: Vec<&str> = [&b.name, &b.customer_no, &b.address, &b.city, &b.industry, &b.managers, &b.legal_rep]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
+    let mut parts: Vec<&str> = [
+        &b.name,
+        &b.customer_no,
+        &b.address,
+        &b.city,
+        &b.industry,
+        &b.managers,
+        &b.legal_rep,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect();
     for c in &card.contacts {
         parts.extend(c.name.as_deref());
     }

@@ -118,7 +118,9 @@ fn is_foreign(conn: &Connection, version: u32) -> Result<bool> {
         return Ok(false);
     }
     let magic: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'magic'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'magic'", [], |r| {
+            r.get(0)
+        })
         .ok();
     Ok(magic.as_deref() != Some(STORE_MAGIC))
 }
@@ -133,7 +135,10 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
         return Err(Error::NotAStore(path.to_path_buf()));
     }
     if version > CURRENT_VERSION {
-        return Err(Error::NewerSchema { found: version, supported: CURRENT_VERSION });
+        return Err(Error::NewerSchema {
+            found: version,
+            supported: CURRENT_VERSION,
+        });
     }
     if version == CURRENT_VERSION {
         return Ok(());

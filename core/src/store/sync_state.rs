@@ -69,7 +69,12 @@ fn from_wire(heads: &[Hash]) -> Vec<ChangeHash> {
 ///
 /// `acked` may list hashes that are ancestors of others; when the device holds
 /// nothing beyond them it collapses to the device's own heads.
-fn record_acked(tx: &Transaction<'_>, num: i64, doc: &Automerge, mut acked: Vec<ChangeHash>) -> Result<()> {
+fn record_acked(
+    tx: &Transaction<'_>,
+    num: i64,
+    doc: &Automerge,
+    mut acked: Vec<ChangeHash>,
+) -> Result<()> {
     acked.retain(|h| doc.get_change_meta_by_hash(h).is_some());
     acked.sort();
     acked.dedup();
@@ -85,7 +90,11 @@ fn record_acked(tx: &Transaction<'_>, num: i64, doc: &Automerge, mut acked: Vec<
 
 fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
     let bytes: Option<Vec<u8>> = tx
-        .query_row("SELECT acked_heads FROM sync_cards WHERE card_num = ?1", [num], |r| r.get(0))
+        .query_row(
+            "SELECT acked_heads FROM sync_cards WHERE card_num = ?1",
+            [num],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(bytes.map(|b| decode_heads(&b)).unwrap_or_default())
 }
@@ -96,16 +105,32 @@ impl Store {
         let get = |k: &str| -> Result<Option<String>> {
             Ok(Self::meta(&self.conn, k)?.and_then(|b| String::from_utf8(b).ok()))
         };
-        Ok(match (get("server_url")?, get("device_token")?, get("device_server_id")?, get("server_id")?) {
-            (Some(server_url), Some(token), Some(device_id), Some(server_id)) => {
-                Some(Enrolment { server_url, token, device_id, server_id })
-            }
-            _ => None,
-        })
+        Ok(
+            match (
+                get("server_url")?,
+                get("device_token")?,
+                get("device_server_id")?,
+                get("server_id")?,
+            ) {
+                (Some(server_url), Some(token), Some(device_id), Some(server_id)) => {
+                    Some(Enrolment {
+                        server_url,
+                        token,
+                        device_id,
+                        server_id,
+                    })
+                }
+                _ => None,
+            },
+        )
     }
 
     /// Remember an enrolment; the device now acts for `rep`.
-    pub(crate) fn save_enrolment(&mut self, enrolment: &Enrolment, rep: crate::ids::RepId) -> Result<()> {
+    pub(crate) fn save_enrolment(
+        &mut self,
+        enrolment: &Enrolment,
+        rep: crate::ids::RepId,
+    ) -> Result<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         for (k, v) in [
             ("server_url", &enrolment.server_url),
@@ -138,7 +163,12 @@ impl Store {
     pub fn territories(&self) -> Result<Vec<String>> {
         Ok(Self::meta(&self.conn, "territories")?
             .and_then(|b| String::from_utf8(b).ok())
-            .map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -146,7 +176,9 @@ impl Store {
     pub fn pending_cards(&self) -> Result<u64> {
         Ok(self
             .conn
-            .query_row("SELECT count(*) FROM sync_cards WHERE dirty = 1", [], |r| r.get::<_, i64>(0))? as u64)
+            .query_row("SELECT count(*) FROM sync_cards WHERE dirty = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
     }
 
     /// The changes the next sync would push, per card (`save_after` of the heads the
@@ -161,12 +193,17 @@ impl Store {
 
     /// Pushes for dirty cards, up to about `budget` bytes of changes (at least one
     /// card), skipping `skip`. Returns the pushes and whether more dirty cards remain.
-    pub(crate) fn dirty_pushes(&mut self, budget: usize, skip: &HashSet<String>) -> Result<(Vec<CardPush>, bool)> {
+    pub(crate) fn dirty_pushes(
+        &mut self,
+        budget: usize,
+        skip: &HashSet<String>,
+    ) -> Result<(Vec<CardPush>, bool)> {
         let dirty: Vec<(i64, String)> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT s.card_num, c.id FROM sync_cards s JOIN cards c ON c.num = s.card_num WHERE s.dirty = 1 ORDER BY s.card_num",
             )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
         };
         let mut pushes = Vec::new();
         let mut size = 0usize;
@@ -186,7 +223,11 @@ impl Store {
             // that is still correct (the server ignores what it has), only larger.
             let changes = cached.doc.save_after(&acked);
             size += changes.len();
-            pushes.push(CardPush { card_id: id, changes, heads: to_wire(&cached.doc.get_heads()) });
+            pushes.push(CardPush {
+                card_id: id,
+                changes,
+                heads: to_wire(&cached.doc.get_heads()),
+            });
         }
         Ok((pushes, more))
     }
@@ -201,7 +242,9 @@ impl Store {
     }
 
     fn card_num(tx: &rusqlite::Connection, id: &str) -> Result<Option<i64>> {
-        Ok(tx.query_row("SELECT num FROM cards WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+        Ok(tx
+            .query_row("SELECT num FROM cards WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?)
     }
 
     fn apply_inner(&mut self, resp: &SyncResponse) -> Result<Applied> {
@@ -209,8 +252,13 @@ impl Store {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut out = Applied::default();
         for ack in &resp.acks {
-            let id: CardId = ack.card_id.parse().map_err(|_| Error::Protocol("ack for an invalid card id".into()))?;
-            let Some(num) = Self::card_num(&tx, id.as_str())? else { continue };
+            let id: CardId = ack
+                .card_id
+                .parse()
+                .map_err(|_| Error::Protocol("ack for an invalid card id".into()))?;
+            let Some(num) = Self::card_num(&tx, id.as_str())? else {
+                continue;
+            };
             let cached = Self::load(&tx, &mut self.cache, &id)?;
             let mut acked = acked_of(&tx, num)?;
             acked.extend(from_wire(&ack.heads));
@@ -228,10 +276,9 @@ impl Store {
                     let cached = Self::load(&tx, &mut self.cache, &id)?;
                     let before = cached.doc.get_heads();
                     let conflicts_before = find_conflicts(&cached.doc).len();
-                    cached
-                        .doc
-                        .load_incremental(&change.bytes)
-                        .map_err(|e| Error::Protocol(format!("card {id}: changes do not decode: {e}")))?;
+                    cached.doc.load_incremental(&change.bytes).map_err(|e| {
+                        Error::Protocol(format!("card {id}: changes do not decode: {e}"))
+                    })?;
                     if !cached.doc.get_missing_deps(&[]).is_empty() {
                         // We lack history the server assumes we have: the queued changes
                         // would be lost on save, so reload and let the fallback fix it.
@@ -250,22 +297,36 @@ impl Store {
                     record_acked(&tx, num, &cached.doc, acked)?;
                 }
                 None => {
-                    let doc = Automerge::load(&change.bytes)
-                        .map_err(|e| Error::Protocol(format!("card {id}: document does not decode: {e}")))?;
+                    let doc = Automerge::load(&change.bytes).map_err(|e| {
+                        Error::Protocol(format!("card {id}: document does not decode: {e}"))
+                    })?;
                     if stored_id(&doc).as_ref() != Some(&id) {
-                        return Err(Error::Protocol(format!("card {id}: the document belongs to another card")));
+                        return Err(Error::Protocol(format!(
+                            "card {id}: the document belongs to another card"
+                        )));
                     }
-                    if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty() {
-                        return Err(Error::Protocol(format!("card {id}: partial history for a card this device lacks")));
+                    if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty()
+                    {
+                        return Err(Error::Protocol(format!(
+                            "card {id}: partial history for a card this device lacks"
+                        )));
                     }
+                    // A snapshot is already a compacted document: store its bytes as they are.
+                    let snapshot = match change.kind {
+                        PayloadKind::Snapshot => change.bytes.clone(),
+                        PayloadKind::Changes => doc.save(),
+                    };
                     tx.execute(
                         "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                        params![id.as_str(), doc.save(), super::now()],
+                        params![id.as_str(), snapshot, super::now()],
                     )?;
-                    let cached = Cached { doc, num: tx.last_insert_rowid(), version: 0 };
-                    Self::reindex(&tx, &cached)?;
+                    let cached = Cached {
+                        doc,
+                        num: tx.last_insert_rowid(),
+                        version: 0,
+                    };
+                    out.new_conflicts += Self::reindex(&tx, &cached)? as u32;
                     record_acked(&tx, cached.num, &cached.doc, server_heads)?;
-                    out.new_conflicts += find_conflicts(&cached.doc).len() as u32;
                     out.cards_new += 1;
                     out.cards_pulled += 1;
                     self.cache.put(id, cached);
@@ -273,9 +334,15 @@ impl Store {
             }
         }
         for id in &resp.revoked {
-            let Some(num) = Self::card_num(&tx, id)? else { continue };
+            let Some(num) = Self::card_num(&tx, id)? else {
+                continue;
+            };
             let dirty: bool = tx
-                .query_row("SELECT dirty FROM sync_cards WHERE card_num = ?1", [num], |r| r.get(0))
+                .query_row(
+                    "SELECT dirty FROM sync_cards WHERE card_num = ?1",
+                    [num],
+                    |r| r.get(0),
+                )
                 .optional()?
                 .unwrap_or(false);
             if dirty {
@@ -300,7 +367,12 @@ impl Store {
 
     /// One step of `automerge::sync` for a card that fell back: apply the server's
     /// message (if any), persist what it brought, and produce our next message.
-    pub(crate) fn fallback_step(&mut self, id: &CardId, state: &mut State, incoming: Option<Message>) -> Result<Option<Message>> {
+    pub(crate) fn fallback_step(
+        &mut self,
+        id: &CardId,
+        state: &mut State,
+        incoming: Option<Message>,
+    ) -> Result<Option<Message>> {
         let compact_after = self.settings.compact_after_chunks;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let result = (|| {
@@ -329,7 +401,8 @@ impl Store {
     /// After a fallback exchange: the server holds `server_heads` for the card.
     pub(crate) fn fallback_done(&mut self, id: &CardId, server_heads: &[Hash]) -> Result<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let num = Self::card_num(&tx, id.as_str())?.ok_or_else(|| Error::CardNotFound(id.to_string()))?;
+        let num =
+            Self::card_num(&tx, id.as_str())?.ok_or_else(|| Error::CardNotFound(id.to_string()))?;
         let cached = Self::load(&tx, &mut self.cache, id)?;
         record_acked(&tx, num, &cached.doc, from_wire(server_heads))?;
         tx.commit()?;

@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn grams_split_cjk_into_unigrams_and_bigrams() {
-        assert_eq!(grams("上海华东 ACME-01"), "上 上海 海 海华 华 华东 东 acme 01");
+        assert_eq!(
+            grams("上海华东 ACME-01"),
+            "上 上海 海 海华 华 华东 东 acme 01"
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ use automerge::sync::{Message, State};
 use serde::Serialize;
 
 use super::transport::Transport;
-use super::wire::{self, EnrolRequest, EnrolResponse, ErrorBody, FallbackRequest, FallbackResponse, SyncRequest, SyncResponse};
+use super::wire::{
+    self, EnrolRequest, EnrolResponse, ErrorBody, FallbackRequest, FallbackResponse, SyncRequest,
+    SyncResponse,
+};
 use crate::error::{Error, Result};
 use crate::ids::{CardId, RepId};
 use crate::store::Store;
@@ -68,7 +71,11 @@ pub struct SyncReport {
 
 fn server_error(status: u16, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(e) => Error::Server { status, code: e.code, message: e.message },
+        Ok(e) => Error::Server {
+            status,
+            code: e.code,
+            message: e.message,
+        },
         Err(_) => Error::Server {
             status,
             code: format!("http.{status}"),
@@ -87,7 +94,9 @@ fn post(
 ) -> Result<Vec<u8>> {
     progress.requests += 1;
     progress.bytes_up += body.len() as u64;
-    let resp = transport.post(path, token, content_type, body).map_err(Error::Network)?;
+    let resp = transport
+        .post(path, token, content_type, body)
+        .map_err(Error::Network)?;
     progress.bytes_down += resp.body.len() as u64;
     if resp.status != 200 {
         return Err(server_error(resp.status, &resp.body));
@@ -98,14 +107,32 @@ fn post(
 /// Enrol this device with a server using a one-time enrolment token. The device's
 /// actor id is bound to it on the server; from now on it acts for the rep the
 /// token was issued to.
-pub fn enrol(store: &mut Store, transport: &dyn Transport, server_url: &str, token: &str) -> Result<EnrolResponse> {
-    let body = serde_json::to_vec(&EnrolRequest { token: token.to_string(), actor: store.device_id() })
-        .map_err(|e| Error::Protocol(e.to_string()))?;
+pub fn enrol(
+    store: &mut Store,
+    transport: &dyn Transport,
+    server_url: &str,
+    token: &str,
+) -> Result<EnrolResponse> {
+    let body = serde_json::to_vec(&EnrolRequest {
+        token: token.to_string(),
+        actor: store.device_id(),
+    })
+    .map_err(|e| Error::Protocol(e.to_string()))?;
     let mut progress = SyncProgress::default();
-    let bytes = post(transport, &mut progress, "/v1/enrol", None, "application/json", body)?;
-    let resp: EnrolResponse =
-        serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("enrolment answer: {e}")))?;
-    let rep: RepId = resp.rep_id.parse().map_err(|_| Error::Protocol("the server sent an invalid rep id".into()))?;
+    let bytes = post(
+        transport,
+        &mut progress,
+        "/v1/enrol",
+        None,
+        "application/json",
+        body,
+    )?;
+    let resp: EnrolResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Protocol(format!("enrolment answer: {e}")))?;
+    let rep: RepId = resp
+        .rep_id
+        .parse()
+        .map_err(|_| Error::Protocol("the server sent an invalid rep id".into()))?;
     if let Some(current) = store.rep() {
         if current != &rep && store.count()? > 0 {
             tracing::warn!("device changes rep at enrolment; earlier edits keep their author");
@@ -124,7 +151,11 @@ pub fn enrol(store: &mut Store, transport: &dyn Transport, server_url: &str, tok
 }
 
 /// Sync the store with its server. `on_progress` is called after every request.
-pub fn sync(store: &mut Store, transport: &dyn Transport, on_progress: &mut dyn FnMut(&SyncProgress)) -> Result<SyncReport> {
+pub fn sync(
+    store: &mut Store,
+    transport: &dyn Transport,
+    on_progress: &mut dyn FnMut(&SyncProgress),
+) -> Result<SyncReport> {
     let enrolment = store.enrolment()?.ok_or(Error::NotEnrolled)?;
     let token = Some(enrolment.token.as_str());
     let mut report = SyncReport::default();
@@ -143,9 +174,16 @@ pub fn sync(store: &mut Store, transport: &dyn Transport, on_progress: &mut dyn 
             max_response_bytes: Some(RESPONSE_BUDGET_BYTES),
         };
         let body = wire::encode(&request).map_err(|e| Error::Protocol(e.to_string()))?;
-        let bytes = post(transport, &mut report.progress, "/v1/sync", token, wire::CONTENT_TYPE, body)?;
-        let response: SyncResponse =
-            wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED).map_err(|e| Error::Protocol(e.to_string()))?;
+        let bytes = post(
+            transport,
+            &mut report.progress,
+            "/v1/sync",
+            token,
+            wire::CONTENT_TYPE,
+            body,
+        )?;
+        let response: SyncResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
+            .map_err(|e| Error::Protocol(e.to_string()))?;
         let applied = store.apply_sync_response(&response)?;
         report.progress.cards_pushed += applied.cards_acked;
         report.progress.cards_pulled += applied.cards_pulled;
@@ -156,7 +194,11 @@ pub fn sync(store: &mut Store, transport: &dyn Transport, on_progress: &mut dyn 
         for refusal in &response.refused {
             tracing::info!(code = %refusal.code, "server refused a card's changes");
             skip.insert(refusal.card_id.clone());
-            report.refused.push((refusal.card_id.clone(), refusal.code.clone(), refusal.message.clone()));
+            report.refused.push((
+                refusal.card_id.clone(),
+                refusal.code.clone(),
+                refusal.message.clone(),
+            ));
         }
         // A card acknowledged in this request may have been edited meanwhile; it is
         // pushed by the next sync, not re-pushed in a loop by this one.
@@ -180,8 +222,16 @@ pub fn sync(store: &mut Store, transport: &dyn Transport, on_progress: &mut dyn 
 }
 
 /// Reconcile one card with `automerge::sync`, message by message.
-fn run_fallback(store: &mut Store, transport: &dyn Transport, token: Option<&str>, card: &str, progress: &mut SyncProgress) -> Result<()> {
-    let id: CardId = card.parse().map_err(|_| Error::Protocol("fallback for an invalid card id".into()))?;
+fn run_fallback(
+    store: &mut Store,
+    transport: &dyn Transport,
+    token: Option<&str>,
+    card: &str,
+    progress: &mut SyncProgress,
+) -> Result<()> {
+    let id: CardId = card
+        .parse()
+        .map_err(|_| Error::Protocol("fallback for an invalid card id".into()))?;
     let mut state = State::new();
     let mut incoming: Option<Message> = None;
     let mut server_heads = Vec::new();
@@ -192,14 +242,30 @@ fn run_fallback(store: &mut Store, transport: &dyn Transport, token: Option<&str
             store.fallback_done(&id, &server_heads)?;
             return Ok(());
         };
-        let body = wire::encode(&FallbackRequest { protocol: wire::PROTOCOL_VERSION, card_id: card.to_string(), message: message.encode() })
+        let body = wire::encode(&FallbackRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            card_id: card.to_string(),
+            message: message.encode(),
+        })
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+        let bytes = post(
+            transport,
+            progress,
+            "/v1/fallback",
+            token,
+            wire::CONTENT_TYPE,
+            body,
+        )?;
+        let resp: FallbackResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
             .map_err(|e| Error::Protocol(e.to_string()))?;
-        let bytes = post(transport, progress, "/v1/fallback", token, wire::CONTENT_TYPE, body)?;
-        let resp: FallbackResponse =
-            wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED).map_err(|e| Error::Protocol(e.to_string()))?;
         server_heads = resp.heads;
         match resp.message {
-            Some(m) => incoming = Some(Message::decode(&m).map_err(|e| Error::Protocol(format!("fallback message: {e}")))?),
+            Some(m) => {
+                incoming = Some(
+                    Message::decode(&m)
+                        .map_err(|e| Error::Protocol(format!("fallback message: {e}")))?,
+                )
+            }
             None => {
                 // The server is done; apply nothing more, but see whether we still have
                 // something to send (the loop ends when we do not).
@@ -207,5 +273,7 @@ fn run_fallback(store: &mut Store, transport: &dyn Transport, token: Option<&str
             }
         }
     }
-    Err(Error::Protocol(format!("card {card}: fallback did not converge")))
+    Err(Error::Protocol(format!(
+        "card {card}: fallback did not converge"
+    )))
 }

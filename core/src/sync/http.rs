@@ -24,21 +24,31 @@ impl HttpTransport {
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("fieldbook/", env!("CARGO_PKG_VERSION")));
         for pem in extra_ca_pem {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| Error::invalid("ca_certificate", format!("not a PEM certificate: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                Error::invalid("ca_certificate", format!("not a PEM certificate: {e}"))
+            })?;
             builder = builder.add_root_certificate(cert);
         }
         let client = builder.build().map_err(|e| Error::Network(e.to_string()))?;
         let base = base_url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::invalid("server_url", "the server URL must start with http:// or https://"));
+            return Err(Error::invalid(
+                "server_url",
+                "the server URL must start with http:// or https://",
+            ));
         }
         Ok(HttpTransport { base, client })
     }
 }
 
 impl Transport for HttpTransport {
-    fn post(&self, path: &str, bearer: Option<&str>, content_type: &str, body: Vec<u8>) -> Result<HttpResponse, String> {
+    fn post(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, String> {
         let mut req = self
             .client
             .post(format!("{}{}", self.base, path))

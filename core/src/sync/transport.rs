@@ -20,5 +20,11 @@ pub trait Transport: Send + Sync {
     /// POST `body` to `path` (e.g. `/v1/sync`) with an optional bearer token.
     /// `Err` means no HTTP answer at all (connection refused, reset, timed out);
     /// an HTTP error status is an `Ok` response.
-    fn post(&self, path: &str, bearer: Option<&str>, content_type: &str, body: Vec<u8>) -> Result<HttpResponse, String>;
+    fn post(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, String>;
 }

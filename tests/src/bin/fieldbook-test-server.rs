@@ -12,8 +12,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: fieldbook-test-server DB ADDR".into());
     };
     let addr: SocketAddr = addr.parse()?;
-    let state = fieldbook_server::state_for_sqlite(std::path::Path::new(&db), fieldbook_server::Config::default())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let state = fieldbook_server::state_for_sqlite(
+        std::path::Path::new(&db),
+        fieldbook_server::Config::default(),
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         println!("listening");

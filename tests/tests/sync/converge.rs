@@ -47,7 +47,11 @@ fn two_reps_and_a_manager_converge_in_every_order() {
     }
     let expected = phone.snapshot();
     assert_eq!(tablet.snapshot(), expected);
-    assert_eq!(manager.snapshot().len(), 3, "the manager sees both territories");
+    assert_eq!(
+        manager.snapshot().len(),
+        3,
+        "the manager sees both territories"
+    );
 
     // 6. The same field set concurrently shows as a conflict on every device.
     for device in [&mut phone, &mut tablet, &mut manager] {
@@ -60,7 +64,10 @@ fn two_reps_and_a_manager_converge_in_every_order() {
     }
 
     // 7. The manager resolves it; after sync the conflict is gone everywhere.
-    manager.store.resolve(&a, "basic.phone", "13800000001").expect("resolve");
+    manager
+        .store
+        .resolve(&a, "basic.phone", "13800000001")
+        .expect("resolve");
     manager.sync();
     phone.sync();
     tablet.sync();
@@ -70,8 +77,17 @@ fn two_reps_and_a_manager_converge_in_every_order() {
         assert_eq!(view.card.basic.phone.as_deref(), Some("13800000001"));
     }
     // 8. History keeps who did what: 张伟 and 王经理 both appear on card a.
-    let reps: Vec<Option<String>> = phone.store.history(&a).expect("history").into_iter().map(|h| h.rep).collect();
-    assert!(reps.contains(&Some("zhangwei".into())) && reps.contains(&Some("wangjl".into())), "{reps:?}");
+    let reps: Vec<Option<String>> = phone
+        .store
+        .history(&a)
+        .expect("history")
+        .into_iter()
+        .map(|h| h.rep)
+        .collect();
+    assert!(
+        reps.contains(&Some("zhangwei".into())) && reps.contains(&Some("wangjl".into())),
+        "{reps:?}"
+    );
 }
 
 #[test]
@@ -83,7 +99,10 @@ fn a_card_outside_the_reps_territories_is_refused_and_kept_pending() {
     let report = lina.sync();
     assert_eq!(report.refused.len(), 1);
     assert_eq!(report.refused[0].1, "access.denied");
-    assert_eq!(report.pending, 1, "the edit is kept on the device, not dropped");
+    assert_eq!(
+        report.pending, 1,
+        "the edit is kept on the device, not dropped"
+    );
     // Moving the card to her own territory lets it through.
     lina.set(&card, "territory", "north");
     let report = lina.sync();

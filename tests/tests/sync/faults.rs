@@ -99,24 +99,36 @@ impl FaultyProxy {
         FaultyProxy { addr, faults, calm }
     }
 
-    fn serve(client: TcpStream, upstream: SocketAddr, rng: &Mutex<StdRng>, faults: &AtomicU32, calm: &AtomicBool) -> std::io::Result<()> {
+    fn serve(
+        client: TcpStream,
+        upstream: SocketAddr,
+        rng: &Mutex<StdRng>,
+        faults: &AtomicU32,
+        calm: &AtomicBool,
+    ) -> std::io::Result<()> {
         let mut to_client = client.try_clone()?;
         let mut from_client = BufReader::new(client);
         let server = TcpStream::connect(upstream)?;
         let mut to_server = server.try_clone()?;
         let mut from_server = BufReader::new(server);
         while let Some(request) = read_message(&mut from_client)? {
-            let roll: f64 = if calm.load(Ordering::SeqCst) { 1.0 } else { rng.lock().map(|mut r| r.random()).unwrap_or(1.0) };
+            let roll: f64 = if calm.load(Ordering::SeqCst) {
+                1.0
+            } else {
+                rng.lock().map(|mut r| r.random()).unwrap_or(1.0)
+            };
             if roll < 0.15 {
                 std::thread::sleep(Duration::from_millis(150));
             }
             to_server.write_all(&request)?;
-            let mut response = read_message(&mut from_server)?.ok_or(std::io::ErrorKind::UnexpectedEof)?;
+            let mut response =
+                read_message(&mut from_server)?.ok_or(std::io::ErrorKind::UnexpectedEof)?;
             if (0.15..0.35).contains(&roll) {
                 // Duplicate: the server sees the same request twice.
                 faults.fetch_add(1, Ordering::SeqCst);
                 to_server.write_all(&request)?;
-                response = read_message(&mut from_server)?.ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                response =
+                    read_message(&mut from_server)?.ok_or(std::io::ErrorKind::UnexpectedEof)?;
             }
             if (0.35..0.6).contains(&roll) {
                 // Drop mid-response: the server has done the work, the device never hears.
@@ -141,7 +153,10 @@ fn sync_with_retries(device: &mut Device) -> u32 {
         match device.try_sync() {
             Ok(_) => return attempt,
             Err(e) => {
-                assert!(matches!(e.code(), "sync.network" | "sync.protocol"), "unexpected error {e}");
+                assert!(
+                    matches!(e.code(), "sync.network" | "sync.protocol"),
+                    "unexpected error {e}"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -152,16 +167,30 @@ fn sync_with_retries(device: &mut Device) -> u32 {
 /// Total changes over every card a device holds.
 fn change_count(device: &mut Device) -> u64 {
     let ids = device.store.card_ids().expect("ids");
-    ids.iter().map(|id| device.store.history(id).expect("history").len() as u64).sum()
+    ids.iter()
+        .map(|id| device.store.history(id).expect("history").len() as u64)
+        .sum()
 }
 
 fn random_edit(rng: &mut StdRng, device: &mut Device, cards: &[CardId], who: &str) {
     let id = &cards[rng.random_range(0..cards.len())];
     match rng.random_range(0..4) {
-        0 => device.set(id, "basic.phone", &format!("139{:08}", rng.random_range(0..100_000_000u32))),
+        0 => device.set(
+            id,
+            "basic.phone",
+            &format!("139{:08}", rng.random_range(0..100_000_000u32)),
+        ),
         1 => device.visit(id, &format!("{who} 拜访，谈回款和备货")),
-        2 => device.set(id, "notes", &format!("{who} 更新备注 {}", rng.random_range(0..1000))),
-        _ => device.set(id, "credit.credit_limit", &format!("{}", rng.random_range(1..500) * 1000)),
+        2 => device.set(
+            id,
+            "notes",
+            &format!("{who} 更新备注 {}", rng.random_range(0..1000)),
+        ),
+        _ => device.set(
+            id,
+            "credit.credit_limit",
+            &format!("{}", rng.random_range(1..500) * 1000),
+        ),
     }
 }
 
@@ -179,7 +208,9 @@ fn dropped_duplicated_and_delayed_requests_lose_and_duplicate_nothing() {
     for d in [&mut phone, &mut tablet, &mut manager] {
         d.transport = Arc::new(HttpTransport::new(&proxy.url(), &[]).expect("transport"));
     }
-    let cards: Vec<CardId> = (0..12).map(|i| phone.new_card(&format!("南京客户{i}"), "east")).collect();
+    let cards: Vec<CardId> = (0..12)
+        .map(|i| phone.new_card(&format!("南京客户{i}"), "east"))
+        .collect();
     sync_with_retries(&mut phone);
     sync_with_retries(&mut tablet);
     sync_with_retries(&mut manager);
@@ -197,7 +228,10 @@ fn dropped_duplicated_and_delayed_requests_lose_and_duplicate_nothing() {
             sync_with_retries(d);
         }
     }
-    assert!(proxy.faults.load(Ordering::SeqCst) > 5, "the proxy did inject faults");
+    assert!(
+        proxy.faults.load(Ordering::SeqCst) > 5,
+        "the proxy did inject faults"
+    );
     proxy.calm.store(true, Ordering::SeqCst);
     for _ in 0..2 {
         for d in [&mut phone, &mut tablet, &mut manager] {
@@ -209,7 +243,10 @@ fn dropped_duplicated_and_delayed_requests_lose_and_duplicate_nothing() {
     assert_eq!(tablet.snapshot(), expected);
     assert_eq!(manager.snapshot(), expected);
     // Every change is in the server's log exactly once.
-    assert_eq!(server.storage().log_len().expect("log"), change_count(&mut phone));
+    assert_eq!(
+        server.storage().log_len().expect("log"),
+        change_count(&mut phone)
+    );
 }
 
 /// The server as a child process on a fixed port and a database file that survive it.
@@ -228,7 +265,9 @@ impl ServerProcess {
             .expect("start server process");
         let mut line = String::new();
         let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout).read_line(&mut line).expect("server says it listens");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server says it listens");
         assert_eq!(line.trim(), "listening");
         ServerProcess { child }
     }
@@ -247,7 +286,8 @@ fn sigkilled_server_loses_nothing_it_acknowledged() {
     let db = dir.path().join("server.db");
     // Set the company up in the file, then serve it from a separate process.
     let (phone_token, tablet_token) = {
-        let state = fieldbook_server::state_for_sqlite(&db, fieldbook_server::Config::default()).expect("state");
+        let state = fieldbook_server::state_for_sqlite(&db, fieldbook_server::Config::default())
+            .expect("state");
         let s = &*state.storage;
         use fieldbook_server::admin;
         use fieldbook_server::storage::PersonKind;
@@ -255,11 +295,18 @@ fn sigkilled_server_loses_nothing_it_acknowledged() {
         admin::add_territory(s, "east", "华东区", None).expect("territory");
         admin::assign_territory(s, "east", "zhangwei").expect("assign");
         (
-            admin::enrol_device(s, "zhangwei", Role::Rep, "手机").expect("token").token,
-            admin::enrol_device(s, "zhangwei", Role::Rep, "平板").expect("token").token,
+            admin::enrol_device(s, "zhangwei", Role::Rep, "手机")
+                .expect("token")
+                .token,
+            admin::enrol_device(s, "zhangwei", Role::Rep, "平板")
+                .expect("token")
+                .token,
         )
     };
-    let addr = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr");
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr");
     let url = format!("http://{addr}");
     let mut server = ServerProcess::start(&db, addr);
     let mut devices: Vec<Device> = [phone_token, tablet_token]
@@ -267,12 +314,15 @@ fn sigkilled_server_loses_nothing_it_acknowledged() {
         .map(|token| {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut store = fieldbook_core::Store::open(dir.path().join("d.db")).expect("store");
-            let transport: Arc<dyn fieldbook_core::sync::Transport> = Arc::new(HttpTransport::new(&url, &[]).expect("t"));
+            let transport: Arc<dyn fieldbook_core::sync::Transport> =
+                Arc::new(HttpTransport::new(&url, &[]).expect("t"));
             fieldbook_core::sync::enrol(&mut store, &*transport, &url, &token).expect("enrol");
             Device::from_parts(store, transport, dir)
         })
         .collect();
-    let cards: Vec<CardId> = (0..8).map(|i| devices[0].new_card(&format!("宁波客户{i}"), "east")).collect();
+    let cards: Vec<CardId> = (0..8)
+        .map(|i| devices[0].new_card(&format!("宁波客户{i}"), "east"))
+        .collect();
     devices[0].sync();
     devices[1].sync();
 
@@ -317,6 +367,11 @@ fn sigkilled_server_loses_nothing_it_acknowledged() {
     }
     let expected_changes = change_count(&mut devices[0]);
     server.kill();
-    let state = fieldbook_server::state_for_sqlite(&db, fieldbook_server::Config::default()).expect("reopen");
-    assert_eq!(state.storage.log_len().expect("log"), expected_changes, "every acknowledged change is on the server, once");
+    let state = fieldbook_server::state_for_sqlite(&db, fieldbook_server::Config::default())
+        .expect("reopen");
+    assert_eq!(
+        state.storage.log_len().expect("log"),
+        expected_changes,
+        "every acknowledged change is on the server, once"
+    );
 }

@@ -19,7 +19,9 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = fieldbook_server::state_for_sqlite(&dir.path().join("server.db"), Config::default()).expect("state");
+        let state =
+            fieldbook_server::state_for_sqlite(&dir.path().join("server.db"), Config::default())
+                .expect("state");
         let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
         let running = fieldbook_server::spawn(state, addr).expect("spawn server");
         Server { running, _dir: dir }
@@ -46,7 +48,9 @@ impl Server {
     }
 
     pub fn enrolment(&self, person: &str, role: Role) -> String {
-        admin::enrol_device(self.storage(), person, role, "测试设备").expect("enrolment").token
+        admin::enrol_device(self.storage(), person, role, "测试设备")
+            .expect("enrolment")
+            .token
     }
 }
 
@@ -66,15 +70,28 @@ impl Device {
     pub fn enrol_via(server: &Server, url: &str, person: &str, role: Role) -> Device {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::open(dir.path().join("device.db")).expect("store");
-        let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(url, &[]).expect("transport"));
+        let transport: Arc<dyn Transport> =
+            Arc::new(HttpTransport::new(url, &[]).expect("transport"));
         let token = server.enrolment(person, role);
         fieldbook_core::sync::enrol(&mut store, &*transport, url, &token).expect("enrol");
-        Device { store, transport, _dir: dir }
+        Device {
+            store,
+            transport,
+            _dir: dir,
+        }
     }
 
     /// A device from an already enrolled store.
-    pub fn from_parts(store: Store, transport: Arc<dyn Transport>, dir: tempfile::TempDir) -> Device {
-        Device { store, transport, _dir: dir }
+    pub fn from_parts(
+        store: Store,
+        transport: Arc<dyn Transport>,
+        dir: tempfile::TempDir,
+    ) -> Device {
+        Device {
+            store,
+            transport,
+            _dir: dir,
+        }
     }
 
     pub fn sync(&mut self) -> SyncReport {
@@ -96,13 +113,19 @@ impl Device {
     }
 
     pub fn set(&mut self, id: &CardId, path: &str, value: &str) {
-        self.store.update(id, |c| c.set_path(path, value)).expect("edit");
+        self.store
+            .update(id, |c| c.set_path(path, value))
+            .expect("edit");
     }
 
     pub fn visit(&mut self, id: &CardId, summary: &str) {
         self.store
             .update(id, |c| {
-                c.add_visit(Visit { summary: summary.into(), at: Some(chrono::Utc::now()), ..Default::default() });
+                c.add_visit(Visit {
+                    summary: summary.into(),
+                    at: Some(chrono::Utc::now()),
+                    ..Default::default()
+                });
                 Ok(())
             })
             .expect("visit");
