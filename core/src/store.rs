@@ -52,6 +52,15 @@ struct Identity {
     rep: Option<RepId>,
 }
 
+/// Where changes being persisted came from: local changes are queued for the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Made on this device, or received from another device by file.
+    Local,
+    /// Received from the server, which already has them.
+    Server,
+}
+
 /// A loaded document and where it lives.
 struct Cached {
     doc: Automerge,
@@ -136,13 +145,22 @@ impl Store {
         };
         let capacity =
             NonZeroUsize::new(settings.cache_cards.max(1) as usize).unwrap_or(NonZeroUsize::MIN);
-        Ok(Store {
+        let mut store = Store {
             conn,
             path,
             cache: LruCache::new(capacity),
             identity,
             settings,
-        })
+        };
+        // A migration that changed what the index holds asks for a rebuild.
+        if Self::meta(&store.conn, "reindex")?.is_some() {
+            store.rebuild_index()?;
+            store
+                .conn
+                .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
+            tracing::info!("index rebuilt after an upgrade");
+        }
+        Ok(store)
     }
 
     fn meta(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
@@ -204,11 +222,14 @@ impl Store {
         &self.settings
     }
 
-    /// Change the settings (persisted).
+    /// Change the settings (persisted). Due dates follow the new visit cadence at once.
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
         let json =
             serde_json::to_vec(&settings).map_err(|e| Error::invalid("settings", e.to_string()))?;
-        Self::set_meta(&self.conn, "settings", &json)?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        Self::set_meta(&tx, "settings", &json)?;
+        index::recompute_due(&tx, &settings)?;
+        tx.commit()?;
         if let Some(n) = NonZeroUsize::new(settings.cache_cards as usize) {
             self.cache.resize(n);
         }
@@ -289,20 +310,23 @@ impl Store {
             .with_message(summary)
     }
 
-    /// Persist the changes made to `cached.doc` since `heads_before`, and its index rows.
+    /// Persist the changes made to `cached.doc` since `heads_before`, and its index
+    /// rows. Changes of [`Origin::Local`] also go to the sync outbox; returns the
+    /// card's number of open conflicts.
     fn persist(
         tx: &Transaction<'_>,
-        compact_after: u32,
+        settings: &Settings,
         cached: &mut Cached,
         heads_before: &[ChangeHash],
-    ) -> Result<()> {
+        origin: Origin,
+    ) -> Result<usize> {
         let chunk = cached.doc.save_after(heads_before);
         let chunk_count: i64 = tx.query_row(
             "SELECT chunk_count FROM cards WHERE num = ?1",
             [cached.num],
             |r| r.get(0),
         )?;
-        if chunk_count + 1 >= i64::from(compact_after.max(1)) {
+        if chunk_count + 1 >= i64::from(settings.compact_after_chunks.max(1)) {
             tx.execute("DELETE FROM card_chunks WHERE card_num = ?1", [cached.num])?;
             tx.execute(
                 "UPDATE cards SET snapshot = ?2, chunk_count = 0, version = version + 1, updated_at = ?3 WHERE num = ?1",
@@ -311,7 +335,7 @@ impl Store {
         } else {
             tx.execute(
                 "INSERT INTO card_chunks (card_num, seq, data) VALUES (?1, ?2, ?3)",
-                params![cached.num, chunk_count, chunk],
+                params![cached.num, chunk_count, &chunk],
             )?;
             tx.execute(
                 "UPDATE cards SET chunk_count = chunk_count + 1, version = version + 1, updated_at = ?2 WHERE num = ?1",
@@ -323,8 +347,21 @@ impl Store {
             [cached.num],
             |r| r.get(0),
         )?;
-        Self::mark_dirty(tx, cached.num)?;
-        Self::reindex(tx, cached).map(|_| ())
+        if origin == Origin::Local {
+            Self::to_outbox(tx, cached.num, &chunk, &cached.doc.get_heads())?;
+        }
+        Self::reindex(tx, settings, cached)
+    }
+
+    /// Queue changes for the server and mark the card dirty.
+    fn to_outbox(tx: &Transaction<'_>, num: i64, data: &[u8], heads: &[ChangeHash]) -> Result<()> {
+        let heads: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
+        tx.execute(
+            "INSERT INTO sync_outbox (card_num, seq, data, heads)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_outbox WHERE card_num = ?1), ?2, ?3)",
+            params![num, data, heads],
+        )?;
+        Self::mark_dirty(tx, num)
     }
 
     /// Note that a card has changes the server has not acknowledged.
@@ -337,10 +374,10 @@ impl Store {
     }
 
     /// Rewrite a card's index rows; returns its number of open conflicts.
-    fn reindex(tx: &Transaction<'_>, cached: &Cached) -> Result<usize> {
+    fn reindex(tx: &Transaction<'_>, settings: &Settings, cached: &Cached) -> Result<usize> {
         let card = read_card(&cached.doc, None)?;
         let conflicts = find_conflicts(&cached.doc).len();
-        index::write(tx, cached.num, &card, conflicts, index::today())?;
+        index::write(tx, cached.num, &card, conflicts, index::today(), settings)?;
         Ok(conflicts)
     }
 
@@ -371,9 +408,10 @@ impl Store {
         if exists {
             return Err(Error::invalid("id", format!("card {id} already exists")));
         }
+        let snapshot = doc.save();
         tx.execute(
             "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            params![id.as_str(), doc.save(), now()],
+            params![id.as_str(), &snapshot, now()],
         )?;
         let num = tx.last_insert_rowid();
         let cached = Cached {
@@ -381,8 +419,8 @@ impl Store {
             num,
             version: 0,
         };
-        Self::mark_dirty(&tx, num)?;
-        Self::reindex(&tx, &cached)?;
+        Self::to_outbox(&tx, num, &snapshot, &cached.doc.get_heads())?;
+        Self::reindex(&tx, &self.settings, &cached)?;
         tx.commit()?;
         self.cache.put(id.clone(), cached);
         Ok(id)
@@ -411,7 +449,6 @@ impl Store {
         edit: impl FnOnce(&mut Card) -> Result<()>,
     ) -> Result<Vec<String>> {
         let (actor, rep) = self.identity_for_writing()?;
-        let compact_after = self.settings.compact_after_chunks;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let touched = {
             let cached = Self::load(&tx, &mut self.cache, id)?;
@@ -430,7 +467,7 @@ impl Store {
                 .map_err(|f| f.error)?
                 .result;
             if !touched.is_empty() {
-                Self::persist(&tx, compact_after, cached, &heads)?;
+                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
             }
             touched
         };
@@ -446,7 +483,6 @@ impl Store {
         }
         let result = (|| {
             let (actor, rep) = self.identity_for_writing()?;
-            let compact_after = self.settings.compact_after_chunks;
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
             {
                 let cached = Self::load(&tx, &mut self.cache, id)?;
@@ -465,7 +501,7 @@ impl Store {
                         |t| force_path(t, &card, path, input),
                     )
                     .map_err(|f| f.error)?;
-                Self::persist(&tx, compact_after, cached, &heads)?;
+                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
             }
             tx.commit()?;
             Ok(())
@@ -564,25 +600,13 @@ impl Store {
 
     /// List cards matching a query, from the index.
     pub fn list(&self, q: &CardQuery) -> Result<Vec<CardSummary>> {
-        let s = &self.settings;
-        // Due date: the explicitly planned next visit, else last visit + the class's
-        // cadence from the settings, else (never visited) the day the card was created.
-        let due = "COALESCE(i.next_visit_on, CASE WHEN i.last_visit_at IS NULL THEN date(c.created_at, 'unixepoch') \
-                   ELSE date(i.last_visit_at, 'unixepoch', '+' || (CASE i.class WHEN 'A' THEN ?1 WHEN 'B' THEN ?2 \
-                   WHEN 'C' THEN ?3 WHEN 'D' THEN ?4 ELSE ?5 END) || ' days') END)";
-        let mut args: Vec<SqlValue> = [
-            s.visit_days_a,
-            s.visit_days_b,
-            s.visit_days_c,
-            s.visit_days_d,
-            s.visit_days_unclassified,
-        ]
-        .into_iter()
-        .map(|d| SqlValue::Integer(i64::from(d)))
-        .collect();
-        let mut sql = format!(
-            "SELECT c.id, i.name, i.territory, i.class, i.phone, i.city, i.route_area, i.last_visit_at, {due}, \
-             i.credit_limit, i.conflicts, c.updated_at FROM card_index i JOIN cards c ON c.num = i.card_num WHERE 1 = 1"
+        // Everything comes from card_index (and the FTS tables): no document is loaded
+        // and no other table is joined, so each sort can walk its own index.
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut sql = String::from(
+            "SELECT i.card_id, i.name, i.territory, i.class, i.phone, i.city, i.route_area, \
+             i.last_visit_at, i.due_on, i.credit_limit, i.conflicts, i.updated_at \
+             FROM card_index i WHERE 1 = 1",
         );
         let mut arg = |sql: &mut String, clause: &str, value: SqlValue| {
             args.push(value);
@@ -606,9 +630,10 @@ impl Store {
             );
         }
         if let Some(d) = q.due_by {
+            // Never visited (no due date) counts as due.
             arg(
                 &mut sql,
-                &format!(" AND {due} <= $"),
+                " AND (i.due_on IS NULL OR i.due_on <= $)",
                 SqlValue::Text(d.display()),
             );
         }
@@ -647,21 +672,25 @@ impl Store {
                 );
             }
         }
+        // SQLite puts NULLs first ascending and last descending, which is what each
+        // sort wants in its natural direction; no NULLS clause, so indexes apply.
         let (order, natural_desc) = match q.sort {
             SortBy::Name => ("i.sort_key", false),
-            SortBy::Updated => ("c.updated_at", true),
+            SortBy::Updated => ("i.updated_at", true),
             SortBy::LastVisit => ("i.last_visit_at", true),
-            SortBy::NextDue => (due, false),
+            SortBy::NextDue => ("i.due_on", false),
             SortBy::CreditLimit => ("i.credit_limit", true),
             SortBy::Sales => ("i.sales_3m", true),
         };
-        let desc = natural_desc != q.reverse;
-        let dir = if desc {
-            "DESC NULLS LAST"
+        let dir = if natural_desc != q.reverse {
+            "DESC"
         } else {
-            "ASC NULLS LAST"
+            "ASC"
         };
-        sql.push_str(&format!(" ORDER BY {order} {dir}, i.sort_key, i.card_num"));
+        sql.push_str(&format!(" ORDER BY {order} {dir}"));
+        if q.sort != SortBy::Name {
+            sql.push_str(&format!(", i.sort_key {dir}"));
+        }
         let limit = if q.limit == 0 { 50 } else { q.limit };
         sql.push_str(&format!(" LIMIT {limit} OFFSET {}", q.offset));
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -766,7 +795,6 @@ impl Store {
         &mut self,
         incoming: Vec<(CardId, Automerge, Vec<u8>)>,
     ) -> Result<ImportReport> {
-        let compact_after = self.settings.compact_after_chunks;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut report = ImportReport::default();
         let cache = &mut self.cache;
@@ -789,8 +817,8 @@ impl Store {
                         num: tx.last_insert_rowid(),
                         version: 0,
                     };
-                    Self::mark_dirty(&tx, cached.num)?;
-                    let conflicts = Self::reindex(&tx, &cached)?;
+                    Self::to_outbox(&tx, cached.num, &bytes, &cached.doc.get_heads())?;
+                    let conflicts = Self::reindex(&tx, &self.settings, &cached)?;
                     report.cards_new += 1;
                     report.changes_applied += changes;
                     if conflicts > 0 {
@@ -809,8 +837,7 @@ impl Store {
                 report.cards_updated += 1;
                 report.changes_applied += added.len() as u32;
                 cached.doc.apply_changes(added)?;
-                Self::persist(&tx, compact_after, cached, &heads)?;
-                if !find_conflicts(&cached.doc).is_empty() {
+                if Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)? > 0 {
                     report.cards_conflicted += 1;
                 }
             }
@@ -833,6 +860,7 @@ impl Store {
             let doc = Self::read_document(&tx, &id, num)?;
             Self::reindex(
                 &tx,
+                &self.settings,
                 &Cached {
                     doc,
                     num,

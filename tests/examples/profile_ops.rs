@@ -87,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             card_id: Automerge::load(d)
                 .ok()
                 .and_then(|doc| match doc.get(automerge::ROOT, "id") {
-                    Ok(Some((automerge::Value::Scalar(s), _))) => s.to_str().map(str::to_string),
+                    Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().map(str::to_string),
                     _ => None,
                 })
                 .unwrap_or_else(|| format!("{i}")),

@@ -11,7 +11,38 @@ use super::text::{digits, grams, normalize, sort_key};
 use crate::card::Card;
 use crate::error::Result;
 use crate::ids::YearMonth;
+use crate::settings::Settings;
 use crate::value::Scalar;
+
+/// When the next visit is due, in SQL over `card_index` columns: the next visit the
+/// latest visit planned, else the last visit plus the class's cadence (?1–?5: days
+/// for A, B, C, D and unclassified), else NULL — never visited, due now. One
+/// definition serves both indexing a card and re-deriving every row when the
+/// settings change.
+pub(crate) const DUE_ON_SQL: &str = "COALESCE(next_visit_on, CASE WHEN last_visit_at IS NULL THEN NULL \
+    ELSE date(last_visit_at, 'unixepoch', '+' || (CASE class WHEN 'A' THEN ?1 WHEN 'B' THEN ?2 \
+    WHEN 'C' THEN ?3 WHEN 'D' THEN ?4 ELSE ?5 END) || ' days') END)";
+
+fn cadence(settings: &Settings) -> [i64; 5] {
+    [
+        settings.visit_days_a,
+        settings.visit_days_b,
+        settings.visit_days_c,
+        settings.visit_days_d,
+        settings.visit_days_unclassified,
+    ]
+    .map(i64::from)
+}
+
+/// Recompute every card's due date (after a settings change).
+pub(crate) fn recompute_due(tx: &Transaction<'_>, settings: &Settings) -> Result<()> {
+    let [a, b, c, d, u] = cadence(settings);
+    tx.execute(
+        &format!("UPDATE card_index SET due_on = {DUE_ON_SQL}"),
+        params![a, b, c, d, u],
+    )?;
+    Ok(())
+}
 
 /// Write (or replace) the index rows of one card.
 pub(crate) fn write(
@@ -20,6 +51,7 @@ pub(crate) fn write(
     card: &Card,
     conflicts: usize,
     today: NaiveDate,
+    settings: &Settings,
 ) -> Result<()> {
     let class = card
         .classification
@@ -43,8 +75,8 @@ pub(crate) fn write(
     tx.execute(
         "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
             route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
-            sales_3m, conflicts, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            sales_3m, conflicts, updated_at, card_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             num,
             card.display_name(),
@@ -62,7 +94,13 @@ pub(crate) fn write(
             sales_3m,
             conflicts as i64,
             Utc::now().timestamp(),
+            card.id.as_str(),
         ],
+    )?;
+    let [a, b, c, d, u] = cadence(settings);
+    tx.execute(
+        &format!("UPDATE card_index SET due_on = {DUE_ON_SQL} WHERE card_num = ?6"),
+        params![a, b, c, d, u, num],
     )?;
     tx.execute("DELETE FROM card_tags WHERE card_num = ?1", [num])?;
     for tag in &card.tags {

@@ -79,10 +79,21 @@ CREATE VIRTUAL TABLE card_fts USING fts5(body, tokenize = 'trigram');
 CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61');
 ";
 
-/// Version 2: the sync client's state. Per card, the heads the server is known to
-/// hold (`acked_heads`, concatenated 32-byte hashes) and whether the card has local
-/// changes the server has not acknowledged. Cards that exist when upgrading are
-/// marked dirty so their whole history is offered on the first sync.
+/// Version 2: the sync client's state, and index columns that let every list sort
+/// use an index.
+///
+/// - `sync_cards`: per card, the heads the server is known to hold (`acked_heads`,
+///   concatenated 32-byte hashes) and whether the card has changes beyond them.
+/// - `sync_outbox`: the changes made on this device (or received from another device
+///   by file) that the server has not acknowledged, in order, each with the
+///   document heads after it. A push is their concatenation and an acknowledgement
+///   deletes them: neither needs the document loaded.
+/// - `card_index.card_id` (no join with the document table for lists) and `due_on`
+///   (the next visit date, from the class cadence in the settings; recomputed in SQL
+///   when the settings change), with indexes for every sort.
+///
+/// Cards that exist when upgrading are marked dirty (their whole history is offered
+/// on the first sync) and the index is rebuilt on open (`meta.reindex`).
 const V2: &str = "
 CREATE TABLE sync_cards (
     card_num    INTEGER PRIMARY KEY REFERENCES cards(num) ON DELETE CASCADE,
@@ -91,6 +102,21 @@ CREATE TABLE sync_cards (
 );
 CREATE INDEX sync_cards_dirty ON sync_cards(dirty) WHERE dirty = 1;
 INSERT INTO sync_cards (card_num, dirty) SELECT num, 1 FROM cards;
+
+CREATE TABLE sync_outbox (
+    card_num INTEGER NOT NULL REFERENCES cards(num) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    heads    BLOB NOT NULL,
+    PRIMARY KEY (card_num, seq)
+) WITHOUT ROWID;
+
+ALTER TABLE card_index ADD COLUMN card_id TEXT;
+ALTER TABLE card_index ADD COLUMN due_on TEXT;
+CREATE INDEX card_index_due ON card_index(due_on);
+CREATE INDEX card_index_sales ON card_index(sales_3m);
+CREATE INDEX card_index_credit ON card_index(credit_limit);
+INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
 ";
 
 fn upgrade_to_v2(tx: &Transaction<'_>) -> Result<()> {

@@ -14,7 +14,7 @@ use automerge::sync::{Message, State, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Cached, Store};
+use super::{Cached, Origin, Store};
 use crate::card::conflicts::find_conflicts;
 use crate::card::doc::stored_id;
 use crate::error::{Error, Result};
@@ -57,6 +57,7 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
+#[allow(dead_code)]
 pub(crate) fn to_wire(heads: &[ChangeHash]) -> Vec<Hash> {
     heads.iter().map(|h| h.0).collect()
 }
@@ -80,12 +81,33 @@ fn record_acked(
     acked.dedup();
     let ahead = !doc.get_changes(&acked).is_empty();
     let acked = if ahead { acked } else { doc.get_heads() };
+    let queued = outbox_len(tx, num)? > 0;
     tx.execute(
         "INSERT INTO sync_cards (card_num, acked_heads, dirty) VALUES (?1, ?2, ?3)
          ON CONFLICT (card_num) DO UPDATE SET acked_heads = ?2, dirty = ?3",
-        params![num, encode_heads(&acked), ahead],
+        params![num, encode_heads(&acked), ahead || queued],
     )?;
     Ok(())
+}
+
+fn outbox_len(tx: &rusqlite::Connection, num: i64) -> Result<i64> {
+    Ok(tx.query_row(
+        "SELECT count(*) FROM sync_outbox WHERE card_num = ?1",
+        [num],
+        |r| r.get(0),
+    )?)
+}
+
+/// A push as sent, with what the device needs to record when it is acknowledged.
+#[derive(Debug)]
+pub(crate) struct PendingPush {
+    /// What goes on the wire.
+    pub push: CardPush,
+    num: i64,
+    /// The last outbox entry included (`None`: built from the document).
+    through_seq: Option<i64>,
+    /// The device's heads for the card once the pushed changes are applied.
+    heads: Vec<ChangeHash>,
 }
 
 fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
@@ -143,6 +165,8 @@ impl Store {
         }
         // A new server knows nothing of this device: start from scratch.
         tx.execute("DELETE FROM meta WHERE key = 'sync_cursor'", [])?;
+        // Whole documents are offered (the outbox only holds what an earlier server lacked).
+        tx.execute("DELETE FROM sync_outbox", [])?;
         tx.execute("UPDATE sync_cards SET acked_heads = x'', dirty = 1", [])?;
         tx.execute(
             "INSERT OR IGNORE INTO sync_cards (card_num, dirty) SELECT num, 1 FROM cards",
@@ -181,23 +205,27 @@ impl Store {
             })? as u64)
     }
 
-    /// The changes the next sync would push, per card (`save_after` of the heads the
-    /// server acknowledged): for "what is not synced yet" views and measurements.
+    /// The changes the next sync would push, per card: for "what is not synced
+    /// yet" views and measurements.
     pub fn pending_changes(&mut self) -> Result<Vec<(CardId, Vec<u8>)>> {
         let (pushes, _) = self.dirty_pushes(usize::MAX, &HashSet::new())?;
         pushes
             .into_iter()
-            .map(|p| Ok((p.card_id.parse()?, p.changes)))
+            .map(|p| Ok((p.push.card_id.parse()?, p.push.changes)))
             .collect()
     }
 
     /// Pushes for dirty cards, up to about `budget` bytes of changes (at least one
     /// card), skipping `skip`. Returns the pushes and whether more dirty cards remain.
+    ///
+    /// A card's push is its outbox, concatenated: no document is loaded. Only a card
+    /// dirty without an outbox (from a store that predates the outbox) is pushed as
+    /// `save_after(acked_heads)` from its document.
     pub(crate) fn dirty_pushes(
         &mut self,
         budget: usize,
         skip: &HashSet<String>,
-    ) -> Result<(Vec<CardPush>, bool)> {
+    ) -> Result<(Vec<PendingPush>, bool)> {
         let dirty: Vec<(i64, String)> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT s.card_num, c.id FROM sync_cards s JOIN cards c ON c.num = s.card_num WHERE s.dirty = 1 ORDER BY s.card_num",
@@ -216,25 +244,53 @@ impl Store {
                 more = true;
                 break;
             }
-            let card: CardId = id.parse()?;
-            let acked = acked_of(&self.conn, num)?;
-            let cached = Self::load(&self.conn, &mut self.cache, &card)?;
-            // An acked hash the document lacks would make save_after send everything;
-            // that is still correct (the server ignores what it has), only larger.
-            let changes = cached.doc.save_after(&acked);
+            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT seq, data, heads FROM sync_outbox WHERE card_num = ?1 ORDER BY seq",
+                )?;
+                stmt.query_map([num], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let (changes, through_seq, heads) = match rows.last() {
+                Some((last_seq, _, last_heads)) => {
+                    let changes: Vec<u8> = rows
+                        .iter()
+                        .flat_map(|(_, d, _)| d.iter().copied())
+                        .collect();
+                    (changes, Some(*last_seq), decode_heads(last_heads))
+                }
+                None => {
+                    let card: CardId = id.parse()?;
+                    let acked = acked_of(&self.conn, num)?;
+                    let cached = Self::load(&self.conn, &mut self.cache, &card)?;
+                    // An acked hash the document lacks makes save_after send everything:
+                    // still correct (the server ignores what it has), only larger.
+                    (cached.doc.save_after(&acked), None, cached.doc.get_heads())
+                }
+            };
             size += changes.len();
-            pushes.push(CardPush {
-                card_id: id,
-                changes,
-                heads: to_wire(&cached.doc.get_heads()),
+            pushes.push(PendingPush {
+                // The server needs no heads: the device remembers what it pushed.
+                push: CardPush {
+                    card_id: id,
+                    changes,
+                    heads: Vec::new(),
+                },
+                num,
+                through_seq,
+                heads,
             });
         }
         Ok((pushes, more))
     }
 
     /// Apply one sync response atomically.
-    pub(crate) fn apply_sync_response(&mut self, resp: &SyncResponse) -> Result<Applied> {
-        let result = self.apply_inner(resp);
+    pub(crate) fn apply_sync_response(
+        &mut self,
+        resp: &SyncResponse,
+        pushed: &[PendingPush],
+    ) -> Result<Applied> {
+        let result = self.apply_inner(resp, pushed);
         if result.is_err() {
             self.cache.clear();
         }
@@ -247,22 +303,34 @@ impl Store {
             .optional()?)
     }
 
-    fn apply_inner(&mut self, resp: &SyncResponse) -> Result<Applied> {
-        let compact_after = self.settings.compact_after_chunks;
+    fn apply_inner(&mut self, resp: &SyncResponse, pushed: &[PendingPush]) -> Result<Applied> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut out = Applied::default();
         for ack in &resp.acks {
-            let id: CardId = ack
-                .card_id
-                .parse()
-                .map_err(|_| Error::Protocol("ack for an invalid card id".into()))?;
-            let Some(num) = Self::card_num(&tx, id.as_str())? else {
+            let Some(p) = pushed.iter().find(|p| p.push.card_id == ack.card_id) else {
                 continue;
             };
-            let cached = Self::load(&tx, &mut self.cache, &id)?;
-            let mut acked = acked_of(&tx, num)?;
-            acked.extend(from_wire(&ack.heads));
-            record_acked(&tx, num, &cached.doc, acked)?;
+            match p.through_seq {
+                Some(seq) => {
+                    // The server holds everything up to this outbox entry.
+                    tx.execute(
+                        "DELETE FROM sync_outbox WHERE card_num = ?1 AND seq <= ?2",
+                        params![p.num, seq],
+                    )?;
+                    let queued = outbox_len(&tx, p.num)? > 0;
+                    tx.execute(
+                        "UPDATE sync_cards SET acked_heads = ?2, dirty = ?3 WHERE card_num = ?1",
+                        params![p.num, encode_heads(&p.heads), queued],
+                    )?;
+                }
+                None => {
+                    let id: CardId = ack.card_id.parse()?;
+                    let cached = Self::load(&tx, &mut self.cache, &id)?;
+                    let mut acked = acked_of(&tx, p.num)?;
+                    acked.extend(p.heads.iter().copied());
+                    record_acked(&tx, p.num, &cached.doc, acked)?;
+                }
+            }
             out.cards_acked += 1;
         }
         for change in &resp.changes {
@@ -287,7 +355,7 @@ impl Store {
                         continue;
                     }
                     if cached.doc.get_heads() != before {
-                        Self::persist(&tx, compact_after, cached, &before)?;
+                        Self::persist(&tx, &self.settings, cached, &before, Origin::Server)?;
                         out.cards_pulled += 1;
                         let after = find_conflicts(&cached.doc).len();
                         out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
@@ -325,7 +393,7 @@ impl Store {
                         num: tx.last_insert_rowid(),
                         version: 0,
                     };
-                    out.new_conflicts += Self::reindex(&tx, &cached)? as u32;
+                    out.new_conflicts += Self::reindex(&tx, &self.settings, &cached)? as u32;
                     record_acked(&tx, cached.num, &cached.doc, server_heads)?;
                     out.cards_new += 1;
                     out.cards_pulled += 1;
@@ -373,7 +441,6 @@ impl Store {
         state: &mut State,
         incoming: Option<Message>,
     ) -> Result<Option<Message>> {
-        let compact_after = self.settings.compact_after_chunks;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let result = (|| {
             let cached = Self::load(&tx, &mut self.cache, id)?;
@@ -381,7 +448,7 @@ impl Store {
                 let before = cached.doc.get_heads();
                 cached.doc.receive_sync_message(state, message)?;
                 if cached.doc.get_heads() != before {
-                    Self::persist(&tx, compact_after, cached, &before)?;
+                    Self::persist(&tx, &self.settings, cached, &before, Origin::Server)?;
                 }
             }
             Ok(cached.doc.generate_sync_message(state))
@@ -404,7 +471,12 @@ impl Store {
         let num =
             Self::card_num(&tx, id.as_str())?.ok_or_else(|| Error::CardNotFound(id.to_string()))?;
         let cached = Self::load(&tx, &mut self.cache, id)?;
-        record_acked(&tx, num, &cached.doc, from_wire(server_heads))?;
+        let acked = from_wire(server_heads);
+        if cached.doc.get_changes(&acked).is_empty() {
+            // The exchange gave the server everything this device had.
+            tx.execute("DELETE FROM sync_outbox WHERE card_num = ?1", [num])?;
+        }
+        record_acked(&tx, num, &cached.doc, acked)?;
         tx.commit()?;
         Ok(())
     }

@@ -166,11 +166,11 @@ pub fn sync(
             return Err(Error::Protocol("the server kept paging without end".into()));
         }
         let (pushes, more_pushes) = store.dirty_pushes(PUSH_BUDGET_BYTES, &skip)?;
-        let pushed: Vec<String> = pushes.iter().map(|p| p.card_id.clone()).collect();
+        let pushed: Vec<String> = pushes.iter().map(|p| p.push.card_id.clone()).collect();
         let request = SyncRequest {
             protocol: wire::PROTOCOL_VERSION,
             cursor: store.sync_cursor()?,
-            pushes,
+            pushes: pushes.iter().map(|p| p.push.clone()).collect(),
             max_response_bytes: Some(RESPONSE_BUDGET_BYTES),
         };
         let body = wire::encode(&request).map_err(|e| Error::Protocol(e.to_string()))?;
@@ -184,7 +184,7 @@ pub fn sync(
         )?;
         let response: SyncResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
             .map_err(|e| Error::Protocol(e.to_string()))?;
-        let applied = store.apply_sync_response(&response)?;
+        let applied = store.apply_sync_response(&response, &pushes)?;
         report.progress.cards_pushed += applied.cards_acked;
         report.progress.cards_pulled += applied.cards_pulled;
         report.cards_new += applied.cards_new;
