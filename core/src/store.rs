@@ -104,6 +104,22 @@ pub struct Store {
     settings: Settings,
 }
 
+/// What the index needs from a document: the card and its number of open conflicts.
+/// Pure CPU work on one document, so it can run on any thread.
+pub(crate) fn index_input(doc: &Automerge) -> Result<(Card, usize)> {
+    let card = read_card(doc, None)?;
+    Ok((card, count_conflicts(doc)))
+}
+
+/// Open conflicts of a document. Conflicts need concurrent changes: a document whose
+/// history is one line (one head, no change with two parents) has none, and saying
+/// so from the change metadata is far cheaper than walking every field.
+pub(crate) fn count_conflicts(doc: &Automerge) -> usize {
+    let linear =
+        doc.get_heads().len() <= 1 && doc.get_changes_meta(&[]).iter().all(|m| m.deps.len() <= 1);
+    if linear { 0 } else { find_conflicts(doc).len() }
+}
+
 fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => Error::NotAStore(path.to_path_buf()),
@@ -375,8 +391,7 @@ impl Store {
 
     /// Rewrite a card's index rows; returns its number of open conflicts.
     fn reindex(tx: &Transaction<'_>, settings: &Settings, cached: &Cached) -> Result<usize> {
-        let card = read_card(&cached.doc, None)?;
-        let conflicts = find_conflicts(&cached.doc).len();
+        let (card, conflicts) = index_input(&cached.doc)?;
         index::write(tx, cached.num, &card, conflicts, index::today(), settings)?;
         Ok(conflicts)
     }

@@ -15,7 +15,6 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{Cached, Origin, Store};
-use crate::card::conflicts::find_conflicts;
 use crate::card::doc::stored_id;
 use crate::error::{Error, Result};
 use crate::ids::CardId;
@@ -119,6 +118,58 @@ fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
         )
         .optional()?;
     Ok(bytes.map(|b| decode_heads(&b)).unwrap_or_default())
+}
+
+/// A card new to the device, decoded: its document, card and open conflicts.
+type Decoded = (Automerge, crate::card::Card, usize);
+
+fn decode_new(bytes: &[u8], id: &CardId) -> Result<Decoded> {
+    let doc = Automerge::load(bytes)
+        .map_err(|e| Error::Protocol(format!("card {id}: document does not decode: {e}")))?;
+    if stored_id(&doc).as_ref() != Some(id) {
+        return Err(Error::Protocol(format!(
+            "card {id}: the document belongs to another card"
+        )));
+    }
+    let (card, conflicts) = super::index_input(&doc)?;
+    Ok((doc, card, conflicts))
+}
+
+/// Decode payloads of new cards on all available cores (at most 4 threads).
+fn decode_in_parallel(
+    changes: &[&crate::sync::wire::CardChanges],
+) -> std::collections::HashMap<String, Result<Decoded>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    if changes.len() < 8 || threads == 1 {
+        return std::collections::HashMap::new();
+    }
+    let per_thread = changes.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = changes
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|c| {
+                            let decoded = c
+                                .card_id
+                                .parse::<CardId>()
+                                .and_then(|id| decode_new(&c.bytes, &id));
+                            (c.card_id.clone(), decoded)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|w| w.join().ok())
+            .flatten()
+            .collect()
+    })
 }
 
 impl Store {
@@ -304,6 +355,15 @@ impl Store {
     }
 
     fn apply_inner(&mut self, resp: &SyncResponse, pushed: &[PendingPush]) -> Result<Applied> {
+        // Cards new to this device (a first sync, a territory handed over) dominate a
+        // large sync: decode them and prepare their index rows on every core first.
+        let mut new_cards = Vec::new();
+        for change in &resp.changes {
+            if Self::card_num(&self.conn, &change.card_id)?.is_none() {
+                new_cards.push(change);
+            }
+        }
+        let mut decoded = decode_in_parallel(&new_cards);
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut out = Applied::default();
         for ack in &resp.acks {
@@ -343,7 +403,7 @@ impl Store {
                 Some(num) => {
                     let cached = Self::load(&tx, &mut self.cache, &id)?;
                     let before = cached.doc.get_heads();
-                    let conflicts_before = find_conflicts(&cached.doc).len();
+                    let conflicts_before = super::count_conflicts(&cached.doc);
                     cached.doc.load_incremental(&change.bytes).map_err(|e| {
                         Error::Protocol(format!("card {id}: changes do not decode: {e}"))
                     })?;
@@ -357,7 +417,7 @@ impl Store {
                     if cached.doc.get_heads() != before {
                         Self::persist(&tx, &self.settings, cached, &before, Origin::Server)?;
                         out.cards_pulled += 1;
-                        let after = find_conflicts(&cached.doc).len();
+                        let after = super::count_conflicts(&cached.doc);
                         out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
                     }
                     let mut acked = acked_of(&tx, num)?;
@@ -365,14 +425,10 @@ impl Store {
                     record_acked(&tx, num, &cached.doc, acked)?;
                 }
                 None => {
-                    let doc = Automerge::load(&change.bytes).map_err(|e| {
-                        Error::Protocol(format!("card {id}: document does not decode: {e}"))
-                    })?;
-                    if stored_id(&doc).as_ref() != Some(&id) {
-                        return Err(Error::Protocol(format!(
-                            "card {id}: the document belongs to another card"
-                        )));
-                    }
+                    let (doc, card, conflicts) = match decoded.remove(&change.card_id) {
+                        Some(d) => d?,
+                        None => decode_new(&change.bytes, &id)?,
+                    };
                     if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty()
                     {
                         return Err(Error::Protocol(format!(
@@ -393,7 +449,15 @@ impl Store {
                         num: tx.last_insert_rowid(),
                         version: 0,
                     };
-                    out.new_conflicts += Self::reindex(&tx, &self.settings, &cached)? as u32;
+                    super::index::write(
+                        &tx,
+                        cached.num,
+                        &card,
+                        conflicts,
+                        super::index::today(),
+                        &self.settings,
+                    )?;
+                    out.new_conflicts += conflicts as u32;
                     record_acked(&tx, cached.num, &cached.doc, server_heads)?;
                     out.cards_new += 1;
                     out.cards_pulled += 1;
