@@ -19,15 +19,19 @@ use std::collections::HashSet;
 use automerge::sync::{Message, State, SyncDoc};
 use fieldbook_core::sync::wire::{FallbackRequest, FallbackResponse, PROTOCOL_VERSION};
 
+use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::storage::{Device, Role, Storage};
-use crate::sync::{commit_if_new, load_stored, new_changes_checked, validate_card_id};
+use crate::sync::{
+    commit_if_new, keep_committed, new_changes_checked, take_or_load, validate_card_id,
+};
 
 const COMMIT_ATTEMPTS: usize = 8;
 
 /// Handles one fallback message from an authenticated device.
 pub fn fallback(
     storage: &dyn Storage,
+    docs: &DocCache,
     device: &Device,
     request: FallbackRequest,
     now: i64,
@@ -53,7 +57,7 @@ pub fn fallback(
         {
             return Err(Error::AccessDenied);
         }
-        let mut doc = load_stored(stored.as_ref())?;
+        let mut doc = take_or_load(docs, stored.as_ref())?;
         let mut state = match storage.fallback_state(&device.id, &request.card_id)? {
             Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
             None => State::new(),
@@ -62,7 +66,7 @@ pub fn fallback(
         doc.receive_sync_message(&mut state, message.clone())
             .map_err(|e| Error::BadChange(e.to_string()))?;
         let changes = new_changes_checked(&doc, &before, device)?;
-        match commit_if_new(
+        let committed = match commit_if_new(
             storage,
             device,
             &scope,
@@ -73,18 +77,22 @@ pub fn fallback(
             false,
             now,
         ) {
-            Ok(_) => {}
+            Ok(committed) => committed,
             Err(Error::Conflict) => continue,
             Err(e) => return Err(e),
-        }
+        };
         // A card the server does not hold (and could not create from this message) must
         // not reveal anything: answer as for an empty document.
         let reply = doc.generate_sync_message(&mut state).map(Message::encode);
         storage.save_fallback_state(&device.id, &request.card_id, &state.encode())?;
+        let heads = doc.get_heads().into_iter().map(|h| h.0).collect();
+        // Back into the cache only if it holds exactly what is stored (no change queued
+        // for want of its dependencies).
+        keep_committed(docs, &request.card_id, stored.as_ref(), committed, doc);
         return Ok(FallbackResponse {
             protocol: PROTOCOL_VERSION,
             message: reply,
-            heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
+            heads,
         });
     }
     Err(Error::Conflict)

@@ -194,9 +194,11 @@ async fn sync(
     let identity = state.identity.clone();
     let limits = state.config.sync_limits();
     let device_id = device.id.clone();
+    let docs = state.docs.clone();
     let (encoded, stats) = blocking(&state, move |s| {
         let request: SyncRequest = wire::decode(&body, max)?;
-        let (response, stats) = crate::sync::sync(s, &identity, &device, request, limits, now())?;
+        let (response, stats) =
+            crate::sync::sync(s, &docs, &identity, &device, request, limits, now())?;
         Ok((wire::encode(&response)?, stats))
     })
     .await?;
@@ -229,9 +231,10 @@ async fn fallback(
     let body = body_bytes(body)?;
     let bytes_in = body.len() as u64;
     let max = state.config.max_decompressed_bytes;
+    let docs = state.docs.clone();
     let encoded = blocking(&state, move |s| {
         let request: FallbackRequest = wire::decode(&body, max)?;
-        let response = crate::fallback::fallback(s, &device, request, now())?;
+        let response = crate::fallback::fallback(s, &docs, &device, request, now())?;
         Ok(wire::encode(&response)?)
     })
     .await?;

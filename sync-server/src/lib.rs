@@ -17,15 +17,18 @@
 //! Module map: [`wire`](fieldbook_core::sync::wire) (in core) is the byte format;
 //! [`sync`] the engine; [`fallback`] the `automerge::sync` path; [`auth`] tokens and
 //! cursors; [`admin`] administration; [`storage`] the backend trait, SQLite and the
-//! conformance suite; [`http`] routes; [`metrics`] Prometheus text; [`error`] codes.
+//! conformance suite; [`cache`] loaded documents kept above storage; [`projection`] the
+//! JSON of a card's values; [`http`] routes; [`metrics`] Prometheus text; [`error`] codes.
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod demo;
 pub mod error;
 pub mod fallback;
 pub mod http;
 pub mod metrics;
+pub mod projection;
 pub mod storage;
 pub mod sync;
 
@@ -59,6 +62,8 @@ pub struct Config {
     pub device_token_ttl_secs: Option<i64>,
     /// How long after a handoff the previous owner's late edits are still accepted.
     pub handoff_grace_secs: i64,
+    /// How many loaded card documents the server keeps in memory (see [`cache`]); 0: none.
+    pub doc_cache_cards: usize,
 }
 
 impl Default for Config {
@@ -71,6 +76,7 @@ impl Default for Config {
             max_response_bytes: 32 * 1024 * 1024,
             device_token_ttl_secs: None,
             handoff_grace_secs: 7 * 24 * 3600,
+            doc_cache_cards: 1024,
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Loaded card documents, validated against storage on every use.
+    pub docs: Arc<cache::DocCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -115,6 +123,7 @@ impl AppState {
         Ok(AppState {
             storage,
             identity,
+            docs: Arc::new(cache::DocCache::new(config.doc_cache_cards)),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         })
@@ -260,7 +269,7 @@ pub fn seed_cards(storage: &dyn Storage, docs: &[Automerge]) -> Result<usize> {
             expected_last_position: stored.map(|c| c.last_position),
             doc: merged.save(),
             heads: merged.get_heads().into_iter().map(|h| h.0).collect(),
-            projection: sync::projection(&merged)?,
+            projection: projection::projection(&merged)?,
             changes,
             late: false,
             device_id: SEED_DEVICE.into(),

@@ -57,9 +57,12 @@ use fieldbook_core::sync::wire::{
 };
 
 use crate::auth::{CursorState, issue_cursor, read_cursor};
+use crate::cache::DocCache;
 use crate::error::{Error, Result};
+use crate::projection::projection;
 use crate::storage::{
-    CardCommit, Device, HeldChanges, NewChange, Role, ServerIdentity, Storage, StoredCard,
+    CardCommit, CommitOutcome, Device, HeldChanges, NewChange, Role, ServerIdentity, Storage,
+    StoredCard,
 };
 
 /// How many times a card write is retried when another writer moved the card.
@@ -92,6 +95,7 @@ pub struct SyncStats {
 /// Runs one sync for an authenticated device.
 pub fn sync(
     storage: &dyn Storage,
+    docs: &DocCache,
     identity: &ServerIdentity,
     device: &Device,
     request: SyncRequest,
@@ -135,6 +139,7 @@ pub fn sync(
         let card_id = push.card_id.clone();
         match apply_push(
             storage,
+            docs,
             device,
             &scope,
             &push,
@@ -202,6 +207,7 @@ enum PushOutcome {
 
 fn apply_push(
     storage: &dyn Storage,
+    docs: &DocCache,
     device: &Device,
     scope: &HashSet<String>,
     push: &CardPush,
@@ -223,7 +229,9 @@ fn apply_push(
                 None => return Err(Error::AccessDenied),
             };
         }
-        let mut doc = load_stored(stored.as_ref())?;
+        // The document is ours from here on: it goes back to the cache only once what it
+        // holds is committed (a refusal or an error below drops it).
+        let mut doc = take_or_load(docs, stored.as_ref())?;
         let before = doc.get_heads();
         doc.load_incremental(&push.changes)
             .map_err(|e| Error::BadChange(e.to_string()))?;
@@ -247,13 +255,15 @@ fn apply_push(
             now,
         );
         match outcome {
-            Ok(appended) => {
+            Ok(committed) => {
                 let heads = push
                     .heads
                     .iter()
-                    .filter(|h| doc.get_change_by_hash(&ChangeHash(**h)).is_some())
+                    .filter(|h| doc.get_change_meta_by_hash(&ChangeHash(**h)).is_some())
                     .copied()
                     .collect();
+                let appended = committed.map_or(0, |c| c.appended);
+                keep_committed(docs, &push.card_id, stored.as_ref(), committed, doc);
                 return Ok(PushOutcome::Acked { heads, appended });
             }
             Err(Error::Conflict) => continue,
@@ -306,6 +316,34 @@ fn hold(
     })
 }
 
+/// The stored card's document: from the cache when it holds this very version, else loaded.
+pub(crate) fn take_or_load(docs: &DocCache, stored: Option<&StoredCard>) -> Result<Automerge> {
+    match stored.and_then(|card| docs.take(card)) {
+        Some(doc) => Ok(doc),
+        None => load_stored(stored),
+    }
+}
+
+/// Puts a document back into the cache once it equals the stored card: after a commit (at
+/// the commit's position), or unchanged (nothing was new) at the stored position.
+pub(crate) fn keep_committed(
+    docs: &DocCache,
+    card_id: &str,
+    stored: Option<&StoredCard>,
+    committed: Option<CommitOutcome>,
+    doc: Automerge,
+) {
+    let position = match (committed, stored) {
+        (Some(c), _) => c.last_position,
+        (None, Some(card)) => card.last_position,
+        (None, None) => 0,
+    };
+    // Position 0: nothing is stored for the card, so there is nothing to stand for.
+    if position > 0 && doc.get_missing_deps(&[]).is_empty() {
+        docs.put(card_id, position, doc);
+    }
+}
+
 /// Loads a stored card's document (or an empty one for a new card).
 pub(crate) fn load_stored(stored: Option<&StoredCard>) -> Result<Automerge> {
     match stored {
@@ -316,22 +354,39 @@ pub(crate) fn load_stored(stored: Option<&StoredCard>) -> Result<Automerge> {
 }
 
 /// The changes `doc` holds beyond `before`, each checked to be the device's own.
+///
+/// Only the new changes are looked at: first their metadata (actor, author; cheap, from the
+/// change graph), and only when all pass their bytes (rebuilt from the document's ops in
+/// the new changes' op range), so a refused push costs no encoding.
 pub(crate) fn new_changes_checked(
     doc: &Automerge,
     before: &[ChangeHash],
     device: &Device,
 ) -> Result<Vec<NewChange>> {
-    let changes = doc.get_changes(before);
-    let mut out = Vec::with_capacity(changes.len());
-    for change in changes {
-        if change.actor_id().to_bytes() != device.actor.as_slice() {
+    let person = device.person_id.as_bytes();
+    let metas = doc.get_changes_meta(before);
+    if metas.is_empty() {
+        return Ok(Vec::new());
+    }
+    for meta in &metas {
+        if meta.actor.to_bytes() != device.actor.as_slice() {
             return Err(Error::ActorMismatch);
         }
         // Automerge writes the author into an actor's first change in a document only
         // (seq 1); later changes inherit it through the document's actor → author map.
-        // So: any author a change carries must be the person, and the author the document
-        // maps the actor to (established by a seq-1 change we checked) must be too.
-        let person = device.person_id.as_bytes();
+        // So: the author the document maps the actor to (established by a seq-1 change,
+        // checked here when it was new) must be the person.
+        if meta.author.as_ref().is_none_or(|a| a.as_bytes() != person) {
+            return Err(Error::AuthorMismatch);
+        }
+    }
+    let changes = doc.get_changes(before);
+    let mut out = Vec::with_capacity(changes.len());
+    for change in changes {
+        // Belt and braces: the changes themselves, as the log will keep them.
+        if change.actor_id().to_bytes() != device.actor.as_slice() {
+            return Err(Error::ActorMismatch);
+        }
         if change.author().is_some_and(|a| a.as_bytes() != person) {
             return Err(Error::AuthorMismatch);
         }
@@ -349,7 +404,8 @@ pub(crate) fn new_changes_checked(
     Ok(out)
 }
 
-/// Checks scope and writes the card when it gained changes. Returns the entries appended.
+/// Checks scope and writes the card when it gained changes. Returns what the commit did,
+/// or `None` when there was nothing new to write.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn commit_if_new(
     storage: &dyn Storage,
@@ -361,9 +417,9 @@ pub(crate) fn commit_if_new(
     changes: Vec<NewChange>,
     late: bool,
     now: i64,
-) -> Result<usize> {
+) -> Result<Option<CommitOutcome>> {
     if changes.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     if stored.is_none()
         && let Some(id) = root_string(doc, "id")
@@ -398,7 +454,7 @@ pub(crate) fn commit_if_new(
         device_id: device.id.clone(),
         received_at: now,
     };
-    Ok(storage.commit_card(&commit)?.appended)
+    storage.commit_card(&commit).map(Some)
 }
 
 /// A string at a root key, if it is one.
@@ -410,12 +466,6 @@ pub(crate) fn root_string(doc: &Automerge, key: &str) -> Option<String> {
         },
         _ => None,
     }
-}
-
-/// The JSON of the document's current values (the manager views' projection).
-pub(crate) fn projection(doc: &Automerge) -> Result<String> {
-    serde_json::to_string(&automerge::AutoSerde::from(doc))
-        .map_err(|e| Error::Internal(format!("projection: {e}")))
 }
 
 /// Card ids are UUID text in practice; accept any short printable id, refuse the rest.
