@@ -82,6 +82,13 @@ impl Env {
         }
     }
 
+    /// A second server instance on the same database (its own connections and caches), as
+    /// several instances behind a load balancer would run.
+    pub fn second_instance(&self) -> RunningServer {
+        let state = state_for_sqlite(&self.db, self.config.clone()).expect("second state");
+        spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn second")
+    }
+
     pub fn storage(&self) -> Arc<dyn Storage> {
         self.server.state.storage.clone()
     }

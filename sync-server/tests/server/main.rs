@@ -7,6 +7,7 @@ mod authz;
 mod bad_input;
 mod conformance;
 mod fallback;
+mod instances;
 mod paging;
 mod scope;
 mod sync_flow;
