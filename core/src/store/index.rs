@@ -5,7 +5,7 @@
 //! from the documents: [`super::Store::rebuild_index`] recomputes it.
 
 use chrono::{NaiveDate, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::text::{digits, grams, normalize, sort_key};
 use crate::card::Card;
@@ -72,11 +72,24 @@ pub(crate) fn write(
         .filter_map(|m| card.sales.get(m))
         .map(|m| m.fen())
         .sum();
+    // Full-text rows are rewritten only when the searchable text changed: most edits
+    // (a credit limit, a class, a date) leave it alone.
+    let full = normalize(&full_text(card));
+    let short = grams(&short_text(card));
+    let search_hash = fingerprint(&[&full, &short]);
+    let previous_hash: Option<i64> = tx
+        .query_row(
+            "SELECT search_hash FROM card_index WHERE card_num = ?1",
+            [num],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
     tx.execute(
         "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
             route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
-            sales_3m, conflicts, updated_at, card_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            sales_3m, conflicts, updated_at, card_id, search_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             num,
             card.display_name(),
@@ -95,6 +108,7 @@ pub(crate) fn write(
             conflicts as i64,
             Utc::now().timestamp(),
             card.id.as_str(),
+            search_hash,
         ],
     )?;
     let [a, b, c, d, u] = cadence(settings);
@@ -109,17 +123,33 @@ pub(crate) fn write(
             params![tag, num],
         )?;
     }
-    tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
-    tx.execute(
-        "INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)",
-        params![num, normalize(&full_text(card))],
-    )?;
-    tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
-    tx.execute(
-        "INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)",
-        params![num, grams(&short_text(card))],
-    )?;
+    if previous_hash != Some(search_hash) {
+        tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
+        tx.execute(
+            "INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)",
+            params![num, full],
+        )?;
+        tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
+        tx.execute(
+            "INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)",
+            params![num, short],
+        )?;
+    }
     Ok(())
+}
+
+/// A stable 64-bit fingerprint of the searchable text.
+fn fingerprint(parts: &[&str]) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for p in parts {
+        hasher.update(p.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first)
 }
 
 /// The identifying fields: what a rep types a few characters of to find a customer.

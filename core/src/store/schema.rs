@@ -88,6 +88,8 @@ CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61');
 ///   by file) that the server has not acknowledged, in order, each with the
 ///   document heads after it. A push is their concatenation and an acknowledgement
 ///   deletes them: neither needs the document loaded.
+/// - full-text tables become contentless (`contentless_delete`), and
+///   `card_index.search_hash` lets an edit that changes no searchable text skip them;
 /// - `card_index.card_id` (no join with the document table for lists) and `due_on`
 ///   (the next visit date, from the class cadence in the settings; recomputed in SQL
 ///   when the settings change), with indexes for every sort.
@@ -113,6 +115,14 @@ CREATE TABLE sync_outbox (
 
 ALTER TABLE card_index ADD COLUMN card_id TEXT;
 ALTER TABLE card_index ADD COLUMN due_on TEXT;
+ALTER TABLE card_index ADD COLUMN search_hash INTEGER;
+
+-- Contentless full-text tables: search needs only rowids, and contentless_delete
+-- removes a card's old tokens without re-reading (and re-tokenising) its old text.
+DROP TABLE card_fts;
+DROP TABLE card_grams;
+CREATE VIRTUAL TABLE card_fts USING fts5(body, tokenize = 'trigram', content = '', contentless_delete = 1);
+CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61', content = '', contentless_delete = 1);
 CREATE INDEX card_index_due ON card_index(due_on);
 CREATE INDEX card_index_sales ON card_index(sales_3m);
 CREATE INDEX card_index_credit ON card_index(credit_limit);
