@@ -168,7 +168,10 @@ pub struct StoredCard {
     pub card_id: String,
     /// The territory the card belongs to.
     pub territory: String,
-    /// `save()` of the card's document: every accepted change.
+    /// The card's document with every accepted change, as loadable bytes: a `save()`
+    /// (document chunk), possibly followed by change chunks appended since (the server
+    /// compacts again once that tail grows; `Automerge::load` reads both). Opaque to the
+    /// backend.
     pub doc: Vec<u8>,
     /// Log position of the card's first change.
     pub first_position: u64,
@@ -197,7 +200,7 @@ pub struct CardCommit {
     /// The `last_position` read before applying, or `None` for a card that did not exist;
     /// a mismatch fails with [`Error::Conflict`].
     pub expected_last_position: Option<u64>,
-    /// The new compacted document.
+    /// The new document bytes (see [`StoredCard::doc`]).
     pub doc: Vec<u8>,
     /// The heads of the new document.
     pub heads: Vec<[u8; 32]>,
