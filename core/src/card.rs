@@ -24,7 +24,7 @@ use crate::ids::{CardId, YearMonth, new_item_id};
 use crate::value::{FieldKind, Money, Scalar};
 
 /// An item of a collection on a card, with its id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Keyed<T> {
     /// The item's id, unique within the card.
     pub id: String,
@@ -47,7 +47,7 @@ impl<T> DerefMut for Keyed<T> {
 }
 
 /// One customer card.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Card {
     /// Stable id.
     pub id: CardId,

@@ -69,7 +69,7 @@ struct Cached {
 }
 
 /// A card as shown to a person: its data, its open conflicts, its heads.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CardView {
     /// The card's current values (the conflict winners where there are conflicts).
     #[serde(flatten)]
@@ -104,20 +104,55 @@ pub struct Store {
     settings: Settings,
 }
 
-/// What the index needs from a document: the card and its number of open conflicts.
+/// What the index and the card view need from a document: the card as shown.
 /// Pure CPU work on one document, so it can run on any thread.
-pub(crate) fn index_input(doc: &Automerge) -> Result<(Card, usize)> {
-    let card = read_card(doc, None)?;
-    Ok((card, count_conflicts(doc)))
+pub(crate) fn index_input(doc: &Automerge) -> Result<CardView> {
+    Ok(CardView {
+        card: read_card(doc, None)?,
+        conflicts: conflicts_of(doc),
+        heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
+    })
 }
 
 /// Open conflicts of a document. Conflicts need concurrent changes: a document whose
 /// history is one line (one head, no change with two parents) has none, and saying
 /// so from the change metadata is far cheaper than walking every field.
-pub(crate) fn count_conflicts(doc: &Automerge) -> usize {
+pub(crate) fn conflicts_of(doc: &Automerge) -> Vec<Conflict> {
     let linear =
         doc.get_heads().len() <= 1 && doc.get_changes_meta(&[]).iter().all(|m| m.deps.len() <= 1);
-    if linear { 0 } else { find_conflicts(doc).len() }
+    if linear {
+        Vec::new()
+    } else {
+        find_conflicts(doc)
+    }
+}
+
+/// Number of open conflicts of a document.
+pub(crate) fn count_conflicts(doc: &Automerge) -> usize {
+    conflicts_of(doc).len()
+}
+
+/// Write a card's index rows and its view; returns its number of open conflicts.
+pub(crate) fn write_index(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    num: i64,
+    view: &CardView,
+) -> Result<usize> {
+    index::write(
+        tx,
+        num,
+        &view.card,
+        view.conflicts.len(),
+        index::today(),
+        settings,
+    )?;
+    let json = serde_json::to_string(view).map_err(|e| Error::invalid("card", e.to_string()))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO card_views (card_num, json) VALUES (?1, ?2)",
+        params![num, json],
+    )?;
+    Ok(view.conflicts.len())
 }
 
 fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -391,9 +426,7 @@ impl Store {
 
     /// Rewrite a card's index rows; returns its number of open conflicts.
     fn reindex(tx: &Transaction<'_>, settings: &Settings, cached: &Cached) -> Result<usize> {
-        let (card, conflicts) = index_input(&cached.doc)?;
-        index::write(tx, cached.num, &card, conflicts, index::today(), settings)?;
-        Ok(conflicts)
+        write_index(tx, settings, cached.num, &index_input(&cached.doc)?)
     }
 
     /// Create a card. The closure fills it in; the card is stored as one change.
@@ -533,15 +566,28 @@ impl Store {
         f(&cached.doc)
     }
 
-    /// A card with its conflicts.
+    /// A card with its conflicts: from the loaded document when it is in memory,
+    /// else from the card's stored view (no document load), which every write keeps
+    /// in step with the document in the same transaction.
     pub fn card(&mut self, id: &CardId) -> Result<CardView> {
-        self.with_doc(id, |doc| {
-            Ok(CardView {
-                card: read_card(doc, None)?,
-                conflicts: find_conflicts(doc),
-                heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
-            })
-        })
+        if !self.cache.contains(id) {
+            let json: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT v.json FROM card_views v JOIN cards c ON c.num = v.card_num WHERE c.id = ?1",
+                    [id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match json.map(|j| serde_json::from_str::<CardView>(&j)) {
+                Some(Ok(view)) => return Ok(view),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "stored card view unreadable; loading the document")
+                }
+                None => {}
+            }
+        }
+        self.with_doc(id, |doc| index_input(doc))
     }
 
     /// The open conflicts of a card.

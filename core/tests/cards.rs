@@ -452,11 +452,24 @@ fn a_corrupt_card_document_is_reported_for_that_card_only() {
         .expect("damage");
     }
     let mut a = Store::open(&path).expect("reopen");
+    // The card screen still shows what was last written (its stored view), but
+    // anything that needs the document says precisely what is wrong, and writes nothing.
+    assert!(a.card(&bad).is_ok());
     assert_eq!(
-        a.card(&bad).map(|_| ()).map_err(|e| e.code()),
+        a.history(&bad).map(|_| ()).map_err(|e| e.code()),
+        Err("store.corrupt_document")
+    );
+    assert_eq!(
+        a.update(&bad, |c| c.set_path("basic.city", "上海"))
+            .map(|_| ())
+            .map_err(|e| e.code()),
         Err("store.corrupt_document")
     );
     assert!(a.card(&good).is_ok());
+    assert!(
+        a.update(&good, |c| c.set_path("basic.city", "上海"))
+            .is_ok()
+    );
     assert_eq!(
         a.list(&CardQuery::default())
             .expect("list still works")
@@ -530,4 +543,39 @@ fn list_filters_by_territory_class_tag_and_due_date() {
         2
     );
     let _ = Card::new();
+}
+
+#[test]
+fn the_stored_card_view_matches_the_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = device(&dir, "a", "zhangwei");
+    let mut b = device(&dir, "b", "lina");
+    let id = new_customer(&mut a);
+    sync_files(&mut a, &mut b);
+    a.update(&id, |c| c.set_path("location.lat", "31.230416"))
+        .expect("a");
+    b.update(&id, |c| c.set_path("location.lat", "31.2"))
+        .expect("b");
+    b.update(&id, |c| {
+        c.add_visit(Visit {
+            summary: "对账 ✅".into(),
+            at: Some(Utc::now()),
+            ..Default::default()
+        });
+        Ok(())
+    })
+    .expect("visit");
+    sync_files(&mut b, &mut a);
+    drop(a);
+    // A fresh process has no document in memory: the card comes from its stored view.
+    let mut a = Store::open(dir.path().join("a.db")).expect("reopen");
+    let from_view = a.card(&id).expect("view");
+    assert_eq!(from_view.conflicts.len(), 1);
+    // Loading the document (as any edit or history does) gives the very same card.
+    a.history(&id).expect("history loads the document");
+    let from_doc = a.card(&id).expect("document");
+    assert_eq!(
+        serde_json::to_string(&from_view).ok(),
+        serde_json::to_string(&from_doc).ok()
+    );
 }

@@ -15,7 +15,7 @@ use crate::ids::RepId;
 use crate::value::{FieldKind, Money, Scalar};
 
 /// One value of a conflicted field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ConflictValue {
     /// The value as a person would type it.
     pub value: String,
@@ -30,7 +30,7 @@ pub struct ConflictValue {
 }
 
 /// A field with more than one concurrent value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Conflict {
     /// The field path, e.g. `basic.phone`.
     pub path: String,

@@ -135,7 +135,7 @@ impl<S: Scalar> DocField for Option<S> {
 
 /// Free text written at length (notes, visit summaries): an Automerge Text object,
 /// so two people editing it offline both keep their words.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct LongText(pub String);
 
@@ -264,7 +264,8 @@ pub trait Record: Clone + PartialEq + Default {
 macro_rules! record {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty => $label:literal),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
         pub struct $name {
             $($(#[$fmeta])* #[serde(skip_serializing_if = "crate::card::field::is_default")] pub $field: $ty,)*
         }

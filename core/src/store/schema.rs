@@ -126,6 +126,13 @@ CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61', conten
 CREATE INDEX card_index_due ON card_index(due_on);
 CREATE INDEX card_index_sales ON card_index(sales_3m);
 CREATE INDEX card_index_credit ON card_index(credit_limit);
+
+-- What a card screen shows (the card, its conflicts, its heads) as JSON, kept in
+-- step with the document: opening a card needs no Automerge load.
+CREATE TABLE card_views (
+    card_num INTEGER PRIMARY KEY REFERENCES cards(num) ON DELETE CASCADE,
+    json     TEXT NOT NULL
+);
 INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
 ";
 

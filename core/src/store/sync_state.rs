@@ -121,7 +121,7 @@ fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
 }
 
 /// A card new to the device, decoded: its document, card and open conflicts.
-type Decoded = (Automerge, crate::card::Card, usize);
+type Decoded = (Automerge, super::CardView);
 
 fn decode_new(bytes: &[u8], id: &CardId) -> Result<Decoded> {
     let doc = Automerge::load(bytes)
@@ -131,8 +131,8 @@ fn decode_new(bytes: &[u8], id: &CardId) -> Result<Decoded> {
             "card {id}: the document belongs to another card"
         )));
     }
-    let (card, conflicts) = super::index_input(&doc)?;
-    Ok((doc, card, conflicts))
+    let view = super::index_input(&doc)?;
+    Ok((doc, view))
 }
 
 /// Decode payloads of new cards on all available cores (at most 4 threads).
@@ -425,7 +425,7 @@ impl Store {
                     record_acked(&tx, num, &cached.doc, acked)?;
                 }
                 None => {
-                    let (doc, card, conflicts) = match decoded.remove(&change.card_id) {
+                    let (doc, view) = match decoded.remove(&change.card_id) {
                         Some(d) => d?,
                         None => decode_new(&change.bytes, &id)?,
                     };
@@ -449,15 +449,8 @@ impl Store {
                         num: tx.last_insert_rowid(),
                         version: 0,
                     };
-                    super::index::write(
-                        &tx,
-                        cached.num,
-                        &card,
-                        conflicts,
-                        super::index::today(),
-                        &self.settings,
-                    )?;
-                    out.new_conflicts += conflicts as u32;
+                    out.new_conflicts +=
+                        super::write_index(&tx, &self.settings, cached.num, &view)? as u32;
                     record_acked(&tx, cached.num, &cached.doc, server_heads)?;
                     out.cards_new += 1;
                     out.cards_pulled += 1;
