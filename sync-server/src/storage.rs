@@ -15,6 +15,10 @@
 //! - **Optimistic card writes.** [`Storage::commit_card`] fails with
 //!   [`Error::Conflict`] when the card moved since it was read, so the caller reloads and
 //!   re-applies; a card's document and its log entries are written in one transaction.
+//!   [`Storage::commit_cards`] writes a page of cards in one transaction, with the same
+//!   check per card (a stale card is skipped and reported, the others are written).
+//! - **Durable when it returns.** The server acknowledges a change only after the commit
+//!   that holds it returned (SQLite: WAL, so a killed process loses nothing committed).
 //! - Token hashes only: a backend never sees a bearer token in clear.
 
 pub mod conformance;
@@ -330,6 +334,20 @@ pub trait Storage: Send + Sync + 'static {
     fn card(&self, card_id: &str) -> Result<Option<StoredCard>>;
     /// Writes a card atomically (see [`CardCommit`]).
     fn commit_card(&self, commit: &CardCommit) -> Result<CommitOutcome>;
+    /// Writes several cards in one transaction: each card exactly as [`Self::commit_card`]
+    /// would, in order, except that a card whose `expected_last_position` is stale gets
+    /// `Err(Error::Conflict)` in its slot and writes nothing while the others are written.
+    /// Any other error fails the whole call and writes nothing. The default commits one
+    /// card at a time; a backend overrides it to save the per-transaction cost.
+    fn commit_cards(&self, commits: &[CardCommit]) -> Result<Vec<Result<CommitOutcome>>> {
+        commits
+            .iter()
+            .map(|c| match self.commit_card(c) {
+                Err(Error::Conflict) => Ok(Err(Error::Conflict)),
+                other => other.map(Ok),
+            })
+            .collect()
+    }
     /// Cards of these territories with a log entry in `(after, upto]` from a device other
     /// than `exclude_device`, ordered by `last_position` then id.
     fn cards_changed_by_others(

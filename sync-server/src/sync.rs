@@ -74,6 +74,10 @@ use crate::storage::{
 /// How many times a card write is retried when another writer moved the card.
 const COMMIT_ATTEMPTS: usize = 8;
 
+/// How many pushed cards are written per storage transaction (and held in memory, applied
+/// but not yet written, at once).
+const COMMIT_PAGE: usize = 64;
+
 /// Paging limits of the sync engine.
 #[derive(Clone, Copy, Debug)]
 pub struct SyncLimits {
@@ -141,33 +145,28 @@ pub fn sync(
         ..SyncResponse::default()
     };
     let mut stats = SyncStats::default();
-    for push in request.pushes {
-        let card_id = push.card_id.clone();
-        match apply_push(
-            storage,
-            docs,
-            device,
-            &scope,
-            &push,
-            limits.handoff_grace_secs,
-            now,
-        ) {
-            Ok(PushOutcome::Acked { heads, appended }) => {
-                stats.cards_acked += 1;
-                stats.changes_appended += appended;
-                response.acks.push(CardAck { card_id, heads });
+    for page in request.pushes.chunks(COMMIT_PAGE) {
+        let outcomes = apply_page(storage, docs, device, &scope, page, limits, now)?;
+        for (push, outcome) in page.iter().zip(outcomes) {
+            let card_id = push.card_id.clone();
+            match outcome {
+                Ok(PushOutcome::Acked { heads, appended }) => {
+                    stats.cards_acked += 1;
+                    stats.changes_appended += appended;
+                    response.acks.push(CardAck { card_id, heads });
+                }
+                Ok(PushOutcome::Fallback) => response.fallback.push(card_id),
+                Err(e) if is_card_refusal(&e) => {
+                    stats.cards_refused += 1;
+                    tracing::info!(code = e.code(), "card push refused");
+                    response.refused.push(CardRefusal {
+                        card_id,
+                        code: e.code().to_owned(),
+                        message: e.public_message(),
+                    });
+                }
+                Err(e) => return Err(e),
             }
-            Ok(PushOutcome::Fallback) => response.fallback.push(card_id),
-            Err(e) if is_card_refusal(&e) => {
-                stats.cards_refused += 1;
-                tracing::info!(code = e.code(), "card push refused");
-                response.refused.push(CardRefusal {
-                    card_id,
-                    code: e.code().to_owned(),
-                    message: e.public_message(),
-                });
-            }
-            Err(e) => return Err(e),
         }
     }
 
@@ -211,6 +210,90 @@ enum PushOutcome {
     Fallback,
 }
 
+/// A push applied to its card's document and checked, not yet written.
+enum Prepared {
+    /// Decided without a write: nothing new (acked), or fallback.
+    Done(PushOutcome),
+    /// To write; acknowledged once the write is committed.
+    Write(Box<PendingWrite>),
+}
+
+struct PendingWrite {
+    commit: CardCommit,
+    doc: Automerge,
+    stored: Option<StoredCard>,
+    acked_heads: Vec<[u8; 32]>,
+}
+
+/// Applies a page of pushes: each is prepared on its own (refusals stay per card), then
+/// every write of the page goes to storage in one transaction. A card another writer moved
+/// meanwhile is redone alone, with retries. Outcomes are in the order of `page`; a storage
+/// failure fails the whole request (nothing of the failed transaction was acknowledged).
+fn apply_page(
+    storage: &dyn Storage,
+    docs: &DocCache,
+    device: &Device,
+    scope: &HashSet<String>,
+    page: &[CardPush],
+    limits: SyncLimits,
+    now: i64,
+) -> Result<Vec<Result<PushOutcome>>> {
+    let grace = limits.handoff_grace_secs;
+    let mut outcomes: Vec<Result<PushOutcome>> = Vec::with_capacity(page.len());
+    let mut writes: Vec<(usize, PendingWrite)> = Vec::new();
+    for (i, push) in page.iter().enumerate() {
+        match prepare_push(storage, docs, device, scope, push, grace, now) {
+            Ok(Prepared::Done(outcome)) => outcomes.push(Ok(outcome)),
+            Ok(Prepared::Write(write)) => {
+                // A placeholder, replaced once the page is committed.
+                outcomes.push(Err(Error::Conflict));
+                writes.push((i, *write));
+            }
+            Err(e) => outcomes.push(Err(e)),
+        }
+    }
+    if writes.is_empty() {
+        return Ok(outcomes);
+    }
+    let (slots, pending): (Vec<usize>, Vec<PendingWrite>) = writes.into_iter().unzip();
+    let mut commits = Vec::with_capacity(pending.len());
+    let mut rest = Vec::with_capacity(pending.len());
+    for w in pending {
+        commits.push(w.commit);
+        rest.push((w.doc, w.stored, w.acked_heads));
+    }
+    // A storage failure fails the whole request, as it would card by card.
+    let results = storage.commit_cards(&commits)?;
+    if results.len() != commits.len() {
+        return Err(Error::Storage(
+            "commit_cards answered for a different number of cards".into(),
+        ));
+    }
+    for (((slot, result), (doc, stored, heads)), commit) in
+        slots.into_iter().zip(results).zip(rest).zip(&commits)
+    {
+        let Some(outcome) = outcomes.get_mut(slot) else {
+            continue;
+        };
+        *outcome = match result {
+            Ok(committed) => {
+                keep_committed(docs, &commit.card_id, stored.as_ref(), Some(committed), doc);
+                Ok(PushOutcome::Acked {
+                    heads,
+                    appended: committed.appended,
+                })
+            }
+            Err(Error::Conflict) => match page.get(slot) {
+                Some(push) => apply_push(storage, docs, device, scope, push, grace, now),
+                None => Err(Error::Conflict),
+            },
+            Err(e) => Err(e),
+        };
+    }
+    Ok(outcomes)
+}
+
+/// Applies one push with its own commit, retrying when another writer moved the card.
 fn apply_push(
     storage: &dyn Storage,
     docs: &DocCache,
@@ -220,63 +303,109 @@ fn apply_push(
     grace_secs: i64,
     now: i64,
 ) -> Result<PushOutcome> {
-    validate_card_id(&push.card_id)?;
     for _ in 0..COMMIT_ATTEMPTS {
-        let stored = storage.card(&push.card_id)?;
-        let mut handoff = Handoff::None;
-        if let Some(card) = &stored
-            && !scope.contains(&card.territory)
-        {
-            // Not in scope: only the card's previous owner gets anything but a plain
-            // refusal, and only for their late edits.
-            handoff = match storage.territory_lost_at(&device.person_id, &card.territory)? {
-                Some(at) if now.saturating_sub(at) <= grace_secs => Handoff::Late,
-                Some(_) => Handoff::Expired,
-                None => return Err(Error::AccessDenied),
-            };
-        }
-        // The document is ours from here on: it goes back to the cache only once what it
-        // holds is committed (a refusal or an error below drops it).
-        let mut doc = take_or_load(docs, stored.as_ref())?;
-        let before = doc.get_heads();
-        doc.load_incremental(&push.changes)
-            .map_err(|e| Error::BadChange(e.to_string()))?;
-        if !doc.get_missing_deps(&[]).is_empty() {
-            return Ok(PushOutcome::Fallback);
-        }
-        let new_changes = new_changes_checked(&doc, &before, device)?;
-        if handoff == Handoff::Expired {
-            hold(storage, device, &push.card_id, &new_changes, now)?;
-            return Err(Error::HandoffExpired);
-        }
-        let outcome = commit_if_new(
-            storage,
-            device,
-            scope,
-            &push.card_id,
-            stored.as_ref(),
-            &doc,
-            new_changes,
-            handoff == Handoff::Late,
-            now,
-        );
-        match outcome {
-            Ok(committed) => {
-                let heads = push
-                    .heads
-                    .iter()
-                    .filter(|h| doc.get_change_meta_by_hash(&ChangeHash(**h)).is_some())
-                    .copied()
-                    .collect();
-                let appended = committed.map_or(0, |c| c.appended);
-                keep_committed(docs, &push.card_id, stored.as_ref(), committed, doc);
-                return Ok(PushOutcome::Acked { heads, appended });
+        match prepare_push(storage, docs, device, scope, push, grace_secs, now)? {
+            Prepared::Done(outcome) => return Ok(outcome),
+            Prepared::Write(w) => {
+                let PendingWrite {
+                    commit,
+                    doc,
+                    stored,
+                    acked_heads,
+                } = *w;
+                match storage.commit_card(&commit) {
+                    Ok(committed) => {
+                        keep_committed(
+                            docs,
+                            &commit.card_id,
+                            stored.as_ref(),
+                            Some(committed),
+                            doc,
+                        );
+                        return Ok(PushOutcome::Acked {
+                            heads: acked_heads,
+                            appended: committed.appended,
+                        });
+                    }
+                    Err(Error::Conflict) => continue,
+                    Err(e) => return Err(e),
+                }
             }
-            Err(Error::Conflict) => continue,
-            Err(e) => return Err(e),
         }
     }
     Err(Error::Conflict)
+}
+
+/// Reads the card, applies the push to its document and checks it; writes nothing but held
+/// changes (expired handoff).
+fn prepare_push(
+    storage: &dyn Storage,
+    docs: &DocCache,
+    device: &Device,
+    scope: &HashSet<String>,
+    push: &CardPush,
+    grace_secs: i64,
+    now: i64,
+) -> Result<Prepared> {
+    validate_card_id(&push.card_id)?;
+    let stored = storage.card(&push.card_id)?;
+    let mut handoff = Handoff::None;
+    if let Some(card) = &stored
+        && !scope.contains(&card.territory)
+    {
+        // Not in scope: only the card's previous owner gets anything but a plain
+        // refusal, and only for their late edits.
+        handoff = match storage.territory_lost_at(&device.person_id, &card.territory)? {
+            Some(at) if now.saturating_sub(at) <= grace_secs => Handoff::Late,
+            Some(_) => Handoff::Expired,
+            None => return Err(Error::AccessDenied),
+        };
+    }
+    // The document is ours from here on: it goes back to the cache only once what it
+    // holds is committed (a refusal or an error below drops it).
+    let mut doc = take_or_load(docs, stored.as_ref())?;
+    let before = doc.get_heads();
+    doc.load_incremental(&push.changes)
+        .map_err(|e| Error::BadChange(e.to_string()))?;
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Ok(Prepared::Done(PushOutcome::Fallback));
+    }
+    let new_changes = new_changes_checked(&doc, &before, device)?;
+    if handoff == Handoff::Expired {
+        hold(storage, device, &push.card_id, &new_changes, now)?;
+        return Err(Error::HandoffExpired);
+    }
+    let acked_heads: Vec<[u8; 32]> = push
+        .heads
+        .iter()
+        .filter(|h| doc.get_change_meta_by_hash(&ChangeHash(**h)).is_some())
+        .copied()
+        .collect();
+    let commit = build_commit(
+        device,
+        scope,
+        &push.card_id,
+        stored.as_ref(),
+        &doc,
+        new_changes,
+        handoff == Handoff::Late,
+        now,
+    )?;
+    match commit {
+        None => {
+            keep_committed(docs, &push.card_id, stored.as_ref(), None, doc);
+            Ok(Prepared::Done(PushOutcome::Acked {
+                heads: acked_heads,
+                appended: 0,
+            }))
+        }
+        Some(commit) => Ok(Prepared::Write(Box::new(PendingWrite {
+            commit,
+            doc,
+            stored,
+            acked_heads,
+        }))),
+    }
 }
 
 /// Where a push stands with respect to a handoff of the card's territory.
@@ -424,6 +553,24 @@ pub(crate) fn commit_if_new(
     late: bool,
     now: i64,
 ) -> Result<Option<CommitOutcome>> {
+    match build_commit(device, scope, card_id, stored, doc, changes, late, now)? {
+        Some(commit) => storage.commit_card(&commit).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Checks scope and builds the write of a card that gained changes (`None`: nothing new).
+#[allow(clippy::too_many_arguments)]
+fn build_commit(
+    device: &Device,
+    scope: &HashSet<String>,
+    card_id: &str,
+    stored: Option<&StoredCard>,
+    doc: &Automerge,
+    changes: Vec<NewChange>,
+    late: bool,
+    now: i64,
+) -> Result<Option<CardCommit>> {
     if changes.is_empty() {
         return Ok(None);
     }
@@ -460,7 +607,7 @@ pub(crate) fn commit_if_new(
         device_id: device.id.clone(),
         received_at: now,
     };
-    storage.commit_card(&commit).map(Some)
+    Ok(Some(commit))
 }
 
 /// Smallest tail of change chunks a stored document may carry before it is compacted.

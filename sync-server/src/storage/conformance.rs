@@ -31,6 +31,10 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
         ),
         ("stale_commit_conflicts", stale_commit_conflicts),
         (
+            "batch_commit_skips_only_stale_cards",
+            batch_commit_skips_only_stale_cards,
+        ),
+        (
             "pull_queries_exclude_the_device",
             pull_queries_exclude_the_device,
         ),
@@ -323,6 +327,45 @@ fn stale_commit_conflicts(s: &dyn Storage) {
         1,
         "a conflicting commit stores nothing"
     );
+}
+
+fn batch_commit_skips_only_stale_cards(s: &dyn Storage) {
+    org(s);
+    let c1 = s
+        .commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("commit");
+    let mut c3 = commit("c3", None, vec![change(5), change(6)], "d1");
+    c3.doc = vec![3, 3];
+    let results = s
+        .commit_cards(&[
+            commit("c1", Some(c1.last_position), vec![change(2)], "d1"),
+            // Stale: c1 has moved (by the first entry of this very batch, too).
+            commit("c1", Some(c1.last_position), vec![change(3)], "d1"),
+            commit("c2", None, vec![change(4), change(1)], "d1"),
+            c3,
+        ])
+        .expect("batch");
+    assert_eq!(results.len(), 4);
+    let ok = |i: usize| match &results[i] {
+        Ok(o) => *o,
+        Err(e) => panic!("entry {i}: {e:?}"),
+    };
+    assert_eq!(ok(0).appended, 1);
+    assert!(matches!(results[1], Err(Error::Conflict)));
+    assert_eq!(ok(2).appended, 1, "a hash already logged is skipped");
+    assert_eq!(ok(3).appended, 2);
+    assert!(ok(0).last_position < ok(2).last_position);
+    assert!(ok(2).last_position < ok(3).last_position);
+    assert_eq!(s.log_len().expect("len"), 5, "the stale card wrote nothing");
+    let stored = s.card("c3").expect("card").expect("c3");
+    assert_eq!(stored.doc, vec![3, 3]);
+    assert_eq!(stored.last_position, ok(3).last_position);
+    assert_eq!(
+        s.card("c1").expect("card").expect("c1").last_position,
+        ok(0).last_position
+    );
+    assert_eq!(s.head_position().expect("head"), ok(3).last_position);
+    assert!(s.commit_cards(&[]).expect("empty batch").is_empty());
 }
 
 fn pull_queries_exclude_the_device(s: &dyn Storage) {

@@ -218,10 +218,92 @@ fn sql_pos(v: u64) -> i64 {
 }
 
 fn next_position(tx: &Transaction<'_>) -> Result<u64> {
-    let head: i64 = tx.query_row("SELECT head FROM meta WHERE id = 1", [], |r| r.get(0))?;
+    let head: i64 = tx
+        .prepare_cached("SELECT head FROM meta WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
     let next = head + 1;
-    tx.execute("UPDATE meta SET head = ?1 WHERE id = 1", [next])?;
+    tx.prepare_cached("UPDATE meta SET head = ?1 WHERE id = 1")?
+        .execute([next])?;
     Ok(pos(next))
+}
+
+/// One card's write inside a transaction: the optimistic check first (nothing written on
+/// [`Error::Conflict`]), then the new log entries, the document and the projection.
+fn commit_one(tx: &Transaction<'_>, commit: &CardCommit) -> Result<CommitOutcome> {
+    let current: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT first_position, last_position FROM cards WHERE card_id = ?1",
+            [&commit.card_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let current_last = current.map(|(_, l)| pos(l));
+    if current_last != commit.expected_last_position {
+        return Err(Error::Conflict);
+    }
+    let mut appended = 0;
+    let mut first = current.map(|(f, _)| pos(f));
+    let mut last = current_last;
+    {
+        let mut exists =
+            tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM change_log WHERE hash = ?1)")?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO change_log \
+             (position, card_id, hash, bytes, device_id, received_at, late) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for change in &commit.changes {
+            let known: bool = exists.query_row([&change.hash[..]], |r| r.get(0))?;
+            if known {
+                continue;
+            }
+            let p = next_position(tx)?;
+            insert.execute(params![
+                sql_pos(p),
+                commit.card_id,
+                &change.hash[..],
+                change.bytes,
+                commit.device_id,
+                commit.received_at,
+                commit.late
+            ])?;
+            appended += 1;
+            first.get_or_insert(p);
+            last = Some(p);
+        }
+    }
+    let (Some(first), Some(last)) = (first, last) else {
+        // A new card with no change: nothing to store.
+        return Ok(CommitOutcome {
+            appended: 0,
+            last_position: 0,
+        });
+    };
+    tx.prepare_cached(
+        "INSERT INTO cards (card_id, territory, doc, first_position, last_position, heads) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (card_id) DO UPDATE SET territory = excluded.territory, \
+         doc = excluded.doc, last_position = excluded.last_position, \
+         heads = excluded.heads",
+    )?
+    .execute(params![
+        commit.card_id,
+        commit.territory,
+        commit.doc,
+        sql_pos(first),
+        sql_pos(last),
+        join_heads(&commit.heads)
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO projections (card_id, territory, fields) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (card_id) DO UPDATE SET territory = excluded.territory, \
+         fields = excluded.fields",
+    )?
+    .execute(params![commit.card_id, commit.territory, commit.projection])?;
+    Ok(CommitOutcome {
+        appended,
+        last_position: last,
+    })
 }
 
 fn scope_event(
@@ -678,81 +760,20 @@ impl Storage for SqliteStorage {
     }
 
     fn commit_card(&self, commit: &CardCommit) -> Result<CommitOutcome> {
+        self.write(|tx| commit_one(tx, commit))
+    }
+
+    fn commit_cards(&self, commits: &[CardCommit]) -> Result<Vec<Result<CommitOutcome>>> {
         self.write(|tx| {
-            let current: Option<(i64, i64)> = tx
-                .query_row(
-                    "SELECT first_position, last_position FROM cards WHERE card_id = ?1",
-                    [&commit.card_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let current_last = current.map(|(_, l)| pos(l));
-            if current_last != commit.expected_last_position {
-                return Err(Error::Conflict);
-            }
-            let mut appended = 0;
-            let mut first = current.map(|(f, _)| pos(f));
-            let mut last = current_last;
-            {
-                let mut exists =
-                    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM change_log WHERE hash = ?1)")?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO change_log \
-                     (position, card_id, hash, bytes, device_id, received_at, late) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for change in &commit.changes {
-                    let known: bool = exists.query_row([&change.hash[..]], |r| r.get(0))?;
-                    if known {
-                        continue;
-                    }
-                    let p = next_position(tx)?;
-                    insert.execute(params![
-                        sql_pos(p),
-                        commit.card_id,
-                        &change.hash[..],
-                        change.bytes,
-                        commit.device_id,
-                        commit.received_at,
-                        commit.late
-                    ])?;
-                    appended += 1;
-                    first.get_or_insert(p);
-                    last = Some(p);
-                }
-            }
-            let (Some(first), Some(last)) = (first, last) else {
-                // A new card with no change: nothing to store.
-                return Ok(CommitOutcome {
-                    appended: 0,
-                    last_position: 0,
-                });
-            };
-            tx.execute(
-                "INSERT INTO cards (card_id, territory, doc, first_position, last_position, heads) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (card_id) DO UPDATE SET territory = excluded.territory, \
-                 doc = excluded.doc, last_position = excluded.last_position, \
-                 heads = excluded.heads",
-                params![
-                    commit.card_id,
-                    commit.territory,
-                    commit.doc,
-                    sql_pos(first),
-                    sql_pos(last),
-                    join_heads(&commit.heads)
-                ],
-            )?;
-            tx.execute(
-                "INSERT INTO projections (card_id, territory, fields) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (card_id) DO UPDATE SET territory = excluded.territory, \
-                 fields = excluded.fields",
-                params![commit.card_id, commit.territory, commit.projection],
-            )?;
-            Ok(CommitOutcome {
-                appended,
-                last_position: last,
-            })
+            commits
+                .iter()
+                .map(|commit| match commit_one(tx, commit) {
+                    // commit_one checks before writing anything, so a stale card left no
+                    // trace in the transaction.
+                    Err(Error::Conflict) => Ok(Err(Error::Conflict)),
+                    other => other.map(Ok),
+                })
+                .collect()
         })
     }
 
