@@ -119,14 +119,28 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Runs blocking work (storage, Automerge) off the async threads.
+/// Runs blocking work (storage, Automerge) off the async threads, once one of the
+/// [`Config::max_concurrent_work`](crate::Config::max_concurrent_work) slots is free (in
+/// arrival order). The slot goes with the work: a request abandoned by its client or the
+/// timeout frees it only when its blocking work is done, so the bound holds for threads.
 async fn blocking<T, F>(state: &AppState, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Storage) -> Result<T> + Send + 'static,
 {
+    let slot = state
+        .work_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::Internal("work slots closed".into()))?;
     let storage = state.storage.clone();
-    tokio::task::spawn_blocking(move || f(storage.as_ref())).await?
+    tokio::task::spawn_blocking(move || {
+        let out = f(storage.as_ref());
+        drop(slot);
+        out
+    })
+    .await?
 }
 
 async fn device(state: &AppState, headers: &HeaderMap) -> Result<Device> {

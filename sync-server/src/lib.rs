@@ -63,7 +63,14 @@ pub struct Config {
     /// How long after a handoff the previous owner's late edits are still accepted.
     pub handoff_grace_secs: i64,
     /// How many loaded card documents the server keeps in memory (see [`cache`]); 0: none.
+    /// A realistic card with 10–50 changes of history takes about 25 KiB loaded, so the
+    /// default 1024 costs about 25 MiB.
     pub doc_cache_cards: usize,
+    /// How many requests may run their blocking work (storage, Automerge) at once; the
+    /// others wait their turn, in order, without a thread. Default: twice the available
+    /// cores, at least 4. Keeps 500 simultaneous syncs from becoming 500 threads with 500
+    /// SQLite connections competing for two cores.
+    pub max_concurrent_work: usize,
 }
 
 impl Default for Config {
@@ -77,6 +84,9 @@ impl Default for Config {
             device_token_ttl_secs: None,
             handoff_grace_secs: 7 * 24 * 3600,
             doc_cache_cards: 1024,
+            max_concurrent_work: std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 2)
+                .max(4),
         }
     }
 }
@@ -105,6 +115,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Loaded card documents, validated against storage on every use.
     pub docs: Arc<cache::DocCache>,
+    /// Permits to run blocking work ([`Config::max_concurrent_work`]).
+    pub work_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -124,6 +136,9 @@ impl AppState {
             storage,
             identity,
             docs: Arc::new(cache::DocCache::new(config.doc_cache_cards)),
+            work_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_work.max(1),
+            )),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         })

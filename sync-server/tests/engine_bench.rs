@@ -142,3 +142,47 @@ fn push_100_edited_cards() {
         median(times)
     );
 }
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// What a cached document costs in memory, to size `Config::doc_cache_cards`.
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn memory_of_loaded_documents() {
+    let today = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+    let authors = [
+        DemoAuthor::new("zhangwei".parse().expect("rep")),
+        DemoAuthor::new("lina".parse().expect("rep")),
+    ];
+    for changes in [10, 50] {
+        let bytes: Vec<Vec<u8>> = (0..500)
+            .map(|i| {
+                demo_document(7, i, "east", &authors, changes, today)
+                    .expect("demo")
+                    .1
+            })
+            .collect();
+        let saved: usize = bytes.iter().map(Vec::len).sum();
+        let before = rss_kib();
+        let docs: Vec<Automerge> = bytes
+            .iter()
+            .map(|b| Automerge::load(b).expect("load"))
+            .collect();
+        let after = rss_kib();
+        println!(
+            "{changes} changes: {} bytes saved per card, about {} KiB in memory per loaded card",
+            saved / docs.len(),
+            (after.saturating_sub(before)) / docs.len() as u64
+        );
+        drop(docs);
+    }
+}
