@@ -587,7 +587,7 @@ impl Store {
                 None => {}
             }
         }
-        self.with_doc(id, |doc| index_input(doc))
+        self.with_doc(id, index_input)
     }
 
     /// The open conflicts of a card.

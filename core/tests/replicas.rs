@@ -346,9 +346,9 @@ fn one_round(seed: u64, round: u32) -> usize {
     let mut mailbox: Vec<Vec<u8>> = Vec::new();
     for from in 0..3 {
         let bundle = replicas[from].store.export_bundle(None).expect("export");
-        for to in 0..3 {
+        for (to, replica) in replicas.iter_mut().enumerate() {
             if to != from {
-                replicas[to].store.import_bundle(&bundle).expect("import");
+                replica.store.import_bundle(&bundle).expect("import");
             }
         }
     }

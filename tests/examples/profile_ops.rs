@@ -27,6 +27,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "load: {:.3} ms/doc",
         t.elapsed().as_secs_f64() * 1e3 / 200.0
     );
+    let raw: Vec<Vec<u8>> = loaded.iter().map(|d| d.save_nocompress()).collect();
+    println!(
+        "nocompress bytes avg {}",
+        raw.iter().map(Vec::len).sum::<usize>() / raw.len()
+    );
+    let t = Instant::now();
+    for d in &raw {
+        let _ = Automerge::load(d)?;
+    }
+    println!(
+        "load (uncompressed columns): {:.3} ms/doc",
+        t.elapsed().as_secs_f64() * 1e3 / 200.0
+    );
     let t = Instant::now();
     for d in &docs {
         let _ = Automerge::load_unverified_heads(d)?;

@@ -256,12 +256,11 @@ fn write_keyed<T: Transactable, S: Record>(
 /// Index of the visit with `id` in the visits list.
 fn visit_index<T: Transactable>(tx: &T, list: &ObjId, id: &str) -> Result<Option<usize>> {
     for i in 0..tx.length(list) {
-        if let Some((_, obj)) = tx.get(list, i)? {
-            if let Some((Value::Scalar(s), _)) = tx.get(&obj, "id")? {
-                if matches!(s.as_ref(), ScalarValue::Str(v) if v.as_str() == id) {
-                    return Ok(Some(i));
-                }
-            }
+        if let Some((_, obj)) = tx.get(list, i)?
+            && let Some((Value::Scalar(s), _)) = tx.get(&obj, "id")?
+            && matches!(s.as_ref(), ScalarValue::Str(v) if v.as_str() == id)
+        {
+            return Ok(Some(i));
         }
     }
     Ok(None)

@@ -53,10 +53,10 @@ pub(crate) fn grams(text: &str) -> String {
         let c = chars[i];
         if is_cjk(c) {
             push(&c.to_string());
-            if let Some(&next) = chars.get(i + 1) {
-                if is_cjk(next) {
-                    push(&[c, next].iter().collect::<String>());
-                }
+            if let Some(&next) = chars.get(i + 1)
+                && is_cjk(next)
+            {
+                push(&[c, next].iter().collect::<String>());
             }
             i += 1;
         } else if c.is_alphanumeric() {

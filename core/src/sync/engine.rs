@@ -133,10 +133,11 @@ pub fn enrol(
         .rep_id
         .parse()
         .map_err(|_| Error::Protocol("the server sent an invalid rep id".into()))?;
-    if let Some(current) = store.rep() {
-        if current != &rep && store.count()? > 0 {
-            tracing::warn!("device changes rep at enrolment; earlier edits keep their author");
-        }
+    if let Some(current) = store.rep()
+        && current != &rep
+        && store.count()? > 0
+    {
+        tracing::warn!("device changes rep at enrolment; earlier edits keep their author");
     }
     store.save_enrolment(
         &Enrolment {

@@ -306,7 +306,8 @@ mod tests {
         let mut req = request();
         req.protocol = 99;
         let bytes = encode(&req).expect("encode");
-        let err = decode::<SyncRequest>(&bytes, DEFAULT_MAX_DECOMPRESSED).unwrap_err();
+        let err = decode::<SyncRequest>(&bytes, DEFAULT_MAX_DECOMPRESSED)
+            .expect_err("an unknown version is refused");
         assert!(matches!(err, WireError::UnsupportedVersion(99)), "{err}");
     }
 
