@@ -756,54 +756,37 @@ impl Store {
         sql.push_str(&format!(" LIMIT {limit} OFFSET {}", q.offset));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<i64>>(7)?,
-                r.get::<_, Option<String>>(8)?,
-                r.get::<_, Option<i64>>(9)?,
-                r.get::<_, i64>(10)?,
-                r.get::<_, i64>(11)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (
+            let id: String = r.get(0)?;
+            let id: CardId = id.parse().map_err(|e: Error| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?;
+            Ok(CardSummary {
                 id,
-                name,
-                territory,
-                class,
-                phone,
-                city,
-                route_area,
-                last,
-                due,
-                credit,
-                conflicts,
-                updated,
-            ) = row?;
-            out.push(CardSummary {
-                id: id.parse()?,
-                name,
-                territory,
-                class,
-                phone,
-                city,
-                route_area,
-                last_visit_at: last.and_then(|t| DateTime::from_timestamp(t, 0)),
-                next_due: due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
-                credit_limit: credit
+                name: r.get(1)?,
+                territory: r.get(2)?,
+                class: r.get(3)?,
+                phone: r.get(4)?,
+                city: r.get(5)?,
+                route_area: r.get(6)?,
+                last_visit_at: r
+                    .get::<_, Option<i64>>(7)?
+                    .and_then(|t| DateTime::from_timestamp(t, 0)),
+                next_due: r
+                    .get::<_, Option<String>>(8)?
+                    .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+                credit_limit: r
+                    .get::<_, Option<i64>>(9)?
                     .and_then(|f| Money::from_fen(f).ok())
                     .map(|m| m.display()),
-                conflicts: conflicts.max(0) as u32,
-                updated_at: DateTime::from_timestamp(updated, 0).unwrap_or_default(),
-            });
-        }
+                conflicts: r.get::<_, i64>(10)?.max(0) as u32,
+                updated_at: DateTime::from_timestamp(r.get(11)?, 0).unwrap_or_default(),
+            })
+        })?;
+        let out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(out)
     }
 

@@ -74,7 +74,13 @@ pub trait DocField: Clone + PartialEq + Default {
         key: &str,
         old: &Self,
         new: &Self,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        if old == new {
+            return Ok(false);
+        }
+        Self::force(tx, obj, key, new)?;
+        Ok(true)
+    }
     /// Write unconditionally, superseding every concurrent value (conflict resolution).
     fn force<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, new: &Self) -> Result<()>;
     /// Parse what a person typed (empty clears the field).
@@ -96,20 +102,6 @@ impl<S: Scalar> DocField for Option<S> {
             Some((Value::Scalar(s), _)) => S::from_scalar(s),
             _ => None,
         }
-    }
-
-    fn write<T: Transactable>(
-        tx: &mut T,
-        obj: &ObjId,
-        key: &str,
-        old: &Self,
-        new: &Self,
-    ) -> Result<bool> {
-        if old == new {
-            return Ok(false);
-        }
-        Self::force(tx, obj, key, new)?;
-        Ok(true)
     }
 
     fn force<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, new: &Self) -> Result<()> {
@@ -177,20 +169,6 @@ impl DocField for LongText {
             Some((Value::Scalar(s), _)) => LongText(String::from_scalar(s).unwrap_or_default()),
             _ => LongText::default(),
         }
-    }
-
-    fn write<T: Transactable>(
-        tx: &mut T,
-        obj: &ObjId,
-        key: &str,
-        old: &Self,
-        new: &Self,
-    ) -> Result<bool> {
-        if old == new {
-            return Ok(false);
-        }
-        Self::force(tx, obj, key, new)?;
-        Ok(true)
     }
 
     fn force<T: Transactable>(tx: &mut T, obj: &ObjId, key: &str, new: &Self) -> Result<()> {
