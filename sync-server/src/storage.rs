@@ -337,8 +337,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Writes several cards in one transaction: each card exactly as [`Self::commit_card`]
     /// would, in order, except that a card whose `expected_last_position` is stale gets
     /// `Err(Error::Conflict)` in its slot and writes nothing while the others are written.
-    /// Any other error fails the whole call and writes nothing. The default commits one
-    /// card at a time; a backend overrides it to save the per-transaction cost.
+    /// Any other error fails the whole call; none of it is acknowledged to a device. The
+    /// default commits one card at a time (so a failure may leave earlier cards written,
+    /// which is safe: the device pushes them again and known hashes are skipped); a backend
+    /// overrides it with one transaction to save the per-transaction cost.
     fn commit_cards(&self, commits: &[CardCommit]) -> Result<Vec<Result<CommitOutcome>>> {
         commits
             .iter()

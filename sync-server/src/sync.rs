@@ -239,58 +239,108 @@ fn apply_page(
     now: i64,
 ) -> Result<Vec<Result<PushOutcome>>> {
     let grace = limits.handoff_grace_secs;
+    let ctx = PageContext {
+        storage,
+        docs,
+        device,
+        scope,
+        page,
+        grace,
+        now,
+    };
     let mut outcomes: Vec<Result<PushOutcome>> = Vec::with_capacity(page.len());
     let mut writes: Vec<(usize, PendingWrite)> = Vec::new();
     for (i, push) in page.iter().enumerate() {
+        // A card pushed twice in one request: its second push builds on the first, so the
+        // first must be written before the second is prepared.
+        if writes.iter().any(|(_, w)| w.commit.card_id == push.card_id) {
+            ctx.flush(&mut writes, &mut outcomes)?;
+        }
         match prepare_push(storage, docs, device, scope, push, grace, now) {
             Ok(Prepared::Done(outcome)) => outcomes.push(Ok(outcome)),
             Ok(Prepared::Write(write)) => {
-                // A placeholder, replaced once the page is committed.
+                // A placeholder, replaced once the write is committed.
                 outcomes.push(Err(Error::Conflict));
                 writes.push((i, *write));
             }
             Err(e) => outcomes.push(Err(e)),
         }
     }
-    if writes.is_empty() {
-        return Ok(outcomes);
-    }
-    let (slots, pending): (Vec<usize>, Vec<PendingWrite>) = writes.into_iter().unzip();
-    let mut commits = Vec::with_capacity(pending.len());
-    let mut rest = Vec::with_capacity(pending.len());
-    for w in pending {
-        commits.push(w.commit);
-        rest.push((w.doc, w.stored, w.acked_heads));
-    }
-    // A storage failure fails the whole request, as it would card by card.
-    let results = storage.commit_cards(&commits)?;
-    if results.len() != commits.len() {
-        return Err(Error::Storage(
-            "commit_cards answered for a different number of cards".into(),
-        ));
-    }
-    for (((slot, result), (doc, stored, heads)), commit) in
-        slots.into_iter().zip(results).zip(rest).zip(&commits)
-    {
-        let Some(outcome) = outcomes.get_mut(slot) else {
-            continue;
-        };
-        *outcome = match result {
-            Ok(committed) => {
-                keep_committed(docs, &commit.card_id, stored.as_ref(), Some(committed), doc);
-                Ok(PushOutcome::Acked {
-                    heads,
-                    appended: committed.appended,
-                })
-            }
-            Err(Error::Conflict) => match page.get(slot) {
-                Some(push) => apply_push(storage, docs, device, scope, push, grace, now),
-                None => Err(Error::Conflict),
-            },
-            Err(e) => Err(e),
-        };
-    }
+    ctx.flush(&mut writes, &mut outcomes)?;
     Ok(outcomes)
+}
+
+struct PageContext<'a> {
+    storage: &'a dyn Storage,
+    docs: &'a DocCache,
+    device: &'a Device,
+    scope: &'a HashSet<String>,
+    page: &'a [CardPush],
+    grace: i64,
+    now: i64,
+}
+
+impl PageContext<'_> {
+    /// Writes the pending writes in one transaction and fills in their outcomes.
+    fn flush(
+        &self,
+        writes: &mut Vec<(usize, PendingWrite)>,
+        outcomes: &mut [Result<PushOutcome>],
+    ) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let (slots, pending): (Vec<usize>, Vec<PendingWrite>) = writes.drain(..).unzip();
+        let mut commits = Vec::with_capacity(pending.len());
+        let mut rest = Vec::with_capacity(pending.len());
+        for w in pending {
+            commits.push(w.commit);
+            rest.push((w.doc, w.stored, w.acked_heads));
+        }
+        // A storage failure fails the whole request, as it would card by card.
+        let results = self.storage.commit_cards(&commits)?;
+        if results.len() != commits.len() {
+            return Err(Error::Storage(
+                "commit_cards answered for a different number of cards".into(),
+            ));
+        }
+        for (((slot, result), (doc, stored, heads)), commit) in
+            slots.into_iter().zip(results).zip(rest).zip(&commits)
+        {
+            let Some(outcome) = outcomes.get_mut(slot) else {
+                continue;
+            };
+            *outcome = match result {
+                Ok(committed) => {
+                    keep_committed(
+                        self.docs,
+                        &commit.card_id,
+                        stored.as_ref(),
+                        Some(committed),
+                        doc,
+                    );
+                    Ok(PushOutcome::Acked {
+                        heads,
+                        appended: committed.appended,
+                    })
+                }
+                Err(Error::Conflict) => match self.page.get(slot) {
+                    Some(push) => apply_push(
+                        self.storage,
+                        self.docs,
+                        self.device,
+                        self.scope,
+                        push,
+                        self.grace,
+                        self.now,
+                    ),
+                    None => Err(Error::Conflict),
+                },
+                Err(e) => Err(e),
+            };
+        }
+        Ok(())
+    }
 }
 
 /// Applies one push with its own commit, retrying when another writer moved the card.

@@ -90,3 +90,48 @@ fn a_refused_push_leaves_no_trace_in_the_cache() {
     assert_eq!(stored_value(&env, &card, "territory"), vec!["sh-east"]);
     assert_eq!(stored_value(&env, &card, "phone"), vec!["2"]);
 }
+
+/// Two pushes of one card in one request land in the same write transaction; the second
+/// finds the card moved by the first, is redone on its own, and both are kept.
+#[test]
+fn one_card_pushed_twice_in_one_request_keeps_both() {
+    use fieldbook_core::sync::wire::{CardPush, PROTOCOL_VERSION, SyncRequest};
+    let env = Env::start();
+    let mut a = env.rep("zhangwei");
+    let card = a.new_card("sh-east", "Acme");
+    a.sync();
+    let acked = a.heads(&card);
+    a.set(&card, "phone", "1");
+    let mid = a.heads(&card);
+    let first = a.cards.get_mut(&card).expect("card").save_after(&acked);
+    a.set(&card, "email", "x@example.com");
+    let second = a.cards.get_mut(&card).expect("card").save_after(&mid);
+    let end = a.heads(&card);
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: a.cursor.clone(),
+        pushes: vec![
+            CardPush {
+                card_id: card.clone(),
+                changes: first,
+                heads: mid.iter().map(|h| h.0).collect(),
+            },
+            CardPush {
+                card_id: card.clone(),
+                changes: second,
+                heads: end.iter().map(|h| h.0).collect(),
+            },
+        ],
+        max_response_bytes: None,
+    };
+    let (response, _) = a.send(&request);
+    assert_eq!(response.acks.len(), 2, "refused: {:?}", response.refused);
+    assert_eq!(stored_value(&env, &card, "phone"), vec!["1"]);
+    assert_eq!(stored_value(&env, &card, "email"), vec!["x@example.com"]);
+    let stored = env.storage().card(&card).expect("card").expect("stored");
+    let mut heads: Vec<[u8; 32]> = end.iter().map(|h| h.0).collect();
+    heads.sort();
+    let mut stored_heads = stored.heads;
+    stored_heads.sort();
+    assert_eq!(stored_heads, heads);
+}
