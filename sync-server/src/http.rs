@@ -1,7 +1,9 @@
 //! The HTTP surface: routes, extractors, the observe middleware, and nothing else.
 //!
 //! Handlers are thin: authenticate, decode, hand the work to the engine on a blocking
-//! thread (`spawn_blocking`: SQLite and Automerge both block), encode. Every failure goes
+//! thread (`spawn_blocking`: SQLite and Automerge both block), encode. At most
+//! `Config::max_concurrent_work` requests run blocking work at once; the rest wait in
+//! arrival order without holding a thread or a database connection. Every failure goes
 //! through [`Error`]'s single `IntoResponse`. The middleware gives every request an id
 //! (echoed in `x-request-id`), a tracing span, and a place in the metrics; logs carry ids,
 //! codes and counts, never card content or names.

@@ -28,7 +28,10 @@
 //! stored version (else `Automerge::load`); only the new changes are decoded and checked;
 //! the stored bytes gain the new change chunks and are re-`save()`d only when that tail
 //! has grown (see `stored_bytes`); the projection is written in one pass
-//! ([`crate::projection`]). An acknowledgement is sent only after the commit.
+//! ([`crate::projection`]). The writes of up to 64 pushed cards go to storage in one
+//! transaction (`Storage::commit_cards`); a card another writer moved meanwhile is redone
+//! alone, and a card pushed twice in one request is written before its second push is
+//! applied. An acknowledgement is sent only after the commit that holds the change.
 //!
 //! **Handoff.** When a territory moves from rep A to rep B, A's edits to its cards that
 //! reach the server within the grace period (`Config::handoff_grace_secs`, 7 days by
