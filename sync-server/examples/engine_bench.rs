@@ -1,9 +1,9 @@
 //! Server-side timing of the sync engine, without HTTP or a device store: the part of the
-//! sync benchmark's (b) and (d) that the server spends. Ignored by default (it seeds a
-//! few hundred realistic cards); run in release:
+//! sync benchmark's (b) and (d) that the server spends (it seeds a few hundred realistic
+//! cards); run in release:
 //!
 //! ```text
-//! cargo test --release -p fieldbook-server --test engine_bench -- --ignored --nocapture
+//! cargo run --release -p fieldbook-server --example engine_bench
 //! ```
 
 use std::time::Instant;
@@ -14,6 +14,11 @@ use fieldbook_core::demo::{DemoAuthor, demo_document};
 use fieldbook_core::sync::wire::{CardPush, PROTOCOL_VERSION, SyncRequest};
 use fieldbook_server::storage::{PersonKind, Role, Storage};
 use fieldbook_server::{Config, admin, state_for_sqlite};
+
+fn main() {
+    push_100_edited_cards();
+    memory_of_loaded_documents();
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -36,8 +41,6 @@ fn edit(doc: &mut AutoCommit, card_id: &str, value: &str) -> CardPush {
     }
 }
 
-#[test]
-#[ignore = "benchmark: run in release with --ignored --nocapture"]
 fn push_100_edited_cards() {
     let n_cards: u64 = std::env::var("BENCH_CARDS")
         .ok()
@@ -155,8 +158,6 @@ fn rss_kib() -> u64 {
 }
 
 /// What a cached document costs in memory, to size `Config::doc_cache_cards`.
-#[test]
-#[ignore = "benchmark: run in release with --ignored --nocapture"]
 fn memory_of_loaded_documents() {
     let today = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
     let authors = [
