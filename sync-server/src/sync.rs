@@ -725,18 +725,7 @@ pub(crate) fn root_string(doc: &Automerge, key: &str) -> Option<String> {
 
 /// Card ids are UUID text in practice; accept any short printable id, refuse the rest.
 pub(crate) fn validate_card_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(
-            "card id must be 1-64 characters of [A-Za-z0-9._-]".into(),
-        ))
-    }
+    crate::admin::validate_id("card", id)
 }
 
 struct Item {
