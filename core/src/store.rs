@@ -370,6 +370,7 @@ impl Store {
         cached: &mut Cached,
         heads_before: &[ChangeHash],
         origin: Origin,
+        edited: Option<Card>,
     ) -> Result<usize> {
         let chunk = cached.doc.save_after(heads_before);
         let chunk_count: i64 = tx.query_row(
@@ -401,7 +402,24 @@ impl Store {
         if origin == Origin::Local {
             Self::to_outbox(tx, cached.num, &chunk, &cached.doc.get_heads())?;
         }
-        Self::reindex(tx, settings, cached)
+        match edited {
+            // The card an edit just wrote is what reading the document back would give.
+            Some(mut card) => {
+                crate::card::doc::canonical_order(&mut card);
+                let view = CardView {
+                    card,
+                    conflicts: conflicts_of(&cached.doc),
+                    heads: cached
+                        .doc
+                        .get_heads()
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect(),
+                };
+                write_index(tx, settings, cached.num, &view)
+            }
+            None => Self::reindex(tx, settings, cached),
+        }
     }
 
     /// Queue changes for the server and mark the card dirty.
@@ -515,7 +533,14 @@ impl Store {
                 .map_err(|f| f.error)?
                 .result;
             if !touched.is_empty() {
-                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
+                Self::persist(
+                    &tx,
+                    &self.settings,
+                    cached,
+                    &heads,
+                    Origin::Local,
+                    Some(new),
+                )?;
             }
             touched
         };
@@ -549,7 +574,7 @@ impl Store {
                         |t| force_path(t, &card, path, input),
                     )
                     .map_err(|f| f.error)?;
-                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
+                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local, None)?;
             }
             tx.commit()?;
             Ok(())
@@ -881,7 +906,7 @@ impl Store {
                 report.cards_updated += 1;
                 report.changes_applied += added.len() as u32;
                 cached.doc.apply_changes(added)?;
-                if Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)? > 0 {
+                if Self::persist(&tx, &self.settings, cached, &heads, Origin::Local, None)? > 0 {
                     report.cards_conflicted += 1;
                 }
             }

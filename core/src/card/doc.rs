@@ -94,7 +94,7 @@ fn read_keyed<R: ReadDoc, S: Record>(
         return vec![];
     };
     let items = MapView::read(doc, &map, heads);
-    let mut out: Vec<Keyed<S>> = items
+    let out: Vec<Keyed<S>> = items
         .keys()
         .filter_map(|id| {
             let obj = child(&items, id)?;
@@ -104,7 +104,6 @@ fn read_keyed<R: ReadDoc, S: Record>(
             })
         })
         .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
 
@@ -123,7 +122,7 @@ fn read_visits<R: ReadDoc>(
             .map(|item| item.id())
             .collect(),
     };
-    let mut visits: Vec<Keyed<super::Visit>> = objects
+    let visits: Vec<Keyed<super::Visit>> = objects
         .iter()
         .filter_map(|obj| {
             let view = MapView::read(doc, obj, heads);
@@ -134,8 +133,6 @@ fn read_visits<R: ReadDoc>(
             })
         })
         .collect();
-    // Two phones append offline in either order; show the log in time order.
-    visits.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
     visits
 }
 
@@ -172,7 +169,7 @@ pub(crate) fn read_card<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Re
                 .collect::<BTreeSet<_>>()
         })
         .unwrap_or_default();
-    Ok(Card {
+    let mut card = Card {
         id,
         territory: <Option<String>>::read(doc, &root, "territory", heads),
         basic: read_section(doc, &root, "basic", heads),
@@ -191,7 +188,21 @@ pub(crate) fn read_card<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Re
         opportunities: read_keyed(doc, &root, "opportunities", heads),
         sales,
         tags,
-    })
+    };
+    canonical_order(&mut card);
+    Ok(card)
+}
+
+/// The order a card's items are shown in, whatever order devices added them: the
+/// visit log by time, other items by id. Reading a document and editing a card
+/// both end in this order, so a card built by an edit equals the card read back.
+pub(crate) fn canonical_order(card: &mut Card) {
+    // Two phones append offline in either order; show the log in time order.
+    card.visits
+        .sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    card.contacts.sort_by(|a, b| a.id.cmp(&b.id));
+    card.todos.sort_by(|a, b| a.id.cmp(&b.id));
+    card.opportunities.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
 /// The object under `key` at the root, created if a card from an older schema lacks it.

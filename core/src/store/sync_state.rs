@@ -415,7 +415,7 @@ impl Store {
                         continue;
                     }
                     if cached.doc.get_heads() != before {
-                        Self::persist(&tx, &self.settings, cached, &before, Origin::Server)?;
+                        Self::persist(&tx, &self.settings, cached, &before, Origin::Server, None)?;
                         out.cards_pulled += 1;
                         let after = super::count_conflicts(&cached.doc);
                         out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
@@ -505,7 +505,7 @@ impl Store {
                 let before = cached.doc.get_heads();
                 cached.doc.receive_sync_message(state, message)?;
                 if cached.doc.get_heads() != before {
-                    Self::persist(&tx, &self.settings, cached, &before, Origin::Server)?;
+                    Self::persist(&tx, &self.settings, cached, &before, Origin::Server, None)?;
                 }
             }
             Ok(cached.doc.generate_sync_message(state))
