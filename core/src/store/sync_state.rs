@@ -135,43 +135,6 @@ fn decode_new(bytes: &[u8], id: &CardId) -> Result<Decoded> {
     Ok((doc, view))
 }
 
-/// Decode payloads of new cards on all available cores (at most 4 threads).
-fn decode_in_parallel(
-    changes: &[&crate::sync::wire::CardChanges],
-) -> std::collections::HashMap<String, Result<Decoded>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    if changes.len() < 8 || threads == 1 {
-        return std::collections::HashMap::new();
-    }
-    let per_thread = changes.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = changes
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|c| {
-                            let decoded = c
-                                .card_id
-                                .parse::<CardId>()
-                                .and_then(|id| decode_new(&c.bytes, &id));
-                            (c.card_id.clone(), decoded)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .filter_map(|w| w.join().ok())
-            .flatten()
-            .collect()
-    })
-}
-
 impl Store {
     /// The enrolment, if the device has one.
     pub fn enrolment(&self) -> Result<Option<Enrolment>> {
@@ -354,16 +317,85 @@ impl Store {
             .optional()?)
     }
 
+    /// Apply server changes to a card the device already has.
+    fn apply_to_existing(
+        tx: &Transaction<'_>,
+        settings: &crate::settings::Settings,
+        cache: &mut lru::LruCache<CardId, Cached>,
+        num: i64,
+        id: &CardId,
+        change: &crate::sync::wire::CardChanges,
+        out: &mut Applied,
+    ) -> Result<()> {
+        let cached = Self::load(tx, cache, id)?;
+        let before = cached.doc.get_heads();
+        let conflicts_before = super::count_conflicts(&cached.doc);
+        cached
+            .doc
+            .load_incremental(&change.bytes)
+            .map_err(|e| Error::Protocol(format!("card {id}: changes do not decode: {e}")))?;
+        if !cached.doc.get_missing_deps(&[]).is_empty() {
+            // We lack history the server assumes we have: the queued changes would be
+            // lost on save, so forget this copy and let the fallback fix it.
+            cache.pop(id);
+            out.need_fallback.push(id.to_string());
+            return Ok(());
+        }
+        if cached.doc.get_heads() != before {
+            Self::persist(tx, settings, cached, &before, Origin::Server, None)?;
+            out.cards_pulled += 1;
+            let after = super::count_conflicts(&cached.doc);
+            out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
+        }
+        let mut acked = acked_of(tx, num)?;
+        acked.extend(from_wire(&change.heads));
+        record_acked(tx, num, &cached.doc, acked)
+    }
+
+    /// Store a card new to the device, already decoded.
+    fn insert_new_card(
+        tx: &Transaction<'_>,
+        settings: &crate::settings::Settings,
+        cache: &mut lru::LruCache<CardId, Cached>,
+        id: &CardId,
+        change: &crate::sync::wire::CardChanges,
+        (doc, view): Decoded,
+        out: &mut Applied,
+    ) -> Result<()> {
+        if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty() {
+            return Err(Error::Protocol(format!(
+                "card {id}: partial history for a card this device lacks"
+            )));
+        }
+        // A snapshot is already a compacted document: store its bytes as they are.
+        let snapshot = match change.kind {
+            PayloadKind::Snapshot => change.bytes.clone(),
+            PayloadKind::Changes => doc.save(),
+        };
+        tx.execute(
+            "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            params![id.as_str(), snapshot, super::now()],
+        )?;
+        let cached = Cached {
+            doc,
+            num: tx.last_insert_rowid(),
+            version: 0,
+        };
+        out.new_conflicts += super::write_index(tx, settings, cached.num, &view)? as u32;
+        record_acked(tx, cached.num, &cached.doc, from_wire(&change.heads))?;
+        out.cards_new += 1;
+        out.cards_pulled += 1;
+        cache.put(id.clone(), cached);
+        Ok(())
+    }
+
     fn apply_inner(&mut self, resp: &SyncResponse, pushed: &[PendingPush]) -> Result<Applied> {
-        // Cards new to this device (a first sync, a territory handed over) dominate a
-        // large sync: decode them and prepare their index rows on every core first.
         let mut new_cards = Vec::new();
         for change in &resp.changes {
             if Self::card_num(&self.conn, &change.card_id)?.is_none() {
                 new_cards.push(change);
             }
         }
-        let mut decoded = decode_in_parallel(&new_cards);
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut out = Applied::default();
         for ack in &resp.acks {
@@ -393,71 +425,88 @@ impl Store {
             }
             out.cards_acked += 1;
         }
-        for change in &resp.changes {
+        // Changes to cards the device has: apply them in order.
+        let new_ids: HashSet<&str> = new_cards.iter().map(|c| c.card_id.as_str()).collect();
+        for change in resp
+            .changes
+            .iter()
+            .filter(|c| !new_ids.contains(c.card_id.as_str()))
+        {
             let id: CardId = change
                 .card_id
                 .parse()
                 .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
-            let server_heads = from_wire(&change.heads);
             match Self::card_num(&tx, id.as_str())? {
-                Some(num) => {
-                    let cached = Self::load(&tx, &mut self.cache, &id)?;
-                    let before = cached.doc.get_heads();
-                    let conflicts_before = super::count_conflicts(&cached.doc);
-                    cached.doc.load_incremental(&change.bytes).map_err(|e| {
-                        Error::Protocol(format!("card {id}: changes do not decode: {e}"))
-                    })?;
-                    if !cached.doc.get_missing_deps(&[]).is_empty() {
-                        // We lack history the server assumes we have: the queued changes
-                        // would be lost on save, so reload and let the fallback fix it.
-                        self.cache.pop(&id);
-                        out.need_fallback.push(id.to_string());
-                        continue;
-                    }
-                    if cached.doc.get_heads() != before {
-                        Self::persist(&tx, &self.settings, cached, &before, Origin::Server, None)?;
-                        out.cards_pulled += 1;
-                        let after = super::count_conflicts(&cached.doc);
-                        out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
-                    }
-                    let mut acked = acked_of(&tx, num)?;
-                    acked.extend(server_heads);
-                    record_acked(&tx, num, &cached.doc, acked)?;
-                }
+                Some(num) => Self::apply_to_existing(
+                    &tx,
+                    &self.settings,
+                    &mut self.cache,
+                    num,
+                    &id,
+                    change,
+                    &mut out,
+                )?,
                 None => {
-                    let (doc, view) = match decoded.remove(&change.card_id) {
-                        Some(d) => d?,
-                        None => decode_new(&change.bytes, &id)?,
-                    };
-                    if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty()
-                    {
-                        return Err(Error::Protocol(format!(
-                            "card {id}: partial history for a card this device lacks"
-                        )));
-                    }
-                    // A snapshot is already a compacted document: store its bytes as they are.
-                    let snapshot = match change.kind {
-                        PayloadKind::Snapshot => change.bytes.clone(),
-                        PayloadKind::Changes => doc.save(),
-                    };
-                    tx.execute(
-                        "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                        params![id.as_str(), snapshot, super::now()],
+                    let decoded = decode_new(&change.bytes, &id)?;
+                    Self::insert_new_card(
+                        &tx,
+                        &self.settings,
+                        &mut self.cache,
+                        &id,
+                        change,
+                        decoded,
+                        &mut out,
                     )?;
-                    let cached = Cached {
-                        doc,
-                        num: tx.last_insert_rowid(),
-                        version: 0,
-                    };
-                    out.new_conflicts +=
-                        super::write_index(&tx, &self.settings, cached.num, &view)? as u32;
-                    record_acked(&tx, cached.num, &cached.doc, server_heads)?;
-                    out.cards_new += 1;
-                    out.cards_pulled += 1;
-                    self.cache.put(id, cached);
                 }
             }
         }
+        // Cards new to the device (a first sync, a territory handed over) dominate a
+        // large sync: decode them on worker threads while this thread writes the ones
+        // already decoded, so decoding and writing overlap.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4)
+            .min(new_cards.len().max(1));
+        let settings = &self.settings;
+        let cache = &mut self.cache;
+        let out_ref = &mut out;
+        let tx_ref = &tx;
+        std::thread::scope(|scope| -> Result<()> {
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Result<Decoded>)>(64);
+            for w in 0..workers {
+                let sender = sender.clone();
+                let cards = &new_cards;
+                scope.spawn(move || {
+                    for (i, c) in cards.iter().enumerate().skip(w).step_by(workers) {
+                        let decoded = c
+                            .card_id
+                            .parse::<CardId>()
+                            .and_then(|id| decode_new(&c.bytes, &id));
+                        if sender.send((i, decoded)).is_err() {
+                            break; // the writer stopped on an error
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            for (i, decoded) in receiver {
+                let change = new_cards[i];
+                let id: CardId = change
+                    .card_id
+                    .parse()
+                    .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
+                match Self::card_num(tx_ref, id.as_str())? {
+                    // Another process stored it meanwhile: merge instead.
+                    Some(num) => {
+                        Self::apply_to_existing(tx_ref, settings, cache, num, &id, change, out_ref)?
+                    }
+                    None => Self::insert_new_card(
+                        tx_ref, settings, cache, &id, change, decoded?, out_ref,
+                    )?,
+                }
+            }
+            Ok(())
+        })?;
         for id in &resp.revoked {
             let Some(num) = Self::card_num(&tx, id)? else {
                 continue;
