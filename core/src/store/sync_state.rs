@@ -56,11 +56,6 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
-#[allow(dead_code)]
-pub(crate) fn to_wire(heads: &[ChangeHash]) -> Vec<Hash> {
-    heads.iter().map(|h| h.0).collect()
-}
-
 fn from_wire(heads: &[Hash]) -> Vec<ChangeHash> {
     heads.iter().map(|h| ChangeHash(*h)).collect()
 }
