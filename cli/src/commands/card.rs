@@ -159,6 +159,28 @@ fn set_new_item(
     })
 }
 
+/// Add an item with `add`, set its fields from what the rep typed, all as one
+/// change, and report the new item's id.
+fn add_item(
+    store: &mut Store,
+    id: &CardId,
+    collection: &str,
+    kind: &str,
+    add: impl FnOnce(&mut Card) -> String,
+    fields: &[(&str, Option<&str>)],
+) -> Result<Output> {
+    let mut item_id = String::new();
+    store.update(id, |card| {
+        let new_id = add(card);
+        for (key, value) in fields {
+            set_new_item(card, collection, &new_id, key, *value)?;
+        }
+        item_id = new_id;
+        Ok(())
+    })?;
+    Ok(added(id, kind, &item_id))
+}
+
 /// `fieldbook visit`: log a visit authored by this device's rep.
 pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     let id = card_id(store, &args.id)?;
@@ -173,30 +195,29 @@ pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
         Some(t) => parse_time("visits.at", t, NaiveTime::MIN)?,
         None => Utc::now(),
     };
-    let mut visit_id = String::new();
-    store.update(&id, |card| {
-        let vid = card.add_visit(Visit {
-            at: Some(at),
-            rep: Some(rep),
-            ..Default::default()
-        });
-        let fields = [
-            ("kind", Some(args.kind.as_str())),
-            ("place", args.place.as_deref()),
-            ("lat", args.lat.as_deref()),
-            ("lon", args.lon.as_deref()),
-            ("summary", Some(args.summary.as_str())),
-            ("outcome", args.outcome.as_deref()),
-            ("next_step", args.next_step.as_deref()),
-            ("next_visit", args.next_visit.as_deref()),
-        ];
-        for (key, value) in fields {
-            set_new_item(card, "visits", &vid, key, value)?;
-        }
-        visit_id = vid;
-        Ok(())
-    })?;
-    Ok(added(&id, "visit", &visit_id))
+    let fields = [
+        ("kind", Some(args.kind.as_str())),
+        ("place", args.place.as_deref()),
+        ("lat", args.lat.as_deref()),
+        ("lon", args.lon.as_deref()),
+        ("summary", Some(args.summary.as_str())),
+        ("outcome", args.outcome.as_deref()),
+        ("next_step", args.next_step.as_deref()),
+        ("next_visit", args.next_visit.as_deref()),
+    ];
+    let visit = Visit {
+        at: Some(at),
+        rep: Some(rep),
+        ..Default::default()
+    };
+    add_item(
+        store,
+        &id,
+        "visits",
+        "visit",
+        |card| card.add_visit(visit),
+        &fields,
+    )
 }
 
 /// `fieldbook contact add|set|rm`.
@@ -215,24 +236,22 @@ pub fn contact(store: &mut Store, cmd: ContactCommand) -> Result<Output> {
             if name.trim().is_empty() {
                 return Err(CliError::invalid("contacts.name", "a contact needs a name"));
             }
-            let mut contact_id = String::new();
-            store.update(&id, |card| {
-                let cid = card.add_contact(Contact::default());
-                let fields = [
-                    ("name", Some(name.as_str())),
-                    ("title", title.as_deref()),
-                    ("phone", phone.as_deref()),
-                    ("mobile", mobile.as_deref()),
-                    ("email", email.as_deref()),
-                    ("wechat", wechat.as_deref()),
-                ];
-                for (key, value) in fields {
-                    set_new_item(card, "contacts", &cid, key, value)?;
-                }
-                contact_id = cid;
-                Ok(())
-            })?;
-            Ok(added(&id, "contact", &contact_id))
+            let fields = [
+                ("name", Some(name.as_str())),
+                ("title", title.as_deref()),
+                ("phone", phone.as_deref()),
+                ("mobile", mobile.as_deref()),
+                ("email", email.as_deref()),
+                ("wechat", wechat.as_deref()),
+            ];
+            add_item(
+                store,
+                &id,
+                "contacts",
+                "contact",
+                |card| card.add_contact(Contact::default()),
+                &fields,
+            )
         }
         ContactCommand::Set {
             id,
@@ -268,15 +287,15 @@ pub fn todo(store: &mut Store, cmd: TodoCommand) -> Result<Output> {
             if title.trim().is_empty() {
                 return Err(CliError::invalid("todos.title", "a to-do needs a title"));
             }
-            let mut todo_id = String::new();
-            store.update(&id, |card| {
-                let tid = card.add_todo(Todo::default());
-                set_new_item(card, "todos", &tid, "title", Some(&title))?;
-                set_new_item(card, "todos", &tid, "due", due.as_deref())?;
-                todo_id = tid;
-                Ok(())
-            })?;
-            Ok(added(&id, "todo", &todo_id))
+            let fields = [("title", Some(title.as_str())), ("due", due.as_deref())];
+            add_item(
+                store,
+                &id,
+                "todos",
+                "todo",
+                |card| card.add_todo(Todo::default()),
+                &fields,
+            )
         }
         TodoCommand::Done { id, todo } => {
             let id = card_id(store, &id)?;
@@ -307,23 +326,21 @@ pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
                     "an opportunity needs a title",
                 ));
             }
-            let mut opp_id = String::new();
-            store.update(&id, |card| {
-                let oid = card.add_opportunity(Opportunity::default());
-                let fields = [
-                    ("title", Some(title.as_str())),
-                    ("stage", Some(stage.as_str())),
-                    ("amount", Some(amount.as_str())),
-                    ("expected_close", close.as_deref()),
-                    ("stage_since", Some(today.as_str())),
-                ];
-                for (key, value) in fields {
-                    set_new_item(card, "opportunities", &oid, key, value)?;
-                }
-                opp_id = oid;
-                Ok(())
-            })?;
-            Ok(added(&id, "opportunity", &opp_id))
+            let fields = [
+                ("title", Some(title.as_str())),
+                ("stage", Some(stage.as_str())),
+                ("amount", Some(amount.as_str())),
+                ("expected_close", close.as_deref()),
+                ("stage_since", Some(today.as_str())),
+            ];
+            add_item(
+                store,
+                &id,
+                "opportunities",
+                "opportunity",
+                |card| card.add_opportunity(Opportunity::default()),
+                &fields,
+            )
         }
         OppCommand::Stage { id, opp, stage } => {
             let id = card_id(store, &id)?;
