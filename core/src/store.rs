@@ -777,6 +777,9 @@ impl Store {
         if q.sort != SortBy::Name {
             sql.push_str(&format!(", i.sort_key {dir}"));
         }
+        // Ties (two shops of one chain share a name) break on the card id, which is
+        // the same on every device, so every device lists cards in the same order.
+        sql.push_str(&format!(", i.card_id {dir}"));
         let limit = if q.limit == 0 { 50 } else { q.limit };
         sql.push_str(&format!(" LIMIT {limit} OFFSET {}", q.offset));
         let mut stmt = self.conn.prepare_cached(&sql)?;

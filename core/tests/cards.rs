@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 use fieldbook_core::card::{Contact, Visit};
 use fieldbook_core::value::{Class, Money, Scalar, VisitKind};
-use fieldbook_core::{Card, CardId, CardQuery, Error, Store};
+use fieldbook_core::{CardId, CardQuery, Error, Store};
 
 fn device(dir: &tempfile::TempDir, name: &str, rep: &str) -> Store {
     let mut store = Store::open(dir.path().join(format!("{name}.db"))).expect("open store");
@@ -542,7 +542,6 @@ fn list_filters_by_territory_class_tag_and_due_date() {
         .len(),
         2
     );
-    let _ = Card::new();
 }
 
 #[test]
@@ -578,4 +577,33 @@ fn the_stored_card_view_matches_the_document() {
         serde_json::to_string(&from_view).ok(),
         serde_json::to_string(&from_doc).ok()
     );
+}
+
+/// Regression (replicas seed 10856926212595592159): two shops of one chain share a
+/// name; devices that stored them in different orders listed them in different orders.
+#[test]
+fn cards_with_the_same_name_list_in_the_same_order_on_every_device() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = device(&dir, "a", "zhangwei");
+    let mut b = device(&dir, "b", "lina");
+    for store in [&mut a, &mut b] {
+        store
+            .create(|c| c.set_path("basic.name", "Pacific Rim 进出口"))
+            .expect("create");
+    }
+    sync_files(&mut a, &mut b);
+    sync_files(&mut b, &mut a);
+    for sort in [fieldbook_core::SortBy::Name, fieldbook_core::SortBy::Sales] {
+        let ids = |s: &Store| -> Vec<CardId> {
+            s.list(&CardQuery {
+                sort,
+                ..Default::default()
+            })
+            .expect("list")
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+        };
+        assert_eq!(ids(&a), ids(&b), "{sort:?}");
+    }
 }

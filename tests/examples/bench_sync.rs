@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use automerge::Automerge;
 use chrono::NaiveDate;
@@ -277,7 +277,6 @@ fn main() -> Res<()> {
         devices.push(d);
     }
     let barrier = Arc::new(Barrier::new(devices.len() + 1));
-    let start_all = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let mut handles = Vec::new();
     for (i, mut d) in devices.into_iter().enumerate() {
         let barrier = barrier.clone();
@@ -299,9 +298,6 @@ fn main() -> Res<()> {
     }
     barrier.wait();
     let t0 = Instant::now();
-    if let Ok(mut s) = start_all.lock() {
-        *s = Some(t0);
-    }
     let mut lat = Vec::new();
     let mut failures = 0;
     for h in handles {
@@ -320,6 +316,5 @@ fn main() -> Res<()> {
         percentile(lat, 0.99),
         server.peak_rss_kib() / 1024
     );
-    let _ = Duration::ZERO;
     Ok(())
 }

@@ -123,6 +123,7 @@ DROP TABLE card_fts;
 DROP TABLE card_grams;
 CREATE VIRTUAL TABLE card_fts USING fts5(body, tokenize = 'trigram', content = '', contentless_delete = 1);
 CREATE VIRTUAL TABLE card_grams USING fts5(grams, tokenize = 'unicode61', content = '', contentless_delete = 1);
+CREATE INDEX card_index_name ON card_index(sort_key, card_id);
 CREATE INDEX card_index_due ON card_index(due_on);
 CREATE INDEX card_index_sales ON card_index(sales_3m);
 CREATE INDEX card_index_credit ON card_index(credit_limit);
