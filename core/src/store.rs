@@ -42,7 +42,7 @@ pub use merge::ImportReport;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sync_state::Enrolment;
 pub use view::CardView;
-pub(crate) use view::{conflicts_of, count_conflicts, index_input, write_index};
+pub(crate) use view::{count_conflicts, index_input, write_index};
 
 use crate::Conflict;
 use crate::card::Card;

@@ -6,7 +6,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, Automerge, ChangeHash};
 use rusqlite::{Transaction, TransactionBehavior, params};
 
-use super::{Cached, CardView, Origin, Store, conflicts_of, now, write_index};
+use super::{Cached, Origin, Store, now};
 use crate::card::Card;
 use crate::card::doc::{create_card, force_path, read_card, write_card};
 use crate::error::{Error, Result};
@@ -47,7 +47,6 @@ impl Store {
         cached: &mut Cached,
         heads_before: &[ChangeHash],
         origin: Origin,
-        edited: Option<Card>,
     ) -> Result<usize> {
         let chunk = cached.doc.save_after(heads_before);
         let chunk_count: i64 = tx.query_row(
@@ -79,24 +78,10 @@ impl Store {
         if origin == Origin::Local {
             Self::to_outbox(tx, cached.num, &chunk, &cached.doc.get_heads())?;
         }
-        match edited {
-            // The card an edit just wrote is what reading the document back would give.
-            Some(mut card) => {
-                crate::card::doc::canonical_order(&mut card);
-                let view = CardView {
-                    card,
-                    conflicts: conflicts_of(&cached.doc),
-                    heads: cached
-                        .doc
-                        .get_heads()
-                        .iter()
-                        .map(|h| h.to_string())
-                        .collect(),
-                };
-                write_index(tx, settings, cached.num, &view)
-            }
-            None => Self::reindex(tx, settings, cached),
-        }
+        // The view is read back from the document, never built from the edited card:
+        // the document is what every device has (e.g. times in milliseconds), so a
+        // view must be a pure function of it.
+        Self::reindex(tx, settings, cached)
     }
 
     /// Queue changes for the server and mark the card dirty.
@@ -210,14 +195,7 @@ impl Store {
                 .map_err(|f| f.error)?
                 .result;
             if !touched.is_empty() {
-                Self::persist(
-                    &tx,
-                    &self.settings,
-                    cached,
-                    &heads,
-                    Origin::Local,
-                    Some(new),
-                )?;
+                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
             }
             touched
         };
@@ -251,7 +229,7 @@ impl Store {
                         |t| force_path(t, &card, path, input),
                     )
                     .map_err(|f| f.error)?;
-                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local, None)?;
+                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
             }
             tx.commit()?;
             Ok(())

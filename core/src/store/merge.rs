@@ -117,7 +117,7 @@ impl Store {
                 report.cards_updated += 1;
                 report.changes_applied += added.len() as u32;
                 cached.doc.apply_changes(added)?;
-                if Self::persist(&tx, &self.settings, cached, &heads, Origin::Local, None)? > 0 {
+                if Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)? > 0 {
                     report.cards_conflicted += 1;
                 }
             }
