@@ -373,24 +373,23 @@ impl Write for HashWriter {
     }
 }
 
+/// Crafted hostile bytes for tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod craft {
     use super::*;
-    use automerge::transaction::Transactable;
-    use automerge::{AutoCommit, ROOT};
     use flate2::Compression;
     use flate2::write::DeflateEncoder;
 
-    const GIB: u64 = 1 << 30;
+    pub(crate) const GIB: u64 = 1 << 30;
 
     /// Raw DEFLATE of 1 GiB of zeros, made once for all tests.
-    fn gib_bomb() -> &'static [u8] {
+    pub(crate) fn gib_bomb() -> &'static [u8] {
         static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
         BOMB.get_or_init(|| deflate_zeros(GIB))
     }
 
     /// Raw DEFLATE of `n` zero bytes, written in pieces (never `n` bytes in memory).
-    fn deflate_zeros(n: u64) -> Vec<u8> {
+    pub(crate) fn deflate_zeros(n: u64) -> Vec<u8> {
         let mut enc = DeflateEncoder::new(Vec::new(), Compression::best());
         let block = vec![0u8; 1 << 20];
         let mut left = n;
@@ -402,7 +401,8 @@ mod tests {
         enc.finish().expect("deflate")
     }
 
-    fn chunk(kind: u8, checksum: [u8; 4], body: &[u8]) -> Vec<u8> {
+    /// One chunk with the given header fields.
+    pub(crate) fn chunk(kind: u8, checksum: [u8; 4], body: &[u8]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&checksum);
         out.push(kind);
@@ -410,6 +410,31 @@ mod tests {
         out.extend_from_slice(body);
         out
     }
+
+    /// A compressed change chunk inflating to 1 GiB (under 2 MB).
+    pub(crate) fn gib_compressed_change() -> Vec<u8> {
+        chunk(COMPRESSED_CHANGE, [0; 4], gib_bomb())
+    }
+
+    /// The process's resident set in bytes (Linux), for bounded-memory tests.
+    pub(crate) fn rss_bytes() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::craft::*;
+    use super::*;
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT};
 
     fn checksum_of(kind: u8, body: &[u8]) -> [u8; 4] {
         let h = chunk_hash(kind, body);
@@ -448,12 +473,14 @@ mod tests {
         let body = gib_bomb();
         assert!(body.len() < 2 * 1024 * 1024, "{}", body.len());
         let bytes = chunk(COMPRESSED_CHANGE, [0; 4], body);
+        let rss = rss_bytes();
         let err = check_automerge_bytes(&bytes, &card_limits()).expect_err("refused");
         assert_eq!(err.code(), "card.too_large");
         let mut doc = Automerge::new();
         let err = load_incremental_bounded(&mut doc, &bytes, &card_limits()).expect_err("refused");
         assert_eq!(err.code(), "card.too_large");
         assert!(doc.get_heads().is_empty());
+        assert!(rss_bytes().saturating_sub(rss) < 100 << 20, "RSS grew");
     }
 
     /// A real saved document whose one DEFLATE column is replaced by a 1 GiB bomb.

@@ -30,32 +30,45 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub(crate) fn create_card<T: Transactable>(tx: &mut T, card: &Card) -> Result<Vec<String>> {
     tx.put(ROOT, "schema", SCHEMA_VERSION)?;
     tx.put(ROOT, "id", card.id.as_str())?;
-    for (key, _) in super::SECTIONS {
-        tx.put_object(ROOT, *key, ObjType::Map)?;
+    for (key, kind) in skeleton() {
+        tx.put_object(ROOT, key, kind)?;
     }
-    macro_rules! collections {
-        ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
-            $(tx.put_object(ROOT, stringify!($c), collection_type(stringify!($store)))?;)*
-        };
-    }
-    super::with_collections!(collections);
-    tx.put_object(ROOT, "sales", ObjType::Map)?;
-    tx.put_object(ROOT, "tags", ObjType::Map)?;
-    tx.put_object(ROOT, "notes", ObjType::Text)?;
     let blank = Card::with_id(card.id.clone());
     let mut touched = write_card(tx, &blank, card)?;
     touched.insert(0, "created".to_string());
     Ok(touched)
 }
 
-/// How a collection is stored: the visit log is a list (two phones append offline
-/// and both entries survive), the others are maps keyed by item id.
-fn collection_type(store: &str) -> ObjType {
-    if store == "list" {
-        ObjType::List
-    } else {
+macro_rules! obj_type {
+    (map) => {
         ObjType::Map
-    }
+    };
+    (list) => {
+        ObjType::List
+    };
+}
+
+macro_rules! collection_types {
+    ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+        /// Each collection and its object type: the visit log a list (two phones append
+        /// offline and both entries survive), the others maps keyed by item id.
+        const COLLECTION_TYPES: &[(&str, ObjType)] = &[$((stringify!($c), obj_type!($store)),)*];
+    };
+}
+super::with_collections!(collection_types);
+
+/// Every object under a card's root, created once with the card: the sections (maps),
+/// the collections, the sales and tags maps and the notes Text.
+pub(crate) fn skeleton() -> impl Iterator<Item = (&'static str, ObjType)> {
+    super::SECTIONS
+        .iter()
+        .map(|(key, _)| (*key, ObjType::Map))
+        .chain(COLLECTION_TYPES.iter().copied())
+        .chain([
+            ("sales", ObjType::Map),
+            ("tags", ObjType::Map),
+            ("notes", ObjType::Text),
+        ])
 }
 
 /// The card id stored in a document, if any.
