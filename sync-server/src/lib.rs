@@ -29,6 +29,7 @@ pub mod fallback;
 pub mod http;
 pub mod metrics;
 pub mod projection;
+pub mod receive_time;
 pub mod storage;
 pub mod sync;
 

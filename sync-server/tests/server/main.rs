@@ -9,5 +9,6 @@ mod conformance;
 mod fallback;
 mod instances;
 mod paging;
+mod schema_upgrade;
 mod scope;
 mod sync_flow;
