@@ -37,7 +37,7 @@ pub use sync_state::Enrolment;
 use crate::Conflict;
 use crate::card::Card;
 use crate::card::conflicts::find_conflicts;
-use crate::card::doc::{create_card, force_path, read_card, stored_id, write_card};
+use crate::card::doc::{create_card, force_path, read_card, write_card};
 use crate::error::{Error, Result};
 use crate::history::{self, FieldChange, HistoryEntry};
 use crate::ids::{CardId, RepId};
@@ -839,22 +839,8 @@ impl Store {
     /// Merge a bundle into the store, all or nothing: every entry is decoded and
     /// checked before anything is written, and all cards are written in one transaction.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportReport> {
-        let entries = bundle::decode(bytes)?;
-        let mut incoming = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let id: CardId = entry
-                .card_id
-                .parse()
-                .map_err(|_| Error::BundleCorrupt("an entry has an invalid card id".into()))?;
-            let doc = Automerge::load(&entry.data)
-                .map_err(|e| Error::BundleCorrupt(format!("card {id} does not decode: {e}")))?;
-            if stored_id(&doc).as_ref() != Some(&id) {
-                return Err(Error::BundleCorrupt(format!(
-                    "card {id}: the document belongs to another card"
-                )));
-            }
-            incoming.push((id, doc, entry.data));
-        }
+        // Bounded, loaded and validated before anything is written (see `bundle`).
+        let incoming = bundle::load_entries(bundle::decode(bytes)?)?;
         let result = self.merge_documents(incoming);
         if result.is_err() {
             self.cache.clear();

@@ -26,7 +26,7 @@ use crate::value::{Money, Scalar};
 /// The card document schema version written at the root.
 pub const SCHEMA_VERSION: i64 = 1;
 
-const MAP_SECTIONS: &[&str] = &[
+pub(crate) const MAP_SECTIONS: &[&str] = &[
     "basic",
     "characteristics",
     "business",

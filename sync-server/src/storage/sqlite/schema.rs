@@ -1,0 +1,233 @@
+//! The database schema: its versions, the migration from each to the next, and the
+//! `meta` row (server identity, position head) created with it.
+//!
+//! The schema is versioned with `PRAGMA user_version`, one match arm per step; every
+//! step's SQL stays here as it shipped, so an old file upgrades to exactly what a fresh
+//! one gets (tested below).
+
+use rusqlite::{Connection, params};
+
+use crate::error::{Error, Result};
+use crate::storage::ServerIdentity;
+
+pub(super) const SCHEMA_VERSION: i64 = 2;
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "database schema {version} is newer than this server ({SCHEMA_VERSION})"
+        )));
+    }
+    let tx = conn.transaction()?;
+    for step in version + 1..=SCHEMA_VERSION {
+        match step {
+            1 => {
+                tx.execute_batch(SCHEMA_V1)?;
+                let key: [u8; 32] = rand::random();
+                tx.execute(
+                    "INSERT INTO meta (id, server_id, cursor_key, head) VALUES (1, ?1, ?2, 0)",
+                    params![uuid::Uuid::new_v4().to_string(), key.to_vec()],
+                )?;
+            }
+            2 => tx.execute_batch(SCHEMA_V2)?,
+            _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
+        }
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    server_id TEXT NOT NULL,
+    cursor_key BLOB NOT NULL,
+    head INTEGER NOT NULL              -- highest position handed out (log and scope events)
+);
+CREATE TABLE people (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('rep', 'manager'))
+);
+CREATE TABLE territories (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    owner TEXT REFERENCES people(id),
+    manager TEXT REFERENCES people(id)
+);
+CREATE INDEX territories_owner ON territories(owner);
+CREATE INDEX territories_manager ON territories(manager);
+CREATE TABLE scope_events (
+    position INTEGER PRIMARY KEY,
+    territory_id TEXT NOT NULL REFERENCES territories(id),
+    person_id TEXT NOT NULL REFERENCES people(id),
+    gained INTEGER NOT NULL
+);
+CREATE INDEX scope_events_person ON scope_events(person_id, position);
+CREATE TABLE enrolments (
+    token_hash TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    role TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    role TEXT NOT NULL,
+    actor BLOB NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL UNIQUE,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    last_sync_at INTEGER
+);
+CREATE TABLE change_log (
+    position INTEGER PRIMARY KEY,
+    card_id TEXT NOT NULL,
+    hash BLOB NOT NULL UNIQUE,
+    bytes BLOB NOT NULL,
+    device_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX change_log_card ON change_log(card_id, position);
+CREATE TABLE cards (
+    card_id TEXT PRIMARY KEY,
+    territory TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    heads BLOB NOT NULL                -- concatenated 32-byte change hashes
+);
+CREATE INDEX cards_territory ON cards(territory, last_position);
+CREATE TABLE projections (
+    card_id TEXT PRIMARY KEY REFERENCES cards(card_id),
+    territory TEXT NOT NULL,
+    fields TEXT NOT NULL               -- JSON of the card's current values
+);
+CREATE TABLE fallback_states (
+    device_id TEXT NOT NULL,
+    card_id TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (device_id, card_id)
+);
+"#;
+
+/// Handoff grace period: when scope was lost, late-edit marks, held changes.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE scope_events ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE change_log ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE held_changes (
+    id INTEGER PRIMARY KEY,
+    card_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX held_changes_card ON held_changes(card_id, id);
+"#;
+
+pub(super) fn identity(c: &Connection) -> Result<ServerIdentity> {
+    let (server_id, key): (String, Vec<u8>) = c.query_row(
+        "SELECT server_id, cursor_key FROM meta WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let cursor_key = key
+        .try_into()
+        .map_err(|_| Error::Storage("cursor key has the wrong length".into()))?;
+    Ok(ServerIdentity {
+        server_id,
+        cursor_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+    use crate::storage::sqlite::SqliteStorage;
+
+    fn schema(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name",
+            )
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("rows")
+    }
+
+    /// A schema-1 database (frozen here as it shipped) upgrades to the same schema as a
+    /// fresh database, keeping its data.
+    #[test]
+    fn schema_1_upgrades_to_the_current_schema() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let old = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&old).expect("open");
+            conn.execute_batch(SCHEMA_V1).expect("v1");
+            conn.execute(
+                "INSERT INTO meta (id, server_id, cursor_key, head) VALUES (1, 's', ?1, 0)",
+                [vec![7u8; 32]],
+            )
+            .expect("meta");
+            conn.execute(
+                "INSERT INTO people (id, name, kind) VALUES ('a', 'A', 'rep')",
+                [],
+            )
+            .expect("person");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+        }
+        let upgraded = SqliteStorage::open(&old).expect("upgrade");
+        assert!(upgraded.person("a").expect("person").is_some());
+        assert_eq!(upgraded.identity().expect("identity").server_id, "s");
+        let fresh = SqliteStorage::open(&dir.path().join("fresh.db")).expect("fresh");
+        let a = schema(&upgraded.writer.lock().expect("lock"));
+        let b = schema(&fresh.writer.lock().expect("lock"));
+        let names = |s: &[(String, String)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b));
+        // ALTER TABLE rewrites the stored SQL differently from CREATE TABLE; compare the
+        // columns instead of the text.
+        for (name, _) in &a {
+            let cols = |s: &SqliteStorage| {
+                let conn = s.writer.lock().expect("lock");
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "SELECT name, type, \"notnull\" FROM pragma_table_info('{name}')"
+                    ))
+                    .expect("prepare");
+                stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .expect("query")
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .expect("rows")
+            };
+            assert_eq!(cols(&upgraded), cols(&fresh), "table {name}");
+        }
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("future.db");
+        Connection::open(&path)
+            .expect("open")
+            .pragma_update(None, "user_version", 99)
+            .expect("version");
+        assert!(SqliteStorage::open(&path).is_err());
+    }
+}
