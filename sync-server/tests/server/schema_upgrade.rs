@@ -116,3 +116,14 @@ fn the_structure_comparison_sees_one_extra_column() {
     drop(SqliteStorage::open(&fresh).expect("fresh"));
     assert_ne!(structure(&old), structure(&fresh));
 }
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("future.db");
+    Connection::open(&path)
+        .expect("open")
+        .pragma_update(None, "user_version", 99)
+        .expect("version");
+    assert!(SqliteStorage::open(&path).is_err());
+}
