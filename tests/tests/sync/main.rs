@@ -7,4 +7,5 @@ mod support;
 
 mod converge;
 mod counts;
+mod disk;
 mod faults;
