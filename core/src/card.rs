@@ -10,6 +10,7 @@ pub mod conflicts;
 pub(crate) mod doc;
 pub mod field;
 pub mod sections;
+pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 pub use field::{FieldInfo, LongText, Record};
 pub use sections::*;
+pub use validate::{validate_card_doc, write_skeleton};
 
 use crate::error::{Error, Result};
 use crate::ids::{CardId, YearMonth, new_item_id};

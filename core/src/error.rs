@@ -133,6 +133,19 @@ pub enum Error {
     /// The server's answer did not follow the protocol.
     #[error("the sync server sent an invalid answer: {0}")]
     Protocol(String),
+
+    /// Automerge bytes of a card would inflate beyond the card limits
+    /// ([`crate::guard::BytesLimits`]): refused before Automerge sees them.
+    #[error("the card is too large: {0}")]
+    CardTooLarge(String),
+
+    /// Bytes that should be Automerge chunks are not well-formed, or do not load.
+    #[error("the card's bytes are malformed: {0}")]
+    BadBytes(String),
+
+    /// A card document is not a valid Fieldbook card (root id, schema, skeleton).
+    #[error("the card document is invalid: {0}")]
+    InvalidCard(String),
 }
 
 impl Error {
@@ -168,6 +181,9 @@ impl Error {
             Error::Network(_) => "sync.network",
             Error::Server { .. } => "sync.server_refused",
             Error::Protocol(_) => "sync.protocol",
+            Error::CardTooLarge(_) => "card.too_large",
+            Error::BadBytes(_) => "card.bad_bytes",
+            Error::InvalidCard(_) => "card.invalid",
         }
     }
 
@@ -194,6 +210,9 @@ impl Error {
         "sync.network",
         "sync.server_refused",
         "sync.protocol",
+        "card.too_large",
+        "card.bad_bytes",
+        "card.invalid",
     ];
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {

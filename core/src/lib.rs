@@ -34,6 +34,7 @@
 pub mod card;
 pub mod demo;
 pub mod error;
+pub mod guard;
 pub mod history;
 pub mod ids;
 pub mod query;

@@ -26,7 +26,7 @@ use crate::value::{Money, Scalar};
 /// The card document schema version written at the root.
 pub const SCHEMA_VERSION: i64 = 1;
 
-const MAP_SECTIONS: &[&str] = &[
+pub(crate) const MAP_SECTIONS: &[&str] = &[
     "basic",
     "characteristics",
     "business",
@@ -194,9 +194,8 @@ pub(crate) fn read_card<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Re
 }
 
 /// The order a card's items are shown in, whatever order devices added them: the
-/// visit log by time, other items by id. Reading a document and editing a card
-/// both end in this order, so a card built by an edit equals the card read back.
-pub(crate) fn canonical_order(card: &mut Card) {
+/// visit log by time, other items by id, so every device shows the same order.
+fn canonical_order(card: &mut Card) {
     // Two phones append offline in either order; show the log in time order.
     card.visits
         .sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));

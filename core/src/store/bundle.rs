@@ -10,11 +10,17 @@
 //!              u32 LE data length, data (Automerge bytes: a document or changes)
 //! ```
 //! Decoding checks everything before the store is touched, so an import either
-//! applies completely or not at all.
+//! applies completely or not at all. A bundle is a file from outside: [`load_entries`]
+//! bounds every card's Automerge bytes ([`crate::guard`]) and the bundle's total before
+//! Automerge sees them, then checks each document with the card validator.
 
+use automerge::Automerge;
 use sha2::{Digest, Sha256};
 
+use crate::card::validate_card_doc;
 use crate::error::{Error, Result};
+use crate::guard::{BytesLimits, check_automerge_bytes};
+use crate::ids::CardId;
 
 const MAGIC: &[u8; 8] = b"FBBUNDL\0";
 const VERSION: u16 = 1;
@@ -141,6 +147,43 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleEntry>> {
     Ok(entries)
 }
 
+/// The most all cards of one bundle may inflate to together (each card is also bounded by
+/// [`BytesLimits::CARD`]): an import holds every document in memory before it writes.
+pub const MAX_BUNDLE_INFLATED: u64 = 256 * 1024 * 1024;
+
+/// Loads decoded entries as card documents, all checked before any is returned: the card
+/// id parses, the bytes pass the bounded pre-check (each card and the bundle in total),
+/// they load, and the document is a valid card for that id.
+///
+/// Errors: `card.too_large` for a card or bundle over its limits, `card.invalid` for a
+/// document that is not a card of that id, `bundle.corrupt` for anything else.
+pub fn load_entries(entries: Vec<BundleEntry>) -> Result<Vec<(CardId, Automerge, Vec<u8>)>> {
+    let mut total: u64 = 0;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let id: CardId = entry
+            .card_id
+            .parse()
+            .map_err(|_| Error::BundleCorrupt("an entry has an invalid card id".into()))?;
+        let limits = BytesLimits {
+            max_inflated_bytes: BytesLimits::CARD
+                .max_inflated_bytes
+                .min(MAX_BUNDLE_INFLATED - total),
+            ..BytesLimits::CARD
+        };
+        let checked = check_automerge_bytes(&entry.data, &limits).map_err(|e| match e {
+            Error::BadBytes(why) => Error::BundleCorrupt(format!("card {id}: {why}")),
+            other => other,
+        })?;
+        total += checked.inflated_bytes;
+        let doc = Automerge::load(&entry.data)
+            .map_err(|e| Error::BundleCorrupt(format!("card {id} does not decode: {e}")))?;
+        validate_card_doc(&doc, id.as_str())?;
+        out.push((id, doc, entry.data));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +222,75 @@ mod tests {
             decode(&bytes[..bytes.len() - 3]).map_err(|e| e.code()),
             Err("bundle.truncated")
         );
+    }
+
+    fn store() -> (tempfile::TempDir, crate::Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = crate::Store::open(dir.path().join("d.db")).expect("open");
+        store
+            .init_identity("zhangwei".parse().expect("rep"))
+            .expect("init");
+        (dir, store)
+    }
+
+    /// A bundle whose card inflates to 1 GiB is refused before Automerge sees it: nothing
+    /// imported, memory bounded.
+    #[test]
+    fn a_decompression_bomb_in_a_bundle_is_refused() {
+        let (_dir, mut store) = store();
+        let id = uuid::Uuid::new_v4().to_string();
+        let bomb = crate::guard::craft::gib_compressed_change();
+        let bytes = encode(&[BundleEntry {
+            card_id: id,
+            data: bomb,
+        }]);
+        let rss = crate::guard::craft::rss_bytes();
+        let err = store.import_bundle(&bytes).expect_err("refused");
+        assert_eq!(err.code(), "card.too_large");
+        assert!(crate::guard::craft::rss_bytes().saturating_sub(rss) < 100 << 20);
+        assert_eq!(store.count().expect("count"), 0);
+    }
+
+    /// A bundle's document that is not a valid card (no root id, a skeleton part of the
+    /// wrong type) is refused with `card.invalid`, and nothing of the bundle is imported.
+    #[test]
+    fn an_invalid_card_in_a_bundle_is_refused() {
+        use automerge::transaction::Transactable;
+        let (_dir, mut a) = store();
+        let good_id = a
+            .create(|c| {
+                c.basic.name = Some("杭州西湖茶叶有限公司".into());
+                Ok(())
+            })
+            .expect("create");
+        let good = decode(&a.export_bundle(None).expect("export")).expect("decode");
+        let mut bad = automerge::AutoCommit::load(&good[0].data).expect("load");
+        bad.put_object(automerge::ROOT, "visits", automerge::ObjType::Map)
+            .expect("put");
+        bad.commit();
+        let mut no_id = automerge::AutoCommit::new();
+        no_id.put(automerge::ROOT, "name", "x").expect("put");
+        no_id.commit();
+        let other = uuid::Uuid::new_v4().to_string();
+        for data in [bad.save(), no_id.save()] {
+            let (_d, mut b) = store();
+            let entries = vec![
+                BundleEntry {
+                    card_id: good_id.to_string(),
+                    data: good[0].data.clone(),
+                },
+                BundleEntry {
+                    card_id: if data.len() == good[0].data.len() {
+                        good_id.to_string()
+                    } else {
+                        other.clone()
+                    },
+                    data,
+                },
+            ];
+            let err = b.import_bundle(&encode(&entries)).expect_err("refused");
+            assert_eq!(err.code(), "card.invalid");
+            assert_eq!(b.count().expect("count"), 0);
+        }
     }
 }
