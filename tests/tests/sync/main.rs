@@ -9,3 +9,4 @@ mod converge;
 mod counts;
 mod disk;
 mod faults;
+mod quarantine;
