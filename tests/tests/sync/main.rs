@@ -7,4 +7,6 @@ mod support;
 
 mod converge;
 mod counts;
+mod disk;
 mod faults;
+mod quarantine;
