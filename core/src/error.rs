@@ -255,6 +255,9 @@ mod tests {
             Error::Network(_) => "sync.network",
             Error::Server { .. } => "sync.server_refused",
             Error::Protocol(_) => "sync.protocol",
+            Error::CardTooLarge(_) => "card.too_large",
+            Error::BadBytes(_) => "card.bad_bytes",
+            Error::InvalidCard(_) => "card.invalid",
         }
     }
 
@@ -299,6 +302,9 @@ mod tests {
                 message: "m".into(),
             },
             Error::Protocol("p".into()),
+            Error::CardTooLarge("c".into()),
+            Error::BadBytes("b".into()),
+            Error::InvalidCard("i".into()),
         ]
     }
 
