@@ -164,6 +164,12 @@ pub fn load_incremental_bounded(
     limits: &BytesLimits,
 ) -> Result<()> {
     let checked = check_automerge_bytes(bytes, limits)?;
+    apply_checked(doc, bytes, &checked)
+}
+
+/// The load half of [`load_incremental_bounded`], for bytes that already passed
+/// [`check_automerge_bytes`] (whose answer is `checked`): `load_incremental`, made strict.
+pub fn apply_checked(doc: &mut Automerge, bytes: &[u8], checked: &CheckedBytes) -> Result<()> {
     doc.load_incremental(bytes)
         .map_err(|e| Error::BadBytes(format!("the changes do not apply: {e}")))?;
     if !doc.get_missing_deps(&[]).is_empty() {
@@ -178,6 +184,34 @@ pub fn load_incremental_bounded(
     } else {
         Err(bad("some chunks did not load"))
     }
+}
+
+/// [`check_automerge_bytes`] over several byte strings sharing one budget (the changes a
+/// sync message carries, each its own run of chunks).
+pub fn check_each<'a>(
+    parts: impl IntoIterator<Item = &'a [u8]>,
+    limits: &BytesLimits,
+) -> Result<CheckedBytes> {
+    let mut total = CheckedBytes::default();
+    for part in parts {
+        let left = BytesLimits {
+            max_inflated_bytes: limits
+                .max_inflated_bytes
+                .saturating_sub(total.inflated_bytes),
+            max_chunks: limits.max_chunks.saturating_sub(total.chunks),
+        };
+        if left.max_chunks == 0 && !part.is_empty() {
+            return Err(Error::CardTooLarge(format!(
+                "more than {} chunks",
+                limits.max_chunks
+            )));
+        }
+        let checked = check_automerge_bytes(part, &left)?;
+        total.chunks += checked.chunks;
+        total.inflated_bytes += checked.inflated_bytes;
+        total.expected_hashes.extend(checked.expected_hashes);
+    }
+    Ok(total)
 }
 
 fn bad(what: &str) -> Error {

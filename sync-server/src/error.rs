@@ -42,6 +42,13 @@ pub enum Error {
     /// Change bytes that do not decode as Automerge changes.
     #[error("changes do not decode: {0}")]
     BadChange(String),
+    /// A card's Automerge bytes would inflate beyond the card limits (checked before
+    /// Automerge sees them, `fieldbook_core::guard`).
+    #[error("the card is too large: {0}")]
+    CardTooLarge(String),
+    /// A card document that is not a valid Fieldbook card (`fieldbook_core::card::validate`).
+    #[error("the card document is invalid: {0}")]
+    InvalidCard(String),
     /// A push that changes an existing card's territory.
     #[error("a card's territory cannot be changed by a sync; ask a manager to move the card")]
     TerritoryChange,
@@ -72,6 +79,15 @@ pub enum Error {
     /// An admin operation creating something that already exists.
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+    /// The device already has a sync in flight; it retries after `Retry-After`.
+    #[error("this device already has a sync in progress; retry shortly")]
+    Busy,
+    /// A sync carrying more card pushes than the server takes in one request.
+    #[error("too many card pushes in one request (at most {0}); send them over several syncs")]
+    TooManyPushes(usize),
+    /// A sync or fallback body that does not say it is the wire format.
+    #[error("the body must be sent as Content-Type: {0}")]
+    UnsupportedMediaType(&'static str),
     /// Optimistic concurrency: the card changed under us; the caller retries.
     #[error("card changed concurrently")]
     Conflict,
@@ -96,6 +112,8 @@ pub const ALL_CODES: &[&str] = &[
     "sync.bad_change",
     "sync.bad_cursor",
     "sync.territory_change",
+    "card.too_large",
+    "card.invalid",
     "request.malformed",
     "sync.unsupported_version",
     "request.too_large",
@@ -104,6 +122,9 @@ pub const ALL_CODES: &[&str] = &[
     "request.not_found",
     "admin.not_found",
     "admin.already_exists",
+    "sync.busy",
+    "sync.too_many_pushes",
+    "request.unsupported_media_type",
     "server.busy",
     "server.internal",
     "request.timeout",
@@ -124,6 +145,8 @@ impl Error {
             Error::BadChange(_) => "sync.bad_change",
             Error::BadCursor => "sync.bad_cursor",
             Error::TerritoryChange => "sync.territory_change",
+            Error::CardTooLarge(_) => "card.too_large",
+            Error::InvalidCard(_) => "card.invalid",
             Error::Malformed(_) => "request.malformed",
             Error::UnsupportedVersion(_) => "sync.unsupported_version",
             Error::TooLarge => "request.too_large",
@@ -132,6 +155,9 @@ impl Error {
             Error::NoRoute => "request.not_found",
             Error::NotFound(_) => "admin.not_found",
             Error::AlreadyExists(_) => "admin.already_exists",
+            Error::Busy => "sync.busy",
+            Error::TooManyPushes(_) => "sync.too_many_pushes",
+            Error::UnsupportedMediaType(_) => "request.unsupported_media_type",
             Error::Conflict => "server.busy",
             Error::Storage(_) | Error::Internal(_) => "server.internal",
         }
@@ -154,13 +180,23 @@ impl Error {
             | Error::BadCursor
             | Error::Malformed(_)
             | Error::UnsupportedVersion(_)
+            | Error::InvalidCard(_)
             | Error::Invalid(_) => StatusCode::BAD_REQUEST,
-            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge | Error::CardTooLarge(_) | Error::TooManyPushes(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Busy => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) => StatusCode::CONFLICT,
             Error::Conflict => StatusCode::SERVICE_UNAVAILABLE,
             Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the same request may succeed later unchanged (answered with `Retry-After`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Busy | Error::Conflict)
     }
 
     /// The message a client may see: the display text, except for server-side failures,
@@ -178,6 +214,18 @@ impl Error {
         ErrorBody {
             code: self.code().to_owned(),
             message: self.public_message(),
+        }
+    }
+}
+
+impl Error {
+    /// The server's refusal for a core error of the bounded pre-check, the strict load or
+    /// the card validator: `card.too_large`, `card.invalid`, else `sync.bad_change`.
+    pub fn from_card_check(e: fieldbook_core::Error) -> Self {
+        match e {
+            fieldbook_core::Error::CardTooLarge(m) => Error::CardTooLarge(m),
+            fieldbook_core::Error::InvalidCard(m) => Error::InvalidCard(m),
+            other => Error::BadChange(other.to_string()),
         }
     }
 }
@@ -215,11 +263,21 @@ impl IntoResponse for Error {
             tracing::info!(code = self.code(), "request refused");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
+        if self.is_retryable() {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
         // Lets the metrics layer count errors by code without parsing bodies.
         response.extensions_mut().insert(ErrorCode(self.code()));
         response
     }
 }
+
+/// `Retry-After` of retryable refusals, in seconds: a sync takes milliseconds, so one
+/// second is long enough for the device's previous sync to finish.
+const RETRY_AFTER_SECS: &str = "1";
 
 /// The code of an error response, attached as a response extension for metrics.
 #[derive(Clone, Copy, Debug)]
@@ -246,6 +304,8 @@ mod tests {
             Error::BadChange(String::new()),
             Error::BadCursor,
             Error::TerritoryChange,
+            Error::CardTooLarge(String::new()),
+            Error::InvalidCard(String::new()),
             Error::Malformed(String::new()),
             Error::UnsupportedVersion(0),
             Error::TooLarge,
@@ -254,6 +314,9 @@ mod tests {
             Error::NoRoute,
             Error::NotFound("x"),
             Error::AlreadyExists("x"),
+            Error::Busy,
+            Error::TooManyPushes(1),
+            Error::UnsupportedMediaType("x"),
             Error::Conflict,
             Error::Storage(String::new()),
             Error::Internal(String::new()),

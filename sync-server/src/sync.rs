@@ -60,6 +60,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, Value};
+use fieldbook_core::card::validate_card_doc;
+use fieldbook_core::guard::{BytesLimits, apply_checked, check_automerge_bytes};
 use fieldbook_core::sync::wire::{
     CardAck, CardChanges, CardPush, CardRefusal, PROTOCOL_VERSION, PayloadKind, SyncRequest,
     SyncResponse,
@@ -201,6 +203,8 @@ fn is_card_refusal(e: &Error) -> bool {
             | Error::AuthorMismatch
             | Error::BadChange(_)
             | Error::TerritoryChange
+            | Error::CardTooLarge(_)
+            | Error::InvalidCard(_)
             | Error::Invalid(_)
     )
 }
@@ -401,6 +405,10 @@ fn prepare_push(
     now: i64,
 ) -> Result<Prepared> {
     validate_card_id(&push.card_id)?;
+    // Bound the bytes first, without Automerge: a card that does not exist and one the
+    // caller may not write get the same answer for bytes that are too large or malformed.
+    let checked =
+        check_automerge_bytes(&push.changes, &BytesLimits::CARD).map_err(Error::from_card_check)?;
     let stored = storage.card(&push.card_id)?;
     let mut handoff = Handoff::None;
     if let Some(card) = &stored
@@ -416,14 +424,27 @@ fn prepare_push(
     }
     // The document is ours from here on: it goes back to the cache only once what it
     // holds is committed (a refusal or an error below drops it).
+    // The card as a whole stays within the card limit (its stored bytes are a lower bound
+    // of its inflated size).
+    let stored_len = stored.as_ref().map_or(0, |c| c.doc.len() as u64);
+    if stored_len.saturating_add(checked.inflated_bytes) > BytesLimits::CARD.max_inflated_bytes {
+        return Err(Error::CardTooLarge(
+            "the card would grow past the card limit".into(),
+        ));
+    }
     let mut doc = take_or_load(docs, stored.as_ref())?;
     let before = doc.get_heads();
-    doc.load_incremental(&push.changes)
-        .map_err(|e| Error::BadChange(e.to_string()))?;
+    // Strict: `load_incremental` alone would keep the valid prefix of partly bad bytes.
+    apply_checked(&mut doc, &push.changes, &checked).map_err(Error::from_card_check)?;
     if !doc.get_missing_deps(&[]).is_empty() {
         return Ok(Prepared::Done(PushOutcome::Fallback));
     }
     let new_changes = new_changes_checked(&doc, &before, device)?;
+    if stored.is_none() && new_changes.is_empty() {
+        // Nothing creates the card: answer as for a card the caller may not see, so an
+        // empty push cannot tell "does not exist" from "not yours".
+        return Err(Error::AccessDenied);
+    }
     if handoff == Handoff::Expired {
         hold(storage, device, &push.card_id, &new_changes, now)?;
         return Err(Error::HandoffExpired);
@@ -631,16 +652,11 @@ fn build_commit(
     if changes.is_empty() {
         return Ok(None);
     }
-    if stored.is_none()
-        && let Some(id) = root_string(doc, "id")
-        && id != card_id
-    {
-        return Err(Error::Invalid(
-            "the card's \"id\" differs from the pushed card id".into(),
-        ));
-    }
+    // The card model's own check, on the document as it would be stored: a card every
+    // device can read, or nothing.
+    validate_card_doc(doc, card_id).map_err(Error::from_card_check)?;
     let territory = root_string(doc, "territory")
-        .ok_or_else(|| Error::Invalid("card has no territory".into()))?;
+        .ok_or_else(|| Error::InvalidCard("card has no territory".into()))?;
     if !late && !scope.contains(&territory) {
         return Err(Error::AccessDenied);
     }

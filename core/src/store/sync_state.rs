@@ -337,7 +337,7 @@ impl Store {
             return Ok(());
         }
         if cached.doc.get_heads() != before {
-            Self::persist(tx, settings, cached, &before, Origin::Server, None)?;
+            Self::persist(tx, settings, cached, &before, Origin::Server)?;
             out.cards_pulled += 1;
             let after = super::count_conflicts(&cached.doc);
             out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
@@ -550,7 +550,7 @@ impl Store {
                 let before = cached.doc.get_heads();
                 cached.doc.receive_sync_message(state, message)?;
                 if cached.doc.get_heads() != before {
-                    Self::persist(&tx, &self.settings, cached, &before, Origin::Server, None)?;
+                    Self::persist(&tx, &self.settings, cached, &before, Origin::Server)?;
                 }
             }
             Ok(cached.doc.generate_sync_message(state))

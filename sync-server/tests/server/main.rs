@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod abuse;
 mod authz;
 mod bad_input;
 mod conformance;

@@ -1,0 +1,89 @@
+//! A card's view (its values, open conflicts and heads, what a card screen shows) and
+//! the index rows derived from it: both are computed from the document and written in
+//! the same transaction as every change to it.
+
+use automerge::Automerge;
+use rusqlite::{Transaction, params};
+use serde::Serialize;
+
+use super::{Cached, Store, index};
+use crate::Conflict;
+use crate::card::Card;
+use crate::card::conflicts::find_conflicts;
+use crate::card::doc::read_card;
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// A card as shown to a person: its data, its open conflicts, its heads.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CardView {
+    /// The card's current values (the conflict winners where there are conflicts).
+    #[serde(flatten)]
+    pub card: Card,
+    /// Fields with concurrent values awaiting a person's decision.
+    pub conflicts: Vec<Conflict>,
+    /// The document heads (change hashes, hex): the card's version.
+    pub heads: Vec<String>,
+}
+
+/// What the index and the card view need from a document: the card as shown.
+/// Pure CPU work on one document, so it can run on any thread.
+pub(crate) fn index_input(doc: &Automerge) -> Result<CardView> {
+    Ok(CardView {
+        card: read_card(doc, None)?,
+        conflicts: conflicts_of(doc),
+        heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
+    })
+}
+
+/// Open conflicts of a document. Conflicts need concurrent changes: a document whose
+/// history is one line (one head, no change with two parents) has none, and saying
+/// so from the change metadata is far cheaper than walking every field.
+pub(crate) fn conflicts_of(doc: &Automerge) -> Vec<Conflict> {
+    let linear =
+        doc.get_heads().len() <= 1 && doc.get_changes_meta(&[]).iter().all(|m| m.deps.len() <= 1);
+    if linear {
+        Vec::new()
+    } else {
+        find_conflicts(doc)
+    }
+}
+
+/// Number of open conflicts of a document.
+pub(crate) fn count_conflicts(doc: &Automerge) -> usize {
+    conflicts_of(doc).len()
+}
+
+/// Write a card's index rows and its view; returns its number of open conflicts.
+pub(crate) fn write_index(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    num: i64,
+    view: &CardView,
+) -> Result<usize> {
+    index::write(
+        tx,
+        num,
+        &view.card,
+        view.conflicts.len(),
+        index::today(),
+        settings,
+    )?;
+    let json = serde_json::to_string(view).map_err(|e| Error::invalid("card", e.to_string()))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO card_views (card_num, json) VALUES (?1, ?2)",
+        params![num, json],
+    )?;
+    Ok(view.conflicts.len())
+}
+
+impl Store {
+    /// Rewrite a card's index rows; returns its number of open conflicts.
+    pub(super) fn reindex(
+        tx: &Transaction<'_>,
+        settings: &Settings,
+        cached: &Cached,
+    ) -> Result<usize> {
+        write_index(tx, settings, cached.num, &index_input(&cached.doc)?)
+    }
+}
