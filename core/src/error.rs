@@ -295,9 +295,6 @@ mod tests {
             Error::Io(std::io::Error::other("disk")),
             Error::Automerge(automerge::AutomergeError::Fail),
             Error::NotEnrolled,
-            Error::CardTooLarge("c".into()),
-            Error::BadBytes("b".into()),
-            Error::InvalidCard("i".into()),
             Error::Network("refused".into()),
             Error::Server {
                 status: 403,
