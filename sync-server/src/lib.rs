@@ -33,6 +33,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod projection;
+pub mod receive_time;
 pub mod serve;
 pub mod storage;
 pub mod sync;

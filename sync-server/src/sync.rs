@@ -153,6 +153,7 @@ pub fn sync(
     let mut response = SyncResponse {
         protocol: PROTOCOL_VERSION,
         territories,
+        server_time: Some(now),
         ..SyncResponse::default()
     };
     let mut stats = SyncStats::default();

@@ -5,6 +5,9 @@
 
 mod support;
 
+mod clock_skew;
 mod converge;
 mod counts;
+mod disk;
 mod faults;
+mod quarantine;

@@ -27,6 +27,20 @@ impl Server {
         Server { running, _dir: dir }
     }
 
+    /// A server on a storage the caller built (e.g. a read-only or size-capped SQLite file),
+    /// keeping `dir` (the file's directory) alive with it.
+    pub fn start_on(storage: Arc<dyn Storage>, dir: tempfile::TempDir) -> Server {
+        let state = fieldbook_server::AppState::new(storage, Config::default()).expect("state");
+        let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let running = fieldbook_server::spawn(state, addr).expect("spawn server");
+        Server { running, _dir: dir }
+    }
+
+    /// The server's database file (when started by [`Server::start`]).
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("server.db")
+    }
+
     pub fn storage(&self) -> &dyn Storage {
         &*self.running.state.storage
     }
