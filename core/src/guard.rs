@@ -148,7 +148,11 @@ pub fn check_automerge_bytes(bytes: &[u8], limits: &BytesLimits) -> Result<Check
 /// [`check_automerge_bytes`], then `Automerge::load` (which refuses partly bad bytes).
 pub fn load_bounded(bytes: &[u8], limits: &BytesLimits) -> Result<Automerge> {
     check_automerge_bytes(bytes, limits)?;
-    Automerge::load(bytes).map_err(|e| Error::BadBytes(format!("the document does not load: {e}")))
+    // Automerge 0.12 panics on some crafted chunks (found by fuzz/automerge_bytes, an
+    // `unwrap` in op_set2/change/batch.rs): a panic there is bad bytes, not a crash.
+    std::panic::catch_unwind(|| Automerge::load(bytes))
+        .map_err(|_| bad("the document does not load"))?
+        .map_err(|e| Error::BadBytes(format!("the document does not load: {e}")))
 }
 
 /// [`check_automerge_bytes`], then `load_incremental` into `doc`, made strict.
@@ -170,7 +174,9 @@ pub fn load_incremental_bounded(
 /// The load half of [`load_incremental_bounded`], for bytes that already passed
 /// [`check_automerge_bytes`] (whose answer is `checked`): `load_incremental`, made strict.
 pub fn apply_checked(doc: &mut Automerge, bytes: &[u8], checked: &CheckedBytes) -> Result<()> {
-    doc.load_incremental(bytes)
+    // As in `load_bounded`: a panic inside Automerge is bad bytes (the caller drops `doc`).
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes)))
+        .map_err(|_| bad("the changes do not apply"))?
         .map_err(|e| Error::BadBytes(format!("the changes do not apply: {e}")))?;
     if !doc.get_missing_deps(&[]).is_empty() {
         return Ok(());
