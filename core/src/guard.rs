@@ -164,6 +164,12 @@ pub fn load_incremental_bounded(
     limits: &BytesLimits,
 ) -> Result<()> {
     let checked = check_automerge_bytes(bytes, limits)?;
+    apply_checked(doc, bytes, &checked)
+}
+
+/// The load half of [`load_incremental_bounded`], for bytes that already passed
+/// [`check_automerge_bytes`] (whose answer is `checked`): `load_incremental`, made strict.
+pub fn apply_checked(doc: &mut Automerge, bytes: &[u8], checked: &CheckedBytes) -> Result<()> {
     doc.load_incremental(bytes)
         .map_err(|e| Error::BadBytes(format!("the changes do not apply: {e}")))?;
     if !doc.get_missing_deps(&[]).is_empty() {
@@ -178,6 +184,50 @@ pub fn load_incremental_bounded(
     } else {
         Err(bad("some chunks did not load"))
     }
+}
+
+/// The length of the leading chunk of `bytes` when it is an Automerge document chunk
+/// (magic, 4-byte checksum, type 0, LEB128 length, body), else `None`. For stored bytes
+/// that are a document followed by appended change chunks.
+pub fn document_chunk_len(bytes: &[u8]) -> Option<usize> {
+    let mut r = Cursor::new(bytes);
+    if r.take(4).ok()? != MAGIC {
+        return None;
+    }
+    r.take(4).ok()?;
+    if r.u8().ok()? != DOCUMENT {
+        return None;
+    }
+    let len = r.len_prefix().ok()?;
+    Some(bytes.len() - r.rest.len() + len)
+}
+
+/// [`check_automerge_bytes`] over several byte strings sharing one budget (the changes a
+/// sync message carries, each its own run of chunks).
+pub fn check_each<'a>(
+    parts: impl IntoIterator<Item = &'a [u8]>,
+    limits: &BytesLimits,
+) -> Result<CheckedBytes> {
+    let mut total = CheckedBytes::default();
+    for part in parts {
+        let left = BytesLimits {
+            max_inflated_bytes: limits
+                .max_inflated_bytes
+                .saturating_sub(total.inflated_bytes),
+            max_chunks: limits.max_chunks.saturating_sub(total.chunks),
+        };
+        if left.max_chunks == 0 && !part.is_empty() {
+            return Err(Error::CardTooLarge(format!(
+                "more than {} chunks",
+                limits.max_chunks
+            )));
+        }
+        let checked = check_automerge_bytes(part, &left)?;
+        total.chunks += checked.chunks;
+        total.inflated_bytes += checked.inflated_bytes;
+        total.expected_hashes.extend(checked.expected_hashes);
+    }
+    Ok(total)
 }
 
 fn bad(what: &str) -> Error {

@@ -6,9 +6,9 @@
 //! [`crate::seed_cards`]. Seeding is idempotent: a database that already holds the
 //! company is left as it is.
 
-use automerge::Automerge;
 use chrono::NaiveDate;
 use fieldbook_core::demo::{DemoAuthor, demo_document};
+use fieldbook_core::guard::{BytesLimits, load_bounded};
 
 use crate::admin;
 use crate::error::{Error, Result};
@@ -55,7 +55,8 @@ pub fn seed(storage: &dyn Storage, cards_per_territory: u64, today: NaiveDate) -
         for index in 0..cards_per_territory {
             let (_, bytes) = demo_document(2026 + i as u64, index, territory, &authors, 24, today)
                 .map_err(|e| Error::Invalid(format!("demo card: {e}")))?;
-            docs.push(Automerge::load(&bytes).map_err(|e| Error::BadChange(e.to_string()))?);
+            // Bounded like anything pushed; `seed_cards` runs the card validator.
+            docs.push(load_bounded(&bytes, &BytesLimits::CARD).map_err(Error::from_card_check)?);
         }
         seeded.changes += crate::seed_cards(storage, &docs)?;
         seeded.cards += docs.len();

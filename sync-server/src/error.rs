@@ -42,6 +42,13 @@ pub enum Error {
     /// Change bytes that do not decode as Automerge changes.
     #[error("changes do not decode: {0}")]
     BadChange(String),
+    /// A card's Automerge bytes would inflate beyond the card limits (checked before
+    /// Automerge sees them, `fieldbook_core::guard`).
+    #[error("the card is too large: {0}")]
+    CardTooLarge(String),
+    /// A card document that is not a valid Fieldbook card (`fieldbook_core::card::validate`).
+    #[error("the card document is invalid: {0}")]
+    InvalidCard(String),
     /// A push that changes an existing card's territory.
     #[error("a card's territory cannot be changed by a sync; ask a manager to move the card")]
     TerritoryChange,
@@ -105,6 +112,8 @@ pub const ALL_CODES: &[&str] = &[
     "sync.bad_change",
     "sync.bad_cursor",
     "sync.territory_change",
+    "card.too_large",
+    "card.invalid",
     "request.malformed",
     "sync.unsupported_version",
     "request.too_large",
@@ -136,6 +145,8 @@ impl Error {
             Error::BadChange(_) => "sync.bad_change",
             Error::BadCursor => "sync.bad_cursor",
             Error::TerritoryChange => "sync.territory_change",
+            Error::CardTooLarge(_) => "card.too_large",
+            Error::InvalidCard(_) => "card.invalid",
             Error::Malformed(_) => "request.malformed",
             Error::UnsupportedVersion(_) => "sync.unsupported_version",
             Error::TooLarge => "request.too_large",
@@ -169,8 +180,11 @@ impl Error {
             | Error::BadCursor
             | Error::Malformed(_)
             | Error::UnsupportedVersion(_)
+            | Error::InvalidCard(_)
             | Error::Invalid(_) => StatusCode::BAD_REQUEST,
-            Error::TooLarge | Error::TooManyPushes(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge | Error::CardTooLarge(_) | Error::TooManyPushes(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Busy => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
@@ -200,6 +214,18 @@ impl Error {
         ErrorBody {
             code: self.code().to_owned(),
             message: self.public_message(),
+        }
+    }
+}
+
+impl Error {
+    /// The server's refusal for a core error of the bounded pre-check, the strict load or
+    /// the card validator: `card.too_large`, `card.invalid`, else `sync.bad_change`.
+    pub fn from_card_check(e: fieldbook_core::Error) -> Self {
+        match e {
+            fieldbook_core::Error::CardTooLarge(m) => Error::CardTooLarge(m),
+            fieldbook_core::Error::InvalidCard(m) => Error::InvalidCard(m),
+            other => Error::BadChange(other.to_string()),
         }
     }
 }
@@ -278,6 +304,8 @@ mod tests {
             Error::BadChange(String::new()),
             Error::BadCursor,
             Error::TerritoryChange,
+            Error::CardTooLarge(String::new()),
+            Error::InvalidCard(String::new()),
             Error::Malformed(String::new()),
             Error::UnsupportedVersion(0),
             Error::TooLarge,

@@ -33,6 +33,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod projection;
+pub mod receive_time;
 pub mod serve;
 pub mod storage;
 pub mod sync;
@@ -306,6 +307,8 @@ pub fn seed_cards(storage: &dyn Storage, docs: &[Automerge]) -> Result<usize> {
         let id = sync::root_string(doc, "id")
             .ok_or_else(|| Error::Invalid("a seeded card has no \"id\"".into()))?;
         sync::validate_card_id(&id)?;
+        // A stored snapshot is a card every device can read, or nothing.
+        fieldbook_core::card::validate_card_doc(doc, &id).map_err(Error::from_card_check)?;
         let territory = sync::root_string(doc, "territory")
             .ok_or_else(|| Error::Invalid("a seeded card has no \"territory\"".into()))?;
         if storage.territory(&territory)?.is_none() {

@@ -413,3 +413,335 @@ fn a_cursor_the_server_never_issued_is_refused() {
     );
     still_serving(&env, &mut a);
 }
+
+// ---- Issue 6: decompression bombs, existence leaks, garbage and invalid cards ----
+
+/// One chunk: magic, checksum, type, ULEB128 length, body.
+fn chunk(kind: u8, checksum: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
+    out.extend_from_slice(&checksum);
+    out.push(kind);
+    let mut n = body.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Raw DEFLATE of 1 GiB of zeros (about 1 MB), made once.
+fn gib_deflate() -> &'static [u8] {
+    use std::io::Write;
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..1024 {
+            enc.write_all(&block).expect("deflate");
+        }
+        enc.finish().expect("deflate")
+    })
+}
+
+/// A compressed change chunk (type 2) that inflates to 1 GiB.
+pub fn gib_compressed_change() -> Vec<u8> {
+    chunk(2, [0; 4], gib_deflate())
+}
+
+/// A document chunk (type 0) whose one DEFLATE column inflates to 1 GiB.
+fn gib_document_column() -> Vec<u8> {
+    let bomb = gib_deflate();
+    let mut body = vec![0, 0, 1, 0x18];
+    let mut n = bomb.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            body.push(b);
+            break;
+        }
+        body.push(b | 0x80);
+    }
+    body.push(0);
+    body.extend_from_slice(bomb);
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let header = chunk(0, [0; 4], &body);
+    // The checksum covers the type byte, the length and the body.
+    h.update(&header[8..]);
+    let sum = h.finalize();
+    chunk(0, [sum[0], sum[1], sum[2], sum[3]], &body)
+}
+
+/// This process's resident set (the server runs in-process in these tests).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn push_only(device: &Device, pushes: Vec<CardPush>) -> fieldbook_core::sync::wire::SyncResponse {
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: device.cursor.clone(),
+        pushes,
+        max_response_bytes: None,
+    };
+    device.send(&request).0
+}
+
+/// Item 1: a push whose bytes inflate to 1 GiB (a compressed change, or a document
+/// column) is refused with `card.too_large`; the server stays up with bounded memory and
+/// stores nothing, for a new card and for an existing one.
+#[test]
+fn decompression_bombs_are_refused_with_bounded_memory() {
+    let env = Env::start();
+    let mut zw = env.rep("zhangwei");
+    let existing = zw.new_card("sh-east", "上海华东客户服务有限公司");
+    zw.sync();
+    let stored_before = env
+        .storage()
+        .card(&existing)
+        .expect("card")
+        .expect("stored");
+    let log = env.log_len();
+    let rss = rss_bytes();
+    let fresh = uuid::Uuid::new_v4().to_string();
+    for bytes in [gib_compressed_change(), gib_document_column()] {
+        assert!(bytes.len() < 2 << 20, "{} bytes on the wire", bytes.len());
+        let response = push_only(
+            &zw,
+            vec![
+                CardPush {
+                    card_id: fresh.clone(),
+                    changes: bytes.clone(),
+                    heads: Vec::new(),
+                },
+                CardPush {
+                    card_id: existing.clone(),
+                    changes: bytes,
+                    heads: Vec::new(),
+                },
+            ],
+        );
+        let codes: Vec<&str> = response.refused.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["card.too_large", "card.too_large"]);
+        assert!(response.acks.is_empty());
+    }
+    let grown = rss_bytes().saturating_sub(rss);
+    assert!(grown < 100 << 20, "RSS grew by {grown} bytes");
+    assert!(env.storage().card(&fresh).expect("card").is_none());
+    let stored_after = env
+        .storage()
+        .card(&existing)
+        .expect("card")
+        .expect("stored");
+    assert_eq!(stored_after.doc, stored_before.doc);
+    assert_eq!(env.log_len(), log);
+    still_serving(&env, &mut zw);
+}
+
+/// Item 5: an empty push for a card that does not exist and for a foreign card get the
+/// same answer, and create nothing.
+#[test]
+fn empty_pushes_for_unknown_and_foreign_cards_answer_alike() {
+    let env = Env::start();
+    let mut lina = env.rep("lina");
+    let hers = lina.new_card("bj-north", "北京客户");
+    lina.sync();
+    let zw = env.rep("zhangwei");
+    let log = env.log_len();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let response = push_only(
+        &zw,
+        [&hers, &unknown]
+            .into_iter()
+            .map(|id| CardPush {
+                card_id: id.clone(),
+                changes: Vec::new(),
+                heads: Vec::new(),
+            })
+            .collect(),
+    );
+    assert!(response.acks.is_empty(), "{:?}", response.acks);
+    assert_eq!(response.refused.len(), 2);
+    assert_eq!(response.refused[0].code, "access.denied");
+    assert_eq!(response.refused[0].code, response.refused[1].code);
+    assert_eq!(response.refused[0].message, response.refused[1].message);
+    assert!(env.storage().card(&unknown).expect("card").is_none());
+    assert_eq!(env.log_len(), log);
+}
+
+/// Item 6: garbage bytes for an existing card are refused with `sync.bad_change`, also
+/// when they follow a valid change (a partial load must not swallow the error).
+#[test]
+fn garbage_for_an_existing_card_is_a_bad_change() {
+    let env = Env::start();
+    let mut zw = env.rep("zhangwei");
+    let card = zw.new_card("sh-east", "Acme");
+    zw.sync();
+    let log = env.log_len();
+    let doc = zw.cards.get_mut(&card).expect("card");
+    let before = doc.get_heads();
+    doc.put(automerge::ROOT, "phone", "021-6234 5678")
+        .expect("put");
+    doc.commit();
+    let valid: Vec<u8> = doc
+        .get_changes(&before)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let junk = {
+        use sha2::Digest;
+        let body = b"not an automerge change";
+        let mut h = sha2::Sha256::new();
+        h.update(&chunk(1, [0; 4], body)[8..]);
+        let sum = h.finalize();
+        chunk(1, [sum[0], sum[1], sum[2], sum[3]], body)
+    };
+    for bytes in [
+        b"\x00garbage, not automerge at all".to_vec(),
+        [&valid[..], &junk[..]].concat(),
+        [&valid[..], b"trailing junk"].concat(),
+    ] {
+        let response = push_only(
+            &zw,
+            vec![CardPush {
+                card_id: card.clone(),
+                changes: bytes,
+                heads: Vec::new(),
+            }],
+        );
+        assert!(response.acks.is_empty(), "{:?}", response.acks);
+        let codes: Vec<&str> = response.refused.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["sync.bad_change"]);
+    }
+    assert_eq!(env.log_len(), log);
+    still_serving(&env, &mut zw);
+}
+
+/// Item 10: a pushed document that is not a valid card (no root id, an id that is not a
+/// UUID or not the card's, a skeleton part of the wrong type, no skeleton) is refused with
+/// `card.invalid` and not stored.
+#[test]
+fn pushed_documents_that_are_not_cards_are_refused() {
+    use automerge::ObjType;
+    let env = Env::start();
+    let mut zw = env.rep("zhangwei");
+    let log = env.log_len();
+    let valid_card = |zw: &Device, id: &str| {
+        let mut doc = zw.doc_handle(AutoCommit::new());
+        fieldbook_core::card::write_skeleton(&mut doc, &id.parse().expect("id"), Some("sh-east"))
+            .expect("skeleton");
+        doc
+    };
+    type Edit = Box<dyn Fn(&mut AutoCommit)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "no root id",
+            Box::new(|d| d.delete(automerge::ROOT, "id").expect("del")),
+        ),
+        (
+            "id not a uuid",
+            Box::new(|d| d.put(automerge::ROOT, "id", "card-1").expect("put")),
+        ),
+        (
+            "id of another card",
+            Box::new(|d| {
+                d.put(
+                    automerge::ROOT,
+                    "id",
+                    uuid::Uuid::new_v4().to_string().as_str(),
+                )
+                .expect("put")
+            }),
+        ),
+        (
+            "contacts is a list",
+            Box::new(|d| {
+                d.put_object(automerge::ROOT, "contacts", ObjType::List)
+                    .expect("put");
+            }),
+        ),
+        (
+            "notes is a map",
+            Box::new(|d| {
+                d.put_object(automerge::ROOT, "notes", ObjType::Map)
+                    .expect("put");
+            }),
+        ),
+    ];
+    let mut pushes = Vec::new();
+    let mut ids = Vec::new();
+    for (_, edit) in &cases {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut doc = valid_card(&zw, &id);
+        edit(&mut doc);
+        doc.commit();
+        pushes.push(CardPush {
+            card_id: id.clone(),
+            changes: doc.save(),
+            heads: Vec::new(),
+        });
+        ids.push(id);
+    }
+    // No skeleton at all: only an id and a territory.
+    let bare = uuid::Uuid::new_v4().to_string();
+    let mut doc = zw.doc_handle(AutoCommit::new());
+    doc.put(automerge::ROOT, "id", bare.as_str()).expect("put");
+    doc.put(automerge::ROOT, "territory", "sh-east")
+        .expect("put");
+    doc.commit();
+    pushes.push(CardPush {
+        card_id: bare.clone(),
+        changes: doc.save(),
+        heads: Vec::new(),
+    });
+    ids.push(bare);
+
+    let response = push_only(&zw, pushes);
+    assert!(response.acks.is_empty(), "{:?}", response.acks);
+    let codes: Vec<&str> = response.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        vec!["card.invalid"; ids.len()],
+        "{:?}",
+        response.refused
+    );
+    for id in &ids {
+        assert!(env.storage().card(id).expect("card").is_none());
+    }
+    assert_eq!(env.log_len(), log);
+    // An edit that breaks an existing card is refused too, and the card stays as it was.
+    let card = zw.new_card("sh-east", "Acme");
+    zw.sync();
+    let stored = env.storage().card(&card).expect("card").expect("stored");
+    zw.cards
+        .get_mut(&card)
+        .expect("card")
+        .put(automerge::ROOT, "visits", "none")
+        .expect("put");
+    zw.cards.get_mut(&card).expect("card").commit();
+    let (response, _) = zw.sync_once(None);
+    let codes: Vec<&str> = response.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["card.invalid"]);
+    assert_eq!(
+        env.storage()
+            .card(&card)
+            .expect("card")
+            .expect("stored")
+            .doc,
+        stored.doc
+    );
+}

@@ -69,35 +69,122 @@ fn missing_dependencies_fall_back_to_automerge_sync_and_converge() {
     assert_eq!(b.get(&card, "city").as_deref(), Some("Shanghai"));
 }
 
+fn fallback_body(card_id: &str, message: Vec<u8>) -> Vec<u8> {
+    wire::encode(&FallbackRequest {
+        protocol: PROTOCOL_VERSION,
+        card_id: card_id.into(),
+        message,
+    })
+    .expect("encode")
+}
+
+/// Item 5 of issue 6: a foreign card and a card that does not exist get the same answer,
+/// with and without changes in the message, and neither leaves a `fallback_states` row.
 #[test]
-fn the_fallback_refuses_foreign_cards_and_undecodable_messages() {
+fn the_fallback_answers_foreign_and_unknown_cards_alike_and_keeps_no_state() {
     let env = Env::start();
     let mut lina = env.rep("lina");
     let hers = lina.new_card("bj-north", "Beijing");
     lina.sync();
+    let unknown = uuid::Uuid::new_v4().to_string();
     let zw = env.rep("zhangwei");
+    let log = env.log_len();
+
+    // A message without changes (the first of any sync).
     let mut doc = automerge::AutoCommit::new();
     let message = doc
         .sync()
         .generate_sync_message(&mut State::new())
-        .expect("message");
-    let body = wire::encode(&FallbackRequest {
-        protocol: PROTOCOL_VERSION,
-        card_id: hers,
-        message: message.encode(),
-    })
-    .expect("encode");
-    let (status, bytes) = zw.post_raw("/v1/fallback", body);
-    assert_eq!(status, 403);
-    assert!(String::from_utf8_lossy(&bytes).contains("access.denied"));
+        .expect("message")
+        .encode();
+    let foreign = zw.post_raw("/v1/fallback", fallback_body(&hers, message.clone()));
+    let absent = zw.post_raw("/v1/fallback", fallback_body(&unknown, message));
+    assert_eq!(foreign.0, 200);
+    assert_eq!(
+        foreign, absent,
+        "a foreign card answers like one that does not exist"
+    );
 
-    let body = wire::encode(&FallbackRequest {
-        protocol: PROTOCOL_VERSION,
-        card_id: "whatever".into(),
-        message: vec![1, 2, 3],
-    })
-    .expect("encode");
-    let (status, bytes) = zw.post_raw("/v1/fallback", body);
+    // A message carrying changes: zhangwei's own card in lina's territory, under both ids.
+    for card in [&hers, &unknown] {
+        let mut mine = zw.doc_handle(automerge::AutoCommit::new());
+        fieldbook_core::card::write_skeleton(
+            &mut mine,
+            &card.parse().expect("id"),
+            Some("bj-north"),
+        )
+        .expect("skeleton");
+        mine.commit();
+        let message = mine
+            .sync()
+            .generate_sync_message(&mut State::new())
+            .expect("message");
+        // The first message only announces heads; answer it to get one with changes.
+        let mut server = automerge::AutoCommit::new();
+        let mut server_state = State::new();
+        server
+            .sync()
+            .receive_sync_message(&mut server_state, message)
+            .expect("receive");
+        let reply = server
+            .sync()
+            .generate_sync_message(&mut server_state)
+            .expect("reply");
+        let mut state = State::new();
+        let _ = mine.sync().generate_sync_message(&mut state);
+        mine.sync()
+            .receive_sync_message(&mut state, reply)
+            .expect("receive");
+        let with_changes = mine
+            .sync()
+            .generate_sync_message(&mut state)
+            .expect("message with changes");
+        assert!(!with_changes.changes.is_empty());
+        let (status, bytes) =
+            zw.post_raw("/v1/fallback", fallback_body(card, with_changes.encode()));
+        assert_eq!(status, 403, "{}", String::from_utf8_lossy(&bytes));
+        assert!(String::from_utf8_lossy(&bytes).contains("access.denied"));
+    }
+
+    for card in [&hers, &unknown] {
+        assert_eq!(
+            env.storage()
+                .fallback_state(&zw.device_id, card)
+                .expect("state"),
+            None,
+            "no state kept for a card the caller cannot write"
+        );
+    }
+    assert!(env.storage().card(&unknown).expect("card").is_none());
+    assert_eq!(env.log_len(), log);
+
+    let (status, bytes) = zw.post_raw("/v1/fallback", fallback_body("whatever", vec![1, 2, 3]));
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&bytes).contains("sync.bad_change"));
+}
+
+/// The changes inside a fallback message are bounded before Automerge parses them.
+#[test]
+fn a_decompression_bomb_in_a_fallback_message_is_refused() {
+    let env = Env::start();
+    let zw = env.rep("zhangwei");
+    let card = uuid::Uuid::new_v4().to_string();
+    let mut message = automerge::AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut State::new())
+        .expect("message");
+    message.changes = vec![crate::bad_input::gib_compressed_change()].into();
+    let rss = crate::bad_input::rss_bytes();
+    let (status, bytes) = zw.post_raw("/v1/fallback", fallback_body(&card, message.encode()));
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&bytes));
+    assert!(String::from_utf8_lossy(&bytes).contains("card.too_large"));
+    assert!(crate::bad_input::rss_bytes().saturating_sub(rss) < 100 << 20);
+    assert_eq!(
+        env.storage()
+            .fallback_state(&zw.device_id, &card)
+            .expect("state"),
+        None
+    );
+    let health = env.http.get(env.url("/healthz")).send().expect("healthz");
+    assert_eq!(health.status(), 200);
 }

@@ -167,9 +167,13 @@ impl Device {
     pub fn new_card(&mut self, territory: &str, name: &str) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         let mut doc = self.doc_handle(AutoCommit::new());
-        doc.put(automerge::ROOT, "id", id.as_str()).expect("put");
-        doc.put(automerge::ROOT, "territory", territory)
-            .expect("put");
+        // The card model's skeleton: the server refuses documents that are not cards.
+        fieldbook_core::card::write_skeleton(
+            &mut doc,
+            &id.parse().expect("card id"),
+            Some(territory),
+        )
+        .expect("skeleton");
         doc.put(automerge::ROOT, "name", name).expect("put");
         doc.commit();
         self.cards.insert(id.clone(), doc);

@@ -10,5 +10,6 @@ mod conformance;
 mod fallback;
 mod instances;
 mod paging;
+mod schema_upgrade;
 mod scope;
 mod sync_flow;

@@ -232,14 +232,17 @@ fn a_restarted_server_keeps_everything_acknowledged_and_honours_old_cursors() {
 fn seeded_cards_reach_devices_as_snapshots() {
     use automerge::transaction::Transactable;
     let env = Env::start();
+    let ids: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let docs: Vec<automerge::Automerge> = (0..3)
         .map(|i| {
             let mut doc = automerge::AutoCommit::new()
                 .with_author(Some(automerge::Author::from(b"seed".to_vec())));
-            doc.put(automerge::ROOT, "id", format!("demo-{i}"))
-                .expect("put");
-            doc.put(automerge::ROOT, "territory", "sh-east")
-                .expect("put");
+            fieldbook_core::card::write_skeleton(
+                &mut doc,
+                &ids[i].parse().expect("id"),
+                Some("sh-east"),
+            )
+            .expect("skeleton");
             doc.put(automerge::ROOT, "name", format!("Demo {i}"))
                 .expect("put");
             doc.commit();
@@ -254,9 +257,9 @@ fn seeded_cards_reach_devices_as_snapshots() {
     );
     let mut a = env.rep("zhangwei");
     a.sync();
-    assert_eq!(a.get("demo-1", "name").as_deref(), Some("Demo 1"));
+    assert_eq!(a.get(&ids[1], "name").as_deref(), Some("Demo 1"));
     // Seeded cards can then be edited by the device.
-    a.set("demo-1", "phone", "1");
+    a.set(&ids[1], "phone", "1");
     let (response, _) = a.sync_once(None);
     assert_eq!(response.acks.len(), 1);
 }
