@@ -89,26 +89,82 @@ pub struct Card {
     pub tags: BTreeSet<String>,
 }
 
-/// The sections of a card by key, for generic field paths.
-pub const SECTIONS: &[(&str, &str)] = &[
-    ("basic", "基础资料"),
-    ("characteristics", "客户特征"),
-    ("business", "业务状况"),
-    ("transaction", "交易现状"),
-    ("credit", "信用资料"),
-    ("operating", "经营资料"),
-    ("marketing", "营销信息"),
-    ("classification", "客户分类"),
-    ("location", "位置与路线"),
-];
+/// The one list of a card's sections: `field of Card: its record type => label`.
+/// Every card-level dispatch (paths, schema, reading, writing, resolving) is
+/// generated from it by passing a macro that receives the list, so a section added
+/// here is added everywhere and none can be forgotten.
+macro_rules! with_sections {
+    ($callback:ident) => {
+        $callback! {
+            basic: BasicData => "基础资料",
+            characteristics: Characteristics => "客户特征",
+            business: BusinessStatus => "业务状况",
+            transaction: TransactionStatus => "交易现状",
+            credit: CreditData => "信用资料",
+            operating: OperatingData => "经营资料",
+            marketing: MarketingInfo => "营销信息",
+            classification: Classification => "客户分类",
+            location: Location => "位置与路线",
+        }
+    };
+}
+pub(crate) use with_sections;
 
-/// The item collections of a card by key.
-pub const COLLECTIONS: &[(&str, &str)] = &[
-    ("contacts", "联系人"),
-    ("visits", "跟踪记录"),
-    ("todos", "待办事务"),
-    ("opportunities", "销售机会"),
-];
+/// The one list of a card's item collections: `field of Card: item type, what one
+/// item is called in errors, how it is stored (`map` keyed by item id, or `list`
+/// for the visit log that two phones append to offline) => label`.
+macro_rules! with_collections {
+    ($callback:ident) => {
+        $callback! {
+            contacts: Contact, "contact", map => "联系人",
+            visits: Visit, "visit", list => "跟踪记录",
+            todos: Todo, "to-do", map => "待办事务",
+            opportunities: Opportunity, "opportunity", map => "销售机会",
+        }
+    };
+}
+pub(crate) use with_collections;
+
+/// Root keys of a card that are neither a section nor a collection.
+pub const SINGLE_KEYS: &[&str] = &["territory", "notes", "sales", "tags"];
+
+macro_rules! section_consts {
+    ($($key:ident : $ty:ident => $label:literal,)*) => {
+        /// The sections of a card by key, for generic field paths.
+        pub const SECTIONS: &[(&str, &str)] = &[$((stringify!($key), $label),)*];
+
+        fn section_fields(section: &str) -> Option<&'static [FieldInfo]> {
+            match section {
+                $(stringify!($key) => Some($ty::FIELDS),)*
+                _ => None,
+            }
+        }
+    };
+}
+with_sections!(section_consts);
+
+macro_rules! collection_consts {
+    ($($key:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+        /// The item collections of a card by key.
+        pub const COLLECTIONS: &[(&str, &str)] = &[$((stringify!($key), $label),)*];
+
+        fn collection_fields(collection: &str) -> Option<&'static [FieldInfo]> {
+            match collection {
+                $(stringify!($key) => Some($ty::FIELDS),)*
+                _ => None,
+            }
+        }
+    };
+}
+with_collections!(collection_consts);
+
+/// Whether `key` is a root key of a card (a section, a collection or a single key),
+/// i.e. whether a path starting with it can name something on a card.
+pub fn is_root_key(key: &str) -> bool {
+    SINGLE_KEYS.contains(&key)
+        || SECTIONS.iter().any(|(k, _)| *k == key)
+        || COLLECTIONS.iter().any(|(k, _)| *k == key)
+}
 
 /// A field in the schema, with its full path.
 #[derive(Debug, Clone, Serialize)]
@@ -162,31 +218,6 @@ pub fn schema() -> Vec<SchemaField> {
         );
     }
     out
-}
-
-fn section_fields(section: &str) -> Option<&'static [FieldInfo]> {
-    Some(match section {
-        "basic" => BasicData::FIELDS,
-        "characteristics" => Characteristics::FIELDS,
-        "business" => BusinessStatus::FIELDS,
-        "transaction" => TransactionStatus::FIELDS,
-        "credit" => CreditData::FIELDS,
-        "operating" => OperatingData::FIELDS,
-        "marketing" => MarketingInfo::FIELDS,
-        "classification" => Classification::FIELDS,
-        "location" => Location::FIELDS,
-        _ => return None,
-    })
-}
-
-fn collection_fields(collection: &str) -> Option<&'static [FieldInfo]> {
-    Some(match collection {
-        "contacts" => Contact::FIELDS,
-        "visits" => Visit::FIELDS,
-        "todos" => Todo::FIELDS,
-        "opportunities" => Opportunity::FIELDS,
-        _ => return None,
-    })
 }
 
 /// The kind of the field at a path (`credit.credit_limit`, `visits.<id>.summary`,
@@ -311,13 +342,15 @@ impl Card {
                 Ok(())
             }
         }
-        match collection {
-            "contacts" => remove(&mut self.contacts, "contact", id),
-            "visits" => remove(&mut self.visits, "visit", id),
-            "todos" => remove(&mut self.todos, "to-do", id),
-            "opportunities" => remove(&mut self.opportunities, "opportunity", id),
-            other => Err(Error::UnknownField(other.to_string())),
+        macro_rules! dispatch {
+            ($($key:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+                match collection {
+                    $(stringify!($key) => remove(&mut self.$key, $kind, id),)*
+                    other => Err(Error::UnknownField(other.to_string())),
+                }
+            };
         }
+        with_collections!(dispatch)
     }
 
     /// Set a field from what a person typed; an empty input clears it.
@@ -357,27 +390,8 @@ impl Card {
                 }
                 Ok(())
             }
-            ["basic", key] => self.basic.set_input(key, input, path),
-            ["characteristics", key] => self.characteristics.set_input(key, input, path),
-            ["business", key] => self.business.set_input(key, input, path),
-            ["transaction", key] => self.transaction.set_input(key, input, path),
-            ["credit", key] => self.credit.set_input(key, input, path),
-            ["operating", key] => self.operating.set_input(key, input, path),
-            ["marketing", key] => self.marketing.set_input(key, input, path),
-            ["classification", key] => self.classification.set_input(key, input, path),
-            ["location", key] => self.location.set_input(key, input, path),
-            ["contacts", id, key] => item_mut(&mut self.contacts, "contact", id)?
-                .value
-                .set_input(key, input, path),
-            ["visits", id, key] => item_mut(&mut self.visits, "visit", id)?
-                .value
-                .set_input(key, input, path),
-            ["todos", id, key] => item_mut(&mut self.todos, "to-do", id)?
-                .value
-                .set_input(key, input, path),
-            ["opportunities", id, key] => item_mut(&mut self.opportunities, "opportunity", id)?
-                .value
-                .set_input(key, input, path),
+            [section, key] => self.set_section_input(section, key, input, path),
+            [collection, id, key] => self.set_item_input(collection, id, key, input, path),
             _ => Err(Error::UnknownField(path.to_string())),
         }
     }
@@ -406,25 +420,73 @@ impl Card {
             ["notes"] => Ok(field::DocField::show(&self.notes)),
             ["sales", month] => Ok(self.sales.get(&month.parse()?).map(Scalar::display)),
             ["tags", tag] => Ok(self.tags.contains(*tag).then(|| "yes".to_string())),
-            ["basic", key] => self.basic.get_display(key),
-            ["characteristics", key] => self.characteristics.get_display(key),
-            ["business", key] => self.business.get_display(key),
-            ["transaction", key] => self.transaction.get_display(key),
-            ["credit", key] => self.credit.get_display(key),
-            ["operating", key] => self.operating.get_display(key),
-            ["marketing", key] => self.marketing.get_display(key),
-            ["classification", key] => self.classification.get_display(key),
-            ["location", key] => self.location.get_display(key),
-            ["contacts", id, key] => item(&self.contacts, "contact", id, key),
-            ["visits", id, key] => item(&self.visits, "visit", id, key),
-            ["todos", id, key] => item(&self.todos, "to-do", id, key),
-            ["opportunities", id, key] => item(&self.opportunities, "opportunity", id, key),
+            [section, key] => {
+                macro_rules! dispatch {
+                    ($($s:ident : $ty:ident => $label:literal,)*) => {
+                        match *section {
+                            $(stringify!($s) => self.$s.get_display(key),)*
+                            _ => Err(Error::UnknownField(path.to_string())),
+                        }
+                    };
+                }
+                with_sections!(dispatch)
+            }
+            [collection, id, key] => {
+                macro_rules! dispatch {
+                    ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+                        match *collection {
+                            $(stringify!($c) => item(&self.$c, $kind, id, key),)*
+                            _ => Err(Error::UnknownField(path.to_string())),
+                        }
+                    };
+                }
+                with_collections!(dispatch)
+            }
             _ => Err(Error::UnknownField(path.to_string())),
         }
         .map_err(|e| match e {
             Error::UnknownField(_) => Error::UnknownField(path.to_string()),
             other => other,
         })
+    }
+
+    fn set_section_input(
+        &mut self,
+        section: &str,
+        key: &str,
+        input: &str,
+        path: &str,
+    ) -> Result<()> {
+        macro_rules! dispatch {
+            ($($s:ident : $ty:ident => $label:literal,)*) => {
+                match section {
+                    $(stringify!($s) => self.$s.set_input(key, input, path),)*
+                    _ => Err(Error::UnknownField(path.to_string())),
+                }
+            };
+        }
+        with_sections!(dispatch)
+    }
+
+    fn set_item_input(
+        &mut self,
+        collection: &str,
+        id: &str,
+        key: &str,
+        input: &str,
+        path: &str,
+    ) -> Result<()> {
+        macro_rules! dispatch {
+            ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+                match collection {
+                    $(stringify!($c) => item_mut(&mut self.$c, $kind, id)?
+                        .value
+                        .set_input(key, input, path),)*
+                    _ => Err(Error::UnknownField(path.to_string())),
+                }
+            };
+        }
+        with_collections!(dispatch)
     }
 
     /// The most recent visit, by time.

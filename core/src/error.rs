@@ -222,3 +222,136 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The frozen list: every variant and the code it has shipped with. The match is
+    /// exhaustive (no `_` arm), so a new variant does not compile here until its code is
+    /// listed, and a renamed code fails [`codes_are_listed_unique_dotted_and_stable`].
+    fn listed_code(e: &Error) -> &'static str {
+        match e {
+            Error::CardNotFound(_) => "card.not_found",
+            Error::InvalidId(..) => "input.invalid_id",
+            Error::InvalidValue { .. } => "input.invalid_value",
+            Error::UnknownField(_) => "input.unknown_field",
+            Error::ItemNotFound { .. } => "card.item_not_found",
+            Error::NoConflict(_) => "card.no_conflict",
+            Error::BundleForeign => "bundle.foreign",
+            Error::BundleTruncated { .. } => "bundle.truncated",
+            Error::BundleCorrupt(_) => "bundle.corrupt",
+            Error::BundleUnsupportedVersion(_) => "bundle.unsupported_version",
+            Error::CorruptDocument { .. } => "store.corrupt_document",
+            Error::NotAStore(_) => "store.not_fieldbook",
+            Error::NewerSchema { .. } => "store.newer_schema",
+            Error::NotInitialised => "device.not_initialised",
+            Error::Sqlite(_) => "store.sqlite",
+            Error::Io(_) => "store.io",
+            Error::Automerge(_) => "document.error",
+            Error::NotEnrolled => "sync.not_enrolled",
+            Error::Network(_) => "sync.network",
+            Error::Server { .. } => "sync.server_refused",
+            Error::Protocol(_) => "sync.protocol",
+            Error::CardTooLarge(_) => "card.too_large",
+            Error::BadBytes(_) => "card.bad_bytes",
+            Error::InvalidCard(_) => "card.invalid",
+        }
+    }
+
+    /// One value of every variant. A variant missing here leaves its code out of the
+    /// set compared with [`Error::ALL_CODES`] below.
+    fn one_of_each() -> Vec<Error> {
+        vec![
+            Error::CardNotFound("c".into()),
+            Error::InvalidId("x".into(), "not a uuid"),
+            Error::invalid("credit.credit_limit", "negative"),
+            Error::UnknownField("nope".into()),
+            Error::ItemNotFound {
+                kind: "contact",
+                id: "i".into(),
+            },
+            Error::NoConflict("basic.name".into()),
+            Error::BundleForeign,
+            Error::BundleTruncated {
+                expected: 2,
+                found: 1,
+            },
+            Error::BundleCorrupt("checksum".into()),
+            Error::BundleUnsupportedVersion(9),
+            Error::CorruptDocument {
+                card: "c".into(),
+                reason: "r".into(),
+            },
+            Error::NotAStore(PathBuf::from("x.db")),
+            Error::NewerSchema {
+                found: 9,
+                supported: 2,
+            },
+            Error::NotInitialised,
+            Error::Sqlite(rusqlite::Error::QueryReturnedNoRows),
+            Error::Io(std::io::Error::other("disk")),
+            Error::Automerge(automerge::AutomergeError::Fail),
+            Error::NotEnrolled,
+            Error::CardTooLarge("c".into()),
+            Error::BadBytes("b".into()),
+            Error::InvalidCard("i".into()),
+            Error::Network("refused".into()),
+            Error::Server {
+                status: 403,
+                code: "auth.revoked".into(),
+                message: "m".into(),
+            },
+            Error::Protocol("p".into()),
+        ]
+    }
+
+    fn dotted(code: &str) -> bool {
+        let part = |p: &str| {
+            !p.is_empty()
+                && p.starts_with(|c: char| c.is_ascii_lowercase())
+                && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        };
+        matches!(code.split_once('.'), Some((a, b)) if part(a) && part(b))
+    }
+
+    #[test]
+    fn codes_are_listed_unique_dotted_and_stable() {
+        let errors = one_of_each();
+        for e in &errors {
+            assert_eq!(e.code(), listed_code(e), "the code of {e:?} changed");
+            assert!(dotted(e.code()), "{} is not area.name", e.code());
+        }
+        let produced: BTreeSet<&str> = errors.iter().map(Error::code).collect();
+        assert_eq!(produced.len(), errors.len(), "two variants share a code");
+        let all: BTreeSet<&str> = Error::ALL_CODES.iter().copied().collect();
+        assert_eq!(
+            all.len(),
+            Error::ALL_CODES.len(),
+            "ALL_CODES repeats a code"
+        );
+        assert_eq!(
+            produced, all,
+            "ALL_CODES differs from the codes variants return"
+        );
+    }
+
+    #[test]
+    fn the_code_checks_can_fail() {
+        assert!(dotted("card.not_found"));
+        for bad in ["card", "card.", ".x", "Card.x", "card.not-found", "a.b.c"] {
+            assert!(!dotted(bad), "{bad}");
+        }
+        assert_eq!(
+            Error::Server {
+                status: 401,
+                code: "auth.revoked".into(),
+                message: String::new(),
+            }
+            .detailed_code(),
+            "auth.revoked"
+        );
+    }
+}

@@ -309,10 +309,7 @@ impl Store {
     /// The changes that touched one field, with the value each left.
     pub fn field_history(&mut self, id: &CardId, path: &str) -> Result<Vec<FieldChange>> {
         if crate::card::kind_of(path).is_none()
-            && !matches!(
-                path.split('.').next(),
-                Some("contacts" | "visits" | "todos" | "opportunities" | "sales" | "tags")
-            )
+            && !path.split('.').next().is_some_and(crate::card::is_root_key)
         {
             return Err(Error::UnknownField(path.to_string()));
         }

@@ -647,3 +647,31 @@ fn devices_with_equal_heads_have_byte_equal_views_of_a_card_with_visits() {
         serde_json::to_string(&vb).expect("json")
     );
 }
+
+/// Item 13: a tag added on two devices at once was reported as a conflict that could
+/// not be resolved (`input.unknown_field`): every reported conflict can be resolved.
+#[test]
+fn a_conflict_on_a_tag_can_be_resolved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = device(&dir, "a", "zhangwei");
+    let mut b = device(&dir, "b", "lina");
+    let id = new_customer(&mut a);
+    sync_files(&mut a, &mut b);
+    a.update(&id, |c| c.set_path("tags.重点", "yes"))
+        .expect("a");
+    b.update(&id, |c| c.set_path("tags.重点", "yes"))
+        .expect("b");
+    sync_files(&mut b, &mut a);
+    let conflicts = a.conflicts(&id).expect("conflicts");
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].path, "tags.重点");
+    let value = conflicts[0].values[0].value.clone();
+    a.resolve(&id, "tags.重点", &value)
+        .expect("a tag conflict resolves");
+    sync_files(&mut a, &mut b);
+    for store in [&mut a, &mut b] {
+        let view = store.card(&id).expect("card");
+        assert!(view.conflicts.is_empty());
+        assert!(view.card.tags.contains("重点"));
+    }
+}

@@ -79,6 +79,15 @@ pub enum Error {
     /// An admin operation creating something that already exists.
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+    /// The device already has a sync in flight; it retries after `Retry-After`.
+    #[error("this device already has a sync in progress; retry shortly")]
+    Busy,
+    /// A sync carrying more card pushes than the server takes in one request.
+    #[error("too many card pushes in one request (at most {0}); send them over several syncs")]
+    TooManyPushes(usize),
+    /// A sync or fallback body that does not say it is the wire format.
+    #[error("the body must be sent as Content-Type: {0}")]
+    UnsupportedMediaType(&'static str),
     /// Optimistic concurrency: the card changed under us; the caller retries.
     #[error("card changed concurrently")]
     Conflict,
@@ -119,6 +128,9 @@ pub const ALL_CODES: &[&str] = &[
     "request.not_found",
     "admin.not_found",
     "admin.already_exists",
+    "sync.busy",
+    "sync.too_many_pushes",
+    "request.unsupported_media_type",
     "server.busy",
     "server.internal",
     "request.timeout",
@@ -151,6 +163,9 @@ impl Error {
             Error::NoRoute => "request.not_found",
             Error::NotFound(_) => "admin.not_found",
             Error::AlreadyExists(_) => "admin.already_exists",
+            Error::Busy => "sync.busy",
+            Error::TooManyPushes(_) => "sync.too_many_pushes",
+            Error::UnsupportedMediaType(_) => "request.unsupported_media_type",
             Error::Conflict => "server.busy",
             Error::StorageFull => "server.storage_full",
             Error::ReadOnly => "server.read_only",
@@ -177,7 +192,11 @@ impl Error {
             | Error::UnsupportedVersion(_)
             | Error::InvalidCard(_)
             | Error::Invalid(_) => StatusCode::BAD_REQUEST,
-            Error::TooLarge | Error::CardTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge | Error::CardTooLarge(_) | Error::TooManyPushes(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Busy => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) => StatusCode::CONFLICT,
             Error::Conflict | Error::StorageFull | Error::ReadOnly => {
@@ -185,6 +204,11 @@ impl Error {
             }
             Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the same request may succeed later unchanged (answered with `Retry-After`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Busy | Error::Conflict | Error::StorageFull)
     }
 
     /// The message a client may see: the display text, except for server-side failures,
@@ -260,10 +284,15 @@ impl IntoResponse for Error {
             tracing::info!(code = self.code(), "request refused");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Error::StorageFull = self {
+        let retry_after = match self {
+            Error::StorageFull => Some(STORAGE_FULL_RETRY_AFTER),
+            _ if self.is_retryable() => Some(RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(STORAGE_FULL_RETRY_AFTER),
+                axum::http::HeaderValue::from_static(secs),
             );
         }
         // Lets the metrics layer count errors by code without parsing bodies.
@@ -271,6 +300,10 @@ impl IntoResponse for Error {
         response
     }
 }
+
+/// `Retry-After` of retryable refusals, in seconds: a sync takes milliseconds, so one
+/// second is long enough for the device's previous sync to finish.
+const RETRY_AFTER_SECS: &str = "1";
 
 /// Seconds a device waits before retrying after `server.storage_full`: long enough for an
 /// operator's alert to be acted on, short enough that a freed disk is used soon.
@@ -311,6 +344,9 @@ mod tests {
             Error::NoRoute,
             Error::NotFound("x"),
             Error::AlreadyExists("x"),
+            Error::Busy,
+            Error::TooManyPushes(1),
+            Error::UnsupportedMediaType("x"),
             Error::Conflict,
             Error::StorageFull,
             Error::ReadOnly,

@@ -13,15 +13,18 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fieldbook_core::sync::wire::{self, EnrolRequest, EnrolResponse, FallbackRequest, SyncRequest};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
@@ -29,16 +32,27 @@ use crate::AppState;
 use crate::admin;
 use crate::auth::{authenticate, now};
 use crate::error::{Error, ErrorCode, Result};
+use crate::limits;
 use crate::metrics::Event;
 use crate::storage::{Device, PersonKind, Role, Storage, Territory};
 
+/// Largest JSON body (enrolment, administration): these are a few short strings, and the
+/// enrolment route is open to anyone.
+const JSON_BODY_LIMIT: usize = 64 * 1024;
+
 /// Builds the router over a state.
+///
+/// Layers, outermost first: `observe` (request id, span, metrics, `nosniff`), the
+/// whole-request timeout, the JSON body limit; authenticated routes then run
+/// `authenticated`, which checks the bearer token from the headers before any handler,
+/// and so before any body, is read.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    Router::new()
+    let public = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/v1/enrol", post(enrol))
+        .route("/v1/enrol", post(enrol));
+    let authenticated_routes = Router::new()
         .route("/v1/sync", post(sync))
         .route("/v1/fallback", post(fallback))
         .route("/v1/cards/{card_id}", get(card))
@@ -55,14 +69,31 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/enrolments", post(admin_enrol))
         .route("/v1/admin/devices", get(admin_devices))
         .route("/v1/admin/devices/{device_id}/revoke", post(admin_revoke))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticated));
+    public
+        .merge(authenticated_routes)
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(
+            JSON_BODY_LIMIT.min(config.max_body_bytes),
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Authenticates from the headers alone and hands the [`Device`] to the handler as an
+/// extension; an unauthenticated request is answered before a byte of its body is read.
+async fn authenticated(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response> {
+    let device = device(&state, request.headers()).await?;
+    request.extensions_mut().insert(device);
+    Ok(next.run(request).await)
 }
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
@@ -95,6 +126,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert("x-request-id", v);
     }
+    // Bodies are binary or JSON with an exact type; a browser must never guess another.
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
@@ -116,7 +152,7 @@ async fn healthz() -> &'static str {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),
     )
 }
@@ -153,22 +189,69 @@ async fn device(state: &AppState, headers: &HeaderMap) -> Result<Device> {
     blocking(state, move |s| authenticate(s, header.as_deref(), now())).await
 }
 
-async fn admin_device(state: &AppState, headers: &HeaderMap) -> Result<Device> {
-    let d = device(state, headers).await?;
-    if d.role != Role::Admin {
+fn require_admin(device: &Device) -> Result<()> {
+    if device.role != Role::Admin {
         return Err(Error::AccessDenied);
     }
-    Ok(d)
+    Ok(())
 }
 
-fn body_bytes(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Error::TooLarge
-        } else {
-            Error::Malformed("could not read the body".into())
-        }
-    })
+/// Refuses a sync or fallback body that does not declare the wire format, before reading
+/// it: no other parser is ever pointed at these bytes.
+fn require_wire_type(headers: &HeaderMap) -> Result<()> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match declared {
+        Some(t) if t.trim().eq_ignore_ascii_case(wire::CONTENT_TYPE) => Ok(()),
+        _ => Err(Error::UnsupportedMediaType(wire::CONTENT_TYPE)),
+    }
+}
+
+/// Reads a wire body (sync, fallback) once the caller is authenticated: refuses a declared
+/// length over `max_body_bytes` without reading, waits for the body's share of the
+/// in-flight budget (`max_inflight_body_bytes`), then reads at most `max_body_bytes`. The
+/// returned permit holds the share until the caller drops it.
+async fn read_wire_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, OwnedSemaphorePermit)> {
+    let limit = state.config.max_body_bytes;
+    let declared = match headers.get(header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| Error::Malformed("Content-Length is not a number".into()))?,
+        ),
+    };
+    let share = match declared {
+        Some(n) if n > limit as u64 => return Err(Error::TooLarge),
+        Some(n) => n,
+        // Chunked: reserve the most it may be.
+        None => limit as u64,
+    };
+    let share = u32::try_from(share).map_err(|_| Error::TooLarge)?;
+    let permit = state
+        .body_budget
+        .clone()
+        .acquire_many_owned(share)
+        .await
+        .map_err(|_| Error::Internal("body budget closed".into()))?;
+    let bytes = Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                Error::TooLarge
+            } else {
+                Error::Malformed("could not read the body".into())
+            }
+        })?
+        .to_bytes();
+    Ok((bytes, permit))
 }
 
 fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
@@ -200,19 +283,25 @@ async fn enrol(
 
 async fn sync(
     State(state): State<AppState>,
+    Extension(device): Extension<Device>,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response> {
-    let device = device(&state, &headers).await?;
-    let body = body_bytes(body)?;
+    require_wire_type(&headers)?;
+    let slot = state.busy_devices.enter(&device.id)?;
+    let (body, budget) = read_wire_body(&state, &headers, body).await?;
     let bytes_in = body.len() as u64;
     let max = state.config.max_decompressed_bytes;
+    let max_pushes = state.config.max_pushes_per_request;
     let identity = state.identity.clone();
     let limits = state.config.sync_limits();
     let device_id = device.id.clone();
     let docs = state.docs.clone();
     let (encoded, stats) = blocking(&state, move |s| {
+        // Held until the work is done, even if the client goes away meanwhile.
+        let _held = (slot, budget);
         let request: SyncRequest = wire::decode(&body, max)?;
+        limits::check_pushes(request.pushes.len(), max_pushes)?;
         let (response, stats) =
             crate::sync::sync(s, &docs, &identity, &device, request, limits, now())?;
         Ok((wire::encode(&response)?, stats))
@@ -240,15 +329,18 @@ async fn sync(
 
 async fn fallback(
     State(state): State<AppState>,
+    Extension(device): Extension<Device>,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response> {
-    let device = device(&state, &headers).await?;
-    let body = body_bytes(body)?;
+    require_wire_type(&headers)?;
+    let slot = state.busy_devices.enter(&device.id)?;
+    let (body, budget) = read_wire_body(&state, &headers, body).await?;
     let bytes_in = body.len() as u64;
     let max = state.config.max_decompressed_bytes;
     let docs = state.docs.clone();
     let encoded = blocking(&state, move |s| {
+        let _held = (slot, budget);
         let request: FallbackRequest = wire::decode(&body, max)?;
         let response = crate::fallback::fallback(s, &docs, &device, request, now())?;
         Ok(wire::encode(&response)?)
@@ -265,10 +357,9 @@ async fn fallback(
 /// whose scope holds it. Unknown and foreign cards get the same `access.denied`.
 async fn card(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     Path(card_id): Path<String>,
 ) -> Result<Json<serde_json::Value>> {
-    let device = device(&state, &headers).await?;
     let json = blocking(&state, move |s| {
         if device.role == Role::Admin {
             return Err(Error::AccessDenied);
@@ -295,11 +386,11 @@ struct PersonBody {
 
 async fn add_person(
     state: AppState,
-    headers: HeaderMap,
+    device: Device,
     body: std::result::Result<Json<PersonBody>, JsonRejection>,
     kind: PersonKind,
 ) -> Result<StatusCode> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     let body = json_body(body)?;
     blocking(&state, move |s| {
         admin::add_person(s, &body.id, &body.name, kind)
@@ -310,18 +401,18 @@ async fn add_person(
 
 async fn admin_add_rep(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     body: std::result::Result<Json<PersonBody>, JsonRejection>,
 ) -> Result<StatusCode> {
-    add_person(state, headers, body, PersonKind::Rep).await
+    add_person(state, device, body, PersonKind::Rep).await
 }
 
 async fn admin_add_manager(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     body: std::result::Result<Json<PersonBody>, JsonRejection>,
 ) -> Result<StatusCode> {
-    add_person(state, headers, body, PersonKind::Manager).await
+    add_person(state, device, body, PersonKind::Manager).await
 }
 
 /// `POST /v1/admin/territories` body.
@@ -334,10 +425,10 @@ struct TerritoryBody {
 
 async fn admin_add_territory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     body: std::result::Result<Json<TerritoryBody>, JsonRejection>,
 ) -> Result<StatusCode> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     let body = json_body(body)?;
     blocking(&state, move |s| {
         admin::add_territory(s, &body.id, &body.name, body.manager.as_deref())
@@ -368,9 +459,9 @@ impl From<Territory> for TerritoryView {
 
 async fn admin_territories(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
 ) -> Result<Json<Vec<TerritoryView>>> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     let list = blocking(&state, |s| s.territories()).await?;
     Ok(Json(list.into_iter().map(TerritoryView::from).collect()))
 }
@@ -383,11 +474,11 @@ struct AssignBody {
 
 async fn admin_assign(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     Path(territory_id): Path<String>,
     body: std::result::Result<Json<AssignBody>, JsonRejection>,
 ) -> Result<StatusCode> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     let body = json_body(body)?;
     blocking(&state, move |s| {
         admin::assign_territory(s, &territory_id, &body.rep)
@@ -406,10 +497,10 @@ struct EnrolBody {
 
 async fn admin_enrol(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     body: std::result::Result<Json<EnrolBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<admin::Enrolment>)> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     let body = json_body(body)?;
     let role = Role::parse(&body.role)?;
     let enrolment = blocking(&state, move |s| {
@@ -434,9 +525,9 @@ struct DeviceView {
 
 async fn admin_devices(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
 ) -> Result<Json<Vec<DeviceView>>> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     let list = blocking(&state, |s| s.devices()).await?;
     Ok(Json(
         list.into_iter()
@@ -456,10 +547,10 @@ async fn admin_devices(
 
 async fn admin_revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<Device>,
     Path(device_id): Path<String>,
 ) -> Result<StatusCode> {
-    admin_device(&state, &headers).await?;
+    require_admin(&device)?;
     blocking(&state, move |s| admin::revoke_device(s, &device_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,7 +18,10 @@
 //! [`sync`] the engine; [`fallback`] the `automerge::sync` path; [`auth`] tokens and
 //! cursors; [`admin`] administration; [`storage`] the backend trait, SQLite and the
 //! conformance suite; [`cache`] loaded documents kept above storage; [`projection`] the
-//! JSON of a card's values; [`http`] routes; [`metrics`] Prometheus text; [`error`] codes.
+//! JSON of a card's values; [`http`] routes and the per-request checks that run before a
+//! body is read; [`limits`] per-device and per-request bounds; [`serve`] the connection
+//! loop (connection cap, timeouts, graceful shutdown); [`metrics`] Prometheus; [`error`]
+//! codes.
 
 pub mod admin;
 pub mod auth;
@@ -27,8 +30,11 @@ pub mod demo;
 pub mod error;
 pub mod fallback;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod projection;
+pub mod receive_time;
+pub mod serve;
 pub mod storage;
 pub mod sync;
 
@@ -71,6 +77,20 @@ pub struct Config {
     /// cores, at least 4. Keeps 500 simultaneous syncs from becoming 500 threads with 500
     /// SQLite connections competing for two cores.
     pub max_concurrent_work: usize,
+    /// Most TCP connections open at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// A connection that has not sent a complete request head this long after opening,
+    /// or after its previous response (keep-alive), is closed.
+    pub header_read_timeout: Duration,
+    /// Most request body bytes held in memory at once, over all requests; a request
+    /// waits for its share (its `Content-Length`, or [`Config::max_body_bytes`] when it
+    /// names none) before its body is read. Never below `max_body_bytes`.
+    pub max_inflight_body_bytes: usize,
+    /// Most card pushes in one sync request; more is refused (`sync.too_many_pushes`)
+    /// before any of them is looked at.
+    pub max_pushes_per_request: usize,
+    /// How long a graceful shutdown waits for open requests to finish.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -87,6 +107,11 @@ impl Default for Config {
             max_concurrent_work: std::thread::available_parallelism()
                 .map_or(4, |n| n.get() * 2)
                 .max(4),
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+            max_inflight_body_bytes: 256 * 1024 * 1024,
+            max_pushes_per_request: 5_000,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -98,6 +123,15 @@ impl Config {
             default_response_bytes: self.default_response_bytes,
             max_response_bytes: self.max_response_bytes,
             handoff_grace_secs: self.handoff_grace_secs,
+        }
+    }
+
+    /// The connection-level limits of the serving loop.
+    pub fn serve_limits(&self) -> serve::ServeLimits {
+        serve::ServeLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            shutdown_grace: self.shutdown_grace,
         }
     }
 }
@@ -117,6 +151,11 @@ pub struct AppState {
     pub docs: Arc<cache::DocCache>,
     /// Permits to run blocking work ([`Config::max_concurrent_work`]).
     pub work_slots: Arc<tokio::sync::Semaphore>,
+    /// Request body bytes that may be held in memory now
+    /// ([`Config::max_inflight_body_bytes`]), one permit per byte.
+    pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// Devices with a sync or fallback in flight: one at a time per device.
+    pub busy_devices: Arc<limits::BusyDevices>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -139,6 +178,13 @@ impl AppState {
             work_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_work.max(1),
             )),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .max_inflight_body_bytes
+                    .max(config.max_body_bytes)
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            busy_devices: Arc::new(limits::BusyDevices::default()),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         })
@@ -157,7 +203,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
-/// requests finish (their storage writes run to completion on blocking threads).
+/// requests finish within [`Config::shutdown_grace`] (their storage writes run to
+/// completion on blocking threads). Connections are capped and timed out (see [`serve`]).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -165,9 +212,9 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, server_id = %state.identity.server_id, "serving");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = state.config.serve_limits();
+    let metrics = state.metrics.clone();
+    serve::serve(listener, app(state), limits, metrics, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,9 +1,12 @@
-//! `fieldbook-server`: parse the command line, set up logging, call the library.
+//! `fieldbook-server`: parse the command line (every flag also an environment variable),
+//! set up logging, call the library.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::{PersonKind, Role};
 use fieldbook_server::{Config, admin, state_for_sqlite};
@@ -13,11 +16,26 @@ use fieldbook_server::{Config, admin, state_for_sqlite};
 #[command(name = "fieldbook-server", version)]
 struct Cli {
     /// Data directory (holds fieldbook.db unless --db says otherwise).
-    #[arg(long, global = true, default_value = "fieldbook-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDBOOK_DATA",
+        default_value = "fieldbook-data"
+    )]
     data: PathBuf,
     /// The SQLite database file (default: DATA/fieldbook.db).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "FIELDBOOK_DB")]
     db: Option<PathBuf>,
+    /// Log format on stderr: `auto` is coloured on a terminal and plain otherwise, `json`
+    /// one JSON object per line (for log collectors). The level comes from RUST_LOG.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDBOOK_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Auto
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,18 +44,16 @@ struct Cli {
 enum Command {
     /// Serve the sync API.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
     /// Serve a demo company: seeds reps, a manager, territories and a few hundred
     /// cards on first start, prints enrolment tokens, then serves.
     Demo {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
+        #[command(flatten)]
+        serve: ServeArgs,
         /// Cards per territory on first start.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, env = "FIELDBOOK_DEMO_CARDS", default_value_t = 100)]
         cards: u64,
     },
     /// Reps.
@@ -60,6 +76,95 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Coloured on a terminal, plain text otherwise.
+    Auto,
+    /// Plain text, never colour codes.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The settings of a serving process: every field of [`Config`] and the listen address.
+/// Durations are whole seconds.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FIELDBOOK_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Largest request body, in bytes, as sent (compressed); above it: 413.
+    #[arg(long, env = "FIELDBOOK_MAX_BODY_BYTES", default_value_t = Config::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Largest sync body once decompressed, in bytes.
+    #[arg(long, env = "FIELDBOOK_MAX_DECOMPRESSED_BYTES", default_value_t = Config::default().max_decompressed_bytes)]
+    max_decompressed_bytes: usize,
+    /// Most request body bytes held in memory at once over all requests.
+    #[arg(long, env = "FIELDBOOK_MAX_INFLIGHT_BODY_BYTES", default_value_t = Config::default().max_inflight_body_bytes)]
+    max_inflight_body_bytes: usize,
+    /// Most card pushes in one sync request.
+    #[arg(long, env = "FIELDBOOK_MAX_PUSHES_PER_REQUEST", default_value_t = Config::default().max_pushes_per_request)]
+    max_pushes_per_request: usize,
+    /// A request (body included) taking longer is answered 408.
+    #[arg(long, env = "FIELDBOOK_REQUEST_TIMEOUT_SECS", default_value_t = Config::default().request_timeout.as_secs())]
+    request_timeout_secs: u64,
+    /// A connection that sends no complete request head this long after opening, or
+    /// after its previous response (keep-alive idle), is closed.
+    #[arg(long, env = "FIELDBOOK_HEADER_READ_TIMEOUT_SECS", default_value_t = Config::default().header_read_timeout.as_secs())]
+    header_read_timeout_secs: u64,
+    /// Most TCP connections open at once; more wait in the listen backlog.
+    #[arg(long, env = "FIELDBOOK_MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+    /// How long a shutdown (SIGTERM, Ctrl-C) waits for open requests to finish.
+    #[arg(long, env = "FIELDBOOK_SHUTDOWN_GRACE_SECS", default_value_t = Config::default().shutdown_grace.as_secs())]
+    shutdown_grace_secs: u64,
+    /// Response budget, in bytes, when the device names none.
+    #[arg(long, env = "FIELDBOOK_DEFAULT_RESPONSE_BYTES", default_value_t = Config::default().default_response_bytes)]
+    default_response_bytes: u32,
+    /// Largest response budget granted to a device, in bytes.
+    #[arg(long, env = "FIELDBOOK_MAX_RESPONSE_BYTES", default_value_t = Config::default().max_response_bytes)]
+    max_response_bytes: u32,
+    /// Lifetime of device tokens, in seconds (default: until revoked).
+    #[arg(long, env = "FIELDBOOK_DEVICE_TOKEN_TTL_SECS")]
+    device_token_ttl_secs: Option<i64>,
+    /// How long after a handoff the previous owner's late edits are still accepted.
+    #[arg(long, env = "FIELDBOOK_HANDOFF_GRACE_SECS", default_value_t = Config::default().handoff_grace_secs)]
+    handoff_grace_secs: i64,
+    /// Loaded card documents kept in memory (about 25 KiB each); 0: none.
+    #[arg(long, env = "FIELDBOOK_DOC_CACHE_CARDS", default_value_t = Config::default().doc_cache_cards)]
+    doc_cache_cards: usize,
+    /// Requests that may run storage and Automerge work at once (default: twice the
+    /// cores, at least 4).
+    #[arg(long, env = "FIELDBOOK_WORK_SLOTS", default_value_t = Config::default().max_concurrent_work)]
+    work_slots: usize,
+    /// Print the effective settings and exit without serving.
+    #[arg(long)]
+    print_config: bool,
+}
+
+impl ServeArgs {
+    /// The library's configuration these settings describe.
+    fn config(&self) -> Config {
+        Config {
+            max_body_bytes: self.max_body_bytes,
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            default_response_bytes: self.default_response_bytes,
+            max_response_bytes: self.max_response_bytes,
+            device_token_ttl_secs: self.device_token_ttl_secs,
+            handoff_grace_secs: self.handoff_grace_secs,
+            doc_cache_cards: self.doc_cache_cards,
+            max_concurrent_work: self.work_slots,
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            max_inflight_body_bytes: self.max_inflight_body_bytes,
+            max_pushes_per_request: self.max_pushes_per_request,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,14 +222,8 @@ enum DeviceCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -134,17 +233,39 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Logs to stderr; colour codes only on a terminal (a log file must stay greppable).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Plain => builder.with_ansi(false).init(),
+        LogFormat::Auto => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
 fn run(cli: Cli) -> fieldbook_server::Result<()> {
+    match &cli.command {
+        Command::Serve { serve } | Command::Demo { serve, .. } if serve.print_config => {
+            println!("listen: {}\n{:#?}", serve.listen, serve.config());
+            return Ok(());
+        }
+        _ => {}
+    }
     std::fs::create_dir_all(&cli.data)
         .map_err(|e| fieldbook_server::Error::Internal(format!("data directory: {e}")))?;
     let db = cli.db.unwrap_or_else(|| cli.data.join("fieldbook.db"));
     match cli.command {
-        Command::Serve { listen } => {
-            let state = state_for_sqlite(&db, Config::default())?;
-            return serve(state, listen);
+        Command::Serve { serve: args } => {
+            let state = state_for_sqlite(&db, args.config())?;
+            return serve(state, args.listen);
         }
-        Command::Demo { listen, cards } => {
-            let state = state_for_sqlite(&db, Config::default())?;
+        Command::Demo { serve: args, cards } => {
+            let listen = args.listen;
+            let state = state_for_sqlite(&db, args.config())?;
             let today = chrono::Utc::now().date_naive();
             let seeded = fieldbook_server::demo::seed(&*state.storage, cards, today)?;
             if seeded.cards > 0 {
@@ -246,4 +367,108 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(argv: &[&str]) -> ServeArgs {
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve { serve } => serve,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_config_field_is_a_flag() {
+        let args = serve_args(&[
+            "fieldbook-server",
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--max-body-bytes",
+            "1000",
+            "--max-decompressed-bytes",
+            "2000",
+            "--max-inflight-body-bytes",
+            "3000",
+            "--max-pushes-per-request",
+            "40",
+            "--request-timeout-secs",
+            "5",
+            "--header-read-timeout-secs",
+            "6",
+            "--max-connections",
+            "70",
+            "--shutdown-grace-secs",
+            "8",
+            "--default-response-bytes",
+            "900",
+            "--max-response-bytes",
+            "901",
+            "--device-token-ttl-secs",
+            "3600",
+            "--handoff-grace-secs",
+            "60",
+            "--doc-cache-cards",
+            "11",
+            "--work-slots",
+            "3",
+        ]);
+        assert_eq!(args.listen, "0.0.0.0:9000".parse().expect("addr"));
+        let c = args.config();
+        assert_eq!(c.max_body_bytes, 1000);
+        assert_eq!(c.max_decompressed_bytes, 2000);
+        assert_eq!(c.max_inflight_body_bytes, 3000);
+        assert_eq!(c.max_pushes_per_request, 40);
+        assert_eq!(c.request_timeout, Duration::from_secs(5));
+        assert_eq!(c.header_read_timeout, Duration::from_secs(6));
+        assert_eq!(c.max_connections, 70);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(8));
+        assert_eq!(c.default_response_bytes, 900);
+        assert_eq!(c.max_response_bytes, 901);
+        assert_eq!(c.device_token_ttl_secs, Some(3600));
+        assert_eq!(c.handoff_grace_secs, 60);
+        assert_eq!(c.doc_cache_cards, 11);
+        assert_eq!(c.max_concurrent_work, 3);
+    }
+
+    #[test]
+    fn defaults_are_the_library_defaults() {
+        let c = serve_args(&["fieldbook-server", "serve"]).config();
+        let d = Config::default();
+        assert_eq!(format!("{c:?}"), format!("{d:?}"));
+    }
+
+    #[test]
+    fn log_format_is_parsed_and_checked() {
+        let cli = Cli::try_parse_from(["fieldbook-server", "--log-format", "json", "serve"])
+            .expect("parses");
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["fieldbook-server", "--log-format", "xml", "serve"]).is_err());
+        assert!(
+            Cli::try_parse_from(["fieldbook-server", "serve", "--max-connections", "many"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn every_config_flag_has_an_environment_variable() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").expect("serve");
+        for arg in serve.get_arguments() {
+            let id = arg.get_id().as_str();
+            if ["print_config", "help"].contains(&id) {
+                continue;
+            }
+            let env = arg.get_env().unwrap_or_else(|| panic!("--{id} has no env"));
+            assert_eq!(
+                env.to_str().expect("ascii"),
+                format!("FIELDBOOK_{}", id.to_uppercase()),
+                "--{id}"
+            );
+        }
+    }
 }

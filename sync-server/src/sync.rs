@@ -70,7 +70,6 @@ use fieldbook_core::sync::wire::{
 use crate::auth::{CursorState, issue_cursor, read_cursor};
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
-use crate::projection::projection;
 use crate::storage::{
     CardCommit, CommitOutcome, Device, HeldChanges, NewChange, Role, ServerIdentity, Storage,
     StoredCard,
@@ -456,6 +455,7 @@ fn prepare_push(
         .copied()
         .collect();
     let commit = build_commit(
+        storage,
         device,
         scope,
         &push.card_id,
@@ -627,7 +627,9 @@ pub(crate) fn commit_if_new(
     late: bool,
     now: i64,
 ) -> Result<Option<CommitOutcome>> {
-    match build_commit(device, scope, card_id, stored, doc, changes, late, now)? {
+    match build_commit(
+        storage, device, scope, card_id, stored, doc, changes, late, now,
+    )? {
         Some(commit) => storage.commit_card(&commit).map(Some),
         None => Ok(None),
     }
@@ -636,6 +638,7 @@ pub(crate) fn commit_if_new(
 /// Checks scope and builds the write of a card that gained changes (`None`: nothing new).
 #[allow(clippy::too_many_arguments)]
 fn build_commit(
+    storage: &dyn Storage,
     device: &Device,
     scope: &HashSet<String>,
     card_id: &str,
@@ -670,7 +673,7 @@ fn build_commit(
         expected_last_position: stored.map(|c| c.last_position),
         doc: stored_bytes(doc, stored, &changes),
         heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-        projection: projection(doc)?,
+        projection: crate::receive_time::projection_received(storage, card_id, doc, now)?,
         changes,
         late,
         device_id: device.id.clone(),

@@ -26,36 +26,49 @@ use crate::value::{Money, Scalar};
 /// The card document schema version written at the root.
 pub const SCHEMA_VERSION: i64 = 1;
 
-pub(crate) const MAP_SECTIONS: &[&str] = &[
-    "basic",
-    "characteristics",
-    "business",
-    "transaction",
-    "credit",
-    "operating",
-    "marketing",
-    "classification",
-    "location",
-    "contacts",
-    "todos",
-    "opportunities",
-    "sales",
-    "tags",
-];
-
 /// Create the skeleton of a new card in a transaction and write `card` into it.
 pub(crate) fn create_card<T: Transactable>(tx: &mut T, card: &Card) -> Result<Vec<String>> {
     tx.put(ROOT, "schema", SCHEMA_VERSION)?;
     tx.put(ROOT, "id", card.id.as_str())?;
-    for key in MAP_SECTIONS {
-        tx.put_object(ROOT, *key, ObjType::Map)?;
+    for (key, kind) in skeleton() {
+        tx.put_object(ROOT, key, kind)?;
     }
-    tx.put_object(ROOT, "visits", ObjType::List)?;
-    tx.put_object(ROOT, "notes", ObjType::Text)?;
     let blank = Card::with_id(card.id.clone());
     let mut touched = write_card(tx, &blank, card)?;
     touched.insert(0, "created".to_string());
     Ok(touched)
+}
+
+macro_rules! obj_type {
+    (map) => {
+        ObjType::Map
+    };
+    (list) => {
+        ObjType::List
+    };
+}
+
+macro_rules! collection_types {
+    ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+        /// Each collection and its object type: the visit log a list (two phones append
+        /// offline and both entries survive), the others maps keyed by item id.
+        const COLLECTION_TYPES: &[(&str, ObjType)] = &[$((stringify!($c), obj_type!($store)),)*];
+    };
+}
+super::with_collections!(collection_types);
+
+/// Every object under a card's root, created once with the card: the sections (maps),
+/// the collections, the sales and tags maps and the notes Text.
+pub(crate) fn skeleton() -> impl Iterator<Item = (&'static str, ObjType)> {
+    super::SECTIONS
+        .iter()
+        .map(|(key, _)| (*key, ObjType::Map))
+        .chain(COLLECTION_TYPES.iter().copied())
+        .chain([
+            ("sales", ObjType::Map),
+            ("tags", ObjType::Map),
+            ("notes", ObjType::Text),
+        ])
 }
 
 /// The card id stored in a document, if any.
@@ -107,12 +120,13 @@ fn read_keyed<R: ReadDoc, S: Record>(
     out
 }
 
-fn read_visits<R: ReadDoc>(
+fn read_listed<R: ReadDoc, S: Record>(
     doc: &R,
     root: &MapView,
+    key: &str,
     heads: Option<&[ChangeHash]>,
-) -> Vec<Keyed<super::Visit>> {
-    let Some(list) = child(root, "visits") else {
+) -> Vec<Keyed<S>> {
+    let Some(list) = child(root, key) else {
         return vec![];
     };
     let objects: Vec<ObjId> = match heads {
@@ -122,18 +136,18 @@ fn read_visits<R: ReadDoc>(
             .map(|item| item.id())
             .collect(),
     };
-    let visits: Vec<Keyed<super::Visit>> = objects
+    let items: Vec<Keyed<S>> = objects
         .iter()
         .filter_map(|obj| {
             let view = MapView::read(doc, obj, heads);
             let id = <Option<String>>::read(doc, &view, "id", heads)?;
             Some(Keyed {
-                value: super::Visit::read_view(doc, &view, heads),
+                value: S::read_view(doc, &view, heads),
                 id,
             })
         })
         .collect();
-    visits
+    items
 }
 
 /// Read the card as of `heads` (`None`: now).
@@ -169,26 +183,27 @@ pub(crate) fn read_card<R: ReadDoc>(doc: &R, heads: Option<&[ChangeHash]>) -> Re
                 .collect::<BTreeSet<_>>()
         })
         .unwrap_or_default();
-    let mut card = Card {
-        id,
-        territory: <Option<String>>::read(doc, &root, "territory", heads),
-        basic: read_section(doc, &root, "basic", heads),
-        characteristics: read_section(doc, &root, "characteristics", heads),
-        business: read_section(doc, &root, "business", heads),
-        transaction: read_section(doc, &root, "transaction", heads),
-        credit: read_section(doc, &root, "credit", heads),
-        operating: read_section(doc, &root, "operating", heads),
-        marketing: read_section(doc, &root, "marketing", heads),
-        classification: read_section(doc, &root, "classification", heads),
-        location: read_section(doc, &root, "location", heads),
-        notes: LongText::read(doc, &root, "notes", heads),
-        contacts: read_keyed(doc, &root, "contacts", heads),
-        visits: read_visits(doc, &root, heads),
-        todos: read_keyed(doc, &root, "todos", heads),
-        opportunities: read_keyed(doc, &root, "opportunities", heads),
-        sales,
-        tags,
-    };
+    let mut card = Card::with_id(id);
+    card.territory = <Option<String>>::read(doc, &root, "territory", heads);
+    card.notes = LongText::read(doc, &root, "notes", heads);
+    card.sales = sales;
+    card.tags = tags;
+    macro_rules! sections {
+        ($($s:ident : $ty:ident => $label:literal,)*) => {
+            $(card.$s = read_section(doc, &root, stringify!($s), heads);)*
+        };
+    }
+    super::with_sections!(sections);
+    macro_rules! collections {
+        ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+            $(card.$c = if stringify!($store) == "list" {
+                read_listed(doc, &root, stringify!($c), heads)
+            } else {
+                read_keyed(doc, &root, stringify!($c), heads)
+            };)*
+        };
+    }
+    super::with_collections!(collections);
     canonical_order(&mut card);
     Ok(card)
 }
@@ -276,35 +291,37 @@ fn visit_index<T: Transactable>(tx: &T, list: &ObjId, id: &str) -> Result<Option
     Ok(None)
 }
 
-fn write_visits<T: Transactable>(
+fn write_listed<T: Transactable, S: Record>(
     tx: &mut T,
-    old: &[Keyed<super::Visit>],
-    new: &[Keyed<super::Visit>],
+    key: &str,
+    kind: &'static str,
+    old: &[Keyed<S>],
+    new: &[Keyed<S>],
     touched: &mut Vec<String>,
 ) -> Result<()> {
     if old == new {
         return Ok(());
     }
-    let list = ensure(tx, "visits", ObjType::List)?;
+    let list = ensure(tx, key, ObjType::List)?;
     for visit in new {
-        let prefix = format!("visits.{}", visit.id);
+        let prefix = format!("{key}.{}", visit.id);
         match old.iter().find(|o| o.id == visit.id) {
             Some(before) if before.value == visit.value => {}
             Some(before) => {
                 let index =
                     visit_index(tx, &list, &visit.id)?.ok_or_else(|| Error::ItemNotFound {
-                        kind: "visit",
+                        kind,
                         id: visit.id.clone(),
                     })?;
                 if let Some((_, obj)) = tx.get(&list, index)? {
-                    super::Visit::write(tx, &obj, &before.value, &visit.value, &prefix, touched)?;
+                    S::write(tx, &obj, &before.value, &visit.value, &prefix, touched)?;
                 }
             }
             None => {
                 let end = tx.length(&list);
                 let obj = tx.insert_object(&list, end, ObjType::Map)?;
                 tx.put(&obj, "id", visit.id.as_str())?;
-                super::Visit::write(
+                S::write(
                     tx,
                     &obj,
                     &Default::default(),
@@ -319,7 +336,7 @@ fn write_visits<T: Transactable>(
     for gone in old.iter().filter(|o| !new.iter().any(|n| n.id == o.id)) {
         if let Some(index) = visit_index(tx, &list, &gone.id)? {
             tx.delete(&list, index)?;
-            touched.push(format!("visits.{}", gone.id));
+            touched.push(format!("{key}.{}", gone.id));
         }
     }
     Ok(())
@@ -337,58 +354,25 @@ pub(crate) fn write_card<T: Transactable>(
         <Option<String>>::force(tx, &ROOT, "territory", &new.territory)?;
         touched.push("territory".into());
     }
-    write_section(tx, "basic", &old.basic, &new.basic, &mut touched)?;
-    write_section(
-        tx,
-        "characteristics",
-        &old.characteristics,
-        &new.characteristics,
-        &mut touched,
-    )?;
-    write_section(tx, "business", &old.business, &new.business, &mut touched)?;
-    write_section(
-        tx,
-        "transaction",
-        &old.transaction,
-        &new.transaction,
-        &mut touched,
-    )?;
-    write_section(tx, "credit", &old.credit, &new.credit, &mut touched)?;
-    write_section(
-        tx,
-        "operating",
-        &old.operating,
-        &new.operating,
-        &mut touched,
-    )?;
-    write_section(
-        tx,
-        "marketing",
-        &old.marketing,
-        &new.marketing,
-        &mut touched,
-    )?;
-    write_section(
-        tx,
-        "classification",
-        &old.classification,
-        &new.classification,
-        &mut touched,
-    )?;
-    write_section(tx, "location", &old.location, &new.location, &mut touched)?;
+    macro_rules! sections {
+        ($($s:ident : $ty:ident => $label:literal,)*) => {
+            $(write_section(tx, stringify!($s), &old.$s, &new.$s, &mut touched)?;)*
+        };
+    }
+    super::with_sections!(sections);
     if LongText::write(tx, &ROOT, "notes", &old.notes, &new.notes)? {
         touched.push("notes".into());
     }
-    write_keyed(tx, "contacts", &old.contacts, &new.contacts, &mut touched)?;
-    write_visits(tx, &old.visits, &new.visits, &mut touched)?;
-    write_keyed(tx, "todos", &old.todos, &new.todos, &mut touched)?;
-    write_keyed(
-        tx,
-        "opportunities",
-        &old.opportunities,
-        &new.opportunities,
-        &mut touched,
-    )?;
+    macro_rules! collections {
+        ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+            $(if stringify!($store) == "list" {
+                write_listed(tx, stringify!($c), $kind, &old.$c, &new.$c, &mut touched)?;
+            } else {
+                write_keyed(tx, stringify!($c), &old.$c, &new.$c, &mut touched)?;
+            })*
+        };
+    }
+    super::with_collections!(collections);
     if old.sales != new.sales {
         let map = ensure(tx, "sales", ObjType::Map)?;
         for (month, amount) in &new.sales {
@@ -416,6 +400,34 @@ pub(crate) fn write_card<T: Transactable>(
     Ok(touched)
 }
 
+/// The object of the item `id` of a collection stored as `store` (`list` or `map`).
+fn item_object<T: Transactable>(
+    tx: &mut T,
+    collection: &str,
+    store: &str,
+    kind: &'static str,
+    id: &str,
+) -> Result<ObjId> {
+    let not_found = || Error::ItemNotFound {
+        kind,
+        id: id.to_string(),
+    };
+    if store == "list" {
+        let list = ensure(tx, collection, ObjType::List)?;
+        let index = visit_index(tx, &list, id)?.ok_or_else(not_found)?;
+        match tx.get(&list, index)? {
+            Some((Value::Object(ObjType::Map), o)) => Ok(o),
+            _ => Err(not_found()),
+        }
+    } else {
+        let map = ensure(tx, collection, ObjType::Map)?;
+        match tx.get(&map, id)? {
+            Some((Value::Object(ObjType::Map), o)) => Ok(o),
+            _ => Err(not_found()),
+        }
+    }
+}
+
 /// Write one field unconditionally from what a person typed, superseding every
 /// concurrent value: this is how a conflict is resolved, even when the chosen value
 /// equals the one Automerge happened to pick as winner.
@@ -440,52 +452,45 @@ pub(crate) fn force_path<T: Transactable>(
             let map = section_obj(tx, "sales")?;
             <Option<Money>>::force(tx, &map, &month.to_string(), &amount)
         }
-        [section, key] => {
-            let obj = section_obj(tx, section)?;
-            match *section {
-                "basic" => super::BasicData::force_input(tx, &obj, key, input, path),
-                "characteristics" => {
-                    super::Characteristics::force_input(tx, &obj, key, input, path)
-                }
-                "business" => super::BusinessStatus::force_input(tx, &obj, key, input, path),
-                "transaction" => super::TransactionStatus::force_input(tx, &obj, key, input, path),
-                "credit" => super::CreditData::force_input(tx, &obj, key, input, path),
-                "operating" => super::OperatingData::force_input(tx, &obj, key, input, path),
-                "marketing" => super::MarketingInfo::force_input(tx, &obj, key, input, path),
-                "classification" => super::Classification::force_input(tx, &obj, key, input, path),
-                "location" => super::Location::force_input(tx, &obj, key, input, path),
-                _ => Err(unknown()),
+        ["tags", tag] => {
+            // A tag is a key of the tags map holding `true`; removing it removes the tag.
+            let on = input.trim().is_empty()
+                || <bool as Scalar>::parse(input).map_err(super::field::invalid_at(path))?;
+            let map = section_obj(tx, "tags")?;
+            if on {
+                tx.put(&map, *tag, true)?;
+            } else {
+                tx.delete(&map, *tag)?;
             }
+            Ok(())
+        }
+        [section, key] => {
+            macro_rules! sections {
+                ($($s:ident : $ty:ident => $label:literal,)*) => {
+                    match *section {
+                        $(stringify!($s) => {
+                            let obj = section_obj(tx, section)?;
+                            super::$ty::force_input(tx, &obj, key, input, path)
+                        })*
+                        _ => Err(unknown()),
+                    }
+                };
+            }
+            super::with_sections!(sections)
         }
         [collection, id, key] => {
-            let obj = match *collection {
-                "visits" => {
-                    let list = ensure(tx, "visits", ObjType::List)?;
-                    let index = visit_index(tx, &list, id)?.ok_or_else(|| Error::ItemNotFound {
-                        kind: "visit",
-                        id: id.to_string(),
-                    })?;
-                    tx.get(&list, index)?.map(|(_, o)| o)
-                }
-                "contacts" | "todos" | "opportunities" => {
-                    let map = section_obj(tx, collection)?;
-                    match tx.get(&map, *id)? {
-                        Some((Value::Object(ObjType::Map), o)) => Some(o),
-                        _ => None,
+            macro_rules! collections {
+                ($($c:ident : $ty:ident, $kind:literal, $store:ident => $label:literal,)*) => {
+                    match *collection {
+                        $(stringify!($c) => {
+                            let obj = item_object(tx, collection, stringify!($store), $kind, id)?;
+                            super::$ty::force_input(tx, &obj, key, input, path)
+                        })*
+                        _ => Err(unknown()),
                     }
-                }
-                _ => return Err(unknown()),
+                };
             }
-            .ok_or_else(|| Error::ItemNotFound {
-                kind: "item",
-                id: id.to_string(),
-            })?;
-            match *collection {
-                "visits" => super::Visit::force_input(tx, &obj, key, input, path),
-                "contacts" => super::Contact::force_input(tx, &obj, key, input, path),
-                "todos" => super::Todo::force_input(tx, &obj, key, input, path),
-                _ => super::Opportunity::force_input(tx, &obj, key, input, path),
-            }
+            super::with_collections!(collections)
         }
         _ => {
             let _ = card;

@@ -16,7 +16,7 @@ use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::Card;
-use super::doc::{MAP_SECTIONS, create_card};
+use super::doc::{create_card, skeleton};
 use crate::error::{Error, Result};
 use crate::ids::CardId;
 
@@ -50,11 +50,9 @@ pub fn validate_card_doc(doc: &Automerge, card_id: &str) -> Result<()> {
         None | Some(ScalarValue::Str(_)) => {}
         Some(_) => return Err(invalid("root \"territory\" is not a string")),
     }
-    for key in MAP_SECTIONS {
-        expect_object(doc, key, ObjType::Map)?;
+    for (key, kind) in skeleton() {
+        expect_object(doc, key, kind)?;
     }
-    expect_object(doc, "visits", ObjType::List)?;
-    expect_object(doc, "notes", ObjType::Text)?;
     Ok(())
 }
 

@@ -3,11 +3,13 @@
 
 mod harness;
 
+mod abuse;
 mod authz;
 mod bad_input;
 mod conformance;
 mod fallback;
 mod instances;
 mod paging;
+mod schema_upgrade;
 mod scope;
 mod sync_flow;

@@ -14,7 +14,7 @@ use fieldbook_core::CardId;
 use fieldbook_core::sync::http::HttpTransport;
 use fieldbook_server::storage::Role;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::support::{Device, Server};
 

@@ -3,7 +3,8 @@
 //!
 //! The schema is versioned with `PRAGMA user_version`, one match arm per step; every
 //! step's SQL stays here as it shipped, so an old file upgrades to exactly what a fresh
-//! one gets (tested below).
+//! one gets (tested by upgrading a frozen schema-1 file, `tests/fixtures/schema_v1.sql`,
+//! in `tests/server/schema_upgrade.rs`).
 
 use rusqlite::{Connection, params};
 
@@ -163,86 +164,7 @@ pub(super) fn identity(c: &Connection) -> Result<ServerIdentity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::Storage;
     use crate::storage::sqlite::SqliteStorage;
-
-    fn schema(conn: &Connection) -> Vec<(String, String)> {
-        let mut stmt = conn
-            .prepare(
-                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name",
-            )
-            .expect("prepare");
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .expect("rows")
-    }
-
-    /// A schema-1 database (frozen here as it shipped) upgrades to the same schema as a
-    /// fresh database, keeping its data.
-    #[test]
-    fn schema_1_upgrades_to_the_current_schema() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let old = dir.path().join("v1.db");
-        {
-            let conn = Connection::open(&old).expect("open");
-            conn.execute_batch(SCHEMA_V1).expect("v1");
-            conn.execute(
-                "INSERT INTO meta (id, server_id, cursor_key, head) VALUES (1, 's', ?1, 0)",
-                [vec![7u8; 32]],
-            )
-            .expect("meta");
-            conn.execute(
-                "INSERT INTO people (id, name, kind) VALUES ('a', 'A', 'rep')",
-                [],
-            )
-            .expect("person");
-            conn.pragma_update(None, "user_version", 1)
-                .expect("version");
-        }
-        let upgraded = SqliteStorage::open(&old).expect("upgrade");
-        assert!(upgraded.person("a").expect("person").is_some());
-        assert_eq!(upgraded.identity().expect("identity").server_id, "s");
-        let fresh = SqliteStorage::open(&dir.path().join("fresh.db")).expect("fresh");
-        let a = schema(&upgraded.writer.lock().expect("lock"));
-        let b = schema(&fresh.writer.lock().expect("lock"));
-        let names = |s: &[(String, String)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&a), names(&b));
-        // ALTER TABLE rewrites the stored SQL differently from CREATE TABLE; compare the
-        // columns instead of the text.
-        for (name, _) in &a {
-            let cols = |s: &SqliteStorage| {
-                let conn = s.writer.lock().expect("lock");
-                let mut stmt = conn
-                    .prepare(&format!(
-                        "SELECT name, type, \"notnull\" FROM pragma_table_info('{name}')"
-                    ))
-                    .expect("prepare");
-                stmt.query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .expect("query")
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .expect("rows")
-            };
-            assert_eq!(cols(&upgraded), cols(&fresh), "table {name}");
-        }
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("future.db");
-        Connection::open(&path)
-            .expect("open")
-            .pragma_update(None, "user_version", 99)
-            .expect("version");
-        assert!(SqliteStorage::open(&path).is_err());
-    }
 
     /// A read-only file is served only when no migration is needed: an old one is
     /// refused with a message that says why, and left untouched.
