@@ -10,3 +10,4 @@ mod counts;
 mod disk;
 mod faults;
 mod quarantine;
+mod recover;
