@@ -305,6 +305,9 @@ mod tests {
                 message: "m".into(),
             },
             Error::Protocol("p".into()),
+            Error::CardTooLarge("c".into()),
+            Error::BadBytes("b".into()),
+            Error::InvalidCard("i".into()),
         ]
     }
 

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod card;
+pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod guard;

@@ -294,15 +294,14 @@ impl IntoResponse for Error {
             tracing::info!(code = self.code(), "request refused");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
-        let retry_after = match self {
-            Error::StorageFull => Some(STORAGE_FULL_RETRY_AFTER),
-            _ if self.is_retryable() => Some(RETRY_AFTER_SECS),
-            _ => None,
-        };
-        if let Some(secs) = retry_after {
+        if self.is_retryable() {
+            let after = match self {
+                Error::StorageFull => STORAGE_FULL_RETRY_AFTER,
+                _ => RETRY_AFTER_SECS,
+            };
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(secs),
+                axum::http::HeaderValue::from_static(after),
             );
         }
         // Lets the metrics layer count errors by code without parsing bodies.

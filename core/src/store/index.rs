@@ -57,7 +57,7 @@ pub(crate) fn write(
         .classification
         .abc
         .or(card.classification.prospect_class);
-    let last_visit = card.last_visit();
+    let last_visit = crate::clock::last_trusted_visit(tx, &card.visits)?;
     // The explicit "next visit" of the latest visit wins over the class cadence,
     // which is applied at query time so a settings change needs no reindex.
     let next_visit_on = last_visit.and_then(|v| v.next_visit).map(|d| d.display());

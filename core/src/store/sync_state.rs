@@ -472,6 +472,7 @@ impl Store {
             }
         }
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        crate::clock::record_server_time(&tx, resp.server_time)?;
         let mut out = Applied::default();
         for ack in &resp.acks {
             let Some(p) = pushed.iter().find(|p| p.push.card_id == ack.card_id) else {

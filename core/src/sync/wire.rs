@@ -31,7 +31,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The version of this wire format. Sent first in every top-level message.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// postcard is positional and [`decode`] refuses trailing bytes, so any field added to a
+/// message (always at its end) raises the version. 2: `SyncResponse::server_time`.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The HTTP `Content-Type` of sync bodies (postcard, gzip-compressed).
 pub const CONTENT_TYPE: &str = "application/vnd.fieldbook.sync+postcard-gzip";
@@ -101,6 +104,10 @@ pub struct SyncResponse {
     /// The territories the device's person may write cards into now (sorted): where a
     /// card created on the device can go.
     pub territories: Vec<String>,
+    /// The server's clock when it answered (Unix seconds): the device measures its own
+    /// clock against it ([`crate::clock`]). Added in protocol version 2; last, as every
+    /// field added to a message must be.
+    pub server_time: Option<i64>,
 }
 
 /// The server holds the pushed changes of one card.

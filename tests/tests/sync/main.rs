@@ -5,6 +5,7 @@
 
 mod support;
 
+mod clock_skew;
 mod converge;
 mod counts;
 mod disk;
