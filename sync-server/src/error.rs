@@ -97,6 +97,11 @@ pub enum Error {
     /// The database is read-only: reads are served, writes are refused.
     #[error("the server is read-only for now; your changes stay on the device")]
     ReadOnly,
+    /// A pushed change reuses an (actor, seq) the server already holds with another hash:
+    /// the device's store was copied or restored from a backup. The device must move to a
+    /// fresh actor before its edits can be accepted.
+    #[error("this device's actor was reused by a copied or restored store; it must re-key")]
+    ActorReused,
     /// A storage backend failure (detail logged, not sent).
     #[error("storage error: {0}")]
     Storage(String),
@@ -135,6 +140,7 @@ pub const ALL_CODES: &[&str] = &[
     "server.internal",
     "request.timeout",
     "server.storage_full",
+    "sync.actor_reused",
     "server.read_only",
 ];
 
@@ -168,6 +174,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "request.unsupported_media_type",
             Error::Conflict => "server.busy",
             Error::StorageFull => "server.storage_full",
+            Error::ActorReused => "sync.actor_reused",
             Error::ReadOnly => "server.read_only",
             Error::Storage(_) | Error::Internal(_) => "server.internal",
         }
@@ -198,7 +205,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Busy => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
-            Error::AlreadyExists(_) => StatusCode::CONFLICT,
+            Error::AlreadyExists(_) | Error::ActorReused => StatusCode::CONFLICT,
             Error::Conflict | Error::StorageFull | Error::ReadOnly => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -240,6 +247,9 @@ impl Error {
         match e {
             fieldbook_core::Error::CardTooLarge(m) => Error::CardTooLarge(m),
             fieldbook_core::Error::InvalidCard(m) => Error::InvalidCard(m),
+            // Automerge refuses a change whose (actor, seq) it holds with another hash; the
+            // guard passes its message on. That is a copied store, not a bad change.
+            fieldbook_core::Error::BadBytes(m) if m.contains("duplicate seq") => Error::ActorReused,
             other => Error::BadChange(other.to_string()),
         }
     }
@@ -349,6 +359,7 @@ mod tests {
             Error::Conflict,
             Error::StorageFull,
             Error::ReadOnly,
+            Error::ActorReused,
             Error::Storage(String::new()),
             Error::Internal(String::new()),
         ];

@@ -213,5 +213,6 @@ fn is_card_refusal(e: &Error) -> bool {
             | Error::CardTooLarge(_)
             | Error::InvalidCard(_)
             | Error::Invalid(_)
+            | Error::ActorReused
     )
 }

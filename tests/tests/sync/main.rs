@@ -11,3 +11,4 @@ mod counts;
 mod disk;
 mod faults;
 mod quarantine;
+mod recover;

@@ -108,6 +108,11 @@ impl Device {
         }
     }
 
+    /// The device's store file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("device.db")
+    }
+
     pub fn sync(&mut self) -> SyncReport {
         self.try_sync().expect("sync")
     }
