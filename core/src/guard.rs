@@ -186,6 +186,22 @@ pub fn apply_checked(doc: &mut Automerge, bytes: &[u8], checked: &CheckedBytes) 
     }
 }
 
+/// The length of the leading chunk of `bytes` when it is an Automerge document chunk
+/// (magic, 4-byte checksum, type 0, LEB128 length, body), else `None`. For stored bytes
+/// that are a document followed by appended change chunks.
+pub fn document_chunk_len(bytes: &[u8]) -> Option<usize> {
+    let mut r = Cursor::new(bytes);
+    if r.take(4).ok()? != MAGIC {
+        return None;
+    }
+    r.take(4).ok()?;
+    if r.u8().ok()? != DOCUMENT {
+        return None;
+    }
+    let len = r.len_prefix().ok()?;
+    Some(bytes.len() - r.rest.len() + len)
+}
+
 /// [`check_automerge_bytes`] over several byte strings sharing one budget (the changes a
 /// sync message carries, each its own run of chunks).
 pub fn check_each<'a>(

@@ -108,6 +108,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_edit() {
     let started = Instant::now();
     let mut kills = 0;
     let mut total_done = 0;
+    // Kills that landed after the child had acknowledged at least one edit: the crash
+    // point this test is about (a kill during startup proves little).
+    let mut kills_mid_loop = 0;
     while kills < 60 && started.elapsed() < Duration::from_secs(60) {
         let mut child = Command::new(&exe)
             .args([
@@ -133,14 +136,24 @@ fn sigkill_at_random_moments_loses_no_acknowledged_edit() {
         // Startup (exec, open, migrate) takes some milliseconds: the delays cover
         // kills before the first edit as well as in the middle of the loop.
         std::thread::sleep(Duration::from_millis(rng.range(2, 250) as u64));
+        // The child must still be running when it is killed: one that exited (a panic, a
+        // test filter that no longer matches) would make every check below vacuous.
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "kill {kills}: the child exited before it was killed"
+        );
         child.kill().expect("SIGKILL");
         let status = child.wait().expect("wait");
-        assert!(
-            !status.success(),
-            "the child should have died from the kill"
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "kill {kills}: the child should have died from SIGKILL, not {status:?}"
         );
         kills += 1;
         let lines = reader.join().expect("reader thread");
+        if lines.iter().any(|l| l.starts_with("done ")) {
+            kills_mid_loop += 1;
+        }
         for line in lines {
             let mut parts = line.split_whitespace();
             if parts.next() != Some("done") {
@@ -189,9 +202,13 @@ fn sigkill_at_random_moments_loses_no_acknowledged_edit() {
         }
     }
     eprintln!(
-        "{kills} kills, {total_done} acknowledged edits checked, {:?}",
+        "{kills} kills ({kills_mid_loop} mid-loop), {total_done} acknowledged edits checked, {:?}",
         started.elapsed()
     );
     assert!(kills >= 50, "only {kills} kills within the time limit");
     assert!(total_done > 0, "the child never got to acknowledge an edit");
+    assert!(
+        kills_mid_loop >= kills / 4,
+        "only {kills_mid_loop} of {kills} kills landed while the child was editing"
+    );
 }

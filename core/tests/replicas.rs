@@ -1,35 +1,24 @@
 //! Property: three replicas that edit the same cards concurrently and exchange
 //! bundles in any order, with duplicates and stale copies, end up identical: the
-//! same documents (data, conflicts, heads) and the same index rows (every sort,
-//! filters, searches).
+//! same documents (data, conflicts, heads), byte-equal card views and the same index
+//! rows (every sort, filters, searches). Every conflict a replica reports can be
+//! resolved, and the resolution converges everywhere with no conflict left.
 //!
-//! Seeded: `FIELDBOOK_SEED=<n> cargo test -p fieldbook-core --test replicas` replays
-//! the edit sequence of a failing run (actor ids are random per store, so conflict
-//! winners may differ between replays; convergence must hold regardless).
-
-use std::time::Instant;
+//! A proptest: a failing schedule of edits, exports and imports is shrunk to a
+//! small one and saved under `proptest-regressions/`. CI runs 64 schedules; the
+//! soak runs 10,000:
+//! `PROPTEST_CASES=10000 cargo test --release -p fieldbook-core --test replicas`.
 
 use chrono::{Duration, TimeZone, Utc};
 use fieldbook_core::card::{Contact, Visit};
 use fieldbook_core::demo::{DemoRng, demo_card, demo_edit};
 use fieldbook_core::value::{Class, Money, VisitKind};
 use fieldbook_core::{Card, CardId, CardQuery, CardSummary, Keyed, SortBy, Store};
+use proptest::prelude::*;
 
 struct Replica {
     store: Store,
     rep: &'static str,
-}
-
-fn seed() -> u64 {
-    let seed = std::env::var("FIELDBOOK_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| {
-            use std::hash::{BuildHasher, RandomState};
-            RandomState::new().hash_one(Instant::now())
-        });
-    eprintln!("FIELDBOOK_SEED={seed}");
-    seed
 }
 
 const PHONES: &[&str] = &[
@@ -268,30 +257,36 @@ fn index_snapshot(store: &Store) -> Vec<(String, Vec<CardSummary>)> {
     out
 }
 
-fn check_identical(replicas: &mut [Replica], ids: &[CardId], round: u32) {
+fn check_identical(replicas: &mut [Replica], ids: &[CardId], stage: &str) {
     let (first, rest) = replicas.split_first_mut().expect("replicas");
     for id in ids {
-        let mut a = first.store.card(id).expect("card on replica 0");
-        a.heads.sort();
+        let a = first.store.card(id).expect("card on replica 0");
+        let json_a = serde_json::to_string(&a).expect("json");
         for (n, other) in rest.iter_mut().enumerate() {
-            let mut b = other.store.card(id).expect("card on another replica");
-            b.heads.sort();
+            let b = other.store.card(id).expect("card on another replica");
+            assert_eq!(
+                a.heads,
+                b.heads,
+                "{stage}: heads of {id} differ on replica {}",
+                n + 1
+            );
             assert_eq!(
                 a.card,
                 b.card,
-                "round {round}: card {id} differs on replica {}",
+                "{stage}: card {id} differs on replica {}",
                 n + 1
             );
             assert_eq!(
                 a.conflicts,
                 b.conflicts,
-                "round {round}: conflicts of {id} differ on replica {}",
+                "{stage}: conflicts of {id} differ on replica {}",
                 n + 1
             );
+            // Views are a pure function of the document: byte-equal for equal heads.
             assert_eq!(
-                a.heads,
-                b.heads,
-                "round {round}: heads of {id} differ on replica {}",
+                json_a,
+                serde_json::to_string(&b).expect("json"),
+                "{stage}: view of {id} differs on replica {}",
                 n + 1
             );
         }
@@ -303,16 +298,98 @@ fn check_identical(replicas: &mut [Replica], ids: &[CardId], round: u32) {
             assert_eq!(
                 rows0,
                 rows,
-                "round {round}: index query {name:?} differs on replica {}",
+                "{stage}: index query {name:?} differs on replica {}",
                 n + 1
             );
         }
     }
 }
 
-/// Runs one round; returns how many conflicts were open at the end (for the log).
-fn one_round(seed: u64, round: u32) -> usize {
-    let mut rng = DemoRng::for_index(seed, u64::from(round));
+/// One step of a schedule.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Replica `r` edits card `card` with 1–2 random edits drawn from `seed`.
+    Edit { r: usize, card: usize, seed: u64 },
+    /// Replica `r` exports the cards whose bit is set in `mask` to the mailbox.
+    Export { r: usize, mask: u8 },
+    /// Replica `r` imports the bundle `pick` (modulo the mailbox size), if any.
+    Import { r: usize, pick: usize },
+    /// Replica `r` resolves one of the card's conflicts with one of its values.
+    Resolve { r: usize, card: usize, pick: usize },
+}
+
+/// A whole run: store settings, who creates which card, the steps, the final
+/// delivery order and which stale bundles are replayed.
+#[derive(Debug, Clone)]
+struct Schedule {
+    seed: u64,
+    compact_after: [u32; 3],
+    cache_cards: [u32; 3],
+    owners: [usize; CARDS],
+    ops: Vec<Op>,
+    delivery: Vec<(usize, usize)>,
+    duplicates: Vec<bool>,
+    replay: Vec<(bool, usize)>,
+}
+
+const CARDS: usize = 4;
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..3usize, 0..CARDS, any::<u64>()).prop_map(|(r, card, seed)| Op::Edit { r, card, seed }),
+        1 => (0..3usize, any::<u8>()).prop_map(|(r, mask)| Op::Export { r, mask }),
+        2 => (0..3usize, any::<usize>()).prop_map(|(r, pick)| Op::Import { r, pick }),
+        1 => (0..3usize, 0..CARDS, any::<usize>()).prop_map(|(r, card, pick)| Op::Resolve { r, card, pick }),
+    ]
+}
+
+fn schedule() -> impl Strategy<Value = Schedule> {
+    let pairs: Vec<(usize, usize)> = (0..3)
+        .flat_map(|a| (0..3).map(move |b| (a, b)))
+        .filter(|(a, b)| a != b)
+        .collect();
+    (
+        any::<u64>(),
+        // Small chunk limits: compaction happens during the run too.
+        [2..8u32, 2..8u32, 2..8u32],
+        [1..4u32, 1..4u32, 1..4u32],
+        [0..3usize, 0..3usize, 0..3usize, 0..3usize],
+        prop::collection::vec(op(), 0..40),
+        Just(pairs).prop_shuffle(),
+        prop::collection::vec(any::<bool>(), 6),
+        prop::collection::vec((any::<bool>(), 0..3usize), 0..8),
+    )
+        .prop_map(
+            |(seed, compact_after, cache_cards, owners, ops, delivery, duplicates, replay)| {
+                Schedule {
+                    seed,
+                    compact_after,
+                    cache_cards,
+                    owners,
+                    ops,
+                    delivery,
+                    duplicates,
+                    replay,
+                }
+            },
+        )
+}
+
+/// Every replica's full bundle to every other, in the schedule's order.
+fn deliver_all(replicas: &mut [Replica], s: &Schedule) {
+    for (n, &(from, to)) in s.delivery.iter().enumerate() {
+        let bundle = replicas[from].store.export_bundle(None).expect("export");
+        replicas[to].store.import_bundle(&bundle).expect("import");
+        if s.duplicates.get(n).copied().unwrap_or(false) {
+            replicas[to]
+                .store
+                .import_bundle(&bundle)
+                .expect("duplicate import");
+        }
+    }
+}
+
+fn run(s: &Schedule) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut replicas: Vec<Replica> = ["zhangwei", "lina", "wangqiang"]
         .into_iter()
@@ -322,10 +399,9 @@ fn one_round(seed: u64, round: u32) -> usize {
             store
                 .init_identity(rep.parse().expect("rep"))
                 .expect("identity");
-            // Small chunk limit: compaction happens during the test too.
             let mut settings = store.settings().clone();
-            settings.compact_after_chunks = rng.range(2, 8) as u32;
-            settings.cache_cards = rng.range(1, 4) as u32;
+            settings.compact_after_chunks = s.compact_after[i];
+            settings.cache_cards = s.cache_cards[i];
             store.set_settings(settings).expect("settings");
             Replica { store, rep }
         })
@@ -334,16 +410,14 @@ fn one_round(seed: u64, round: u32) -> usize {
     // Cards are created on one device each and shared before anyone edits them:
     // the skeleton of a card is created exactly once.
     let mut ids = Vec::new();
-    for i in 0..4u64 {
-        let owner = rng.below(3) as usize;
-        let territory = rng.word(&["华东区", "华南区", "华北区"]);
+    for (i, &owner) in s.owners.iter().enumerate() {
+        let territory = ["华东区", "华南区", "华北区"][i % 3];
         let id = replicas[owner]
             .store
-            .insert_new(demo_card(seed ^ u64::from(round), i, territory))
+            .insert_new(demo_card(s.seed, i as u64, territory))
             .expect("insert");
         ids.push(id);
     }
-    let mut mailbox: Vec<Vec<u8>> = Vec::new();
     for from in 0..3 {
         let bundle = replicas[from].store.export_bundle(None).expect("export");
         for (to, replica) in replicas.iter_mut().enumerate() {
@@ -353,123 +427,119 @@ fn one_round(seed: u64, round: u32) -> usize {
         }
     }
 
-    // Random edits, exports and imports, in any order, duplicates included.
-    for _ in 0..70 {
-        let r = rng.below(3) as usize;
-        match rng.below(10) {
-            0..=5 => {
-                let id = ids[rng.below(ids.len() as u64) as usize].clone();
+    let mut mailbox: Vec<Vec<u8>> = Vec::new();
+    for op in &s.ops {
+        match *op {
+            Op::Edit { r, card, seed } => {
                 let rep = replicas[r].rep;
-                let mut edit_rng = DemoRng::new(rng.next_u64());
+                let mut rng = DemoRng::new(seed);
                 replicas[r]
                     .store
-                    .update(&id, |card| {
-                        for _ in 0..edit_rng.range(1, 3) {
-                            random_edit(card, &mut edit_rng, rep);
+                    .update(&ids[card], |c| {
+                        for _ in 0..rng.range(1, 3) {
+                            random_edit(c, &mut rng, rep);
                         }
                         Ok(())
                     })
                     .expect("edit");
             }
-            6 => {
-                // Export some cards (not always all).
-                let subset: Vec<CardId> = ids.iter().filter(|_| rng.chance(0.6)).cloned().collect();
-                let bundle = replicas[r]
-                    .store
-                    .export_bundle(Some(&subset))
-                    .expect("export");
-                mailbox.push(bundle);
+            Op::Export { r, mask } => {
+                let subset: Vec<CardId> = ids
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                mailbox.push(
+                    replicas[r]
+                        .store
+                        .export_bundle(Some(&subset))
+                        .expect("export"),
+                );
             }
-            7 | 8 => {
-                if let Some(bundle) = rng.pick(&mailbox) {
+            Op::Import { r, pick } => {
+                if !mailbox.is_empty() {
+                    let bundle = &mailbox[pick % mailbox.len()];
                     replicas[r].store.import_bundle(bundle).expect("import");
                 }
             }
-            _ => {
-                // Resolve a conflict now and then, writing one of the values shown.
-                let id = ids[rng.below(ids.len() as u64) as usize].clone();
-                let conflicts = replicas[r].store.conflicts(&id).expect("conflicts");
-                if let Some(c) = rng.pick(&conflicts) {
-                    let value = rng
-                        .pick(&c.values)
-                        .map(|v| v.value.clone())
-                        .unwrap_or_default();
-                    if let Err(e) = replicas[r].store.resolve(&id, &c.path, &value) {
-                        assert!(e.code().starts_with("input."), "resolve {}: {e}", c.path);
+            Op::Resolve { r, card, pick } => {
+                let conflicts = replicas[r].store.conflicts(&ids[card]).expect("conflicts");
+                if !conflicts.is_empty() {
+                    let c = &conflicts[pick % conflicts.len()];
+                    let value = c.values[pick % c.values.len()].value.clone();
+                    // Every reported conflict can be resolved with a value it shows.
+                    if let Err(e) = replicas[r].store.resolve(&ids[card], &c.path, &value) {
+                        panic!("resolving {} with {value:?}: {e} ({})", c.path, e.code());
                     }
                 }
             }
         }
     }
 
-    // Deliver everything: each replica's full bundle to every other, in a random
-    // order, twice, then replay stale bundles from the mailbox (must change nothing).
-    for _ in 0..2 {
-        let mut order: Vec<(usize, usize)> = (0..3)
-            .flat_map(|a| (0..3).map(move |b| (a, b)))
-            .filter(|(a, b)| a != b)
-            .collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        for (from, to) in order {
-            let bundle = replicas[from].store.export_bundle(None).expect("export");
-            replicas[to].store.import_bundle(&bundle).expect("import");
-            if rng.chance(0.3) {
-                replicas[to]
+    // Deliver everything (twice, so every replica has every change), then replay
+    // stale bundles from the mailbox: they must change nothing.
+    deliver_all(&mut replicas, s);
+    deliver_all(&mut replicas, s);
+    if !mailbox.is_empty() {
+        for &(replay, r) in &s.replay {
+            if !replay {
+                continue;
+            }
+            for bundle in &mailbox {
+                let report = replicas[r]
                     .store
-                    .import_bundle(&bundle)
-                    .expect("duplicate import");
+                    .import_bundle(bundle)
+                    .expect("stale import");
+                assert_eq!(
+                    report.cards_new + report.cards_updated,
+                    0,
+                    "a stale bundle changed a converged replica"
+                );
             }
         }
     }
-    for bundle in &mailbox {
-        if rng.chance(0.5) {
-            continue;
-        }
-        let r = rng.below(3) as usize;
-        let report = replicas[r]
-            .store
-            .import_bundle(bundle)
-            .expect("stale import");
-        assert_eq!(
-            report.cards_new + report.cards_updated,
-            0,
-            "a stale bundle changed a converged replica"
-        );
-    }
-    check_identical(&mut replicas, &ids, round);
+    check_identical(&mut replicas, &ids, "after delivery");
 
     // A fresh process sees the same: reopen every store and compare again.
     for (i, replica) in replicas.iter_mut().enumerate() {
         replica.store = Store::open(dir.path().join(format!("r{i}.db"))).expect("reopen");
         assert!(replica.store.integrity_ok().expect("integrity"));
     }
-    check_identical(&mut replicas, &ids, round);
-    ids.iter()
-        .map(|id| {
-            replicas[0]
-                .store
-                .conflicts(id)
-                .map(|c| c.len())
-                .unwrap_or(0)
-        })
-        .sum()
+    check_identical(&mut replicas, &ids, "after reopening");
+
+    // Every conflict left can be resolved, and the resolutions converge: after one
+    // replica resolves them all and everyone syncs, no replica has a conflict.
+    for id in &ids {
+        for c in replicas[0].store.conflicts(id).expect("conflicts") {
+            let value = c.values[0].value.clone();
+            if let Err(e) = replicas[0].store.resolve(id, &c.path, &value) {
+                panic!("resolving {} with {value:?}: {e} ({})", c.path, e.code());
+            }
+        }
+    }
+    deliver_all(&mut replicas, s);
+    check_identical(&mut replicas, &ids, "after resolving");
+    for (n, replica) in replicas.iter_mut().enumerate() {
+        for id in &ids {
+            let open = replica.store.conflicts(id).expect("conflicts");
+            assert!(open.is_empty(), "replica {n}: {id} still has {open:?}");
+        }
+    }
 }
 
-#[test]
-fn three_replicas_converge_whatever_the_order() {
-    let seed = seed();
-    let started = Instant::now();
-    let mut round = 0;
-    let mut conflicts = 0;
-    // Several rounds, bounded in time so the test stays fast on 2 cores in debug.
-    while round < 8 && (round < 2 || started.elapsed().as_secs() < 15) {
-        conflicts += one_round(seed, round);
-        round += 1;
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(64)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn three_replicas_converge_whatever_the_order(s in schedule()) {
+        run(&s);
     }
-    eprintln!(
-        "{round} rounds in {:?}, {conflicts} conflicts open at the ends of rounds",
-        started.elapsed()
-    );
 }

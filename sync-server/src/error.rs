@@ -91,6 +91,12 @@ pub enum Error {
     /// Optimistic concurrency: the card changed under us; the caller retries.
     #[error("card changed concurrently")]
     Conflict,
+    /// The database's disk is full (SQLITE_FULL): nothing was written; retry later.
+    #[error("the server's storage is full; try again later")]
+    StorageFull,
+    /// The database is read-only: reads are served, writes are refused.
+    #[error("the server is read-only for now; your changes stay on the device")]
+    ReadOnly,
     /// A storage backend failure (detail logged, not sent).
     #[error("storage error: {0}")]
     Storage(String),
@@ -128,6 +134,8 @@ pub const ALL_CODES: &[&str] = &[
     "server.busy",
     "server.internal",
     "request.timeout",
+    "server.storage_full",
+    "server.read_only",
 ];
 
 impl Error {
@@ -159,6 +167,8 @@ impl Error {
             Error::TooManyPushes(_) => "sync.too_many_pushes",
             Error::UnsupportedMediaType(_) => "request.unsupported_media_type",
             Error::Conflict => "server.busy",
+            Error::StorageFull => "server.storage_full",
+            Error::ReadOnly => "server.read_only",
             Error::Storage(_) | Error::Internal(_) => "server.internal",
         }
     }
@@ -189,20 +199,25 @@ impl Error {
             Error::Busy => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) => StatusCode::CONFLICT,
-            Error::Conflict => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Conflict | Error::StorageFull | Error::ReadOnly => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Whether the same request may succeed later unchanged (answered with `Retry-After`).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Busy | Error::Conflict)
+        matches!(self, Error::Busy | Error::Conflict | Error::StorageFull)
     }
 
     /// The message a client may see: the display text, except for server-side failures,
     /// whose detail stays in the logs.
     pub fn public_message(&self) -> String {
-        if self.status().is_server_error() {
+        if matches!(self, Error::StorageFull | Error::ReadOnly) {
+            // These say nothing internal, and tell the device why its sync did not go through.
+            self.to_string()
+        } else if self.status().is_server_error() {
             "the server could not complete the request; try again later".to_owned()
         } else {
             self.to_string()
@@ -232,7 +247,13 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Storage(e.to_string())
+        // A full disk and a read-only file are conditions an operator fixes and a device
+        // retries after, not bugs: they keep their own codes.
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::StorageFull,
+            Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnly,
+            _ => Error::Storage(e.to_string()),
+        }
     }
 }
 
@@ -264,9 +285,13 @@ impl IntoResponse for Error {
         }
         let mut response = (status, axum::Json(self.body())).into_response();
         if self.is_retryable() {
+            let after = match self {
+                Error::StorageFull => STORAGE_FULL_RETRY_AFTER,
+                _ => RETRY_AFTER_SECS,
+            };
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+                axum::http::HeaderValue::from_static(after),
             );
         }
         // Lets the metrics layer count errors by code without parsing bodies.
@@ -278,6 +303,10 @@ impl IntoResponse for Error {
 /// `Retry-After` of retryable refusals, in seconds: a sync takes milliseconds, so one
 /// second is long enough for the device's previous sync to finish.
 const RETRY_AFTER_SECS: &str = "1";
+
+/// Seconds a device waits before retrying after `server.storage_full`: long enough for an
+/// operator's alert to be acted on, short enough that a freed disk is used soon.
+const STORAGE_FULL_RETRY_AFTER: &str = "60";
 
 /// The code of an error response, attached as a response extension for metrics.
 #[derive(Clone, Copy, Debug)]
@@ -318,6 +347,8 @@ mod tests {
             Error::TooManyPushes(1),
             Error::UnsupportedMediaType("x"),
             Error::Conflict,
+            Error::StorageFull,
+            Error::ReadOnly,
             Error::Storage(String::new()),
             Error::Internal(String::new()),
         ];
@@ -335,5 +366,34 @@ mod tests {
     fn server_errors_hide_detail() {
         let e = Error::Storage("disk /var/secret full".into());
         assert!(!e.body().message.contains("secret"));
+    }
+
+    #[test]
+    fn a_full_disk_is_retryable_and_says_when() {
+        let response = Error::StorageFull.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from_static(
+                STORAGE_FULL_RETRY_AFTER
+            ))
+        );
+    }
+
+    #[test]
+    fn sqlite_full_and_read_only_keep_their_codes() {
+        let sqlite = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        assert_eq!(
+            Error::from(sqlite(rusqlite::ffi::SQLITE_FULL)).code(),
+            "server.storage_full"
+        );
+        assert_eq!(
+            Error::from(sqlite(rusqlite::ffi::SQLITE_READONLY)).code(),
+            "server.read_only"
+        );
+        assert_eq!(
+            Error::from(sqlite(rusqlite::ffi::SQLITE_CORRUPT)).code(),
+            "server.internal"
+        );
     }
 }

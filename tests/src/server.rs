@@ -67,6 +67,25 @@ impl TestServer {
         TestServer::open(db, Config::default())
     }
 
+    /// A server on a storage the caller built (e.g. a read-only or size-capped SQLite file
+    /// `server.db` in `dir`), keeping `dir` alive with it.
+    pub fn start_on(storage: Arc<dyn Storage>, dir: tempfile::TempDir) -> TestServer {
+        let config = Config::default();
+        let state = fieldbook_server::AppState::new(storage, config.clone()).expect("state");
+        let running = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn server");
+        TestServer {
+            running,
+            db: dir.path().join("server.db"),
+            config,
+            _dir: Some(dir),
+        }
+    }
+
+    /// The server's database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone()
+    }
+
     fn open(db: &Path, config: Config) -> TestServer {
         let state = state_for_sqlite(db, config.clone()).expect("server state");
         let running = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn server");

@@ -100,6 +100,9 @@ pub fn sync(store: &mut Store, ca_certs: &[PathBuf], json_output: bool) -> Resul
     for id in &report.revoked_kept {
         human.push_str(&format!("\n  card {id} was handed over but still has unsynced edits; it stays until they are accepted"));
     }
+    for (id, code) in &report.quarantined {
+        human.push_str(&format!("\n  quarantined {id}: error[{code}] this device cannot read the card; it was not applied"));
+    }
     for (id, code, message) in &report.refused {
         human.push_str(&format!("\n  refused {id}: error[{code}] {message}"));
     }
@@ -119,7 +122,8 @@ pub fn status(store: &mut Store) -> Result<Output> {
     let cards = store.count()?;
     let rep = store.rep().map(|r| r.to_string());
     let territories = store.territories()?;
-    let human = match &enrolment {
+    let quarantined: Vec<String> = store.quarantined()?.into_iter().map(|(id, _)| id).collect();
+    let mut human = match &enrolment {
         Some(e) => format!(
             "device  {}\nrep     {}\nserver  {}\nterritories {}\ncards   {cards}\npending {pending} card(s) with edits not yet synced",
             store.device_id(),
@@ -137,8 +141,16 @@ pub fn status(store: &mut Store) -> Result<Output> {
             rep.as_deref().unwrap_or("-")
         ),
     };
+    if !quarantined.is_empty() {
+        human.push_str(&format!(
+            "\nquarantined {} card(s) this device cannot read: {}",
+            quarantined.len(),
+            quarantined.join(", ")
+        ));
+    }
     Ok(Output::new(
         json!({
+            "quarantined": quarantined,
             "device": store.device_id(),
             "rep": rep,
             "server": enrolment.as_ref().map(|e| e.server_url.clone()),

@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 /// Marker stored in `meta` so we never adopt someone else's SQLite file.
 pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
@@ -137,6 +137,22 @@ CREATE TABLE card_views (
 INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
 ";
 
+/// Cards a sync brought that this device cannot read (bytes over the bounds, a document
+/// that does not load, one that is not a card): kept out of `cards`, listed for `status`.
+const V3: &str = "
+CREATE TABLE sync_quarantine (
+    card_id TEXT PRIMARY KEY,
+    code    TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    at      INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+fn upgrade_to_v3(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V3)?;
+    Ok(())
+}
+
 fn upgrade_to_v2(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(V2)?;
     Ok(())
@@ -193,6 +209,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
         match v {
             0 => upgrade_to_v1(&tx)?,
             1 => upgrade_to_v2(&tx)?,
+            2 => upgrade_to_v3(&tx)?,
             _ => unreachable!("every version below CURRENT_VERSION has a step"),
         }
         v += 1;

@@ -16,7 +16,9 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{Cached, Origin, Store};
 use crate::card::doc::stored_id;
+use crate::card::validate_card_doc;
 use crate::error::{Error, Result};
+use crate::guard::{self, BytesLimits};
 use crate::ids::CardId;
 use crate::sync::wire::{CardPush, Cursor, Hash, PayloadKind, SyncResponse};
 
@@ -43,6 +45,48 @@ pub(crate) struct Applied {
     pub revoked_removed: u32,
     pub revoked_kept: Vec<String>,
     pub need_fallback: Vec<String>,
+    /// Cards put in quarantine by this response: (card id, code).
+    pub quarantined: Vec<(String, String)>,
+}
+
+/// Why a card from the server was not applied.
+enum Unreadable {
+    /// The bytes, the document or the card failed a check: quarantine the card.
+    Card(Error),
+    /// Anything else (SQLite, ...): fails the whole response as before.
+    Other(Error),
+}
+
+impl From<Error> for Unreadable {
+    fn from(e: Error) -> Self {
+        Unreadable::Other(e)
+    }
+}
+
+impl From<rusqlite::Error> for Unreadable {
+    fn from(e: rusqlite::Error) -> Self {
+        Unreadable::Other(e.into())
+    }
+}
+
+/// Keeps a card this device cannot read out of the store, and remembers why (the code and
+/// the check's message, which names no field content).
+fn quarantine(tx: &Transaction<'_>, id: &str, err: &Error, out: &mut Applied) -> Result<()> {
+    tracing::warn!(code = err.code(), "a card from the server was quarantined");
+    tx.execute(
+        "INSERT INTO sync_quarantine (card_id, code, reason, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (card_id) DO UPDATE SET code = ?2, reason = ?3, at = ?4",
+        params![id, err.code(), err.to_string(), super::now()],
+    )?;
+    out.quarantined
+        .push((id.to_string(), err.code().to_string()));
+    Ok(())
+}
+
+/// A card quarantined by an earlier response that now applied: release it.
+fn release(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    tx.execute("DELETE FROM sync_quarantine WHERE card_id = ?1", [id])?;
+    Ok(())
 }
 
 fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
@@ -118,9 +162,16 @@ fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
 /// A card new to the device, decoded: its document, card and open conflicts.
 type Decoded = (Automerge, super::CardView);
 
-fn decode_new(bytes: &[u8], id: &CardId) -> Result<Decoded> {
-    let doc = Automerge::load(bytes)
-        .map_err(|e| Error::Protocol(format!("card {id}: document does not decode: {e}")))?;
+/// Decodes a card new to the device: bounded check of the bytes, strict load, the card
+/// validator. Every error here quarantines the card.
+fn decode_new(bytes: &[u8], id: &CardId, kind: PayloadKind) -> Result<Decoded> {
+    let doc = guard::load_bounded(bytes, &BytesLimits::CARD)?;
+    if kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty() {
+        return Err(Error::Protocol(format!(
+            "card {id}: partial history for a card this device lacks"
+        )));
+    }
+    validate_card_doc(&doc, id.as_str())?;
     if stored_id(&doc).as_ref() != Some(id) {
         return Err(Error::Protocol(format!(
             "card {id}: the document belongs to another card"
@@ -203,6 +254,18 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// Cards a sync brought that this device could not read and did not apply, with the
+    /// code of the check that refused them, by id.
+    pub fn quarantined(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT card_id, code FROM sync_quarantine ORDER BY card_id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     /// Number of cards with changes the server has not acknowledged.
@@ -312,7 +375,9 @@ impl Store {
             .optional()?)
     }
 
-    /// Apply server changes to a card the device already has.
+    /// Apply server changes to a card the device already has. Bytes over the bounds, bytes
+    /// that do not load, and a result that is not a valid card quarantine the card: its
+    /// stored document is left as it was.
     fn apply_to_existing(
         tx: &Transaction<'_>,
         settings: &crate::settings::Settings,
@@ -322,13 +387,31 @@ impl Store {
         change: &crate::sync::wire::CardChanges,
         out: &mut Applied,
     ) -> Result<()> {
+        match Self::try_apply_to_existing(tx, settings, cache, num, id, change, out) {
+            Ok(()) => release(tx, id.as_str()),
+            Err(Unreadable::Card(e)) => {
+                // The cached copy may hold part of the bytes: forget it.
+                cache.pop(id);
+                quarantine(tx, id.as_str(), &e, out)
+            }
+            Err(Unreadable::Other(e)) => Err(e),
+        }
+    }
+
+    fn try_apply_to_existing(
+        tx: &Transaction<'_>,
+        settings: &crate::settings::Settings,
+        cache: &mut lru::LruCache<CardId, Cached>,
+        num: i64,
+        id: &CardId,
+        change: &crate::sync::wire::CardChanges,
+        out: &mut Applied,
+    ) -> std::result::Result<(), Unreadable> {
         let cached = Self::load(tx, cache, id)?;
         let before = cached.doc.get_heads();
         let conflicts_before = super::count_conflicts(&cached.doc);
-        cached
-            .doc
-            .load_incremental(&change.bytes)
-            .map_err(|e| Error::Protocol(format!("card {id}: changes do not decode: {e}")))?;
+        guard::load_incremental_bounded(&mut cached.doc, &change.bytes, &BytesLimits::CARD)
+            .map_err(Unreadable::Card)?;
         if !cached.doc.get_missing_deps(&[]).is_empty() {
             // We lack history the server assumes we have: the queued changes would be
             // lost on save, so forget this copy and let the fallback fix it.
@@ -336,6 +419,7 @@ impl Store {
             out.need_fallback.push(id.to_string());
             return Ok(());
         }
+        validate_card_doc(&cached.doc, id.as_str()).map_err(Unreadable::Card)?;
         if cached.doc.get_heads() != before {
             Self::persist(tx, settings, cached, &before, Origin::Server)?;
             out.cards_pulled += 1;
@@ -344,7 +428,7 @@ impl Store {
         }
         let mut acked = acked_of(tx, num)?;
         acked.extend(from_wire(&change.heads));
-        record_acked(tx, num, &cached.doc, acked)
+        Ok(record_acked(tx, num, &cached.doc, acked)?)
     }
 
     /// Store a card new to the device, already decoded.
@@ -357,11 +441,7 @@ impl Store {
         (doc, view): Decoded,
         out: &mut Applied,
     ) -> Result<()> {
-        if change.kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty() {
-            return Err(Error::Protocol(format!(
-                "card {id}: partial history for a card this device lacks"
-            )));
-        }
+        release(tx, id.as_str())?;
         // A snapshot is already a compacted document: store its bytes as they are.
         let snapshot = match change.kind {
             PayloadKind::Snapshot => change.bytes.clone(),
@@ -442,9 +522,8 @@ impl Store {
                     change,
                     &mut out,
                 )?,
-                None => {
-                    let decoded = decode_new(&change.bytes, &id)?;
-                    Self::insert_new_card(
+                None => match decode_new(&change.bytes, &id, change.kind) {
+                    Ok(decoded) => Self::insert_new_card(
                         &tx,
                         &self.settings,
                         &mut self.cache,
@@ -452,8 +531,9 @@ impl Store {
                         change,
                         decoded,
                         &mut out,
-                    )?;
-                }
+                    )?,
+                    Err(e) => quarantine(&tx, id.as_str(), &e, &mut out)?,
+                },
             }
         }
         // Cards new to the device (a first sync, a territory handed over) dominate a
@@ -477,7 +557,7 @@ impl Store {
                         let decoded = c
                             .card_id
                             .parse::<CardId>()
-                            .and_then(|id| decode_new(&c.bytes, &id));
+                            .and_then(|id| decode_new(&c.bytes, &id, c.kind));
                         if sender.send((i, decoded)).is_err() {
                             break; // the writer stopped on an error
                         }
@@ -496,9 +576,12 @@ impl Store {
                     Some(num) => {
                         Self::apply_to_existing(tx_ref, settings, cache, num, &id, change, out_ref)?
                     }
-                    None => Self::insert_new_card(
-                        tx_ref, settings, cache, &id, change, decoded?, out_ref,
-                    )?,
+                    None => match decoded {
+                        Ok(decoded) => Self::insert_new_card(
+                            tx_ref, settings, cache, &id, change, decoded, out_ref,
+                        )?,
+                        Err(e) => quarantine(tx_ref, id.as_str(), &e, out_ref)?,
+                    },
                 }
             }
             Ok(())

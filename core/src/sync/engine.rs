@@ -19,6 +19,7 @@ use super::wire::{
     SyncResponse,
 };
 use crate::error::{Error, Result};
+use crate::guard::{BytesLimits, check_each};
 use crate::ids::{CardId, RepId};
 use crate::store::Store;
 use crate::store::sync_state::Enrolment;
@@ -67,6 +68,10 @@ pub struct SyncReport {
     pub fallbacks: u32,
     /// Cards still holding changes the server has not acknowledged.
     pub pending: u64,
+    /// Cards the server sent that this device cannot read (over the byte bounds, not
+    /// loadable, not a valid card): kept out of the store, the rest of the response
+    /// applied. (card id, code).
+    pub quarantined: Vec<(String, String)>,
 }
 
 fn server_error(status: u16, body: &[u8]) -> Error {
@@ -192,6 +197,7 @@ pub fn sync(
         report.new_conflicts += applied.new_conflicts;
         report.cards_revoked += applied.revoked_removed;
         report.revoked_kept.extend(applied.revoked_kept);
+        report.quarantined.extend(applied.quarantined);
         for refusal in &response.refused {
             tracing::info!(code = %refusal.code, "server refused a card's changes");
             skip.insert(refusal.card_id.clone());
@@ -262,10 +268,15 @@ fn run_fallback(
         server_heads = resp.heads;
         match resp.message {
             Some(m) => {
-                incoming = Some(
-                    Message::decode(&m)
-                        .map_err(|e| Error::Protocol(format!("fallback message: {e}")))?,
-                )
+                // `Message::decode` only splits the message; its changes stay bytes until
+                // `receive_sync_message` parses them, so bound them first.
+                if m.len() as u64 > BytesLimits::CARD.max_inflated_bytes {
+                    return Err(Error::CardTooLarge("the sync message is too large".into()));
+                }
+                let message = Message::decode(&m)
+                    .map_err(|e| Error::Protocol(format!("fallback message: {e}")))?;
+                check_each(message.changes.iter(), &BytesLimits::CARD)?;
+                incoming = Some(message);
             }
             None => {
                 // The server is done; apply nothing more, but see whether we still have

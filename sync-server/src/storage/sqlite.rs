@@ -38,6 +38,9 @@ pub struct SqliteStorage {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Opened on a file it may not write: reads are served, writes fail with
+    /// [`Error::ReadOnly`] before SQLite is asked.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -50,8 +53,24 @@ impl std::fmt::Debug for SqliteStorage {
 
 impl SqliteStorage {
     /// Opens (creating and migrating if needed) the database at `path`.
+    ///
+    /// A file that may not be written (its permissions, or SQLite finds it write-protected)
+    /// is opened read-only instead, provided its schema is current (a migration would have
+    /// to write): reads are served and every write answers [`Error::ReadOnly`].
     pub fn open(path: &Path) -> Result<SqliteStorage> {
+        // The permission bits, not an attempt to write: a process running as root could
+        // write a file its operator made read-only on purpose.
+        let protected = std::fs::metadata(path)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(false);
+        if protected {
+            return SqliteStorage::open_read_only(path);
+        }
         let mut conn = Connection::open(path)?;
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            drop(conn);
+            return SqliteStorage::open_read_only(path);
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -61,10 +80,52 @@ impl SqliteStorage {
             path: path.to_owned(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            read_only: false,
         })
     }
 
+    /// Opens an existing database read-only (nothing is written, not even `user_version`).
+    /// Fails unless its schema is the current one.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStorage> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        schema::check_current(&conn)?;
+        tracing::warn!("database opened read-only: reads are served, writes are refused");
+        Ok(SqliteStorage {
+            path: path.to_owned(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            read_only: true,
+        })
+    }
+
+    /// Caps the database at its current size plus `extra_pages` pages for this process
+    /// (`PRAGMA max_page_count`): a write past it fails as on a full disk
+    /// ([`Error::StorageFull`]). Returns the cap. For quota'd deployments and for tests of
+    /// the full-disk path.
+    pub fn cap_pages(&self, extra_pages: u64) -> Result<u64> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| Error::Internal("writer lock poisoned".into()))?;
+        let count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let cap = count.saturating_add(i64::try_from(extra_pages).unwrap_or(i64::MAX));
+        let set: i64 = conn.pragma_update_and_check(None, "max_page_count", cap, |r| r.get(0))?;
+        Ok(u64::try_from(set).unwrap_or(0))
+    }
+
+    /// Whether this storage was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
         let mut conn = self
             .writer
             .lock()
@@ -180,6 +241,10 @@ impl Storage for SqliteStorage {
     }
 
     fn record_sync(&self, device_id: &str, now: i64) -> Result<()> {
+        if self.read_only {
+            // Bookkeeping only: a read-only server still serves syncs that push nothing.
+            return Ok(());
+        }
         self.write(|tx| devices::record_sync(tx, device_id, now))
     }
 

@@ -8,4 +8,6 @@ mod support;
 mod clock_skew;
 mod converge;
 mod counts;
+mod disk;
 mod faults;
+mod quarantine;

@@ -13,6 +13,19 @@ use crate::storage::ServerIdentity;
 
 pub(super) const SCHEMA_VERSION: i64 = 2;
 
+/// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
+/// migrated).
+pub(super) fn check_current(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "read-only database has schema {version}; this server needs {SCHEMA_VERSION} \
+             and cannot migrate a read-only file"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -146,4 +159,34 @@ pub(super) fn identity(c: &Connection) -> Result<ServerIdentity> {
         server_id,
         cursor_key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+
+    /// A read-only file is served only when no migration is needed: an old one is
+    /// refused with a message that says why, and left untouched.
+    #[test]
+    fn a_read_only_file_that_needs_migrating_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(SCHEMA_V1).expect("v1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+        }
+        let mut perms = std::fs::metadata(&path).expect("metadata").permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+        let before = std::fs::read(&path).expect("read");
+        let err = SqliteStorage::open(&path).expect_err("cannot migrate a read-only file");
+        assert!(
+            err.to_string().contains("cannot migrate a read-only file"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), before);
+    }
 }
