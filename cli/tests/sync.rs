@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use fieldbook_server::admin;
-use fieldbook_server::storage::{PersonKind, Role};
+use fieldbook_server::storage::Role;
+use fieldbook_tests::server::{EAST_AND_NORTH, TestServer};
 use serde_json::Value;
 
 struct Device {
@@ -57,25 +57,10 @@ impl Device {
 
 #[test]
 fn the_tour_enrol_edit_offline_sync_conflict_resolve() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = fieldbook_server::state_for_sqlite(
-        &dir.path().join("server.db"),
-        fieldbook_server::Config::default(),
-    )
-    .expect("server state");
-    let s = &*state.storage;
-    admin::add_person(s, "zhangwei", "张伟", PersonKind::Rep).expect("rep");
-    admin::add_person(s, "wangjl", "王经理", PersonKind::Manager).expect("manager");
-    admin::add_territory(s, "east", "华东区", Some("wangjl")).expect("territory");
-    admin::assign_territory(s, "east", "zhangwei").expect("assign");
-    let phone_token = admin::enrol_device(s, "zhangwei", Role::Rep, "手机")
-        .expect("token")
-        .token;
-    let tablet_token = admin::enrol_device(s, "wangjl", Role::Manager, "平板")
-        .expect("token")
-        .token;
-    let server =
-        fieldbook_server::spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("server");
+    let server = TestServer::start();
+    server.add_company(&EAST_AND_NORTH);
+    let phone_token = server.enrolment("zhangwei", Role::Rep, "手机");
+    let tablet_token = server.enrolment("wangjl", Role::Manager, "平板");
     let url = server.url();
 
     // 1. Enrol both devices; a bad token is refused with the server's code.

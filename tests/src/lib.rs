@@ -5,15 +5,13 @@
 //! device shows. Every device is a real SQLite store in its own temp dir, removed
 //! when the device is dropped: no mocks, no shared state between tests.
 //!
-//! ## Where the sync server goes
-//! Today devices exchange change bundles as files (the offline path, issue 2). When
-//! scenarios need the sync server, add to this crate a function
-//! `start_server() -> TestServer` that starts `fieldbook-server` on `127.0.0.1:0`
-//! with a fresh temp database (one server per test: a shared remote server made
-//! application-services' end-to-end tests flaky), returns its base URL and an admin
-//! token, and shuts down gracefully on drop; and a `TempDevice::enrol(&server, rep)`
-//! that enrols the device and keeps its token. Keep the bundle helpers: handing over
-//! data without a network stays a feature.
+//! ## The sync server
+//! [`server::TestServer`] is the one server harness of every crate's tests (this crate's
+//! scenarios, the server's integration tests, the CLI's end-to-end test): a real
+//! `fieldbook-server` on `127.0.0.1:0` with a fresh temp database per test. The bundle
+//! helpers stay: handing over data without a network is a feature.
+
+pub mod server;
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};

@@ -56,8 +56,10 @@ fn malformed_truncated_and_unknown_version_bodies_are_400() {
     let garbage = {
         use std::io::Write;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // The current version (a one-byte varint), then garbage.
+        let version = u8::try_from(PROTOCOL_VERSION).expect("one byte");
         gz.write_all(&[
-            1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            version, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         ])
         .expect("gz");
         gz.finish().expect("gz")
@@ -65,7 +67,7 @@ fn malformed_truncated_and_unknown_version_bodies_are_400() {
     assert_eq!(sync_error(&a, garbage), (400, "request.malformed".into()));
 
     let mut future = a.request(None);
-    future.protocol = 2;
+    future.protocol = PROTOCOL_VERSION + 1;
     assert_eq!(
         sync_error(&a, wire::encode(&future).expect("encode")),
         (400, "sync.unsupported_version".into())

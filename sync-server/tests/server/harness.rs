@@ -15,15 +15,28 @@ use fieldbook_core::sync::wire::{
     SyncResponse,
 };
 use fieldbook_server::storage::{PersonKind, Role, Storage};
-use fieldbook_server::{Config, RunningServer, admin, spawn, state_for_sqlite};
+use fieldbook_server::{Config, RunningServer, admin};
+use fieldbook_tests::server::{Company, TestServer};
 
-/// A running server with its company.
+/// The server harness's company (see the module docs).
+const COMPANY: Company = Company {
+    people: &[
+        ("zhangwei", "Zhang Wei", PersonKind::Rep),
+        ("lina", "Li Na", PersonKind::Rep),
+        ("wang", "Wang Fang", PersonKind::Manager),
+        ("chen", "Chen Jie", PersonKind::Manager),
+    ],
+    territories: &[
+        ("sh-east", "Shanghai East", Some("wang"), Some("zhangwei")),
+        ("bj-north", "Beijing North", Some("chen"), Some("lina")),
+        ("gz-south", "Guangzhou South", None, None),
+    ],
+};
+
+/// A running server (the shared [`TestServer`]) with its company, and an HTTP client.
 pub struct Env {
-    pub server: RunningServer,
+    pub server: TestServer,
     pub http: reqwest::blocking::Client,
-    db: std::path::PathBuf,
-    config: Config,
-    _dir: Option<tempfile::TempDir>,
 }
 
 impl Env {
@@ -32,65 +45,38 @@ impl Env {
     }
 
     pub fn start_with(config: Config) -> Env {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut env = Env::open(&dir.path().join("server.db"), config, true);
-        env._dir = Some(dir);
-        env
+        Env::with_company(TestServer::start_with(config))
     }
 
     /// A server on a database file the caller keeps (to restart on it).
     pub fn start_at(db: &std::path::Path) -> Env {
-        Env::open(db, Config::default(), true)
+        Env::with_company(TestServer::start_at(db))
+    }
+
+    fn with_company(server: TestServer) -> Env {
+        server.add_company(&COMPANY);
+        Env {
+            server,
+            http: reqwest::blocking::Client::new(),
+        }
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
     pub fn restart(self) -> Env {
-        let Env {
-            server,
-            db,
-            config,
-            _dir,
-            ..
-        } = self;
-        server.shutdown().expect("graceful shutdown");
-        let mut env = Env::open(&db, config, false);
-        env._dir = _dir;
-        env
-    }
-
-    fn open(db: &std::path::Path, config: Config, company: bool) -> Env {
-        let state = state_for_sqlite(db, config.clone()).expect("state");
-        let s = state.storage.as_ref();
-        if company {
-            admin::add_person(s, "zhangwei", "Zhang Wei", PersonKind::Rep).expect("rep");
-            admin::add_person(s, "lina", "Li Na", PersonKind::Rep).expect("rep");
-            admin::add_person(s, "wang", "Wang Fang", PersonKind::Manager).expect("manager");
-            admin::add_person(s, "chen", "Chen Jie", PersonKind::Manager).expect("manager");
-            admin::add_territory(s, "sh-east", "Shanghai East", Some("wang")).expect("territory");
-            admin::add_territory(s, "bj-north", "Beijing North", Some("chen")).expect("territory");
-            admin::add_territory(s, "gz-south", "Guangzhou South", None).expect("territory");
-            admin::assign_territory(s, "sh-east", "zhangwei").expect("assign");
-            admin::assign_territory(s, "bj-north", "lina").expect("assign");
-        }
-        let server = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn");
         Env {
-            server,
-            http: reqwest::blocking::Client::new(),
-            db: db.to_owned(),
-            config,
-            _dir: None,
+            server: self.server.restart(),
+            http: self.http,
         }
     }
 
     /// A second server instance on the same database (its own connections and caches), as
     /// several instances behind a load balancer would run.
     pub fn second_instance(&self) -> RunningServer {
-        let state = state_for_sqlite(&self.db, self.config.clone()).expect("second state");
-        spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn second")
+        self.server.second_instance()
     }
 
     pub fn storage(&self) -> Arc<dyn Storage> {
-        self.server.state.storage.clone()
+        self.server.storage()
     }
 
     pub fn url(&self, path: &str) -> String {

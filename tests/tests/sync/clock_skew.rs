@@ -38,7 +38,7 @@ fn due_today(store: &Store) -> Vec<String> {
 #[test]
 fn a_visit_stamped_ten_years_ahead_leaves_the_customer_due_everywhere() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let mut tablet = Device::enrol(&server, "zhangwei", Role::Rep);
     let id = phone.new_card("上海华东客户服务有限公司", "east");

@@ -7,7 +7,7 @@ use crate::support::{Device, Server};
 #[test]
 fn two_reps_and_a_manager_converge_in_every_order() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     // 1. 张伟 has a phone and a tablet; 王经理 manages the team; 李娜 holds another territory.
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let mut tablet = Device::enrol(&server, "zhangwei", Role::Rep);
@@ -93,7 +93,7 @@ fn two_reps_and_a_manager_converge_in_every_order() {
 #[test]
 fn a_card_outside_the_reps_territories_is_refused_and_kept_pending() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut lina = Device::enrol(&server, "lina", Role::Rep);
     let card = lina.new_card("杭州西湖茶庄", "east");
     let report = lina.sync();
@@ -113,7 +113,7 @@ fn a_card_outside_the_reps_territories_is_refused_and_kept_pending() {
 #[test]
 fn changes_received_by_file_are_refused_until_their_own_device_syncs() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let mut tablet = Device::enrol(&server, "zhangwei", Role::Rep);
     let card = phone.new_card("无锡五金店", "east");

@@ -8,7 +8,7 @@ use crate::support::{Device, Server};
 #[test]
 fn noop_sync_of_a_large_territory_is_one_small_request() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     for i in 0..2_000 {
         phone.new_card(&format!("客户{i:04} 贸易有限公司"), "east");
@@ -44,7 +44,7 @@ fn noop_sync_of_a_large_territory_is_one_small_request() {
 #[test]
 fn reconnect_after_offline_edits_is_one_request_and_sends_nothing_twice() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let ids: Vec<CardId> = (0..300)
         .map(|i| phone.new_card(&format!("门店{i}"), "east"))

@@ -20,7 +20,7 @@ fn server_code(err: &fieldbook_core::Error) -> Option<(u16, String)> {
 #[test]
 fn a_read_only_database_serves_syncs_and_refuses_writes_with_a_stable_code() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let mut tablet = Device::enrol(&server, "zhangwei", Role::Rep);
     let card = phone.new_card("上海华联超市", "east");
@@ -72,7 +72,7 @@ fn a_full_disk_answers_storage_full_and_the_device_retries_later() {
     let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
     let storage = Arc::new(storage);
     let server = Server::start_on(storage.clone(), dir);
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let card = phone.new_card("上海华联超市", "east");
     phone.sync();

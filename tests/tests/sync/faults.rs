@@ -199,7 +199,7 @@ fn dropped_duplicated_and_delayed_requests_lose_and_duplicate_nothing() {
     let seed = seed();
     let mut rng = StdRng::seed_from_u64(seed);
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let proxy = FaultyProxy::start(server.running.addr, seed);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let mut tablet = Device::enrol(&server, "zhangwei", Role::Rep);

@@ -70,7 +70,7 @@ fn uuid_text(n: u8) -> String {
 #[test]
 fn a_bad_card_is_quarantined_and_the_rest_of_the_territory_syncs() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let good = phone.new_card("上海华联超市", "east");
     phone.visit(&good, "谈了新品上架");
