@@ -29,21 +29,64 @@ impl Output {
         }
     }
 
-    /// Print the chosen form to stdout.
+    /// Print the chosen form to stdout. The human form is made inert first
+    /// ([`inert`]); JSON is exact (serde escapes control characters itself). A
+    /// closed stdout (`fieldbook status | head -2`) ends the program quietly.
     pub fn print(&self, as_json: bool) {
-        if as_json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| "null".into())
-            );
-        } else if !self.human.is_empty() {
-            if self.human.ends_with('\n') {
-                print!("{}", self.human);
-            } else {
-                println!("{}", self.human);
+        let text = if as_json {
+            let mut j = serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| "null".into());
+            j.push('\n');
+            j
+        } else if self.human.is_empty() {
+            return;
+        } else {
+            let mut h = inert(&self.human);
+            if !h.ends_with('\n') {
+                h.push('\n');
             }
+            h
+        };
+        write_stdout(&text);
+    }
+}
+
+/// Write to stdout; a reader that went away (a broken pipe) is not an error of ours.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error[io.stdout]: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Human text made inert for a terminal: another person's field may hold escape
+/// sequences (ESC, BEL, CR, any C0 or C1 control) or bidi overrides that would
+/// rewrite the screen or reorder what is shown. Each becomes a visible escape
+/// (`\x1b`, `\u{202e}`); newlines and tabs stay. This is the one place human
+/// output passes through.
+pub fn inert(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+            }
+            c => out.push(c),
         }
     }
+    out
 }
 
 /// Print an error to stderr in the chosen form.
@@ -52,7 +95,7 @@ pub fn print_error(e: &CliError, as_json: bool) {
         let body = json!({ "error": { "code": e.code(), "message": e.to_string() } });
         eprintln!("{body}");
     } else {
-        eprintln!("error[{}]: {}", e.code(), e);
+        eprintln!("error[{}]: {}", e.code(), inert(&e.to_string()));
     }
 }
 
@@ -222,6 +265,15 @@ pub fn or_dash(s: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_become_visible_escapes() {
+        assert_eq!(
+            inert("a\u{1b}[2Jb\u{7}c\rd\u{9b}e\u{202e}f\n\tg"),
+            "a\\x1b[2Jb\\x07c\\x0dd\\x9be\\u{202e}f\n\tg"
+        );
+        assert_eq!(inert("上海华东 😅"), "上海华东 😅");
+    }
 
     #[test]
     fn chinese_counts_double() {

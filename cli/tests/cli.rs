@@ -828,3 +828,56 @@ fn the_store_comes_from_the_environment_when_not_given() {
         "logs go to stderr, never stdout"
     );
 }
+
+/// Item 7: another person's field holding terminal escapes (ESC, BEL, CR, C1, bidi
+/// overrides) is shown inert by `show` and `list`; `--json` keeps the exact value.
+#[test]
+fn terminal_escapes_in_a_field_are_shown_inert_and_kept_exact_in_json() {
+    let dev = Device::new("zhangwei");
+    dev.ok(&["init", "--rep", "zhangwei"]);
+    let hostile = "恶意\u{1b}]0;pwned\u{7}\u{1b}[2J\rX\u{9b}31m\u{202e}moc.evil";
+    let id = dev.ok(&["new", "--name", hostile, "--territory", "华东区"]);
+    for args in [vec!["show", id.as_str()], vec!["list"]] {
+        let out = dev.run(&args);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        for bad in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{202e}'] {
+            assert!(
+                !text.contains(bad),
+                "{args:?} printed {bad:?} raw: {text:?}"
+            );
+        }
+        assert!(text.contains("恶意\\x1b]0;pwned\\x07"), "{args:?}: {text}");
+    }
+    let shown = dev.json(&["show", &id]);
+    assert_eq!(shown["basic"]["name"], hostile, "JSON is exact");
+}
+
+/// Item 18: a reader that closes the pipe early (`fieldbook list | head -1`) is not
+/// a crash: no panic, a clean exit.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dev = Device::new("zhangwei");
+    dev.ok(&["init", "--rep", "zhangwei"]);
+    for i in 0..3 {
+        dev.ok(&[
+            "new",
+            "--name",
+            &format!("客户{i}"),
+            "--territory",
+            "华东区",
+        ]);
+    }
+    let mut child = dev
+        .command(&["list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close our end before the program writes: its write meets a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
