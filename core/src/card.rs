@@ -10,6 +10,7 @@ pub mod conflicts;
 pub(crate) mod doc;
 pub mod field;
 pub mod sections;
+pub(crate) mod three_way;
 pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -24,6 +24,7 @@ mod edit;
 mod index;
 mod list_query;
 mod merge;
+mod reapply;
 pub(crate) mod schema;
 pub(crate) mod sync_state;
 mod text;

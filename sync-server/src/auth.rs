@@ -89,6 +89,10 @@ pub struct CursorState {
     pub position: u64,
     /// Within a paged pass: the sort key of the last item delivered.
     pub after: Option<(u64, String)>,
+    /// The device's re-key count when the cursor was issued: a cursor from before a re-key
+    /// starts a full pass (a copied or restored store may lack what the device itself
+    /// pushed, which a pull never sends back).
+    pub rekeys: u32,
 }
 
 const MAC_LEN: usize = 16;
@@ -124,6 +128,7 @@ mod tests {
     fn cursor_round_trips_and_is_bound_to_the_device() {
         let key = [9u8; 32];
         let state = CursorState {
+            rekeys: 3,
             position: 42,
             after: Some((40, "card".into())),
         };

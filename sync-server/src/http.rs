@@ -21,7 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use fieldbook_core::sync::wire::{self, EnrolRequest, EnrolResponse, FallbackRequest, SyncRequest};
+use fieldbook_core::sync::wire::{
+    self, EnrolRequest, EnrolResponse, FallbackRequest, RekeyRequest, SyncRequest,
+};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     let authenticated_routes = Router::new()
         .route("/v1/sync", post(sync))
         .route("/v1/fallback", post(fallback))
+        .route("/v1/rekey", post(rekey))
         .route("/v1/cards/{card_id}", get(card))
         .route("/v1/admin/reps", post(admin_add_rep))
         .route("/v1/admin/managers", post(admin_add_manager))
@@ -350,6 +353,30 @@ async fn fallback(
         bytes_in,
         bytes_out: encoded.len() as u64,
     });
+    Ok(binary(encoded))
+}
+
+/// `POST /v1/rekey`: binds a fresh actor to the calling device (see [`crate::rekey`]).
+/// Holds the device's sync slot, so it never runs beside one of the device's syncs.
+async fn rekey(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    require_wire_type(&headers)?;
+    let slot = state.busy_devices.enter(&device.id)?;
+    let (body, budget) = read_wire_body(&state, &headers, body).await?;
+    let max = state.config.max_decompressed_bytes;
+    let device_id = device.id.clone();
+    let encoded = blocking(&state, move |s| {
+        let _held = (slot, budget);
+        let request: RekeyRequest = wire::decode(&body, max)?;
+        let response = crate::rekey::rekey(s, &device, &request, now())?;
+        Ok(wire::encode(&response)?)
+    })
+    .await?;
+    tracing::info!(device = %device_id, "device re-keyed");
     Ok(binary(encoded))
 }
 

@@ -34,6 +34,7 @@ pub mod limits;
 pub mod metrics;
 pub mod projection;
 pub mod receive_time;
+pub mod rekey;
 pub mod serve;
 pub mod storage;
 pub mod sync;

@@ -153,8 +153,13 @@ pub struct Device {
     pub person_id: String,
     /// What it may do.
     pub role: Role,
-    /// Its bound Automerge actor id: the only actor it may write as.
+    /// Its current Automerge actor id: the actor its new changes are made by.
     pub actor: Vec<u8>,
+    /// Actors bound to it before a re-key: changes by them stay acceptable (a device's
+    /// pending edits made before it re-keyed), and no other device may take them.
+    pub former_actors: Vec<Vec<u8>>,
+    /// How many times it was re-keyed (`POST /v1/rekey`).
+    pub rekeys: u32,
     /// Whether it was revoked.
     pub revoked: bool,
     /// Token expiry (unix seconds), if any.
@@ -163,6 +168,13 @@ pub struct Device {
     pub created_at: i64,
     /// Last successful sync (unix seconds), if any.
     pub last_sync_at: Option<i64>,
+}
+
+impl Device {
+    /// Whether `actor` is bound to this device (current or former).
+    pub fn owns_actor(&self, actor: &[u8]) -> bool {
+        self.actor == actor || self.former_actors.iter().any(|a| a == actor)
+    }
 }
 
 /// A card as stored: its compacted document and where it sits in the log.
@@ -321,6 +333,11 @@ pub trait Storage: Send + Sync + 'static {
     fn device(&self, id: &str) -> Result<Option<Device>>;
     /// Every device.
     fn devices(&self) -> Result<Vec<Device>>;
+    /// Binds a fresh actor to a device (a re-key after its store was copied or restored):
+    /// the actor becomes current, the old one stays the device's, the re-key count goes up.
+    /// An actor bound to any device already is refused ([`Error::Invalid`]); re-keying to
+    /// the current actor again changes nothing.
+    fn rekey_device(&self, device_id: &str, actor: &[u8], now: i64) -> Result<Device>;
     /// Revokes a device ([`Error::NotFound`] if unknown).
     fn revoke_device(&self, id: &str) -> Result<()>;
     /// Records a device's successful sync.

@@ -140,7 +140,8 @@ pub fn sync(
                 // (e.g. restored from an older backup): the device must start over.
                 return Err(Error::BadCursor);
             }
-            Some(state)
+            // Issued before the device re-keyed: start over with a full pass.
+            (state.rekeys == device.rekeys).then_some(state)
         }
     };
     let scope: HashSet<String> = storage

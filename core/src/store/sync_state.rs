@@ -84,7 +84,7 @@ fn quarantine(tx: &Transaction<'_>, id: &str, err: &Error, out: &mut Applied) ->
 }
 
 /// A card quarantined by an earlier response that now applied: release it.
-fn release(tx: &Transaction<'_>, id: &str) -> Result<()> {
+pub(super) fn release(tx: &Transaction<'_>, id: &str) -> Result<()> {
     tx.execute("DELETE FROM sync_quarantine WHERE card_id = ?1", [id])?;
     Ok(())
 }
@@ -100,7 +100,7 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
-fn from_wire(heads: &[Hash]) -> Vec<ChangeHash> {
+pub(super) fn from_wire(heads: &[Hash]) -> Vec<ChangeHash> {
     heads.iter().map(|h| ChangeHash(*h)).collect()
 }
 
@@ -108,7 +108,7 @@ fn from_wire(heads: &[Hash]) -> Vec<ChangeHash> {
 ///
 /// `acked` may list hashes that are ancestors of others; when the device holds
 /// nothing beyond them it collapses to the device's own heads.
-fn record_acked(
+pub(super) fn record_acked(
     tx: &Transaction<'_>,
     num: i64,
     doc: &Automerge,
@@ -148,7 +148,7 @@ pub(crate) struct PendingPush {
     heads: Vec<ChangeHash>,
 }
 
-fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
+pub(super) fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
     let bytes: Option<Vec<u8>> = tx
         .query_row(
             "SELECT acked_heads FROM sync_cards WHERE card_num = ?1",
@@ -426,8 +426,17 @@ impl Store {
             let after = super::count_conflicts(&cached.doc);
             out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
         }
-        let mut acked = acked_of(tx, num)?;
-        acked.extend(from_wire(&change.heads));
+        let acked = match change.kind {
+            // A snapshot is all the server holds: what this device thought acknowledged
+            // beyond it was lost (a server restored from a backup, a store restored
+            // from one), so it is pushed again.
+            PayloadKind::Snapshot => from_wire(&change.heads),
+            PayloadKind::Changes => {
+                let mut acked = acked_of(tx, num)?;
+                acked.extend(from_wire(&change.heads));
+                acked
+            }
+        };
         Ok(record_acked(tx, num, &cached.doc, acked)?)
     }
 

@@ -7,16 +7,24 @@
 //! small request. A dropped connection costs nothing: nothing was applied, and the
 //! retry re-sends the same content-addressed changes, which the server ignores if it
 //! already has them.
+//!
+//! A store copied to another machine or restored from a backup reuses the device's
+//! actor, and the server refuses its cards with `sync.actor_reused`. Then the sync
+//! re-keys the device (`POST /v1/rekey` with a fresh actor, which every later change is
+//! made by), starts a full pass (the cursor forgotten), and for each refused card writes
+//! its unsynced edits onto the server's document from that pass as one new change
+//! (`store/reapply.rs`), pushed before the sync ends. Nothing the rep entered is lost.
 
 use std::collections::HashSet;
 
+use automerge::ActorId;
 use automerge::sync::{Message, State};
 use serde::Serialize;
 
 use super::transport::Transport;
 use super::wire::{
-    self, EnrolRequest, EnrolResponse, ErrorBody, FallbackRequest, FallbackResponse, SyncRequest,
-    SyncResponse,
+    self, EnrolRequest, EnrolResponse, ErrorBody, FallbackRequest, FallbackResponse, PayloadKind,
+    RekeyRequest, RekeyResponse, SyncRequest, SyncResponse,
 };
 use crate::error::{Error, Result};
 use crate::guard::{BytesLimits, check_each};
@@ -72,7 +80,15 @@ pub struct SyncReport {
     /// loadable, not a valid card): kept out of the store, the rest of the response
     /// applied. (card id, code).
     pub quarantined: Vec<(String, String)>,
+    /// Whether this sync moved the device to a fresh actor (its store was copied or
+    /// restored, and the server refused an actor it had seen: `sync.actor_reused`).
+    pub rekeyed: bool,
+    /// Cards whose unsynced edits were re-made on the server's document after the re-key.
+    pub reapplied: Vec<String>,
 }
+
+/// The refusal that means this store's actor was used by another copy of it.
+const ACTOR_REUSED: &str = "sync.actor_reused";
 
 fn server_error(status: u16, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorBody>(body) {
@@ -167,6 +183,10 @@ pub fn sync(
     let mut report = SyncReport::default();
     // Cards refused or sent to fallback in this sync are not pushed again by it.
     let mut skip: HashSet<String> = HashSet::new();
+    // Cards refused with `sync.actor_reused`, waiting for their server document.
+    let mut reused: HashSet<String> = HashSet::new();
+    // Cards re-made after a re-key: pushed once more by this sync, then never again.
+    let mut reapplied: HashSet<String> = HashSet::new();
     loop {
         if report.progress.requests >= MAX_REQUESTS {
             return Err(Error::Protocol("the server kept paging without end".into()));
@@ -188,8 +208,28 @@ pub fn sync(
             wire::CONTENT_TYPE,
             body,
         )?;
-        let response: SyncResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
+        let mut response: SyncResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
             .map_err(|e| Error::Protocol(e.to_string()))?;
+        let mut again = false;
+        if !reused.is_empty() {
+            // The server's documents of the refused cards: re-make this device's edits on
+            // them instead of applying them (their changes would collide with ours).
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut response.changes)
+                .into_iter()
+                .partition(|c| reused.contains(&c.card_id));
+            response.changes = rest;
+            for server in mine {
+                if server.kind != PayloadKind::Snapshot {
+                    continue;
+                }
+                store.reapply_on_server_state(&server)?;
+                reused.remove(&server.card_id);
+                skip.remove(&server.card_id);
+                reapplied.insert(server.card_id.clone());
+                report.reapplied.push(server.card_id);
+                again = true;
+            }
+        }
         let applied = store.apply_sync_response(&response, &pushes)?;
         report.progress.cards_pushed += applied.cards_acked;
         report.progress.cards_pulled += applied.cards_pulled;
@@ -198,7 +238,29 @@ pub fn sync(
         report.cards_revoked += applied.revoked_removed;
         report.revoked_kept.extend(applied.revoked_kept);
         report.quarantined.extend(applied.quarantined);
+        let newly_reused: Vec<String> = response
+            .refused
+            .iter()
+            .filter(|r| r.code == ACTOR_REUSED && !reapplied.contains(&r.card_id))
+            .map(|r| r.card_id.clone())
+            .collect();
+        if !newly_reused.is_empty() {
+            if !report.rekeyed {
+                rekey(store, transport, token, &mut report.progress)?;
+                report.rekeyed = true;
+            }
+            // A full pass brings the server's document of every card in scope, the
+            // refused ones included, and whatever the other copies pushed.
+            store.reset_sync_cursor()?;
+            reused.extend(newly_reused);
+            again = true;
+        }
         for refusal in &response.refused {
+            if refusal.code == ACTOR_REUSED && reused.contains(&refusal.card_id) {
+                // Being recovered by this sync; reported only if that fails.
+                skip.insert(refusal.card_id.clone());
+                continue;
+            }
             tracing::info!(code = %refusal.code, "server refused a card's changes");
             skip.insert(refusal.card_id.clone());
             report.refused.push((
@@ -220,12 +282,49 @@ pub fn sync(
             report.fallbacks += 1;
         }
         on_progress(&report.progress);
-        if !response.more && !more_pushes {
+        if !response.more && !more_pushes && !again {
             break;
         }
     }
+    for card in reused {
+        // The full pass did not bring the card (no longer in scope): it stays pending.
+        report.refused.push((
+            card,
+            ACTOR_REUSED.to_string(),
+            "this store's actor was reused; the card waits for the next sync".to_string(),
+        ));
+    }
     report.pending = store.pending_cards()?;
     Ok(report)
+}
+
+/// Bind a fresh actor to this device on the server, then make it the store's actor.
+/// If the answer is lost the store keeps its old actor; the next sync re-keys again with
+/// another fresh one (an actor is never reused, whatever the server recorded).
+fn rekey(
+    store: &mut Store,
+    transport: &dyn Transport,
+    token: Option<&str>,
+    progress: &mut SyncProgress,
+) -> Result<()> {
+    let actor = ActorId::random();
+    let body = wire::encode(&RekeyRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        actor: actor.to_bytes().to_vec(),
+    })
+    .map_err(|e| Error::Protocol(e.to_string()))?;
+    let bytes = post(
+        transport,
+        progress,
+        "/v1/rekey",
+        token,
+        wire::CONTENT_TYPE,
+        body,
+    )?;
+    let _: RekeyResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+    tracing::warn!("this store's actor was reused by a copy; the device re-keyed");
+    store.set_actor(actor)
 }
 
 /// Reconcile one card with `automerge::sync`, message by message.

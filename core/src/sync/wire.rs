@@ -178,6 +178,27 @@ pub struct FallbackResponse {
     pub heads: Vec<Hash>,
 }
 
+/// `POST /v1/rekey`: bind a fresh Automerge actor to the calling device, after the server
+/// refused a push with `sync.actor_reused` (the store was copied or restored, so its old
+/// actor's sequence numbers are taken). Changes by the device's earlier actors stay
+/// acceptable; the device's next pull, from any copy, is a full pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RekeyRequest {
+    /// Must be [`PROTOCOL_VERSION`]; first field on the wire.
+    pub protocol: u16,
+    /// The new actor id (raw bytes), never used before by any device.
+    pub actor: Vec<u8>,
+}
+
+/// The answer to a [`RekeyRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RekeyResponse {
+    /// Always [`PROTOCOL_VERSION`]; first field on the wire.
+    pub protocol: u16,
+    /// How many times the device has been re-keyed, this one included.
+    pub rekeys: u32,
+}
+
 /// `POST /v1/enrol` (JSON): redeem a one-time enrolment token for a device token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolRequest {

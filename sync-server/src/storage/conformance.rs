@@ -40,6 +40,10 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
         ),
         ("fallback_state_round_trips", fallback_state_round_trips),
         (
+            "rekey_keeps_every_actor_of_the_device",
+            rekey_keeps_every_actor_of_the_device,
+        ),
+        (
             "handoff_times_and_held_changes",
             handoff_times_and_held_changes,
         ),
@@ -242,6 +246,55 @@ fn enrolment_is_one_time(s: &dyn Storage) {
         }),
         Err(Error::NotFound(_))
     ));
+}
+
+fn rekey_keeps_every_actor_of_the_device(s: &dyn Storage) {
+    org(s);
+    for (token, person) in [("t1", "rep-a"), ("t2", "rep-b")] {
+        s.create_enrolment(&NewEnrolment {
+            token_hash: token.into(),
+            person_id: person.into(),
+            role: Role::Rep,
+            device_name: "phone".into(),
+            expires_at: 2_000,
+        })
+        .expect("enrolment");
+    }
+    enrol(s, "t1", "d1", 1, 1_000).expect("redeem");
+    enrol(s, "t2", "d2", 2, 1_000).expect("redeem");
+    let d = s.rekey_device("d1", &[5; 16], 1_100).expect("rekey");
+    assert_eq!(d.actor, vec![5; 16]);
+    assert_eq!(d.former_actors, vec![vec![1; 16]]);
+    assert_eq!(d.rekeys, 1);
+    assert!(d.owns_actor(&[1; 16]) && d.owns_actor(&[5; 16]));
+    assert!(!d.owns_actor(&[2; 16]));
+    // The same lookup the token does sees the same.
+    let by_token = s
+        .device_by_token_hash("device-token-d1")
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(by_token, d);
+    // A retried re-key to the current actor changes nothing.
+    assert_eq!(s.rekey_device("d1", &[5; 16], 1_200).expect("again"), d);
+    // Another device's actor, current or former, is never taken.
+    assert!(matches!(
+        s.rekey_device("d1", &[2; 16], 1_300),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        s.rekey_device("d2", &[1; 16], 1_300),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        s.rekey_device("d9", &[9; 16], 1_300),
+        Err(Error::NotFound(_))
+    ));
+    let d = s.rekey_device("d1", &[6; 16], 1_400).expect("rekey twice");
+    let mut former = d.former_actors.clone();
+    former.sort();
+    assert_eq!(former, vec![vec![1; 16], vec![5; 16]]);
+    assert_eq!(d.rekeys, 2);
+    assert_eq!(s.device("d2").expect("get").expect("exists").rekeys, 0);
 }
 
 fn revocation(s: &dyn Storage) {

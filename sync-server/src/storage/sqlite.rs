@@ -236,6 +236,10 @@ impl Storage for SqliteStorage {
         self.read(devices::devices)
     }
 
+    fn rekey_device(&self, device_id: &str, actor: &[u8], now: i64) -> Result<Device> {
+        self.write(|tx| devices::rekey_device(tx, device_id, actor, now))
+    }
+
     fn revoke_device(&self, id: &str) -> Result<()> {
         self.write(|tx| devices::revoke_device(tx, id))
     }

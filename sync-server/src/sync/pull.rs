@@ -32,6 +32,10 @@ pub(super) fn pull(
     let head = storage.head_position()?;
     let start = start.unwrap_or_default();
     let base = start.position;
+    // A device never gets its own changes back, unless it was re-keyed: then its store was
+    // copied or restored, and each copy may lack what the other (or the lost original)
+    // pushed under the same device id.
+    let exclude: &str = if device.rekeys > 0 { "" } else { &device.id };
     let mut scope_list: Vec<String> = scope.iter().cloned().collect();
     scope_list.sort();
 
@@ -39,7 +43,7 @@ pub(super) fn pull(
     if base == 0 {
         // First sync: every card in scope, compacted, except those made only of this
         // device's own changes (it has them; a device that lost its data enrols anew).
-        for c in storage.cards_changed_by_others(&scope_list, 0, head, &device.id)? {
+        for c in storage.cards_changed_by_others(&scope_list, 0, head, exclude)? {
             items.insert(
                 c.card_id.clone(),
                 Item {
@@ -62,7 +66,7 @@ pub(super) fn pull(
                 lost.insert(e.territory_id, e.position);
             }
         }
-        for c in storage.cards_changed_by_others(&scope_list, base, head, &device.id)? {
+        for c in storage.cards_changed_by_others(&scope_list, base, head, exclude)? {
             let kind = if c.first_position > base {
                 PayloadKind::Snapshot
             } else {
@@ -135,7 +139,7 @@ pub(super) fn pull(
                 None => continue,
             },
             PayloadKind::Changes => storage
-                .changes_by_others(&card_id, base, head, &device.id)?
+                .changes_by_others(&card_id, base, head, exclude)?
                 .concat(),
         };
         if bytes.is_empty() {
@@ -154,11 +158,13 @@ pub(super) fn pull(
         CursorState {
             position: base,
             after: last_key.or(start.after),
+            rekeys: device.rekeys,
         }
     } else {
         CursorState {
             position: head,
             after: None,
+            rekeys: device.rekeys,
         }
     };
     response.more = more;

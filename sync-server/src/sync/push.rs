@@ -340,7 +340,7 @@ pub(crate) fn new_changes_checked(
         return Ok(Vec::new());
     }
     for meta in &metas {
-        if meta.actor.to_bytes() != device.actor.as_slice() {
+        if !device.owns_actor(meta.actor.to_bytes()) {
             return Err(Error::ActorMismatch);
         }
         // Automerge writes the author into an actor's first change in a document only
@@ -355,7 +355,7 @@ pub(crate) fn new_changes_checked(
     let mut out = Vec::with_capacity(changes.len());
     for change in changes {
         // Belt and braces: the changes themselves, as the log will keep them.
-        if change.actor_id().to_bytes() != device.actor.as_slice() {
+        if !device.owns_actor(change.actor_id().to_bytes()) {
             return Err(Error::ActorMismatch);
         }
         if change.author().is_some_and(|a| a.as_bytes() != person) {

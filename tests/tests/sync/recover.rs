@@ -1,43 +1,144 @@
 //! Lost state: a store copied to a second machine (or restored from a backup) reuses the
-//! device's actor. The server must tell the device so with a stable code instead of a
-//! generic decode error.
+//! device's actor. The server refuses the colliding pushes with `sync.actor_reused`; the
+//! device then re-keys (a fresh actor bound to the same device), re-makes its unsynced
+//! edits on the server's documents, and nothing anyone entered is lost or doubled.
 
 use std::sync::Arc;
 
-use fieldbook_core::Store;
 use fieldbook_core::sync::http::HttpTransport;
+use fieldbook_core::{CardId, Store};
 use fieldbook_server::storage::Role;
 
-use crate::support::{Device, Server};
+use crate::support::{Device, Server, company};
 
-/// A copy of `device`'s store on a "second machine", using the same enrolment.
-fn copy_of(device: &Device, server: &Server) -> Device {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Copies a store's files (the database and its WAL) into `dir`.
+fn copy_store(device: &Device, dir: &std::path::Path) {
+    device.store.checkpoint().expect("checkpoint");
     let from = device.db_path();
     for ext in ["db", "db-wal", "db-shm"] {
         let f = from.with_extension(ext);
         if f.exists() {
-            std::fs::copy(&f, dir.path().join("device.db").with_extension(ext)).expect("copy");
+            std::fs::copy(&f, dir.join("device.db").with_extension(ext)).expect("copy");
         }
     }
+}
+
+/// A copy of `device`'s store on a "second machine", using the same enrolment.
+fn copy_of(device: &Device, server: &Server) -> Device {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_store(device, dir.path());
     let store = Store::open(dir.path().join("device.db")).expect("open the copy");
     let transport = Arc::new(HttpTransport::new(&server.url(), &[]).expect("transport"));
     Device::from_parts(store, transport, dir)
 }
 
+fn value(device: &mut Device, card: &CardId, path: &str) -> serde_json::Value {
+    let view = device.store.card(card).expect("card");
+    let json = serde_json::to_value(&view.card).expect("json");
+    path.split('.').fold(&json, |v, k| &v[k]).clone()
+}
+
+/// Each visit summary of a card, sorted (to count duplicates).
+fn visit_summaries(device: &mut Device, card: &CardId) -> Vec<String> {
+    let view = device.store.card(card).expect("card");
+    let json = serde_json::to_value(&view.card.visits).expect("json");
+    let mut out: Vec<String> = json
+        .as_array()
+        .expect("visits")
+        .iter()
+        .map(|v| v["summary"].as_str().unwrap_or_default().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn assert_clean(device: &mut Device) {
+    let report = device.sync();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert!(!report.rekeyed && report.reapplied.is_empty(), "{report:?}");
+    assert_eq!(report.pending, 0);
+}
+
+/// Every change of the card on `device` is authored by 张伟, and the re-made one (by the
+/// device's new actor) carries the fields it re-applied.
+fn assert_attributed(device: &mut Device, card: &CardId, field: &str) {
+    let history = device.store.history(card).expect("history");
+    assert!(
+        history.iter().all(|e| e.rep.as_deref() == Some("zhangwei")),
+        "{history:?}"
+    );
+    let actor = device.store.device_id();
+    let remade: Vec<_> = history.iter().filter(|e| e.device == actor).collect();
+    assert_eq!(remade.len(), 1, "{history:?}");
+    assert!(
+        remade[0].fields.iter().any(|f| f == field),
+        "{:?}",
+        remade[0]
+    );
+}
+
 #[test]
 fn a_copied_store_is_told_its_actor_was_reused() {
     let server = Server::start();
-    server.company();
+    company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
-    let card = phone.new_card("上海华联超市", "east");
+    let shared = phone.new_card("上海华联超市", "east");
+    let only_phone = phone.new_card("杭州联华便利", "east");
+    let only_copy = phone.new_card("南京苏果超市", "east");
     phone.sync();
+    let old_actor = phone.store.device_id();
+
+    // Both machines edit the same card and another card each.
     let mut copy = copy_of(&phone, &server);
-    copy.set(&card, "basic.phone", "021-1111 1111");
+    copy.set(&shared, "basic.phone", "021-1111 1111");
+    copy.visit(&shared, "复制机拜访：谈陈列");
+    copy.set(&only_copy, "basic.phone", "025-3333 3333");
     let report = copy.sync();
     assert!(report.refused.is_empty(), "{:?}", report.refused);
-    phone.set(&card, "basic.phone", "021-2222 2222");
+
+    phone.set(&shared, "basic.phone", "021-2222 2222");
+    phone.set(&shared, "notes", "原机备注：老板周三在店");
+    phone.visit(&shared, "原机拜访：谈促销");
+    phone.set(&only_phone, "basic.phone", "0571-4444 4444");
+    // The server still tells the device, and the device recovers in the same sync.
     let report = phone.sync();
-    let codes: Vec<&str> = report.refused.iter().map(|(_, c, _)| c.as_str()).collect();
-    assert_eq!(codes, vec!["sync.actor_reused"], "{:?}", report.refused);
+    assert!(report.rekeyed, "{report:?}");
+    assert_eq!(report.reapplied, vec![shared.to_string()]);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.pending, 0);
+    assert_ne!(phone.store.device_id(), old_actor, "a fresh actor");
+
+    // The copy catches up (a full pass, its cursor predates the re-key), then both again.
+    copy.sync();
+    phone.sync();
+    assert_eq!(phone.snapshot(), copy.snapshot(), "heads and data converge");
+    for device in [&mut phone, &mut copy] {
+        // The phone's edits were made later in the card's history: they win.
+        assert_eq!(value(device, &shared, "basic.phone"), "021-2222 2222");
+        assert_eq!(value(device, &shared, "notes"), "原机备注：老板周三在店");
+        assert_eq!(
+            visit_summaries(device, &shared),
+            vec!["原机拜访：谈促销", "复制机拜访：谈陈列"]
+        );
+        assert_eq!(value(device, &only_phone, "basic.phone"), "0571-4444 4444");
+        assert_eq!(value(device, &only_copy, "basic.phone"), "025-3333 3333");
+        assert!(
+            device
+                .store
+                .conflicts(&shared)
+                .expect("conflicts")
+                .is_empty()
+        );
+    }
+    assert_attributed(&mut phone, &shared, "basic.phone");
+    assert_clean(&mut phone);
+    assert_clean(&mut copy);
+
+    // The copy keeps working with the old actor; the phone with the new one.
+    copy.set(&shared, "basic.address", "上海市南京东路100号");
+    assert_clean(&mut copy);
+    phone.set(&shared, "basic.phone", "021-5555 5555");
+    assert_clean(&mut phone);
+    copy.sync();
+    assert_eq!(phone.snapshot(), copy.snapshot());
 }

@@ -5,8 +5,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::error::{Error, Result};
 use crate::storage::{Device, NewDevice, NewEnrolment, Role};
 
-const DEVICE_COLUMNS: &str =
-    "id, name, person_id, role, actor, revoked, expires_at, created_at, last_sync_at";
+const DEVICE_COLUMNS: &str = "id, name, person_id, role, actor, revoked, expires_at, created_at, \
+     last_sync_at, rekeys, (SELECT group_concat(hex(a.actor), ',') FROM device_actors a \
+     WHERE a.device_id = devices.id AND a.actor != devices.actor)";
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Device, String)> {
     let role: String = r.get(3)?;
@@ -21,6 +22,14 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Device, String)> {
             expires_at: r.get(6)?,
             created_at: r.get(7)?,
             last_sync_at: r.get(8)?,
+            rekeys: r.get(9)?,
+            former_actors: r
+                .get::<_, Option<String>>(10)?
+                .unwrap_or_default()
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .filter_map(|h| hex::decode(h).ok())
+                .collect(),
         },
         role,
     ))
@@ -74,7 +83,7 @@ pub(super) fn redeem_enrolment(
         return Err(Error::BadEnrolment);
     }
     let actor_taken: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM devices WHERE actor = ?1)",
+        "SELECT EXISTS (SELECT 1 FROM device_actors WHERE actor = ?1)",
         [&d.actor],
         |r| r.get(0),
     )?;
@@ -92,6 +101,10 @@ pub(super) fn redeem_enrolment(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![d.id, name, person_id, role, d.actor, d.token_hash, d.expires_at, d.now],
     )?;
+    tx.execute(
+        "INSERT INTO device_actors (actor, device_id, bound_at) VALUES (?1, ?2, ?3)",
+        params![d.actor, d.id, d.now],
+    )?;
     Ok(Device {
         id: d.id.clone(),
         name,
@@ -102,6 +115,8 @@ pub(super) fn redeem_enrolment(
         expires_at: d.expires_at,
         created_at: d.now,
         last_sync_at: None,
+        former_actors: Vec::new(),
+        rekeys: 0,
     })
 }
 
@@ -135,6 +150,38 @@ pub(super) fn devices(c: &Connection) -> Result<Vec<Device>> {
         .query_map([], device_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_device).collect()
+}
+
+pub(super) fn rekey_device(
+    tx: &Transaction<'_>,
+    id: &str,
+    actor: &[u8],
+    now: i64,
+) -> Result<Device> {
+    let current = device(tx, id)?.ok_or(Error::NotFound("device"))?;
+    if current.actor == actor {
+        // A retried re-key whose answer was lost.
+        return Ok(current);
+    }
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM device_actors WHERE actor = ?1)",
+        [actor],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(Error::Invalid(
+            "this actor id is already bound to a device".into(),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO device_actors (actor, device_id, bound_at) VALUES (?1, ?2, ?3)",
+        params![actor, id, now],
+    )?;
+    tx.execute(
+        "UPDATE devices SET actor = ?2, rekeys = rekeys + 1 WHERE id = ?1",
+        params![id, actor],
+    )?;
+    device(tx, id)?.ok_or(Error::NotFound("device"))
 }
 
 pub(super) fn revoke_device(tx: &Transaction<'_>, id: &str) -> Result<()> {

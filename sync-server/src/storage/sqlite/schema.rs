@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -45,6 +45,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
                 )?;
             }
             2 => tx.execute_batch(SCHEMA_V2)?,
+            3 => tx.execute_batch(SCHEMA_V3)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -160,6 +161,20 @@ pub(super) fn identity(c: &Connection) -> Result<ServerIdentity> {
         cursor_key,
     })
 }
+
+/// Every actor ever bound to a device (its current one is also `devices.actor`), and how
+/// often it was re-keyed (cursors carry the count, so one issued before a re-key starts a
+/// full pass).
+const SCHEMA_V3: &str = r#"
+CREATE TABLE device_actors (
+    actor BLOB PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    bound_at INTEGER NOT NULL
+);
+CREATE INDEX device_actors_device ON device_actors(device_id);
+INSERT INTO device_actors (actor, device_id, bound_at) SELECT actor, id, created_at FROM devices;
+ALTER TABLE devices ADD COLUMN rekeys INTEGER NOT NULL DEFAULT 0;
+"#;
 
 #[cfg(test)]
 mod tests {
