@@ -28,7 +28,7 @@ fn copy_of(device: &Device, server: &Server) -> Device {
 #[test]
 fn a_copied_store_is_told_its_actor_was_reused() {
     let server = Server::start();
-    server.company();
+    crate::support::company(&server);
     let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
     let card = phone.new_card("上海华联超市", "east");
     phone.sync();
