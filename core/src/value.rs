@@ -1,8 +1,8 @@
 //! Scalar field types and their validation.
 //!
 //! Every scalar fact on a card (a phone, a credit limit, a founding date) is a Rust
-//! type implementing [`Scalar`]: how it is stored as an Automerge scalar, how it is
-//! parsed from what a person typed, and how it is shown. Validation lives in the
+//! type implementing [`Scalar`]: how it is parsed from what a person typed and how it
+//! is shown; how it is stored as an Automerge scalar is the crate-private `Stored`. Validation lives in the
 //! types (a [`Latitude`] cannot hold 123), so no invalid value reaches a document.
 
 use std::fmt;
@@ -56,7 +56,7 @@ pub enum FieldKind {
 
 /// A value of one register of a card: its kind, how it is parsed from what a
 /// person typed and how it is shown. How it is stored is core's business
-/// ([`Stored`], crate-private), so no Automerge type appears here.
+/// (`Stored`, crate-private), so no Automerge type appears here.
 pub trait Scalar: Clone + PartialEq + fmt::Debug + Sized {
     /// The kind, for generic tooling.
     const KIND: FieldKind;

@@ -1,9 +1,9 @@
 //! How one typed field is read from and written to an Automerge object.
 //!
-//! [`DocField`] is implemented for `Option<T: Scalar>` (a register: last writer
+//! `DocField` (crate-private) is implemented for `Option<T: Scalar>` (a register: last writer
 //! wins, concurrent writers become a visible conflict) and for [`LongText`] (an
 //! Automerge Text object: concurrent edits interleave character by character).
-//! The [`record!`] macro builds a struct of such fields together with its schema
+//! The `record!` macro builds a struct of such fields together with its schema
 //! table, its reader and its diff-writer, so a section is declared once.
 
 use automerge::transaction::Transactable;
@@ -207,7 +207,7 @@ pub struct FieldInfo {
 
 /// A struct of fields stored as one Automerge map: its schema, and its fields set
 /// and shown as text. How it is read from and written to a document is
-/// [`RecordDoc`], crate-private, so no Automerge type appears here.
+/// `RecordDoc`, crate-private, so no Automerge type appears here.
 pub trait Record: Clone + PartialEq + Default {
     /// The fields, in display order.
     const FIELDS: &'static [FieldInfo];
