@@ -6,6 +6,7 @@ mod harness;
 mod abuse;
 mod authz;
 mod bad_input;
+mod bombs;
 mod conformance;
 mod fallback;
 mod instances;
