@@ -43,6 +43,18 @@ impl Store {
         Ok(())
     }
 
+    /// After the server refused the cursor as one from a future it does not have (it was
+    /// restored from an older backup): forget the cursor and everything the server was
+    /// thought to hold, so the next sync is a full pass and pushes every card whole. The
+    /// server ignores the changes it has and stores those it lost.
+    pub(crate) fn forget_server_state(&mut self) -> Result<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM meta WHERE key = 'sync_cursor'", [])?;
+        tx.execute("UPDATE sync_cards SET acked_heads = x'', dirty = 1", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Replace a card's document with the server's (`server`, a snapshot from a sync
     /// response) plus one change re-making this device's unsynced edits. Returns the paths
     /// written (empty: the server already had everything this device changed).

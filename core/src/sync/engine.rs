@@ -89,6 +89,8 @@ pub struct SyncReport {
 
 /// The refusal that means this store's actor was used by another copy of it.
 const ACTOR_REUSED: &str = "sync.actor_reused";
+/// The refusal of a cursor the server did not issue, or issued from a future it lacks.
+const BAD_CURSOR: &str = "sync.bad_cursor";
 
 fn server_error(status: u16, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorBody>(body) {
@@ -187,6 +189,7 @@ pub fn sync(
     let mut reused: HashSet<String> = HashSet::new();
     // Cards re-made after a re-key: pushed once more by this sync, then never again.
     let mut reapplied: HashSet<String> = HashSet::new();
+    let mut restarted = false;
     loop {
         if report.progress.requests >= MAX_REQUESTS {
             return Err(Error::Protocol("the server kept paging without end".into()));
@@ -200,14 +203,24 @@ pub fn sync(
             max_response_bytes: Some(RESPONSE_BUDGET_BYTES),
         };
         let body = wire::encode(&request).map_err(|e| Error::Protocol(e.to_string()))?;
-        let bytes = post(
+        let bytes = match post(
             transport,
             &mut report.progress,
             "/v1/sync",
             token,
             wire::CONTENT_TYPE,
             body,
-        )?;
+        ) {
+            Err(Error::Server { code, .. }) if code == BAD_CURSOR && !restarted => {
+                // The server was restored from an older backup: it lacks what it had
+                // acknowledged. Start over once, pushing every card whole.
+                tracing::warn!("the server lost state this device had synced; re-sending all");
+                store.forget_server_state()?;
+                restarted = true;
+                continue;
+            }
+            other => other?,
+        };
         let mut response: SyncResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
             .map_err(|e| Error::Protocol(e.to_string()))?;
         let mut again = false;

@@ -142,3 +142,147 @@ fn a_copied_store_is_told_its_actor_was_reused() {
     copy.sync();
     assert_eq!(phone.snapshot(), copy.snapshot());
 }
+
+/// A device restored from a backup of its store (in `dir`).
+fn restore(backup: &std::path::Path, server_url: &str) -> Device {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for ext in ["db", "db-wal", "db-shm"] {
+        let f = backup.join("device.db").with_extension(ext);
+        if f.exists() {
+            std::fs::copy(&f, dir.path().join("device.db").with_extension(ext)).expect("copy");
+        }
+    }
+    let store = Store::open(dir.path().join("device.db")).expect("open the backup");
+    let transport = Arc::new(HttpTransport::new(server_url, &[]).expect("transport"));
+    Device::from_parts(store, transport, dir)
+}
+
+#[test]
+fn a_store_restored_from_a_backup_recovers_its_own_later_edits() {
+    let server = Server::start();
+    company(&server);
+    let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
+    let mut manager = Device::enrol(&server, "wangjl", Role::Manager);
+    let cards: Vec<CardId> = ["上海华联超市", "杭州联华便利", "南京苏果超市"]
+        .iter()
+        .map(|n| phone.new_card(n, "east"))
+        .collect();
+    phone.sync();
+    let backup = tempfile::tempdir().expect("backup");
+    copy_store(&phone, backup.path());
+
+    // After the backup: edits on every card, synced, then the phone is lost.
+    for (i, card) in cards.iter().enumerate() {
+        phone.set(card, "basic.phone", &format!("021-0000 000{i}"));
+        phone.visit(card, &format!("备份后拜访 {i}"));
+    }
+    assert!(phone.sync().refused.is_empty());
+    drop(phone);
+
+    // The restored phone edits the first card: its actor's next seq is taken.
+    let mut phone = restore(backup.path(), &server.url());
+    phone.set(&cards[0], "basic.address", "上海市南京东路100号");
+    phone.visit(&cards[0], "恢复后拜访");
+    let report = phone.sync();
+    assert!(report.rekeyed, "{report:?}");
+    assert_eq!(report.reapplied, vec![cards[0].to_string()]);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.pending, 0);
+
+    manager.sync();
+    phone.sync();
+    assert_eq!(
+        phone.snapshot(),
+        manager.snapshot(),
+        "heads and data converge"
+    );
+    for device in [&mut phone, &mut manager] {
+        for (i, card) in cards.iter().enumerate() {
+            // The phone's own edits from before the loss came back to it.
+            assert_eq!(
+                value(device, card, "basic.phone"),
+                format!("021-0000 000{i}").as_str()
+            );
+            let mut expected = vec![format!("备份后拜访 {i}")];
+            if i == 0 {
+                expected.push("恢复后拜访".to_string());
+                expected.sort();
+            }
+            assert_eq!(visit_summaries(device, card), expected, "no visit doubled");
+        }
+        assert_eq!(
+            value(device, &cards[0], "basic.address"),
+            "上海市南京东路100号"
+        );
+    }
+    assert_attributed(&mut phone, &cards[0], "basic.address");
+    assert_clean(&mut phone);
+    assert_clean(&mut manager);
+}
+
+#[test]
+fn a_server_restored_from_an_older_backup_gets_back_what_it_lost() {
+    let dir = tempfile::tempdir().expect("server dir");
+    let db = dir.path().join("server.db");
+    let server = Server::start_at(&db);
+    company(&server);
+    let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
+    let mut manager = Device::enrol(&server, "wangjl", Role::Manager);
+    let a = phone.new_card("上海华联超市", "east");
+    let b = phone.new_card("杭州联华便利", "east");
+    phone.sync();
+    manager.sync();
+    drop(server);
+    let backup = tempfile::tempdir().expect("backup");
+    for ext in ["db", "db-wal", "db-shm"] {
+        let f = db.with_extension(ext);
+        if f.exists() {
+            std::fs::copy(&f, backup.path().join("server.db").with_extension(ext)).expect("copy");
+        }
+    }
+
+    // More edits reach the server, then it is restored from the older copy.
+    let server = Server::start_at(&db);
+    let url = server.url();
+    for d in [&mut phone, &mut manager] {
+        d.transport = Arc::new(HttpTransport::new(&url, &[]).expect("transport"));
+    }
+    phone.set(&a, "basic.phone", "021-1111 1111");
+    phone.visit(&a, "丢失前拜访");
+    phone.set(&b, "basic.phone", "0571-2222 2222");
+    assert!(phone.sync().refused.is_empty());
+    drop(server);
+    for ext in ["db", "db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(db.with_extension(ext));
+        let f = backup.path().join("server.db").with_extension(ext);
+        if f.exists() {
+            std::fs::copy(&f, db.with_extension(ext)).expect("restore");
+        }
+    }
+    let server = Server::start_at(&db);
+    let url = server.url();
+    for d in [&mut phone, &mut manager] {
+        d.transport = Arc::new(HttpTransport::new(&url, &[]).expect("transport"));
+    }
+
+    // The phone edits one card again; its sync is neither stuck nor lossy.
+    phone.set(&a, "basic.address", "上海市南京东路100号");
+    let report = phone.sync();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.pending, 0);
+    manager.sync();
+    phone.sync();
+    assert_eq!(
+        phone.snapshot(),
+        manager.snapshot(),
+        "heads and data converge"
+    );
+    for device in [&mut phone, &mut manager] {
+        assert_eq!(value(device, &a, "basic.phone"), "021-1111 1111");
+        assert_eq!(value(device, &a, "basic.address"), "上海市南京东路100号");
+        assert_eq!(value(device, &b, "basic.phone"), "0571-2222 2222");
+        assert_eq!(visit_summaries(device, &a), vec!["丢失前拜访"]);
+    }
+    assert_clean(&mut phone);
+    assert_clean(&mut manager);
+}
