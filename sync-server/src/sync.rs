@@ -15,8 +15,9 @@
 //! - `get_missing_deps` non-empty (the server lacks a change the push builds on) → the card
 //!   goes into `fallback`, and the device runs `automerge::sync` for it (see
 //!   [`crate::fallback`]);
-//! - every **new** change (one the server did not already hold) must carry the device's
-//!   bound actor and its person as author, or the card is refused with
+//! - every **new** change (one the server did not already hold) must carry an actor bound
+//!   to the device (its current one, or one it had before a re-key, see [`crate::rekey`])
+//!   and its person as author, or the card is refused with
 //!   `auth.actor_mismatch` / `auth.author_mismatch`. Automerge 0.12 stores the author in
 //!   an actor's first change of a document only and maps later changes to it through the
 //!   actor, so the check is: any author a change carries is the person, and the document's
@@ -26,6 +27,9 @@
 //!
 //! - a push that changes an existing card's `"territory"` is refused with
 //!   `sync.territory_change`: moving cards is a manager operation, not an edit.
+//!
+//! - a change reusing an `(actor, seq)` the card already holds with another hash (a copied
+//!   or restored store) is refused with `sync.actor_reused`: the device re-keys.
 //!
 //! A refused card stores nothing; other cards of the same request are unaffected.
 //!
