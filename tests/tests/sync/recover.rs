@@ -286,3 +286,80 @@ fn a_server_restored_from_an_older_backup_gets_back_what_it_lost() {
     assert_clean(&mut phone);
     assert_clean(&mut manager);
 }
+
+/// `POST /v1/rekey` as a device would send it, with `token` (or none).
+fn post_rekey(device: &Device, token: Option<&str>, actor: Vec<u8>) -> (u16, Vec<u8>) {
+    use fieldbook_core::sync::wire::{self, PROTOCOL_VERSION, RekeyRequest};
+    let body = wire::encode(&RekeyRequest {
+        protocol: PROTOCOL_VERSION,
+        actor,
+    })
+    .expect("encode");
+    let resp = device
+        .transport
+        .post("/v1/rekey", token, wire::CONTENT_TYPE, body)
+        .expect("post");
+    (resp.status, resp.body)
+}
+
+fn code(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("error body");
+    v["code"].as_str().expect("code").to_string()
+}
+
+#[test]
+fn rekey_binds_a_fresh_actor_and_keeps_the_old_one_acceptable() {
+    use fieldbook_core::sync::wire::{self, RekeyResponse};
+    let server = Server::start();
+    company(&server);
+    let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
+    let other = Device::enrol(&server, "lina", Role::Rep);
+    let card = phone.new_card("上海华联超市", "east");
+    phone.sync();
+    let token = phone
+        .store
+        .enrolment()
+        .expect("enrolment")
+        .expect("enrolled")
+        .token;
+    let hex_bytes = |h: String| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+            .collect()
+    };
+
+    assert_eq!(post_rekey(&phone, None, vec![7; 16]).0, 401);
+    // Another device's actor is never taken, nor an empty one.
+    let (status, body) = post_rekey(&phone, Some(&token), hex_bytes(other.store.device_id()));
+    assert_eq!((status, code(&body).as_str()), (400, "request.invalid"));
+    let (status, body) = post_rekey(&phone, Some(&token), Vec::new());
+    assert_eq!((status, code(&body).as_str()), (400, "request.invalid"));
+
+    let (status, body) = post_rekey(&phone, Some(&token), vec![7; 16]);
+    assert_eq!(status, 200);
+    let answer: RekeyResponse =
+        wire::decode(&body, wire::DEFAULT_MAX_DECOMPRESSED).expect("answer");
+    assert_eq!(answer.rekeys, 1);
+    // A retry of the same re-key changes nothing.
+    let (status, body) = post_rekey(&phone, Some(&token), vec![7; 16]);
+    let answer: RekeyResponse =
+        wire::decode(&body, wire::DEFAULT_MAX_DECOMPRESSED).expect("answer");
+    assert_eq!((status, answer.rekeys), (200, 1));
+
+    // The store still writes as its old actor (it did not take the new one): those
+    // changes remain the device's own and are accepted.
+    phone.set(&card, "basic.phone", "021-1111 1111");
+    let report = phone.sync();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.pending, 0);
+    // And the re-keyed actor is taken for every other device too.
+    let lina_token = other
+        .store
+        .enrolment()
+        .expect("enrolment")
+        .expect("enrolled")
+        .token;
+    let (status, body) = post_rekey(&other, Some(&lina_token), vec![7; 16]);
+    assert_eq!((status, code(&body).as_str()), (400, "request.invalid"));
+}
