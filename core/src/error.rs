@@ -203,6 +203,11 @@ pub enum Error {
     /// A card document is not a valid Fieldbook card (root id, schema, skeleton).
     #[error("the card document is invalid: {0}")]
     InvalidCard(String),
+
+    /// Changes reuse an `(actor, seq)` the document holds with another change: they were
+    /// made by a copied or restored store, which must move to a fresh actor.
+    #[error("the changes reuse an actor's sequence number held by other changes")]
+    ActorReused,
 }
 
 impl Error {
@@ -241,6 +246,7 @@ impl Error {
             Error::CardTooLarge(_) => "card.too_large",
             Error::BadBytes(_) => "card.bad_bytes",
             Error::InvalidCard(_) => "card.invalid",
+            Error::ActorReused => "card.actor_reused",
         }
     }
 
@@ -270,6 +276,7 @@ impl Error {
         "card.too_large",
         "card.bad_bytes",
         "card.invalid",
+        "card.actor_reused",
     ];
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -315,6 +322,7 @@ mod tests {
             Error::CardTooLarge(_) => "card.too_large",
             Error::BadBytes(_) => "card.bad_bytes",
             Error::InvalidCard(_) => "card.invalid",
+            Error::ActorReused => "card.actor_reused",
         }
     }
 
@@ -362,6 +370,7 @@ mod tests {
             Error::CardTooLarge("c".into()),
             Error::BadBytes("b".into()),
             Error::InvalidCard("i".into()),
+            Error::ActorReused,
         ]
     }
 

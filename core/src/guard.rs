@@ -186,7 +186,11 @@ pub fn apply_checked(doc: &mut Automerge, bytes: &[u8], checked: &CheckedBytes) 
     // As in `load_bounded`: a panic inside Automerge is bad bytes (the caller drops `doc`).
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes)))
         .map_err(|_| bad("the changes do not apply"))?
-        .map_err(|e| Error::BadBytes(format!("the changes do not apply: {e}")))?;
+        .map_err(|e| match e {
+            // Another change already holds one of these `(actor, seq)`: a copied store.
+            automerge::AutomergeError::DuplicateSeqNumber(..) => Error::ActorReused,
+            e => Error::BadBytes(format!("the changes do not apply: {e}")),
+        })?;
     if !doc.get_missing_deps(&[]).is_empty() {
         return Ok(());
     }

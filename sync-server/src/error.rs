@@ -248,8 +248,9 @@ impl Error {
             fieldbook_core::Error::CardTooLarge(m) => Error::CardTooLarge(m),
             fieldbook_core::Error::InvalidCard(m) => Error::InvalidCard(m),
             // Automerge refuses a change whose (actor, seq) it holds with another hash; the
-            // guard passes its message on. That is a copied store, not a bad change.
-            fieldbook_core::Error::BadBytes(m) if m.contains("duplicate seq") => Error::ActorReused,
+            // guard tells it apart by the error's variant. That is a copied store, not a bad
+            // change.
+            fieldbook_core::Error::ActorReused => Error::ActorReused,
             other => Error::BadChange(other.to_string()),
         }
     }
