@@ -181,16 +181,10 @@ fn add_item(
     Ok(added(id, kind, &item_id))
 }
 
-/// `fieldbook visit`: log a visit authored by this device's rep.
+/// `fieldbook visit`: log a visit authored by this device's rep (core sets who
+/// visited; `--rep` only asks for a manager's on-behalf record, which core checks).
 pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     let id = card_id(store, &args.id)?;
-    let rep = match &args.rep {
-        Some(rep) => rep.parse::<fieldbook_core::RepId>()?.to_string(),
-        None => store
-            .rep()
-            .ok_or(fieldbook_core::Error::NotInitialised)?
-            .to_string(),
-    };
     let at = match &args.at {
         Some(t) => parse_time("visits.at", t, NaiveTime::MIN)?,
         None => Utc::now(),
@@ -207,7 +201,7 @@ pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     ];
     let visit = Visit {
         at: Some(at),
-        rep: Some(rep),
+        on_behalf_of: args.rep.clone(),
         ..Default::default()
     };
     add_item(

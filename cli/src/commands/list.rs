@@ -51,15 +51,32 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<Output> {
     ))
 }
 
-/// `fieldbook search QUERY`.
-pub fn search(store: &Store, text: &str, limit: u32) -> Result<Output> {
+/// `fieldbook search QUERY`: one page of matches, sorted by name, saying when
+/// there are more (one row beyond the page is asked for, so "more" is never a guess).
+pub fn search(store: &Store, text: &str, limit: u32, offset: u32) -> Result<Output> {
     if text.trim().is_empty() {
         return Err(CliError::invalid("query", "type something to search for"));
     }
-    let rows = store.search(text, limit.max(1))?;
+    let limit = limit.max(1);
+    let mut rows = store.list(&CardQuery {
+        text: Some(text.to_string()),
+        limit: limit.saturating_add(1),
+        offset,
+        ..Default::default()
+    })?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let mut human = table(&rows);
+    if more {
+        human.push_str(&format!(
+            "showing {} of more; --offset {} for the next page\n",
+            rows.len(),
+            offset.saturating_add(limit)
+        ));
+    }
     Ok(Output::new(
-        json!({ "query": text, "cards": to_json(&rows) }),
-        table(&rows),
+        json!({ "query": text, "cards": to_json(&rows), "offset": offset, "limit": limit, "more": more }),
+        human,
     ))
 }
 

@@ -281,6 +281,9 @@ fn visits(out: &mut String, card: &Card, title: &str) {
                 .unwrap_or_else(|| "time unknown".into());
         let kind = v.kind.map(|k| k.label()).unwrap_or("-");
         let mut line = format!("  {when}  {kind}  {}", or_dash(v.rep.as_deref()));
+        if let Some(other) = &v.on_behalf_of {
+            line.push_str(&format!(" for {other}"));
+        }
         if let Some(place) = &v.place {
             line.push_str(&format!("  {place}"));
         }
