@@ -1,7 +1,7 @@
 //! The customer card (客户资料卡): a typed view of one Automerge document.
 //!
 //! [`Card`] is plain data. The store reads it from the document, hands it to an
-//! edit closure, and writes back only the fields that changed ([`doc::write_card`]),
+//! edit closure, and writes back only the fields that changed (`doc::write_card`),
 //! so each Automerge change touches exactly what the rep edited and history stays
 //! readable. Generic field paths (`basic.phone`, `contacts.<id>.mobile`) serve the
 //! CLI, conflict lists and history.

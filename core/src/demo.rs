@@ -980,7 +980,7 @@ pub struct DemoAuthor {
     /// The rep recorded as the author of changes.
     pub rep: RepId,
     /// The device's actor id.
-    pub actor: ActorId,
+    pub(crate) actor: ActorId,
 }
 
 impl DemoAuthor {

@@ -11,6 +11,63 @@ use std::path::PathBuf;
 /// Result alias for core operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A failure of the SQLite store, opaque so that `rusqlite` stays out of core's
+/// public API (ARCHITECTURE.md). The SQLite error is its [`source`](std::error::Error::source),
+/// and its message is shown by `Display`.
+#[derive(Debug)]
+pub struct StorageError(rusqlite::Error);
+
+impl StorageError {
+    /// The SQLite error, for core's own handling (e.g. mapping "not a database").
+    pub(crate) fn inner(&self) -> &rusqlite::Error {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A failure Automerge reported, opaque so that `automerge` stays out of core's
+/// public API (ARCHITECTURE.md). The Automerge error is its
+/// [`source`](std::error::Error::source), and its message is shown by `Display`.
+#[derive(Debug)]
+pub struct DocumentError(automerge::AutomergeError);
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DocumentError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+// `?` on a SQLite or Automerge call inside core converts through these. They are
+// public as every `impl From` is, but no caller has to name the foreign type.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Sqlite(StorageError(e))
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    fn from(e: automerge::AutomergeError) -> Error {
+        Error::Automerge(DocumentError(e))
+    }
+}
+
 /// Everything that can go wrong in core.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -108,7 +165,7 @@ pub enum Error {
 
     /// SQLite failed.
     #[error("storage error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] StorageError),
 
     /// The filesystem failed.
     #[error("i/o error: {0}")]
@@ -116,7 +173,7 @@ pub enum Error {
 
     /// Automerge refused an operation (a bug or a corrupt document).
     #[error("document error: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(#[source] DocumentError),
 
     /// The device has not been enrolled with a sync server.
     #[error("this device is not enrolled with a sync server: run `fieldbook enrol URL TOKEN`")]
@@ -302,9 +359,9 @@ mod tests {
             },
             Error::NotInitialised,
             Error::NotOnBehalf,
-            Error::Sqlite(rusqlite::Error::QueryReturnedNoRows),
+            Error::from(rusqlite::Error::QueryReturnedNoRows),
             Error::Io(std::io::Error::other("disk")),
-            Error::Automerge(automerge::AutomergeError::Fail),
+            Error::from(automerge::AutomergeError::Fail),
             Error::NotEnrolled,
             Error::Network("refused".into()),
             Error::Server {
@@ -364,5 +421,32 @@ mod tests {
             .detailed_code(),
             "auth.revoked"
         );
+    }
+
+    /// The wrappers keep the library error reachable as a source, with its message,
+    /// under the unchanged codes.
+    #[test]
+    fn wrapped_library_errors_keep_code_message_and_source() {
+        use std::error::Error as _;
+        let sqlite = Error::from(rusqlite::Error::QueryReturnedNoRows);
+        assert_eq!(sqlite.code(), "store.sqlite");
+        let inner = sqlite
+            .source()
+            .and_then(|s| s.source())
+            .expect("rusqlite source");
+        assert!(inner.downcast_ref::<rusqlite::Error>().is_some());
+        assert!(
+            sqlite
+                .to_string()
+                .contains(&rusqlite::Error::QueryReturnedNoRows.to_string())
+        );
+
+        let doc = Error::from(automerge::AutomergeError::Fail);
+        assert_eq!(doc.code(), "document.error");
+        let inner = doc
+            .source()
+            .and_then(|s| s.source())
+            .expect("automerge source");
+        assert!(inner.downcast_ref::<automerge::AutomergeError>().is_some());
     }
 }

@@ -146,6 +146,9 @@ pub fn check_automerge_bytes(bytes: &[u8], limits: &BytesLimits) -> Result<Check
 }
 
 /// [`check_automerge_bytes`], then `Automerge::load` (which refuses partly bad bytes).
+///
+/// One of the documented exceptions to "no Automerge type in core's public API"
+/// (ARCHITECTURE.md): the server keeps documents as `Automerge`.
 pub fn load_bounded(bytes: &[u8], limits: &BytesLimits) -> Result<Automerge> {
     check_automerge_bytes(bytes, limits)?;
     // Automerge 0.12 panics on some crafted chunks (found by fuzz/automerge_bytes, an
@@ -162,6 +165,9 @@ pub fn load_bounded(bytes: &[u8], limits: &BytesLimits) -> Result<Automerge> {
 /// wait for dependencies `doc` lacks (`doc.get_missing_deps(&[])` is non-empty after this
 /// returns): the caller decides what that means (the server answers with the fallback).
 /// On an error `doc` may hold part of the bytes: drop it.
+///
+/// One of the documented exceptions to "no Automerge type in core's public API"
+/// (ARCHITECTURE.md): the server keeps documents as `Automerge`.
 pub fn load_incremental_bounded(
     doc: &mut Automerge,
     bytes: &[u8],
@@ -173,6 +179,9 @@ pub fn load_incremental_bounded(
 
 /// The load half of [`load_incremental_bounded`], for bytes that already passed
 /// [`check_automerge_bytes`] (whose answer is `checked`): `load_incremental`, made strict.
+///
+/// One of the documented exceptions to "no Automerge type in core's public API"
+/// (ARCHITECTURE.md): the server keeps documents as `Automerge`.
 pub fn apply_checked(doc: &mut Automerge, bytes: &[u8], checked: &CheckedBytes) -> Result<()> {
     // As in `load_bounded`: a panic inside Automerge is bad bytes (the caller drops `doc`).
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes)))

@@ -42,7 +42,7 @@ pub struct FieldChange {
 }
 
 /// Parse a change hash given in hex.
-pub fn parse_hash(hex_hash: &str) -> Result<ChangeHash> {
+pub(crate) fn parse_hash(hex_hash: &str) -> Result<ChangeHash> {
     hex_hash
         .trim()
         .parse()

@@ -68,11 +68,11 @@ impl RepId {
         &self.0
     }
     /// The bytes recorded as a change's author.
-    pub fn author(&self) -> automerge::Author<'static> {
+    pub(crate) fn author(&self) -> automerge::Author<'static> {
         automerge::Author::from(self.0.as_bytes().to_vec())
     }
     /// Read a change author back; `None` if it is not a valid rep id.
-    pub fn from_author(author: &automerge::Author<'_>) -> Option<RepId> {
+    pub(crate) fn from_author(author: &automerge::Author<'_>) -> Option<RepId> {
         std::str::from_utf8(author.as_bytes())
             .ok()
             .and_then(|s| s.parse().ok())

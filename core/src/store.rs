@@ -88,7 +88,7 @@ pub struct Store {
 fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => Error::NotAStore(path.to_path_buf()),
-        _ => Error::Sqlite(e),
+        _ => Error::from(e),
     }
 }
 
@@ -116,7 +116,11 @@ impl Store {
         )
         .map_err(|e| map_open_error(&path, e))?;
         schema::migrate(&mut conn, &path).map_err(|e| match e {
-            Error::Sqlite(inner) => map_open_error(&path, inner),
+            Error::Sqlite(inner)
+                if inner.inner().sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+            {
+                Error::NotAStore(path.clone())
+            }
             other => other,
         })?;
         let identity = Self::load_identity(&conn)?;

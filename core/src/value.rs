@@ -1,8 +1,8 @@
 //! Scalar field types and their validation.
 //!
 //! Every scalar fact on a card (a phone, a credit limit, a founding date) is a Rust
-//! type implementing [`Scalar`]: how it is stored as an Automerge scalar, how it is
-//! parsed from what a person typed, and how it is shown. Validation lives in the
+//! type implementing [`Scalar`]: how it is parsed from what a person typed and how it
+//! is shown; how it is stored as an Automerge scalar is the crate-private `Stored`. Validation lives in the
 //! types (a [`Latitude`] cannot hold 123), so no invalid value reaches a document.
 
 use std::fmt;
@@ -10,6 +10,16 @@ use std::fmt;
 use automerge::ScalarValue;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+/// How a [`Scalar`] is stored as an Automerge scalar. Crate-private: raw
+/// Automerge types never leave core's public API (ARCHITECTURE.md).
+pub(crate) trait Stored: Scalar {
+    /// The Automerge representation.
+    fn to_scalar(&self) -> ScalarValue;
+    /// Read back; `None` if the stored value has another type (e.g. written by a
+    /// newer app): the field then reads as empty rather than failing the card.
+    fn from_scalar(value: &ScalarValue) -> Option<Self>;
+}
 
 /// The longest single-line value accepted, in characters. Longer text belongs in notes.
 pub const MAX_LINE_CHARS: usize = 2_000;
@@ -44,15 +54,12 @@ pub enum FieldKind {
     Choice,
 }
 
-/// A value that can be stored in an Automerge register.
+/// A value of one register of a card: its kind, how it is parsed from what a
+/// person typed and how it is shown. How it is stored is core's business
+/// (`Stored`, crate-private), so no Automerge type appears here.
 pub trait Scalar: Clone + PartialEq + fmt::Debug + Sized {
     /// The kind, for generic tooling.
     const KIND: FieldKind;
-    /// The Automerge representation.
-    fn to_scalar(&self) -> ScalarValue;
-    /// Read back; `None` if the stored value has another type (e.g. written by a
-    /// newer app): the field then reads as empty rather than failing the card.
-    fn from_scalar(value: &ScalarValue) -> Option<Self>;
     /// Parse what a person typed; `Err` carries the reason in words.
     fn parse(input: &str) -> Result<Self, String>;
     /// Show the value as a person would type it (round-trips through `parse`).
@@ -61,15 +68,6 @@ pub trait Scalar: Clone + PartialEq + fmt::Debug + Sized {
 
 impl Scalar for String {
     const KIND: FieldKind = FieldKind::Str;
-    fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Str(self.as_str().into())
-    }
-    fn from_scalar(value: &ScalarValue) -> Option<Self> {
-        match value {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        }
-    }
     fn parse(input: &str) -> Result<Self, String> {
         let trimmed = input.trim();
         if trimmed.chars().count() > MAX_LINE_CHARS {
@@ -82,18 +80,20 @@ impl Scalar for String {
     }
 }
 
-impl Scalar for i64 {
-    const KIND: FieldKind = FieldKind::Int;
+impl Stored for String {
     fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Int(*self)
+        ScalarValue::Str(self.as_str().into())
     }
     fn from_scalar(value: &ScalarValue) -> Option<Self> {
         match value {
-            ScalarValue::Int(i) => Some(*i),
-            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+            ScalarValue::Str(s) => Some(s.to_string()),
             _ => None,
         }
     }
+}
+
+impl Scalar for i64 {
+    const KIND: FieldKind = FieldKind::Int;
     fn parse(input: &str) -> Result<Self, String> {
         input
             .trim()
@@ -105,17 +105,21 @@ impl Scalar for i64 {
     }
 }
 
-impl Scalar for bool {
-    const KIND: FieldKind = FieldKind::Bool;
+impl Stored for i64 {
     fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Boolean(*self)
+        ScalarValue::Int(*self)
     }
     fn from_scalar(value: &ScalarValue) -> Option<Self> {
         match value {
-            ScalarValue::Boolean(b) => Some(*b),
+            ScalarValue::Int(i) => Some(*i),
+            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
             _ => None,
         }
     }
+}
+
+impl Scalar for bool {
+    const KIND: FieldKind = FieldKind::Bool;
     fn parse(input: &str) -> Result<Self, String> {
         match input.trim().to_lowercase().as_str() {
             "yes" | "true" | "y" | "1" | "是" => Ok(true),
@@ -128,17 +132,20 @@ impl Scalar for bool {
     }
 }
 
-impl Scalar for NaiveDate {
-    const KIND: FieldKind = FieldKind::Date;
+impl Stored for bool {
     fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Str(self.format("%Y-%m-%d").to_string().into())
+        ScalarValue::Boolean(*self)
     }
     fn from_scalar(value: &ScalarValue) -> Option<Self> {
         match value {
-            ScalarValue::Str(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+            ScalarValue::Boolean(b) => Some(*b),
             _ => None,
         }
     }
+}
+
+impl Scalar for NaiveDate {
+    const KIND: FieldKind = FieldKind::Date;
     fn parse(input: &str) -> Result<Self, String> {
         NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
             .map_err(|_| format!("{input:?} is not a date like 2026-11-23"))
@@ -148,19 +155,20 @@ impl Scalar for NaiveDate {
     }
 }
 
-impl Scalar for DateTime<Utc> {
-    const KIND: FieldKind = FieldKind::Timestamp;
+impl Stored for NaiveDate {
     fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Timestamp(self.timestamp_millis())
+        ScalarValue::Str(self.format("%Y-%m-%d").to_string().into())
     }
     fn from_scalar(value: &ScalarValue) -> Option<Self> {
         match value {
-            ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => {
-                DateTime::from_timestamp_millis(*ms)
-            }
+            ScalarValue::Str(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
             _ => None,
         }
     }
+}
+
+impl Scalar for DateTime<Utc> {
+    const KIND: FieldKind = FieldKind::Timestamp;
     fn parse(input: &str) -> Result<Self, String> {
         let input = input.trim();
         if let Ok(t) = DateTime::parse_from_rfc3339(input) {
@@ -177,6 +185,20 @@ impl Scalar for DateTime<Utc> {
     }
     fn display(&self) -> String {
         self.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+}
+
+impl Stored for DateTime<Utc> {
+    fn to_scalar(&self) -> ScalarValue {
+        ScalarValue::Timestamp(self.timestamp_millis())
+    }
+    fn from_scalar(value: &ScalarValue) -> Option<Self> {
+        match value {
+            ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => {
+                DateTime::from_timestamp_millis(*ms)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -213,12 +235,6 @@ impl Money {
 
 impl Scalar for Money {
     const KIND: FieldKind = FieldKind::Money;
-    fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Int(self.0)
-    }
-    fn from_scalar(value: &ScalarValue) -> Option<Self> {
-        i64::from_scalar(value).and_then(|fen| Money::from_fen(fen).ok())
-    }
     fn parse(input: &str) -> Result<Self, String> {
         let cleaned: String = input
             .trim()
@@ -251,20 +267,21 @@ impl Scalar for Money {
     }
 }
 
+impl Stored for Money {
+    fn to_scalar(&self) -> ScalarValue {
+        ScalarValue::Int(self.0)
+    }
+    fn from_scalar(value: &ScalarValue) -> Option<Self> {
+        i64::from_scalar(value).and_then(|fen| Money::from_fen(fen).ok())
+    }
+}
+
 /// A count of things: staff, years, square metres. Never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Count(pub u32);
 
 impl Scalar for Count {
     const KIND: FieldKind = FieldKind::Count;
-    fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Int(i64::from(self.0))
-    }
-    fn from_scalar(value: &ScalarValue) -> Option<Self> {
-        i64::from_scalar(value)
-            .and_then(|i| u32::try_from(i).ok())
-            .map(Count)
-    }
     fn parse(input: &str) -> Result<Self, String> {
         input
             .trim()
@@ -274,6 +291,17 @@ impl Scalar for Count {
     }
     fn display(&self) -> String {
         self.0.to_string()
+    }
+}
+
+impl Stored for Count {
+    fn to_scalar(&self) -> ScalarValue {
+        ScalarValue::Int(i64::from(self.0))
+    }
+    fn from_scalar(value: &ScalarValue) -> Option<Self> {
+        i64::from_scalar(value)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(Count)
     }
 }
 
@@ -298,14 +326,6 @@ impl DayOfMonth {
 
 impl Scalar for DayOfMonth {
     const KIND: FieldKind = FieldKind::DayOfMonth;
-    fn to_scalar(&self) -> ScalarValue {
-        ScalarValue::Int(i64::from(self.0))
-    }
-    fn from_scalar(value: &ScalarValue) -> Option<Self> {
-        i64::from_scalar(value)
-            .and_then(|i| u8::try_from(i).ok())
-            .and_then(|d| DayOfMonth::new(d).ok())
-    }
     fn parse(input: &str) -> Result<Self, String> {
         let day: u8 = input
             .trim()
@@ -315,6 +335,17 @@ impl Scalar for DayOfMonth {
     }
     fn display(&self) -> String {
         self.0.to_string()
+    }
+}
+
+impl Stored for DayOfMonth {
+    fn to_scalar(&self) -> ScalarValue {
+        ScalarValue::Int(i64::from(self.0))
+    }
+    fn from_scalar(value: &ScalarValue) -> Option<Self> {
+        i64::from_scalar(value)
+            .and_then(|i| u8::try_from(i).ok())
+            .and_then(|d| DayOfMonth::new(d).ok())
     }
 }
 
@@ -344,15 +375,6 @@ macro_rules! degrees {
 
         impl Scalar for $name {
             const KIND: FieldKind = FieldKind::$kind;
-            fn to_scalar(&self) -> ScalarValue {
-                ScalarValue::F64(self.0)
-            }
-            fn from_scalar(value: &ScalarValue) -> Option<Self> {
-                match value {
-                    ScalarValue::F64(f) => $name::new(*f).ok(),
-                    _ => None,
-                }
-            }
             fn parse(input: &str) -> Result<Self, String> {
                 let f: f64 = input
                     .trim()
@@ -362,6 +384,18 @@ macro_rules! degrees {
             }
             fn display(&self) -> String {
                 format!("{:.6}", self.0)
+            }
+        }
+
+        impl Stored for $name {
+            fn to_scalar(&self) -> ScalarValue {
+                ScalarValue::F64(self.0)
+            }
+            fn from_scalar(value: &ScalarValue) -> Option<Self> {
+                match value {
+                    ScalarValue::F64(f) => $name::new(*f).ok(),
+                    _ => None,
+                }
             }
         }
     };
@@ -401,15 +435,6 @@ macro_rules! choice {
 
         impl Scalar for $name {
             const KIND: FieldKind = FieldKind::Choice;
-            fn to_scalar(&self) -> ScalarValue {
-                ScalarValue::Str(self.code().into())
-            }
-            fn from_scalar(value: &ScalarValue) -> Option<Self> {
-                match value {
-                    ScalarValue::Str(s) => $name::from_code(s),
-                    _ => None,
-                }
-            }
             fn parse(input: &str) -> Result<Self, String> {
                 $name::from_code(input).ok_or_else(|| {
                     let codes: Vec<String> = $name::ALL.iter().map(|v| format!("{} ({})", v.code(), v.label())).collect();
@@ -418,6 +443,18 @@ macro_rules! choice {
             }
             fn display(&self) -> String {
                 self.code().to_string()
+            }
+        }
+
+        impl Stored for $name {
+            fn to_scalar(&self) -> ScalarValue {
+                ScalarValue::Str(self.code().into())
+            }
+            fn from_scalar(value: &ScalarValue) -> Option<Self> {
+                match value {
+                    ScalarValue::Str(s) => $name::from_code(s),
+                    _ => None,
+                }
             }
         }
     };

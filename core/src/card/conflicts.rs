@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ids::RepId;
-use crate::value::{FieldKind, Money, Scalar};
+use crate::value::{FieldKind, Money, Scalar, Stored};
 
 /// One value of a conflicted field.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

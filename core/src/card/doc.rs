@@ -17,11 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::transaction::Transactable;
 use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use super::field::{DocField, LongText, MapView, Record, get};
+use super::field::{DocField, LongText, MapView, RecordDoc, get};
 use super::{Card, Keyed};
 use crate::error::{Error, Result};
 use crate::ids::{CardId, YearMonth};
-use crate::value::{Money, Scalar};
+use crate::value::{Money, Scalar, Stored};
 
 /// The card document schema version written at the root.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -86,7 +86,7 @@ fn child(view: &MapView, key: &str) -> Option<ObjId> {
     }
 }
 
-fn read_section<R: ReadDoc, S: Record>(
+fn read_section<R: ReadDoc, S: RecordDoc>(
     doc: &R,
     root: &MapView,
     key: &str,
@@ -97,7 +97,7 @@ fn read_section<R: ReadDoc, S: Record>(
         .unwrap_or_default()
 }
 
-fn read_keyed<R: ReadDoc, S: Record>(
+fn read_keyed<R: ReadDoc, S: RecordDoc>(
     doc: &R,
     root: &MapView,
     key: &str,
@@ -120,7 +120,7 @@ fn read_keyed<R: ReadDoc, S: Record>(
     out
 }
 
-fn read_listed<R: ReadDoc, S: Record>(
+fn read_listed<R: ReadDoc, S: RecordDoc>(
     doc: &R,
     root: &MapView,
     key: &str,
@@ -227,7 +227,7 @@ fn ensure<T: Transactable>(tx: &mut T, key: &str, kind: ObjType) -> Result<ObjId
     }
 }
 
-fn write_section<T: Transactable, S: Record>(
+fn write_section<T: Transactable, S: RecordDoc>(
     tx: &mut T,
     key: &str,
     old: &S,
@@ -241,7 +241,7 @@ fn write_section<T: Transactable, S: Record>(
     S::write(tx, &obj, old, new, key, touched)
 }
 
-fn write_keyed<T: Transactable, S: Record>(
+fn write_keyed<T: Transactable, S: RecordDoc>(
     tx: &mut T,
     key: &str,
     old: &[Keyed<S>],
@@ -291,7 +291,7 @@ fn visit_index<T: Transactable>(tx: &T, list: &ObjId, id: &str) -> Result<Option
     Ok(None)
 }
 
-fn write_listed<T: Transactable, S: Record>(
+fn write_listed<T: Transactable, S: RecordDoc>(
     tx: &mut T,
     key: &str,
     kind: &'static str,

@@ -1,9 +1,9 @@
 //! How one typed field is read from and written to an Automerge object.
 //!
-//! [`DocField`] is implemented for `Option<T: Scalar>` (a register: last writer
+//! `DocField` (crate-private) is implemented for `Option<T: Scalar>` (a register: last writer
 //! wins, concurrent writers become a visible conflict) and for [`LongText`] (an
 //! Automerge Text object: concurrent edits interleave character by character).
-//! The [`record!`] macro builds a struct of such fields together with its schema
+//! The `record!` macro builds a struct of such fields together with its schema
 //! table, its reader and its diff-writer, so a section is declared once.
 
 use automerge::transaction::Transactable;
@@ -11,7 +11,7 @@ use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, Value};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::value::{FieldKind, Scalar};
+use crate::value::{FieldKind, Scalar, Stored};
 
 /// Read either the current state or the state at some heads.
 pub(crate) fn get<R: ReadDoc>(
@@ -31,13 +31,13 @@ pub(crate) fn get<R: ReadDoc>(
 ///
 /// Looking keys up one by one costs a seek per key; a record has dozens of keys
 /// and a card dozens of records, so readers take the whole map at once.
-pub struct MapView {
+pub(crate) struct MapView {
     entries: std::collections::HashMap<String, (Value<'static>, ObjId)>,
 }
 
 impl MapView {
     /// Read the map `obj` now (`heads: None`) or at `heads`.
-    pub fn read<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> MapView {
+    pub(crate) fn read<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> MapView {
         let mut entries = std::collections::HashMap::new();
         let mut add = |item: automerge::iter::MapRangeItem<'_>| {
             let id = item.id();
@@ -51,18 +51,18 @@ impl MapView {
     }
 
     /// The value under `key` and its op or object id.
-    pub fn get(&self, key: &str) -> Option<&(Value<'static>, ObjId)> {
+    pub(crate) fn get(&self, key: &str) -> Option<&(Value<'static>, ObjId)> {
         self.entries.get(key)
     }
 
     /// The keys, in no particular order.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
 }
 
 /// A field of a record stored under one key of an Automerge map.
-pub trait DocField: Clone + PartialEq + Default {
+pub(crate) trait DocField: Clone + PartialEq + Default {
     /// The field kind, for schema listings.
     const KIND: FieldKind;
     /// Read the field from a view of its map; a missing or mistyped value reads as empty.
@@ -89,7 +89,7 @@ pub trait DocField: Clone + PartialEq + Default {
     fn show(&self) -> Option<String>;
 }
 
-impl<S: Scalar> DocField for Option<S> {
+impl<S: Stored> DocField for Option<S> {
     const KIND: FieldKind = S::KIND;
 
     fn read<R: ReadDoc>(
@@ -205,10 +205,20 @@ pub struct FieldInfo {
     pub kind: FieldKind,
 }
 
-/// A struct of fields stored as one Automerge map.
+/// A struct of fields stored as one Automerge map: its schema, and its fields set
+/// and shown as text. How it is read from and written to a document is
+/// `RecordDoc`, crate-private, so no Automerge type appears here.
 pub trait Record: Clone + PartialEq + Default {
     /// The fields, in display order.
     const FIELDS: &'static [FieldInfo];
+    /// Set one field from what a person typed. `path` is only used in errors.
+    fn set_input(&mut self, key: &str, input: &str, path: &str) -> Result<()>;
+    /// Show one field; `Err` if the key is unknown.
+    fn get_display(&self, key: &str) -> Result<Option<String>>;
+}
+
+/// How a [`Record`] is read from and written to its Automerge map.
+pub(crate) trait RecordDoc: Record {
     /// Read every field of the map `obj`.
     fn read<R: ReadDoc>(doc: &R, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Self {
         Self::read_view(doc, &MapView::read(doc, obj, heads), heads)
@@ -224,8 +234,6 @@ pub trait Record: Clone + PartialEq + Default {
         prefix: &str,
         touched: &mut Vec<String>,
     ) -> Result<()>;
-    /// Set one field from what a person typed. `path` is only used in errors.
-    fn set_input(&mut self, key: &str, input: &str, path: &str) -> Result<()>;
     /// Write one field unconditionally from what a person typed (conflict resolution).
     fn force_input<T: Transactable>(
         tx: &mut T,
@@ -234,8 +242,6 @@ pub trait Record: Clone + PartialEq + Default {
         input: &str,
         path: &str,
     ) -> Result<()>;
-    /// Show one field; `Err` if the key is unknown.
-    fn get_display(&self, key: &str) -> Result<Option<String>>;
 }
 
 /// Declares a record struct with its schema and (de)serialisation to an Automerge map.
@@ -257,6 +263,26 @@ macro_rules! record {
                 }),*
             ];
 
+            fn set_input(&mut self, key: &str, input: &str, path: &str) -> crate::error::Result<()> {
+                match key {
+                    $(stringify!($field) => {
+                        self.$field = <$ty as crate::card::field::DocField>::parse_input(input)
+                            .map_err(|reason| crate::error::Error::invalid(path, reason))?;
+                        Ok(())
+                    })*
+                    _ => Err(crate::error::Error::UnknownField(path.to_string())),
+                }
+            }
+
+            fn get_display(&self, key: &str) -> crate::error::Result<Option<String>> {
+                match key {
+                    $(stringify!($field) => Ok(crate::card::field::DocField::show(&self.$field)),)*
+                    _ => Err(crate::error::Error::UnknownField(key.to_string())),
+                }
+            }
+        }
+
+        impl crate::card::field::RecordDoc for $name {
             fn read_view<R: automerge::ReadDoc>(doc: &R, view: &crate::card::field::MapView, heads: Option<&[automerge::ChangeHash]>) -> Self {
                 Self {
                     $($field: <$ty as crate::card::field::DocField>::read(doc, view, stringify!($field), heads),)*
@@ -279,17 +305,6 @@ macro_rules! record {
                 Ok(())
             }
 
-            fn set_input(&mut self, key: &str, input: &str, path: &str) -> crate::error::Result<()> {
-                match key {
-                    $(stringify!($field) => {
-                        self.$field = <$ty as crate::card::field::DocField>::parse_input(input)
-                            .map_err(|reason| crate::error::Error::invalid(path, reason))?;
-                        Ok(())
-                    })*
-                    _ => Err(crate::error::Error::UnknownField(path.to_string())),
-                }
-            }
-
             fn force_input<T: automerge::transaction::Transactable>(
                 tx: &mut T,
                 obj: &automerge::ObjId,
@@ -304,13 +319,6 @@ macro_rules! record {
                         <$ty as crate::card::field::DocField>::force(tx, obj, key, &value)
                     })*
                     _ => Err(crate::error::Error::UnknownField(path.to_string())),
-                }
-            }
-
-            fn get_display(&self, key: &str) -> crate::error::Result<Option<String>> {
-                match key {
-                    $(stringify!($field) => Ok(crate::card::field::DocField::show(&self.$field)),)*
-                    _ => Err(crate::error::Error::UnknownField(key.to_string())),
                 }
             }
         }

@@ -25,6 +25,9 @@ use crate::ids::CardId;
 /// Takes `&Automerge` because that is the form the server keeps documents in; devices
 /// hold the same type inside their store. Errors are [`Error::InvalidCard`]
 /// (`card.invalid`) naming the root key at fault, never its content.
+///
+/// One of the documented exceptions to "no Automerge type in core's public API"
+/// (ARCHITECTURE.md): the server keeps documents as `Automerge`.
 pub fn validate_card_doc(doc: &Automerge, card_id: &str) -> Result<()> {
     let expected: CardId = card_id
         .parse()
@@ -59,6 +62,10 @@ pub fn validate_card_doc(doc: &Automerge, card_id: &str) -> Result<()> {
 /// Writes the skeleton of a new, empty card (the one the store writes) into a transaction,
 /// for tools and tests that build card documents without a store. The result passes
 /// [`validate_card_doc`].
+///
+/// One of the documented exceptions to "no Automerge type in core's public API"
+/// (ARCHITECTURE.md): it writes into an Automerge transaction, for the server's tests
+/// and tools that build documents in the form the server keeps them.
 pub fn write_skeleton<T: Transactable>(
     tx: &mut T,
     id: &CardId,

@@ -157,7 +157,7 @@ pub const MAX_BUNDLE_INFLATED: u64 = 256 * 1024 * 1024;
 ///
 /// Errors: `card.too_large` for a card or bundle over its limits, `card.invalid` for a
 /// document that is not a card of that id, `bundle.corrupt` for anything else.
-pub fn load_entries(entries: Vec<BundleEntry>) -> Result<Vec<(CardId, Automerge, Vec<u8>)>> {
+pub(crate) fn load_entries(entries: Vec<BundleEntry>) -> Result<Vec<(CardId, Automerge, Vec<u8>)>> {
     let mut total: u64 = 0;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
