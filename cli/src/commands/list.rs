@@ -34,19 +34,20 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<Output> {
         conflicted: args.conflicted,
         sort,
         reverse: args.reverse,
-        limit: args.limit.max(1),
+        // One row beyond the page says whether there is a next one.
+        limit: args.limit.max(1).saturating_add(1),
         offset: args.offset,
     };
-    let rows = store.list(&query)?;
+    let limit = args.limit.max(1);
+    let mut rows = store.list(&query)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
     let mut human = table(&rows);
-    if rows.len() as u32 == query.limit {
-        human.push_str(&format!(
-            "(more may follow: --offset {})\n",
-            args.offset + query.limit
-        ));
+    if more {
+        human.push_str(&next_page(rows.len(), args.offset, limit));
     }
     Ok(Output::new(
-        json!({ "cards": to_json(&rows), "offset": args.offset, "limit": query.limit }),
+        json!({ "cards": to_json(&rows), "offset": args.offset, "limit": limit, "more": more }),
         human,
     ))
 }
@@ -68,16 +69,20 @@ pub fn search(store: &Store, text: &str, limit: u32, offset: u32) -> Result<Outp
     rows.truncate(limit as usize);
     let mut human = table(&rows);
     if more {
-        human.push_str(&format!(
-            "showing {} of more; --offset {} for the next page\n",
-            rows.len(),
-            offset.saturating_add(limit)
-        ));
+        human.push_str(&next_page(rows.len(), offset, limit));
     }
     Ok(Output::new(
         json!({ "query": text, "cards": to_json(&rows), "offset": offset, "limit": limit, "more": more }),
         human,
     ))
+}
+
+/// The line under a page that stopped at its limit.
+fn next_page(shown: usize, offset: u32, limit: u32) -> String {
+    format!(
+        "showing {shown} of more; --offset {} for the next page\n",
+        offset.saturating_add(limit)
+    )
 }
 
 /// The table both commands print: enough to recognise a customer and act on it.
