@@ -10,6 +10,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The exit-status contract, shown under `--help` (and pinned by a test).
+pub const EXIT_STATUS: &str = "Exit status: 0 success; 2 bad input (a wrong value, id, field, \
+file or usage, or a request this device may not make; retrying the same command cannot \
+help); 1 any other failure (network, server, disk). Errors print as error[code] (JSON on \
+stderr with --json).";
+
 /// Fieldbook: an offline-first customer book for field sales reps.
 ///
 /// This program is one rep's device: a store file holding customer cards
@@ -19,7 +25,8 @@ use clap::{Args, Parser, Subcommand};
     name = "fieldbook",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
     /// The store file [default: $FIELDBOOK_STORE, else ./fieldbook.db].
@@ -109,6 +116,9 @@ pub enum Command {
         /// At most this many results.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Skip this many results (the next page).
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
     },
     /// Who changed what, when, from which device.
     History {
@@ -261,8 +271,9 @@ pub struct VisitArgs {
     /// Date of the next planned visit (下次拜访), e.g. 2026-12-01.
     #[arg(long, value_name = "DATE")]
     pub next_visit: Option<String>,
-    /// Who visited [default: this device's rep].
-    #[arg(long)]
+    /// Record the visit on behalf of this rep (a manager's device only; the
+    /// visit and its history still show this device's rep as who recorded it).
+    #[arg(long, value_name = "REP")]
     pub rep: Option<String>,
 }
 

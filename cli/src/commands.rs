@@ -52,6 +52,10 @@ fn open_store(path: PathBuf, may_create: bool) -> Result<Store> {
 
 /// Run one command.
 pub fn run(cli: Cli) -> Result<Output> {
+    // The card's fields are the program's, not the store's: no store needed.
+    if matches!(cli.command, Command::Fields) {
+        return Ok(device::fields());
+    }
     let path = store_path(cli.store);
     let mut store = open_store(path, cli.command.creates_store())?;
     let store = &mut store;
@@ -71,7 +75,11 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Sales { id, month, amount } => card::sales(store, &id, &month, &amount),
         Command::Tag { id, action, tags } => card::tag(store, &id, action, &tags),
         Command::List(args) => list::list(store, &args),
-        Command::Search { query, limit } => list::search(store, &query, limit),
+        Command::Search {
+            query,
+            limit,
+            offset,
+        } => list::search(store, &query, limit, offset),
         Command::History { id, field } => history::history(store, &id, field.as_deref()),
         Command::Conflicts { id } => history::conflicts(store, &id),
         Command::Resolve { id, path, value } => history::resolve(store, &id, &path, &value),

@@ -88,15 +88,23 @@ impl CliError {
 /// Core errors that the person running the command caused and can fix.
 fn is_bad_input(e: &CoreError) -> bool {
     let code = e.code();
-    ["input.", "card.", "bundle.", "device."]
+    ["input.", "card.", "bundle.", "device.", "access."]
         .iter()
         .any(|p| code.starts_with(p))
-        || matches!(code, "store.not_fieldbook" | "store.newer_schema")
+        || matches!(
+            code,
+            "store.not_fieldbook" | "store.newer_schema" | "sync.not_enrolled"
+        )
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CliError::Core(e) if e.detailed_code() == "auth.revoked" => write!(
+                f,
+                "{e}. This device was revoked: ask your administrator for a new \
+                 enrolment token and re-enrol it with `fieldbook enrol URL TOKEN`"
+            ),
             CliError::Core(e) => write!(f, "{e}"),
             CliError::Input { message, .. } | CliError::Failure { message, .. } => {
                 f.write_str(message)
@@ -137,6 +145,23 @@ mod tests {
                 "{code} is also a core code"
             );
         }
+    }
+
+    #[test]
+    fn a_revoked_device_is_told_to_re_enrol() {
+        let e = CliError::Core(CoreError::Server {
+            status: 401,
+            code: "auth.revoked".into(),
+            message: "device revoked".into(),
+        });
+        assert!(e.to_string().contains("re-enrol"), "{e}");
+        assert!(e.to_string().contains("fieldbook enrol"), "{e}");
+        let other = CliError::Core(CoreError::Server {
+            status: 401,
+            code: "auth.bad_token".into(),
+            message: "bad token".into(),
+        });
+        assert!(!other.to_string().contains("re-enrol"));
     }
 
     #[test]

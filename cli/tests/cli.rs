@@ -881,3 +881,88 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// Item 18: `fields` lists the card's fields without any store, and makes none.
+#[test]
+fn fields_works_without_a_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldbook"))
+        .arg("fields")
+        .current_dir(dir.path())
+        .env_remove("FIELDBOOK_STORE")
+        .output()
+        .expect("run fieldbook");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("basic.phone"));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "no store was created"
+    );
+}
+
+/// Item 18: the exit-status contract is in `--help`; bad input exits 2 (the
+/// bad-input test covers each kind), a failure that is not the input's exits 1.
+#[test]
+fn help_states_the_exit_status_and_a_network_failure_exits_1() {
+    let dev = Device::new("zhangwei");
+    let help = dev.ok(&["--help"]);
+    assert!(
+        help.contains("Exit status: 0 success; 2 bad input"),
+        "{help}"
+    );
+    dev.ok(&["init", "--rep", "zhangwei"]);
+    let f = dev.fail(&["sync"]);
+    assert_eq!(f.exit, 2, "not enrolled is the rep's to fix: {f:?}");
+    // Nothing listens on port 9 of loopback: a network failure, not bad input.
+    let f = dev.fail(&["enrol", "http://127.0.0.1:9", "fbe_whatever"]);
+    assert_eq!(f.exit, 1, "{f:?}");
+    assert_eq!(dev.fail(&["show", "nosuchcard"]).exit, 2);
+}
+
+/// Item 18: punctuation alone matches no card; a search that stops at its limit
+/// says so and pages on with `--offset`.
+#[test]
+fn search_of_punctuation_finds_nothing_and_search_pages() {
+    let dev = Device::new("zhangwei");
+    dev.ok(&["init", "--rep", "zhangwei"]);
+    for i in 0..3 {
+        dev.ok(&[
+            "new",
+            "--name",
+            &format!("华东客户{i}"),
+            "--territory",
+            "华东区",
+        ]);
+    }
+    for punct in ["。", "!!", "，、 …"] {
+        let found = dev.json(&["search", punct]);
+        assert_eq!(found["cards"].as_array().map(Vec::len), Some(0), "{punct}");
+    }
+    let page = dev.ok(&["search", "客户", "--limit", "2"]);
+    assert!(
+        page.contains("showing 2 of more; --offset 2 for the next page"),
+        "{page}"
+    );
+    let first = dev.json(&["search", "客户", "--limit", "2"]);
+    assert_eq!(first["more"], true);
+    let next = dev.json(&["search", "客户", "--limit", "2", "--offset", "2"]);
+    assert_eq!(next["more"], false);
+    assert_eq!(next["cards"].as_array().map(Vec::len), Some(1));
+    let all: Vec<String> = first["cards"]
+        .as_array()
+        .into_iter()
+        .chain(next["cards"].as_array())
+        .flatten()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(all, ["华东客户0", "华东客户1", "华东客户2"]);
+    assert!(
+        !dev.ok(&["search", "客户", "--limit", "3"])
+            .contains("of more")
+    );
+}

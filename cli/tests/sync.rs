@@ -129,3 +129,83 @@ fn the_tour_enrol_edit_offline_sync_conflict_resolve() {
     // 5. A no-op sync is one request.
     assert_eq!(phone.json(&["sync"])["requests"], 1);
 }
+
+#[test]
+fn only_a_managers_device_records_a_visit_on_a_reps_behalf_and_history_shows_who() {
+    let server = TestServer::start();
+    server.add_company(&EAST_AND_NORTH);
+    let phone_token = server.enrolment("zhangwei", Role::Rep, "手机");
+    let tablet_token = server.enrolment("wangjl", Role::Manager, "平板");
+    let url = server.url();
+    let phone = Device::new();
+    let tablet = Device::new();
+    phone.json(&["enrol", &url, &phone_token]);
+    tablet.json(&["enrol", &url, &tablet_token]);
+    phone.json(&["sync"]);
+    let id = phone.json(&["new", "--name", "上海华东客户服务有限公司"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    phone.json(&["sync"]);
+    tablet.json(&["sync"]);
+
+    // zhangwei's phone cannot log a visit as lina's, and writes nothing.
+    assert_eq!(
+        phone.error_code(&["visit", &id, "--summary", "拜访", "--rep", "lina"]),
+        "access.not_on_behalf"
+    );
+    assert_eq!(phone.json(&["status"])["pending"], 0);
+
+    // The manager records one for lina: it shows both, and the history the manager.
+    tablet.json(&["visit", &id, "--summary", "代李娜记录", "--rep", "lina"]);
+    tablet.json(&["sync"]);
+    phone.json(&["sync"]);
+    for device in [&phone, &tablet] {
+        let card = device.json(&["show", &id]);
+        let visit = &card["visits"][0];
+        assert_eq!(visit["rep"], "wangjl", "{card}");
+        assert_eq!(visit["on_behalf_of"], "lina", "{card}");
+        let history = device.json(&["history", &id]);
+        let last = history
+            .as_array()
+            .and_then(|h| h.last())
+            .or_else(|| history["changes"].as_array().and_then(|h| h.last()))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(last["rep"], "wangjl", "{history}");
+    }
+}
+
+/// The README's tour searches the demo data for a phone fragment: 张伟's phone,
+/// synced from a server seeded as `fieldbook-server demo` seeds it, finds cards.
+#[test]
+fn the_readmes_phone_fragment_search_finds_cards_in_the_demo_data() {
+    const README_FRAGMENT: &str = "021";
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&format!("search {README_FRAGMENT} ")),
+        "the README's tour searches {README_FRAGMENT}"
+    );
+    let server = TestServer::start();
+    let today = chrono::Utc::now().date_naive();
+    fieldbook_server::demo::seed(server.storage().as_ref(), 100, today).expect("seed");
+    let tokens =
+        fieldbook_server::demo::enrolment_tokens(server.storage().as_ref()).expect("tokens");
+    let (_, _, token) = tokens
+        .iter()
+        .find(|(_, rep, _)| rep == "zhangwei")
+        .expect("张伟's token");
+    let phone = Device::new();
+    phone.json(&["enrol", &server.url(), token]);
+    assert_eq!(phone.json(&["sync"])["cards_new"], 100);
+    let found = phone.json(&["search", README_FRAGMENT]);
+    let cards = found["cards"].as_array().cloned().unwrap_or_default();
+    assert!(!cards.is_empty(), "{found}");
+    assert!(
+        cards.iter().any(|c| c["phone"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(README_FRAGMENT)),
+        "{found}"
+    );
+}

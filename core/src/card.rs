@@ -9,6 +9,7 @@
 pub mod conflicts;
 pub(crate) mod doc;
 pub mod field;
+pub mod rules;
 pub mod sections;
 pub(crate) mod three_way;
 pub mod validate;

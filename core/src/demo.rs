@@ -550,6 +550,7 @@ fn demo_visit(rng: &mut DemoRng, card: &Card, at: DateTime<Utc>, rep: &str) -> V
         outcome: Some(fill(rng.word(OUTCOMES), rng, "", "")),
         next_step: Some(rng.word(NEXT_STEPS).to_string()),
         next_visit,
+        on_behalf_of: None,
     }
 }
 

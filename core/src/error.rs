@@ -156,6 +156,13 @@ pub enum Error {
     #[error("this device is not set up yet: run `fieldbook init --rep REP` or enrol it")]
     NotInitialised,
 
+    /// A device not enrolled as a manager tried to record something in another
+    /// rep's name (only a manager records a visit on someone's behalf).
+    #[error(
+        "only a manager's device records on another rep's behalf; this device acts for its own rep"
+    )]
+    NotOnBehalf,
+
     /// SQLite failed.
     #[error("storage error: {0}")]
     Sqlite(#[source] StorageError),
@@ -236,6 +243,7 @@ impl Error {
             Error::NotAStore(_) => "store.not_fieldbook",
             Error::NewerSchema { .. } => "store.newer_schema",
             Error::NotInitialised => "device.not_initialised",
+            Error::NotOnBehalf => "access.not_on_behalf",
             Error::Sqlite(_) => "store.sqlite",
             Error::Io(_) => "store.io",
             Error::Automerge(_) => "document.error",
@@ -266,6 +274,7 @@ impl Error {
         "store.not_fieldbook",
         "store.newer_schema",
         "device.not_initialised",
+        "access.not_on_behalf",
         "store.sqlite",
         "store.io",
         "document.error",
@@ -312,6 +321,7 @@ mod tests {
             Error::NotAStore(_) => "store.not_fieldbook",
             Error::NewerSchema { .. } => "store.newer_schema",
             Error::NotInitialised => "device.not_initialised",
+            Error::NotOnBehalf => "access.not_on_behalf",
             Error::Sqlite(_) => "store.sqlite",
             Error::Io(_) => "store.io",
             Error::Automerge(_) => "document.error",
@@ -356,6 +366,7 @@ mod tests {
                 supported: 2,
             },
             Error::NotInitialised,
+            Error::NotOnBehalf,
             Error::from(rusqlite::Error::QueryReturnedNoRows),
             Error::Io(std::io::Error::other("disk")),
             Error::from(automerge::AutomergeError::Fail),

@@ -675,3 +675,65 @@ fn a_conflict_on_a_tag_can_be_resolved() {
         assert!(view.card.tags.contains("重点"));
     }
 }
+
+#[test]
+fn the_person_on_a_visit_is_the_author_and_a_rep_cannot_record_for_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = device(&dir, "a", "zhangwei");
+    let id = new_customer(&mut store);
+    // The caller names someone else as the visitor: the store writes the author.
+    store
+        .update(&id, |c| {
+            c.add_visit(Visit {
+                rep: Some("lina".into()),
+                summary: "谈了年底促销方案".into(),
+                ..Default::default()
+            });
+            Ok(())
+        })
+        .expect("visit");
+    let card = store.card(&id).expect("card").card;
+    assert_eq!(card.visits.len(), 1);
+    assert_eq!(card.visits[0].value.rep.as_deref(), Some("zhangwei"));
+    assert_eq!(card.visits[0].value.on_behalf_of, None);
+    // Nor can a later edit move an existing visit to someone else.
+    let visit = card.visits[0].id.clone();
+    let before = store.history(&id).expect("history").len();
+    store
+        .update(&id, |c| c.set_path(&format!("visits.{visit}.rep"), "lina"))
+        .expect("edit");
+    assert_eq!(
+        store.card(&id).expect("card").card.visits[0]
+            .value
+            .rep
+            .as_deref(),
+        Some("zhangwei")
+    );
+    assert_eq!(store.history(&id).expect("history").len(), before);
+    // A rep's device refuses to record on another rep's behalf, and writes nothing.
+    let err = store
+        .update(&id, |c| {
+            c.add_visit(Visit {
+                on_behalf_of: Some("lina".into()),
+                summary: "代为记录".into(),
+                ..Default::default()
+            });
+            Ok(())
+        })
+        .expect_err("not a manager");
+    assert_eq!(err.code(), "access.not_on_behalf");
+    assert_eq!(store.card(&id).expect("card").card.visits.len(), 1);
+    // On one's own behalf is just one's own visit.
+    store
+        .update(&id, |c| {
+            c.add_visit(Visit {
+                on_behalf_of: Some("zhangwei".into()),
+                ..Default::default()
+            });
+            Ok(())
+        })
+        .expect("own visit");
+    let card = store.card(&id).expect("card").card;
+    assert_eq!(card.visits.len(), 2);
+    assert!(card.visits.iter().all(|v| v.value.on_behalf_of.is_none()));
+}

@@ -322,6 +322,13 @@ fn serve(state: fieldbook_server::AppState, listen: SocketAddr) -> fieldbook_ser
     })
 }
 
+/// `s` padded with spaces to `width` terminal columns: a Chinese character takes
+/// two, so `format!("{:<28}")` (which counts chars) would misalign the table.
+fn pad_to_width(s: &str, width: usize) -> String {
+    let pad = width.saturating_sub(unicode_width::UnicodeWidthStr::width(s));
+    format!("{s}{}", " ".repeat(pad))
+}
+
 /// Tell the person who just started the demo how to connect a device.
 fn print_demo_welcome(
     storage: &dyn fieldbook_server::storage::Storage,
@@ -334,7 +341,7 @@ fn print_demo_welcome(
     println!();
     println!("One-time enrolment tokens (new ones are printed at every start):");
     for (who, _, token) in &tokens {
-        println!("  {who:<28} {token}");
+        println!("  {} {token}", pad_to_width(who, 28));
     }
     if let Some((_, rep, token)) = tokens.first() {
         println!();
@@ -372,6 +379,28 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_table_pads_chinese_names_by_display_width() {
+        let rows = ["张伟 (zhangwei, rep)", "王经理 (wangjl, manager)", "admin"];
+        let padded: Vec<String> = rows.iter().map(|r| pad_to_width(r, 28)).collect();
+        for p in &padded {
+            assert_eq!(
+                unicode_width::UnicodeWidthStr::width(p.as_str()),
+                28,
+                "{p:?}"
+            );
+        }
+        // 张伟 is two characters but four columns: two fewer spaces than chars would give.
+        assert_eq!(padded[0].chars().count(), 26);
+        // Wider than the column: left as it is, never cut.
+        assert_eq!(
+            pad_to_width("很长的名字很长的名字很长的名字很长的名字", 28)
+                .chars()
+                .count(),
+            20
+        );
+    }
 
     fn serve_args(argv: &[&str]) -> ServeArgs {
         match Cli::try_parse_from(argv).expect("parses").command {

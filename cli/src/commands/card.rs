@@ -7,6 +7,7 @@
 //! refused value aborts the whole closure before anything is written.
 
 use chrono::{Local, NaiveTime, Utc};
+use fieldbook_core::card::rules::check_required;
 use fieldbook_core::card::{Contact, Opportunity, Todo, Visit};
 use fieldbook_core::value::{Class, OppStage, Scalar};
 use fieldbook_core::{Card, CardId, Store};
@@ -166,12 +167,12 @@ fn add_item(
     id: &CardId,
     collection: &str,
     kind: &str,
-    add: impl FnOnce(&mut Card) -> String,
+    add: impl FnOnce(&mut Card) -> fieldbook_core::Result<String>,
     fields: &[(&str, Option<&str>)],
 ) -> Result<Output> {
     let mut item_id = String::new();
     store.update(id, |card| {
-        let new_id = add(card);
+        let new_id = add(card)?;
         for (key, value) in fields {
             set_new_item(card, collection, &new_id, key, *value)?;
         }
@@ -181,16 +182,10 @@ fn add_item(
     Ok(added(id, kind, &item_id))
 }
 
-/// `fieldbook visit`: log a visit authored by this device's rep.
+/// `fieldbook visit`: log a visit authored by this device's rep (core sets who
+/// visited; `--rep` only asks for a manager's on-behalf record, which core checks).
 pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     let id = card_id(store, &args.id)?;
-    let rep = match &args.rep {
-        Some(rep) => rep.parse::<fieldbook_core::RepId>()?.to_string(),
-        None => store
-            .rep()
-            .ok_or(fieldbook_core::Error::NotInitialised)?
-            .to_string(),
-    };
     let at = match &args.at {
         Some(t) => parse_time("visits.at", t, NaiveTime::MIN)?,
         None => Utc::now(),
@@ -207,7 +202,7 @@ pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     ];
     let visit = Visit {
         at: Some(at),
-        rep: Some(rep),
+        on_behalf_of: args.rep.clone(),
         ..Default::default()
     };
     add_item(
@@ -215,7 +210,7 @@ pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
         &id,
         "visits",
         "visit",
-        |card| card.add_visit(visit),
+        |card| Ok(card.add_visit(visit)),
         &fields,
     )
 }
@@ -233,9 +228,7 @@ pub fn contact(store: &mut Store, cmd: ContactCommand) -> Result<Output> {
             wechat,
         } => {
             let id = card_id(store, &id)?;
-            if name.trim().is_empty() {
-                return Err(CliError::invalid("contacts.name", "a contact needs a name"));
-            }
+            check_required("contacts", Some(&name))?;
             let fields = [
                 ("name", Some(name.as_str())),
                 ("title", title.as_deref()),
@@ -249,7 +242,7 @@ pub fn contact(store: &mut Store, cmd: ContactCommand) -> Result<Output> {
                 &id,
                 "contacts",
                 "contact",
-                |card| card.add_contact(Contact::default()),
+                |card| Ok(card.add_contact(Contact::default())),
                 &fields,
             )
         }
@@ -284,16 +277,14 @@ pub fn todo(store: &mut Store, cmd: TodoCommand) -> Result<Output> {
     match cmd {
         TodoCommand::Add { id, title, due } => {
             let id = card_id(store, &id)?;
-            if title.trim().is_empty() {
-                return Err(CliError::invalid("todos.title", "a to-do needs a title"));
-            }
+            check_required("todos", Some(&title))?;
             let fields = [("title", Some(title.as_str())), ("due", due.as_deref())];
             add_item(
                 store,
                 &id,
                 "todos",
                 "todo",
-                |card| card.add_todo(Todo::default()),
+                |card| Ok(card.add_todo(Todo::default())),
                 &fields,
             )
         }
@@ -307,10 +298,10 @@ pub fn todo(store: &mut Store, cmd: TodoCommand) -> Result<Output> {
     }
 }
 
-/// `fieldbook opp add|stage`. The date a stage was entered is recorded so the
-/// time spent in each stage can be tracked.
+/// `fieldbook opp add|stage`. Core records the date a stage was entered
+/// ([`Card::move_opportunity`]); the CLI supplies the device's local date.
 pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
-    let today = Local::now().date_naive().display();
+    let today = Local::now().date_naive();
     match cmd {
         OppCommand::Add {
             id,
@@ -320,25 +311,23 @@ pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
             close,
         } => {
             let id = card_id(store, &id)?;
-            if title.trim().is_empty() {
-                return Err(CliError::invalid(
-                    "opportunities.title",
-                    "an opportunity needs a title",
-                ));
-            }
+            let stage =
+                OppStage::parse(&stage).map_err(|r| CliError::invalid("opportunities.stage", r))?;
+            let opportunity = Opportunity {
+                title: Some(title.trim().to_string()),
+                stage: Some(stage),
+                ..Default::default()
+            };
             let fields = [
-                ("title", Some(title.as_str())),
-                ("stage", Some(stage.as_str())),
                 ("amount", Some(amount.as_str())),
                 ("expected_close", close.as_deref()),
-                ("stage_since", Some(today.as_str())),
             ];
             add_item(
                 store,
                 &id,
                 "opportunities",
                 "opportunity",
-                |card| card.add_opportunity(Opportunity::default()),
+                |card| card.add_opportunity_on(opportunity, today),
                 &fields,
             )
         }
@@ -347,12 +336,7 @@ pub fn opp(store: &mut Store, cmd: OppCommand) -> Result<Output> {
             let new_stage = OppStage::parse(&stage)
                 .map_err(|r| CliError::invalid(format!("opportunities.{opp}.stage"), r))?;
             let touched = store.update(&id, |card| {
-                let current = card.get_path(&format!("opportunities.{opp}.stage"))?;
-                if current.as_deref() == Some(new_stage.code()) {
-                    return Ok(());
-                }
-                set_item(card, "opportunities", &opp, "stage", Some(new_stage.code()))?;
-                set_item(card, "opportunities", &opp, "stage_since", Some(&today))
+                card.move_opportunity(&opp, new_stage, today).map(|_| ())
             })?;
             Ok(edited(&id, touched))
         }

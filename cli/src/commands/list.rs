@@ -34,33 +34,55 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<Output> {
         conflicted: args.conflicted,
         sort,
         reverse: args.reverse,
-        limit: args.limit.max(1),
+        // One row beyond the page says whether there is a next one.
+        limit: args.limit.max(1).saturating_add(1),
         offset: args.offset,
     };
-    let rows = store.list(&query)?;
+    let limit = args.limit.max(1);
+    let mut rows = store.list(&query)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
     let mut human = table(&rows);
-    if rows.len() as u32 == query.limit {
-        human.push_str(&format!(
-            "(more may follow: --offset {})\n",
-            args.offset + query.limit
-        ));
+    if more {
+        human.push_str(&next_page(rows.len(), args.offset, limit));
     }
     Ok(Output::new(
-        json!({ "cards": to_json(&rows), "offset": args.offset, "limit": query.limit }),
+        json!({ "cards": to_json(&rows), "offset": args.offset, "limit": limit, "more": more }),
         human,
     ))
 }
 
-/// `fieldbook search QUERY`.
-pub fn search(store: &Store, text: &str, limit: u32) -> Result<Output> {
+/// `fieldbook search QUERY`: one page of matches, sorted by name, saying when
+/// there are more (one row beyond the page is asked for, so "more" is never a guess).
+pub fn search(store: &Store, text: &str, limit: u32, offset: u32) -> Result<Output> {
     if text.trim().is_empty() {
         return Err(CliError::invalid("query", "type something to search for"));
     }
-    let rows = store.search(text, limit.max(1))?;
+    let limit = limit.max(1);
+    let mut rows = store.list(&CardQuery {
+        text: Some(text.to_string()),
+        limit: limit.saturating_add(1),
+        offset,
+        ..Default::default()
+    })?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let mut human = table(&rows);
+    if more {
+        human.push_str(&next_page(rows.len(), offset, limit));
+    }
     Ok(Output::new(
-        json!({ "query": text, "cards": to_json(&rows) }),
-        table(&rows),
+        json!({ "query": text, "cards": to_json(&rows), "offset": offset, "limit": limit, "more": more }),
+        human,
     ))
+}
+
+/// The line under a page that stopped at its limit.
+fn next_page(shown: usize, offset: u32, limit: u32) -> String {
+    format!(
+        "showing {shown} of more; --offset {} for the next page\n",
+        offset.saturating_add(limit)
+    )
 }
 
 /// The table both commands print: enough to recognise a customer and act on it.

@@ -7,8 +7,9 @@
 //! left out so a new card is short.
 
 use chrono::NaiveTime;
+use fieldbook_core::card::rules::choice_label;
 use fieldbook_core::card::{COLLECTIONS, SECTIONS, schema};
-use fieldbook_core::value::{Class, FieldKind, Nature, OppStage, TradeStage, VisitKind, Volume};
+use fieldbook_core::value::FieldKind;
 use fieldbook_core::{Card, Conflict, Store};
 use serde_json::Value;
 
@@ -70,20 +71,6 @@ pub fn label_of(path: &str) -> Option<String> {
             .into_iter()
             .find(|f| f.path == path)
             .map(|f| f.info.label.to_string()),
-    }
-}
-
-/// The Chinese label of a choice code, where the field is a choice.
-fn choice_label(key: &str, code: &str) -> Option<&'static str> {
-    match key {
-        "nature" => Nature::from_code(code).map(Nature::label),
-        "stage" => TradeStage::from_code(code)
-            .map(TradeStage::label)
-            .or_else(|| OppStage::from_code(code).map(OppStage::label)),
-        "volume" => Volume::from_code(code).map(Volume::label),
-        "kind" => VisitKind::from_code(code).map(VisitKind::label),
-        "abc" | "prospect_class" => Class::from_code(code).map(Class::code),
-        _ => None,
     }
 }
 
@@ -281,6 +268,9 @@ fn visits(out: &mut String, card: &Card, title: &str) {
                 .unwrap_or_else(|| "time unknown".into());
         let kind = v.kind.map(|k| k.label()).unwrap_or("-");
         let mut line = format!("  {when}  {kind}  {}", or_dash(v.rep.as_deref()));
+        if let Some(other) = &v.on_behalf_of {
+            line.push_str(&format!(" for {other}"));
+        }
         if let Some(place) = &v.place {
             line.push_str(&format!("  {place}"));
         }

@@ -232,8 +232,12 @@ record!(
     Visit {
         /// When the visit happened (时间).
         at: Option<DateTime<Utc>> => "时间",
-        /// The rep who visited (拜访人).
+        /// The rep who recorded the visit (拜访人): always the author of the change
+        /// that added it, set by the store, never by the caller.
         rep: Option<String> => "拜访人",
+        /// The rep a manager recorded this visit for (代为记录); empty when the
+        /// author visited in person.
+        on_behalf_of: Option<String> => "代为记录",
         /// Visit, call, delivery, collection (方式).
         kind: Option<VisitKind> => "方式",
         /// Where (地点).

@@ -6,6 +6,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, Automerge, ChangeHash};
 use rusqlite::{Transaction, TransactionBehavior, params};
 
+use super::attribution::attribute;
 use super::{Cached, Origin, Store, now};
 use crate::card::Card;
 use crate::card::doc::{create_card, force_path, read_card, write_card};
@@ -177,6 +178,7 @@ impl Store {
         edit: impl FnOnce(&mut Card) -> Result<()>,
     ) -> Result<Vec<String>> {
         let (actor, rep) = self.identity_for_writing()?;
+        let may_act_for_others = self.may_act_for_others()?;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let touched = {
             let cached = Self::load(&tx, &mut self.cache, id)?;
@@ -184,6 +186,7 @@ impl Store {
             let mut new = old.clone();
             edit(&mut new)?;
             new.id = old.id.clone();
+            attribute(&old, &mut new, &rep, may_act_for_others)?;
             let heads = cached.doc.get_heads();
             Self::act_as(&mut cached.doc, &actor, &rep);
             let touched = cached

@@ -22,6 +22,12 @@ impl Store {
 
     /// List cards matching a query, from the index.
     pub fn list(&self, q: &CardQuery) -> Result<Vec<CardSummary>> {
+        // Terms with nothing searchable in them (`--`, `…`) would match every card;
+        // a search made only of them matches none.
+        let terms = text::search_terms(q.text.as_deref().unwrap_or_default());
+        if q.text.is_some() && terms.is_empty() {
+            return Ok(Vec::new());
+        }
         // Everything comes from card_index (and the FTS tables): no document is loaded
         // and no other table is joined, so each sort can walk its own index.
         let mut args: Vec<SqlValue> = Vec::new();
@@ -62,16 +68,15 @@ impl Store {
         if q.conflicted {
             sql.push_str(" AND i.conflicts > 0");
         }
-        for term in q.text.as_deref().unwrap_or_default().split_whitespace() {
-            let term = text::normalize(term);
+        for term in &terms {
             if term.chars().count() >= 3 {
                 arg(
                     &mut sql,
                     " AND i.card_num IN (SELECT rowid FROM card_fts WHERE card_fts MATCH $)",
-                    SqlValue::Text(text::fts_literal(&term)),
+                    SqlValue::Text(text::fts_literal(term)),
                 );
             } else {
-                let grams = text::grams(&term);
+                let grams = text::grams(term);
                 if grams.is_empty() {
                     continue;
                 }

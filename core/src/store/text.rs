@@ -31,6 +31,16 @@ pub(crate) fn normalize(s: &str) -> String {
         .collect()
 }
 
+/// The searchable terms of a query: whitespace-separated, normalised, and only
+/// those with a letter or digit in them (punctuation alone matches nothing).
+pub(crate) fn search_terms(query: &str) -> Vec<String> {
+    query
+        .split_whitespace()
+        .map(normalize)
+        .filter(|t| t.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
 /// The digits of a phone number, so `021-6234 5678` is found by `62345678`.
 pub(crate) fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
@@ -112,6 +122,13 @@ mod tests {
         let mut names = vec!["上海贸易", "北京商行", "Apple", "广州百货"];
         names.sort_by_key(|n| sort_key(n));
         assert_eq!(names, vec!["Apple", "北京商行", "广州百货", "上海贸易"]);
+    }
+
+    #[test]
+    fn punctuation_alone_is_no_search_term() {
+        assert!(search_terms("-- … ！ 。，").is_empty());
+        assert!(search_terms("   ").is_empty());
+        assert_eq!(search_terms("客户 - 6234"), vec!["客户", "6234"]);
     }
 
     #[test]

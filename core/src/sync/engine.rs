@@ -171,6 +171,7 @@ pub fn enrol(
         },
         rep,
     )?;
+    store.save_role(&resp.role)?;
     Ok(resp)
 }
 
