@@ -100,6 +100,13 @@ pub fn sync(store: &mut Store, ca_certs: &[PathBuf], json_output: bool) -> Resul
     for id in &report.revoked_kept {
         human.push_str(&format!("\n  card {id} was handed over but still has unsynced edits; it stays until they are accepted"));
     }
+    if report.rekeyed {
+        human.push_str(&format!(
+            "\n  this store was copied or restored: the device moved to a fresh actor and \
+             re-applied its edits on {} card(s)",
+            report.reapplied.len()
+        ));
+    }
     for (id, code) in &report.quarantined {
         human.push_str(&format!("\n  quarantined {id}: error[{code}] this device cannot read the card; it was not applied"));
     }
