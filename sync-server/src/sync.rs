@@ -214,5 +214,6 @@ fn is_card_refusal(e: &Error) -> bool {
             | Error::InvalidCard(_)
             | Error::Invalid(_)
             | Error::ActorReused
+            | Error::NotOnBehalf
     )
 }
