@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use field::{FieldInfo, LongText, Record};
 pub use sections::*;
-pub use validate::{validate_card_doc, write_skeleton};
+pub use validate::{check_visit_people, validate_card_doc, write_skeleton};
 
 use crate::error::{Error, Result};
 use crate::ids::{CardId, YearMonth, new_item_id};

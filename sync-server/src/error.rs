@@ -27,6 +27,12 @@ pub enum Error {
     /// The caller may not access this resource (no hint whether it exists).
     #[error("access denied")]
     AccessDenied,
+    /// A pushed visit names another person than the device's, or changes who is on an
+    /// existing visit: only a manager's device records on someone's behalf.
+    #[error(
+        "a visit is in the name of the device's person; only a manager records on another's behalf"
+    )]
+    NotOnBehalf,
     /// Edits to a card handed to another rep, past the grace period: kept for review.
     #[error(
         "this card was handed to another rep and the grace period for late edits is over; \
@@ -117,6 +123,7 @@ pub const ALL_CODES: &[&str] = &[
     "auth.expired_token",
     "auth.revoked",
     "access.denied",
+    "access.not_on_behalf",
     "access.handoff_expired",
     "auth.actor_mismatch",
     "auth.author_mismatch",
@@ -153,6 +160,7 @@ impl Error {
             Error::ExpiredToken => "auth.expired_token",
             Error::Revoked => "auth.revoked",
             Error::AccessDenied => "access.denied",
+            Error::NotOnBehalf => "access.not_on_behalf",
             Error::HandoffExpired => "access.handoff_expired",
             Error::ActorMismatch => "auth.actor_mismatch",
             Error::AuthorMismatch => "auth.author_mismatch",
@@ -189,6 +197,7 @@ impl Error {
             | Error::Revoked
             | Error::BadEnrolment => StatusCode::UNAUTHORIZED,
             Error::AccessDenied
+            | Error::NotOnBehalf
             | Error::HandoffExpired
             | Error::TerritoryChange
             | Error::ActorMismatch
@@ -247,6 +256,7 @@ impl Error {
         match e {
             fieldbook_core::Error::CardTooLarge(m) => Error::CardTooLarge(m),
             fieldbook_core::Error::InvalidCard(m) => Error::InvalidCard(m),
+            fieldbook_core::Error::NotOnBehalf => Error::NotOnBehalf,
             // Automerge refuses a change whose (actor, seq) it holds with another hash; the
             // guard tells it apart by the error's variant. That is a copied store, not a bad
             // change.
@@ -338,6 +348,7 @@ mod tests {
             Error::ExpiredToken,
             Error::Revoked,
             Error::AccessDenied,
+            Error::NotOnBehalf,
             Error::HandoffExpired,
             Error::ActorMismatch,
             Error::AuthorMismatch,

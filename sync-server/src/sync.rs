@@ -219,5 +219,6 @@ fn is_card_refusal(e: &Error) -> bool {
             | Error::InvalidCard(_)
             | Error::Invalid(_)
             | Error::ActorReused
+            | Error::NotOnBehalf
     )
 }

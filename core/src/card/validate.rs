@@ -13,12 +13,58 @@
 //! pass.
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::Card;
-use super::doc::{create_card, skeleton};
+use super::doc::{create_card, read_card, skeleton};
 use crate::error::{Error, Result};
 use crate::ids::CardId;
+
+/// Checks the people on the visits a push added to `doc` since `before` (the heads of the
+/// card as stored; empty for a new card): the person on a new visit is the pushing device's
+/// person, `on_behalf_of` someone else only from a manager's (or admin's) device, and a visit
+/// already on the card keeps its people. The server's half of the rule devices apply on
+/// every edit (`store/attribution.rs`): a modified client cannot log a visit as another
+/// rep's. Refused as [`Error::NotOnBehalf`] (`access.not_on_behalf`).
+///
+/// Server-side, like [`validate_card_doc`]: one of the documented exceptions to "no
+/// Automerge type in core's public API".
+pub fn check_visit_people(
+    doc: &Automerge,
+    before: &[[u8; 32]],
+    person: &str,
+    may_act_for_others: bool,
+) -> Result<()> {
+    let new = read_card(doc, None)?;
+    if new.visits.is_empty() {
+        return Ok(());
+    }
+    let old = if before.is_empty() {
+        Card::with_id(new.id.clone())
+    } else {
+        let heads: Vec<ChangeHash> = before.iter().map(|h| ChangeHash(*h)).collect();
+        read_card(doc, Some(&heads))?
+    };
+    for visit in &new.visits {
+        let v = &visit.value;
+        match old.visits.iter().find(|o| o.id == visit.id) {
+            Some(was) => {
+                if was.value.rep != v.rep || was.value.on_behalf_of != v.on_behalf_of {
+                    return Err(Error::NotOnBehalf);
+                }
+            }
+            None => {
+                if v.rep.as_deref() != Some(person) {
+                    return Err(Error::NotOnBehalf);
+                }
+                if v.on_behalf_of.as_deref().is_some_and(|o| o != person) && !may_act_for_others {
+                    return Err(Error::NotOnBehalf);
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Checks that `doc` is a well-formed card document for `card_id`.
 ///

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, Value};
-use fieldbook_core::card::validate_card_doc;
+use fieldbook_core::card::{check_visit_people, validate_card_doc};
 use fieldbook_core::guard::{BytesLimits, apply_checked, check_automerge_bytes};
 use fieldbook_core::sync::wire::CardPush;
 
@@ -416,6 +416,15 @@ fn build_commit(
     // The card model's own check, on the document as it would be stored: a card every
     // device can read, or nothing.
     validate_card_doc(doc, card_id).map_err(Error::from_card_check)?;
+    // The person on a visit is the author of the change that logged it (issue 6, item 8).
+    let before = stored.map_or(&[][..], |c| c.heads.as_slice());
+    check_visit_people(
+        doc,
+        before,
+        &device.person_id,
+        device.role != crate::storage::Role::Rep,
+    )
+    .map_err(Error::from_card_check)?;
     let territory = root_string(doc, "territory")
         .ok_or_else(|| Error::InvalidCard("card has no territory".into()))?;
     if !late && !scope.contains(&territory) {

@@ -1,7 +1,7 @@
 //! Every bad input of issue 3: each answered with its stable code, nothing stored, and the
 //! server keeps serving.
 
-use automerge::{ActorId, Author, AutoCommit, transaction::Transactable};
+use automerge::{ActorId, Author, AutoCommit, ReadDoc, Value, transaction::Transactable};
 use fieldbook_core::sync::wire::{
     self, CardPush, Cursor, EnrolRequest, ErrorBody, PROTOCOL_VERSION, SyncRequest,
 };
@@ -621,4 +621,72 @@ fn pushed_documents_that_are_not_cards_are_refused() {
             .doc,
         stored.doc
     );
+}
+
+/// Item 8: the person on a visit is the author of the change that logged it. A modified
+/// client naming another rep is refused (`access.not_on_behalf`) and nothing is stored; a
+/// rep cannot record "on behalf of" anyone; a manager can; nobody rewrites who was on an
+/// existing visit.
+#[test]
+fn a_visit_in_another_persons_name_is_refused_unless_a_manager_records_it() {
+    let env = Env::start();
+    let mut zw = env.rep("zhangwei");
+    let mut wang = env.device("wang", Role::Manager);
+    let forged = zw.new_card("sh-east", "上海华联超市");
+    let behalf = zw.new_card("sh-east", "上海第一百货");
+    let honest = zw.new_card("sh-east", "上海新世界百货");
+    zw.sync();
+    let log = env.log_len();
+
+    zw.add_visit(&forged, "lina", None);
+    zw.add_visit(&behalf, "zhangwei", Some("lina"));
+    let pushes = zw.pushes();
+    let response = push_only(&zw, pushes);
+    let mut codes: Vec<(String, String)> = response
+        .refused
+        .iter()
+        .map(|r| (r.card_id.clone(), r.code.clone()))
+        .collect();
+    codes.sort();
+    let mut expected = vec![
+        (forged.clone(), "access.not_on_behalf".to_owned()),
+        (behalf.clone(), "access.not_on_behalf".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(codes, expected);
+    assert_eq!(env.log_len(), log, "nothing stored");
+
+    // His own visit goes through.
+    zw.add_visit(&honest, "zhangwei", None);
+    let push = zw
+        .pushes()
+        .into_iter()
+        .find(|p| p.card_id == honest)
+        .expect("push");
+    let response = push_only(&zw, vec![push]);
+    assert!(response.refused.is_empty(), "{:?}", response.refused);
+    assert_eq!(response.acks.len(), 1);
+
+    // The manager records a visit for lina's colleague on the same card, in his own name.
+    wang.sync();
+    wang.add_visit(&honest, "wang", Some("zhangwei"));
+    let pushes = wang.pushes();
+    let response = push_only(&wang, pushes);
+    assert!(response.refused.is_empty(), "{:?}", response.refused);
+
+    // Nobody rewrites the people on a visit already logged, not even the manager.
+    wang.sync();
+    let doc = wang.cards.get_mut(&honest).expect("card");
+    let Some((Value::Object(_), list)) = doc.get(automerge::ROOT, "visits").expect("get") else {
+        panic!("visits");
+    };
+    let Some((Value::Object(_), first)) = doc.get(&list, 0).expect("get") else {
+        panic!("visit");
+    };
+    doc.put(&first, "rep", "wang").expect("put");
+    doc.commit();
+    let pushes = wang.pushes();
+    let response = push_only(&wang, pushes);
+    let codes: Vec<&str> = response.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["access.not_on_behalf"]);
 }

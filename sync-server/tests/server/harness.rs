@@ -172,6 +172,30 @@ impl Device {
         doc.commit();
     }
 
+    /// Logs a visit straight into the document, naming whoever the test says (a device's
+    /// store would name its own rep: this plays a modified client). Returns the visit id.
+    pub fn add_visit(&mut self, card: &str, rep: &str, on_behalf_of: Option<&str>) -> String {
+        let doc = self.cards.get_mut(card).expect("card on device");
+        let Some((Value::Object(_), list)) = doc.get(automerge::ROOT, "visits").expect("get")
+        else {
+            panic!("the card has no visits list");
+        };
+        let end = doc.length(&list);
+        let visit = doc
+            .insert_object(&list, end, automerge::ObjType::Map)
+            .expect("insert");
+        let id = uuid::Uuid::new_v4().to_string();
+        doc.put(&visit, "id", id.as_str()).expect("put");
+        doc.put(&visit, "at", ScalarValue::Timestamp(1_764_580_000_000))
+            .expect("put");
+        doc.put(&visit, "rep", rep).expect("put");
+        if let Some(other) = on_behalf_of {
+            doc.put(&visit, "on_behalf_of", other).expect("put");
+        }
+        doc.commit();
+        id
+    }
+
     pub fn get(&mut self, card: &str, key: &str) -> Option<String> {
         let doc = self.cards.get_mut(card)?;
         match doc.get(automerge::ROOT, key).ok()?? {
