@@ -59,9 +59,20 @@ fn assert_clean(device: &mut Device) {
     assert_eq!(report.pending, 0);
 }
 
+/// The time of the latest change of `card` on `device`.
+fn latest_time(device: &mut Device, card: &CardId) -> Option<chrono::DateTime<chrono::Utc>> {
+    let history = device.store.history(card).expect("history");
+    history.iter().filter_map(|e| e.time).max()
+}
+
 /// Every change of the card on `device` is authored by 张伟, and the re-made one (by the
-/// device's new actor) carries the fields it re-applied.
-fn assert_attributed(device: &mut Device, card: &CardId, field: &str) {
+/// device's new actor) carries the fields it re-applied and the time of the edits.
+fn assert_attributed(
+    device: &mut Device,
+    card: &CardId,
+    field: &str,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+) {
     let history = device.store.history(card).expect("history");
     assert!(
         history.iter().all(|e| e.rep.as_deref() == Some("zhangwei")),
@@ -74,6 +85,10 @@ fn assert_attributed(device: &mut Device, card: &CardId, field: &str) {
         remade[0].fields.iter().any(|f| f == field),
         "{:?}",
         remade[0]
+    );
+    assert_eq!(
+        remade[0].time, time,
+        "the re-made change keeps the edits' time"
     );
 }
 
@@ -100,6 +115,7 @@ fn a_copied_store_is_told_its_actor_was_reused() {
     phone.set(&shared, "notes", "原机备注：老板周三在店");
     phone.visit(&shared, "原机拜访：谈促销");
     phone.set(&only_phone, "basic.phone", "0571-4444 4444");
+    let edited_at = latest_time(&mut phone, &shared);
     // The server still tells the device, and the device recovers in the same sync.
     let report = phone.sync();
     assert!(report.rekeyed, "{report:?}");
@@ -130,7 +146,7 @@ fn a_copied_store_is_told_its_actor_was_reused() {
                 .is_empty()
         );
     }
-    assert_attributed(&mut phone, &shared, "basic.phone");
+    assert_attributed(&mut phone, &shared, "basic.phone", edited_at);
     assert_clean(&mut phone);
     assert_clean(&mut copy);
 
@@ -183,6 +199,7 @@ fn a_store_restored_from_a_backup_recovers_its_own_later_edits() {
     let mut phone = restore(backup.path(), &server.url());
     phone.set(&cards[0], "basic.address", "上海市南京东路100号");
     phone.visit(&cards[0], "恢复后拜访");
+    let edited_at = latest_time(&mut phone, &cards[0]);
     let report = phone.sync();
     assert!(report.rekeyed, "{report:?}");
     assert_eq!(report.reapplied, vec![cards[0].to_string()]);
@@ -215,7 +232,7 @@ fn a_store_restored_from_a_backup_recovers_its_own_later_edits() {
             "上海市南京东路100号"
         );
     }
-    assert_attributed(&mut phone, &cards[0], "basic.address");
+    assert_attributed(&mut phone, &cards[0], "basic.address", edited_at);
     assert_clean(&mut phone);
     assert_clean(&mut manager);
 }
