@@ -104,6 +104,30 @@ mod tests {
         assert!(trusted(NOW + 3600, estimate(sync, NOW + TEN_YEARS)));
     }
 
+    /// What a store answers as "now" (the default time of a new visit) after a sync with a
+    /// server ten years behind this device's clock: the server's time, not the device's.
+    #[test]
+    fn estimated_now_follows_the_last_server_time() {
+        let conn = Connection::open_in_memory().expect("sqlite");
+        conn.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB)")
+            .expect("meta");
+        let device_now = Utc::now().timestamp();
+        assert!((estimated_now(&conn).expect("now").timestamp() - device_now).abs() <= 5);
+        let mut value = [0u8; 16];
+        value[..8].copy_from_slice(&(device_now - TEN_YEARS).to_le_bytes());
+        value[8..].copy_from_slice(&device_now.to_le_bytes());
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('clock_sync', ?1)",
+            params![value.to_vec()],
+        )
+        .expect("clock_sync");
+        let estimated = estimated_now(&conn).expect("now").timestamp();
+        assert!(
+            (estimated - (device_now - TEN_YEARS)).abs() <= 5,
+            "{estimated}"
+        );
+    }
+
     #[test]
     fn a_corrected_clock_drops_the_old_offset_and_no_sync_trusts_the_device() {
         let sync = Some((NOW, NOW + TEN_YEARS));

@@ -188,7 +188,18 @@ pub fn visit(store: &mut Store, args: &VisitArgs) -> Result<Output> {
     let id = card_id(store, &args.id)?;
     let at = match &args.at {
         Some(t) => parse_time("visits.at", t, NaiveTime::MIN)?,
-        None => Utc::now(),
+        None => {
+            // The device clock corrected by the last server time: a clock set years ahead
+            // must not stamp the visit in the future (the explicit --at is clamped too).
+            let estimated = store.estimated_now()?;
+            if (Utc::now() - estimated).num_seconds() > fieldbook_core::clock::TOLERANCE_SECS {
+                eprintln!(
+                    "warning: this device's clock is ahead of the server's; the visit is dated {}",
+                    estimated.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            estimated
+        }
     };
     let fields = [
         ("kind", Some(args.kind.as_str())),

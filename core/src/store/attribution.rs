@@ -19,6 +19,13 @@ impl Store {
         Ok(Self::meta(&self.conn, ROLE_KEY)?.and_then(|b| String::from_utf8(b).ok()))
     }
 
+    /// The estimated true time now: the device clock corrected by the server time of the
+    /// last sync (see [`crate::clock`]). The default time of anything the rep records "now"
+    /// (a visit), so a phone whose clock runs years ahead does not stamp the future.
+    pub fn estimated_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        crate::clock::estimated_now(&self.conn)
+    }
+
     /// Remember the role the server enrolled this device with.
     pub(crate) fn save_role(&mut self, role: &str) -> Result<()> {
         Self::set_meta(&self.conn, ROLE_KEY, role.as_bytes())
