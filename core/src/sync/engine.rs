@@ -356,6 +356,13 @@ fn run_fallback(
     let mut incoming: Option<Message> = None;
     let mut server_heads = Vec::new();
     for _ in 0..MAX_FALLBACK_ROUNDS {
+        if incoming.is_some() {
+            // The server is stateless between fallback requests: a change it could not
+            // apply yet (its dependency came later, or a bloom-filter false positive held
+            // the dependency back) is forgotten there. So what we sent before counts as
+            // unsent once the server has answered; otherwise both sides wait forever.
+            state.sent_hashes.clear();
+        }
         let outgoing = store.fallback_step(&id, &mut state, incoming.take())?;
         let Some(message) = outgoing else {
             // We have nothing more to say and have applied the server's last message.
