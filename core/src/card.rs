@@ -13,6 +13,7 @@ pub mod rules;
 pub mod sections;
 pub(crate) mod three_way;
 pub mod validate;
+pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
@@ -22,6 +23,7 @@ use serde::Serialize;
 pub use field::{FieldInfo, LongText, Record};
 pub use sections::*;
 pub use validate::{check_visit_people, validate_card_doc, write_skeleton};
+pub use values::{CollectionValues, FieldValue, ItemValues, SectionValues};
 
 use crate::error::{Error, Result};
 use crate::ids::{CardId, YearMonth, new_item_id};

@@ -51,7 +51,7 @@ pub(crate) fn record_server_time(conn: &Connection, server_time: Option<i64>) ->
     Ok(())
 }
 
-fn last_sync(conn: &Connection) -> Result<Option<(i64, i64)>> {
+pub(crate) fn last_sync(conn: &Connection) -> Result<Option<(i64, i64)>> {
     let value: Option<Vec<u8>> = conn
         .query_row("SELECT value FROM meta WHERE key = 'clock_sync'", [], |r| {
             r.get(0)

@@ -215,6 +215,23 @@ pub enum Error {
     /// made by a copied or restored store, which must move to a fresh actor.
     #[error("the changes reuse an actor's sequence number held by other changes")]
     ActorReused,
+
+    /// The sync was cancelled before its next request; what it applied so far stays.
+    #[error("the sync was cancelled")]
+    Cancelled,
+
+    /// An encrypted store did not open with the key given (or a key was given for a
+    /// store that is not encrypted, or none for one that is).
+    #[error("the store cannot be opened with this key")]
+    WrongKey,
+
+    /// Another process (or another handle in this one) has the store open for writing.
+    #[error("the store is open in another process")]
+    Locked,
+
+    /// The store handle was closed; open it again.
+    #[error("the store was closed")]
+    Closed,
 }
 
 impl Error {
@@ -255,6 +272,10 @@ impl Error {
             Error::BadBytes(_) => "card.bad_bytes",
             Error::InvalidCard(_) => "card.invalid",
             Error::ActorReused => "card.actor_reused",
+            Error::Cancelled => "sync.cancelled",
+            Error::WrongKey => "store.wrong_key",
+            Error::Locked => "store.locked",
+            Error::Closed => "store.closed",
         }
     }
 
@@ -286,6 +307,10 @@ impl Error {
         "card.bad_bytes",
         "card.invalid",
         "card.actor_reused",
+        "sync.cancelled",
+        "store.wrong_key",
+        "store.locked",
+        "store.closed",
     ];
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -333,6 +358,10 @@ mod tests {
             Error::BadBytes(_) => "card.bad_bytes",
             Error::InvalidCard(_) => "card.invalid",
             Error::ActorReused => "card.actor_reused",
+            Error::Cancelled => "sync.cancelled",
+            Error::WrongKey => "store.wrong_key",
+            Error::Locked => "store.locked",
+            Error::Closed => "store.closed",
         }
     }
 
@@ -382,6 +411,10 @@ mod tests {
             Error::BadBytes("b".into()),
             Error::InvalidCard("i".into()),
             Error::ActorReused,
+            Error::Cancelled,
+            Error::WrongKey,
+            Error::Locked,
+            Error::Closed,
         ]
     }
 

@@ -31,10 +31,14 @@
 //! assert_eq!(hits[0].id, id);
 //! ```
 
+pub mod api_error;
 pub mod card;
 pub mod clock;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod history;
 pub mod ids;
@@ -44,6 +48,7 @@ pub mod store;
 pub mod sync;
 pub mod value;
 
+pub use api_error::{ApiError, ErrorKind};
 pub use card::conflicts::{Conflict, ConflictValue};
 pub use card::{Card, Keyed};
 pub use error::{Error, Result};

@@ -25,6 +25,7 @@ mod edit;
 mod index;
 mod list_query;
 mod merge;
+mod open;
 mod reapply;
 pub(crate) mod schema;
 pub(crate) mod sync_state;
@@ -41,6 +42,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 pub use bundle::{BundleEntry, decode as decode_bundle, encode as encode_bundle};
 pub use merge::ImportReport;
+pub use open::{EncryptionKey, OpenOptions, StoreReader};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sync_state::Enrolment;
 pub use view::CardView;
@@ -84,13 +86,8 @@ pub struct Store {
     cache: LruCache<CardId, Cached>,
     identity: Identity,
     settings: Settings,
-}
-
-fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) => Error::NotAStore(path.to_path_buf()),
-        _ => Error::from(e),
-    }
+    /// The writer lock (`store/open.rs`); `None` for the read connection.
+    _lock: Option<std::fs::File>,
 }
 
 fn now() -> i64 {
@@ -98,55 +95,9 @@ fn now() -> i64 {
 }
 
 impl Store {
-    /// Open (or create) the store at `path`.
-    ///
-    /// Refuses, with the store unchanged, a file that is not a Fieldbook store
-    /// (`store.not_fieldbook`) or comes from a newer version (`store.newer_schema`).
+    /// Open (or create) the plain store at `path`; see [`Store::open_with`].
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        let mut conn = Connection::open(&path).map_err(|e| map_open_error(&path, e))?;
-        // journal_mode reads the header first: a non-SQLite file fails here.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| map_open_error(&path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(mode, "store is not in WAL mode");
-        }
-        conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-        )
-        .map_err(|e| map_open_error(&path, e))?;
-        schema::migrate(&mut conn, &path).map_err(|e| match e {
-            Error::Sqlite(inner)
-                if inner.inner().sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
-            {
-                Error::NotAStore(path.clone())
-            }
-            other => other,
-        })?;
-        let identity = Self::load_identity(&conn)?;
-        let settings = match Self::meta(&conn, "settings")? {
-            Some(json) => serde_json::from_slice(&json).unwrap_or_default(),
-            None => Settings::default(),
-        };
-        let capacity =
-            NonZeroUsize::new(settings.cache_cards.max(1) as usize).unwrap_or(NonZeroUsize::MIN);
-        let mut store = Store {
-            conn,
-            path,
-            cache: LruCache::new(capacity),
-            identity,
-            settings,
-        };
-        // A migration that changed what the index holds asks for a rebuild.
-        if Self::meta(&store.conn, "reindex")?.is_some() {
-            store.rebuild_index()?;
-            store
-                .conn
-                .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
-            tracing::info!("index rebuilt after an upgrade");
-        }
-        Ok(store)
+        Store::open_with(path, &OpenOptions::new())
     }
 
     fn meta(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>> {

@@ -502,10 +502,17 @@ fn run(s: &Schedule) {
     check_identical(&mut replicas, &ids, "after delivery");
 
     // A fresh process sees the same: reopen every store and compare again.
-    for (i, replica) in replicas.iter_mut().enumerate() {
-        replica.store = Store::open(dir.path().join(format!("r{i}.db"))).expect("reopen");
-        assert!(replica.store.integrity_ok().expect("integrity"));
-    }
+    // Each store is closed first: a store has one writer at a time.
+    replicas = replicas
+        .into_iter()
+        .enumerate()
+        .map(|(i, Replica { store, rep })| {
+            drop(store);
+            let store = Store::open(dir.path().join(format!("r{i}.db"))).expect("reopen");
+            assert!(store.integrity_ok().expect("integrity"));
+            Replica { store, rep }
+        })
+        .collect();
     check_identical(&mut replicas, &ids, "after reopening");
 
     // Every conflict left can be resolved, and the resolutions converge: after one

@@ -51,6 +51,66 @@ pub fn choice_label(key: &str, code: &str) -> Option<&'static str> {
 }
 
 impl Card {
+    /// Add an item to `collection` (`contacts`, `visits`, `todos`, `opportunities`)
+    /// with its fields given as `(key, text)` pairs, as a front end that renders the
+    /// schema collects them; returns the new item's id. The rules of each collection
+    /// apply: the required field ([`required_field`]); an opportunity enters its stage
+    /// `today`; a visit is dated `now` unless `at` is given (the store then decides who
+    /// visited, `store/attribution.rs`). A refused value names the field as
+    /// `visits.lat`, not by the id of an item that will not exist, and adds nothing.
+    pub fn add_item(
+        &mut self,
+        collection: &str,
+        fields: &[(String, String)],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String> {
+        let value = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some((key, _)) = required_field(collection) {
+            check_required(collection, value(key))?;
+        }
+        let mut draft = self.clone();
+        let id = match collection {
+            "contacts" => draft.add_contact(super::Contact::default()),
+            "todos" => draft.add_todo(super::Todo::default()),
+            "opportunities" => {
+                let id = draft.add_opportunity(Opportunity::default());
+                draft.set_path(
+                    &format!("opportunities.{id}.stage_since"),
+                    &now.date_naive().to_string(),
+                )?;
+                id
+            }
+            "visits" => {
+                let id = draft.add_visit(super::Visit::default());
+                draft.set_path(&format!("visits.{id}.at"), &now.to_rfc3339())?;
+                id
+            }
+            other => return Err(Error::UnknownField(other.to_string())),
+        };
+        for (key, text) in fields {
+            if text.trim().is_empty() {
+                continue;
+            }
+            draft
+                .set_path(&format!("{collection}.{id}.{key}"), text)
+                .map_err(|e| match e {
+                    Error::InvalidValue { reason, .. } => Error::InvalidValue {
+                        field: format!("{collection}.{key}"),
+                        reason,
+                    },
+                    Error::UnknownField(_) => Error::UnknownField(format!("{collection}.{key}")),
+                    other => other,
+                })?;
+        }
+        *self = draft;
+        Ok(id)
+    }
+
     /// Add an opportunity entering its stage `today` (so the time spent in each
     /// stage can be tracked); refused without a title. Returns its id.
     pub fn add_opportunity_on(
@@ -92,6 +152,47 @@ impl Card {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_item_applies_each_collections_rules_or_adds_nothing() {
+        let now = chrono::Utc::now();
+        let mut card = Card::new();
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let err = card.add_item("contacts", &f(&[("mobile", "13812345678")]), now);
+        assert_eq!(err.map_err(|e| e.code()), Err("input.invalid_value"));
+        let err = card.add_item("visits", &f(&[("lat", "north")]), now);
+        match err {
+            Err(Error::InvalidValue { field, .. }) => assert_eq!(field, "visits.lat"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            card.contacts.is_empty() && card.visits.is_empty(),
+            "nothing added"
+        );
+        let visit = card
+            .add_item(
+                "visits",
+                &f(&[("summary", "拜访王经理"), ("lat", "31.23")]),
+                now,
+            )
+            .expect("visit");
+        assert_eq!(card.visits[0].id, visit);
+        assert_eq!(
+            card.visits[0].at.map(|t| t.timestamp()),
+            Some(now.timestamp())
+        );
+        let opp = card
+            .add_item("opportunities", &f(&[("title", "年度框架协议")]), now)
+            .expect("opportunity");
+        assert_eq!(card.opportunities[0].id, opp);
+        assert_eq!(card.opportunities[0].stage_since, Some(now.date_naive()));
+        assert!(card.add_item("nope", &[], now).is_err());
+    }
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default()

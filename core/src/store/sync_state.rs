@@ -268,7 +268,13 @@ impl Store {
         Ok(rows)
     }
 
-    /// Number of cards with changes the server has not acknowledged.
+    /// When this device last applied a sync response (by its own clock), if ever.
+    pub fn last_sync(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        Ok(crate::clock::last_sync(&self.conn)?
+            .and_then(|(_, device)| chrono::DateTime::from_timestamp(device, 0)))
+    }
+
+    /// Cards holding changes the server has not acknowledged.
     pub fn pending_cards(&self) -> Result<u64> {
         Ok(self
             .conn
