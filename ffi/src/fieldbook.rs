@@ -122,7 +122,7 @@ impl Fieldbook {
 
     /// Close the store: a running sync is cancelled, and every later call fails with
     /// `store.closed`. Another handle (or process) may then open the file.
-    pub fn close(&self) {
+    pub fn close_store(&self) {
         self.cancel_sync();
         let _gate = lock(&self.sync_gate);
         lock(&self.writer).take();
@@ -158,6 +158,13 @@ impl Fieldbook {
             role: resp.role,
             device_id: resp.device_id,
         })
+    }
+
+    /// Set the rep this device acts for before it is enrolled (enrolment sets it too):
+    /// every later edit is authored by them.
+    pub fn init_rep(&self, rep_id: String) -> Result<()> {
+        let rep = rep_id.parse()?;
+        self.write(|s| s.init_identity(rep))
     }
 
     /// Create a card with these fields (`basic.name`, `territory`, …); returns its id.
@@ -249,7 +256,7 @@ impl Fieldbook {
             due_by: date("due_by", &query.due_by)?,
             text: query.text,
             conflicted: query.conflicted,
-            sort: query.sort.into(),
+            sort: query.sort.unwrap_or_default().into(),
             reverse: query.reverse,
             limit: if query.limit == 0 { 50 } else { query.limit },
             offset: query.offset,

@@ -343,9 +343,9 @@ pub struct ListQuery {
     /// Only cards with open conflicts.
     #[uniffi(default = false)]
     pub conflicted: bool,
-    /// The order.
-    #[uniffi(default)]
-    pub sort: SortOrder,
+    /// The order (`None`: by name).
+    #[uniffi(default = None)]
+    pub sort: Option<SortOrder>,
     /// Reverse the order.
     #[uniffi(default = false)]
     pub reverse: bool,
