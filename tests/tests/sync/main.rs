@@ -12,3 +12,4 @@ mod disk;
 mod faults;
 mod quarantine;
 mod recover;
+mod shared;

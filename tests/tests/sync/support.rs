@@ -57,6 +57,14 @@ impl Device {
         }
     }
 
+    /// Close the store (a store has one writer) and hand over its file, transport and
+    /// directory, to reopen it another way.
+    pub fn into_parts(self) -> (std::path::PathBuf, Arc<dyn Transport>, tempfile::TempDir) {
+        let path = self.db_path();
+        drop(self.store);
+        (path, self.transport, self._dir)
+    }
+
     /// The device's store file.
     pub fn db_path(&self) -> std::path::PathBuf {
         self._dir.path().join("device.db")
