@@ -217,6 +217,6 @@ mod tests {
         assert_eq!(kind(Error::Cancelled), ErrorKind::Cancelled);
         let field = ApiError::from(Error::invalid("credit.credit_limit", "negative"));
         assert_eq!(field.field.as_deref(), Some("credit.credit_limit"));
-        assert_eq!(ApiError::from(Error::Network("x".into())).retryable, true);
+        assert!(ApiError::from(Error::Network("x".into())).retryable);
     }
 }
