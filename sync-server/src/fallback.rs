@@ -32,9 +32,7 @@ use fieldbook_core::guard::{BytesLimits, check_each};
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::storage::{Device, Role, Storage};
-use crate::sync::{
-    commit_if_new, keep_committed, new_changes_checked, take_or_load, validate_card_id,
-};
+use crate::sync::{Writer, keep_committed, new_changes_checked, take_or_load, validate_card_id};
 
 const COMMIT_ATTEMPTS: usize = 8;
 
@@ -95,21 +93,18 @@ pub fn fallback(
             }
             return Ok(unknown_card_reply(message));
         }
-        let committed = match commit_if_new(
+        let writer = Writer {
             storage,
             device,
-            &scope,
-            &request.card_id,
-            stored.as_ref(),
-            &doc,
-            changes,
-            false,
+            scope: &scope,
             now,
-        ) {
-            Ok(committed) => committed,
-            Err(Error::Conflict) => continue,
-            Err(e) => return Err(e),
         };
+        let committed =
+            match writer.commit_if_new(&request.card_id, stored.as_ref(), &doc, changes, false) {
+                Ok(committed) => committed,
+                Err(Error::Conflict) => continue,
+                Err(e) => return Err(e),
+            };
         // A card the server does not hold (and could not create from this message) must
         // not reveal anything: answer as for an empty document.
         let reply = doc.generate_sync_message(&mut state).map(Message::encode);

@@ -211,6 +211,30 @@ fn require_wire_type(headers: &HeaderMap) -> Result<()> {
     }
 }
 
+/// A wire request (sync, fallback, rekey) past the checks that run before its work: the
+/// content type, the device's one request in flight, the body read within its share of
+/// the byte budget. `held` keeps the device's slot and the budget share until the work
+/// is done, even if the client goes away meanwhile: move it into the blocking work.
+struct Admitted {
+    body: Bytes,
+    held: (crate::limits::DeviceSlot, OwnedSemaphorePermit),
+}
+
+async fn admit(
+    state: &AppState,
+    device: &Device,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Admitted> {
+    require_wire_type(headers)?;
+    let slot = state.busy_devices.enter(&device.id)?;
+    let (body, budget) = read_wire_body(state, headers, body).await?;
+    Ok(Admitted {
+        body,
+        held: (slot, budget),
+    })
+}
+
 /// Reads a wire body (sync, fallback) once the caller is authenticated: refuses a declared
 /// length over `max_body_bytes` without reading, waits for the body's share of the
 /// in-flight budget (`max_inflight_body_bytes`), then reads at most `max_body_bytes`. The
@@ -290,9 +314,7 @@ async fn sync(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    require_wire_type(&headers)?;
-    let slot = state.busy_devices.enter(&device.id)?;
-    let (body, budget) = read_wire_body(&state, &headers, body).await?;
+    let Admitted { body, held } = admit(&state, &device, &headers, body).await?;
     let bytes_in = body.len() as u64;
     let max = state.config.max_decompressed_bytes;
     let max_pushes = state.config.max_pushes_per_request;
@@ -301,8 +323,7 @@ async fn sync(
     let device_id = device.id.clone();
     let docs = state.docs.clone();
     let (encoded, stats) = blocking(&state, move |s| {
-        // Held until the work is done, even if the client goes away meanwhile.
-        let _held = (slot, budget);
+        let _held = held;
         let request: SyncRequest = wire::decode(&body, max)?;
         limits::check_pushes(request.pushes.len(), max_pushes)?;
         let (response, stats) =
@@ -336,14 +357,12 @@ async fn fallback(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    require_wire_type(&headers)?;
-    let slot = state.busy_devices.enter(&device.id)?;
-    let (body, budget) = read_wire_body(&state, &headers, body).await?;
+    let Admitted { body, held } = admit(&state, &device, &headers, body).await?;
     let bytes_in = body.len() as u64;
     let max = state.config.max_decompressed_bytes;
     let docs = state.docs.clone();
     let encoded = blocking(&state, move |s| {
-        let _held = (slot, budget);
+        let _held = held;
         let request: FallbackRequest = wire::decode(&body, max)?;
         let response = crate::fallback::fallback(s, &docs, &device, request, now())?;
         Ok(wire::encode(&response)?)
@@ -364,13 +383,11 @@ async fn rekey(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    require_wire_type(&headers)?;
-    let slot = state.busy_devices.enter(&device.id)?;
-    let (body, budget) = read_wire_body(&state, &headers, body).await?;
+    let Admitted { body, held } = admit(&state, &device, &headers, body).await?;
     let max = state.config.max_decompressed_bytes;
     let device_id = device.id.clone();
     let encoded = blocking(&state, move |s| {
-        let _held = (slot, budget);
+        let _held = held;
         let request: RekeyRequest = wire::decode(&body, max)?;
         let response = crate::rekey::rekey(s, &device, &request, now())?;
         Ok(wire::encode(&response)?)

@@ -85,7 +85,7 @@ use crate::storage::{Device, Role, ServerIdentity, Storage};
 use pull::pull;
 use push::{PushOutcome, apply_page};
 pub(crate) use push::{
-    commit_if_new, keep_committed, load_stored, new_changes_checked, root_string, take_or_load,
+    Writer, keep_committed, load_stored, new_changes_checked, root_string, take_or_load,
     validate_card_id,
 };
 

@@ -259,16 +259,18 @@ fn prepare_push(
         .filter(|h| doc.get_change_meta_by_hash(&ChangeHash(**h)).is_some())
         .copied()
         .collect();
-    let commit = build_commit(
+    let writer = Writer {
         storage,
         device,
         scope,
+        now,
+    };
+    let commit = writer.build_commit(
         &push.card_id,
         stored.as_ref(),
         &doc,
         new_changes,
         handoff == Handoff::Late,
-        now,
     )?;
     match commit {
         None => {
@@ -375,41 +377,55 @@ pub(crate) fn new_changes_checked(
     Ok(out)
 }
 
-/// Checks scope and writes the card when it gained changes. Returns what the commit did,
-/// or `None` when there was nothing new to write.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn commit_if_new(
-    storage: &dyn Storage,
-    device: &Device,
-    scope: &HashSet<String>,
-    card_id: &str,
-    stored: Option<&StoredCard>,
-    doc: &Automerge,
-    changes: Vec<NewChange>,
-    late: bool,
-    now: i64,
-) -> Result<Option<CommitOutcome>> {
-    match build_commit(
-        storage, device, scope, card_id, stored, doc, changes, late, now,
-    )? {
-        Some(commit) => storage.commit_card(&commit).map(Some),
-        None => Ok(None),
+/// Who writes a card, within which scope, at what time: what every commit of a pushed or
+/// fallback-merged card is checked against.
+pub(crate) struct Writer<'a> {
+    pub storage: &'a dyn Storage,
+    pub device: &'a Device,
+    pub scope: &'a HashSet<String>,
+    pub now: i64,
+}
+
+impl Writer<'_> {
+    /// Checks scope and writes the card when it gained changes. Returns what the commit
+    /// did, or `None` when there was nothing new to write.
+    pub(crate) fn commit_if_new(
+        &self,
+        card_id: &str,
+        stored: Option<&StoredCard>,
+        doc: &Automerge,
+        changes: Vec<NewChange>,
+        late: bool,
+    ) -> Result<Option<CommitOutcome>> {
+        match self.build_commit(card_id, stored, doc, changes, late)? {
+            Some(commit) => self.storage.commit_card(&commit).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks scope and builds the write of a card that gained changes (`None`: nothing
+    /// new).
+    fn build_commit(
+        &self,
+        card_id: &str,
+        stored: Option<&StoredCard>,
+        doc: &Automerge,
+        changes: Vec<NewChange>,
+        late: bool,
+    ) -> Result<Option<CardCommit>> {
+        build_commit(self, card_id, stored, doc, changes, late)
     }
 }
 
-/// Checks scope and builds the write of a card that gained changes (`None`: nothing new).
-#[allow(clippy::too_many_arguments)]
 fn build_commit(
-    storage: &dyn Storage,
-    device: &Device,
-    scope: &HashSet<String>,
+    w: &Writer<'_>,
     card_id: &str,
     stored: Option<&StoredCard>,
     doc: &Automerge,
     changes: Vec<NewChange>,
     late: bool,
-    now: i64,
 ) -> Result<Option<CardCommit>> {
+    let (storage, device, scope, now) = (w.storage, w.device, w.scope, w.now);
     if changes.is_empty() {
         return Ok(None);
     }
