@@ -88,6 +88,8 @@ class EditorViewModel(
         s.copy(fields = s.fields.map { if (it.spec.path == path) it.copy(draft = text, error = null) else it }, savedId = null)
     }
 
+    fun dismissMessage() = _state.update { it.copy(message = null) }
+
     /** Writes the changes; returns the id written, or `null` when refused (see the state). */
     suspend fun save(): String? {
         val fields = _state.value.fields

@@ -25,6 +25,8 @@ class EnrolViewModel(private val session: FieldbookSession) {
 
     fun update(change: (EnrolState) -> EnrolState) = _state.update(change)
 
+    fun dismissMessage() = _state.update { it.copy(message = null) }
+
     suspend fun enrol(): Enrolment? {
         val s = _state.value
         _state.update { it.copy(enrolling = true, message = null) }

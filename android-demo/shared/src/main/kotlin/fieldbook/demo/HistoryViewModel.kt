@@ -64,6 +64,8 @@ class HistoryViewModel(
         }
     }
 
+    fun dismissMessage() = _state.update { it.copy(message = null) }
+
     fun closeField() = _state.update { it.copy(fieldPath = null, fieldLabel = null, fieldRows = emptyList()) }
 
     private fun row(e: HistoryEntry): HistoryRow {

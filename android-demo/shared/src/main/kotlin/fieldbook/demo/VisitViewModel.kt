@@ -49,6 +49,8 @@ class VisitViewModel(
 
     fun update(change: (VisitState) -> VisitState) = _state.update { change(it).copy(savedVisitId = null) }
 
+    fun dismissMessage() = _state.update { it.copy(message = null) }
+
     /** Asks the [LocationSource] for one fix. */
     suspend fun locate() {
         _state.update { it.copy(location = VisitLocation.Locating) }
