@@ -6,7 +6,7 @@ import android.content.pm.PackageManager
 import android.location.LocationManager
 import androidx.core.content.ContextCompat
 import androidx.core.location.LocationManagerCompat
-import androidx.core.os.CancellationSignal
+import android.os.CancellationSignal
 import fieldbook.demo.GeoFix
 import fieldbook.demo.LocationResult
 import fieldbook.demo.LocationSource

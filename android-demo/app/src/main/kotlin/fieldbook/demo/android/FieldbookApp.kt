@@ -3,6 +3,7 @@ package fieldbook.demo.android
 import android.app.Application
 import fieldbook.Fieldbook
 import fieldbook.demo.FieldbookSession
+import fieldbook.demo.UrlConnectionHttpClient
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Deferred
 import kotlinx.coroutines.Dispatchers
@@ -30,6 +31,8 @@ class FieldbookApp : Application() {
             runCatching {
                 val key = StoreKey(File(noBackupFilesDir, "store-key.wrapped")).obtain()
                 val book = Fieldbook.open(File(noBackupFilesDir, "cards.db").path, key)
+                // The platform's HTTP stack, not the built-in one: see UrlConnectionHttpClient.
+                book.setHttpClient(UrlConnectionHttpClient())
                 FieldbookSession(book)
             }
         }
@@ -40,7 +43,9 @@ class FieldbookApp : Application() {
             // WorkManager keeps the request across process death and reboots. Checking
             // `pendingCards` keeps a sync's own reload from asking for another sync.
             opened.revision.drop(1).collect {
-                if (opened.read { status() }.pendingCards > 0u) SyncWorker.requestSoon(this@FieldbookApp)
+                // A failing status read (store closed) must not crash the app from here.
+                val pending = runCatching { opened.read { status() }.pendingCards }.getOrDefault(0uL)
+                if (pending > 0u) SyncWorker.requestSoon(this@FieldbookApp)
             }
         }
     }

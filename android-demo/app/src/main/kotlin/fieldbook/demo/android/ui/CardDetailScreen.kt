@@ -6,7 +6,6 @@ import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.lazy.LazyColumn
-import androidx.compose.foundation.lazy.item
 import androidx.compose.foundation.lazy.items
 import androidx.compose.material3.ExperimentalMaterial3Api
 import androidx.compose.material3.MaterialTheme
@@ -68,11 +67,11 @@ fun CardDetailScreen(
                     }
                 }
                 // The visit log newest first: the last visit is what a rep reads first.
-                val items = if (collection.key == "visits") collection.items.asReversed() else collection.items
-                items(items, key = { it.id }) { item ->
+                val shown = if (collection.key == "visits") collection.items.asReversed() else collection.items
+                items(shown, key = { it.id }) { entry ->
                     Column(Modifier.padding(horizontal = 16.dp, vertical = 6.dp)) {
-                        Text(item.title.ifEmpty { "（无标题）" }, style = MaterialTheme.typography.bodyLarge)
-                        item.fields.filterNot { it.path.endsWith(".id") }.forEach { FieldRow(it, indent = true) }
+                        Text(entry.title.ifEmpty { "（无标题）" }, style = MaterialTheme.typography.bodyLarge)
+                        entry.fields.filterNot { it.path.endsWith(".id") }.forEach { FieldRow(it, indent = true) }
                     }
                 }
             }

@@ -7,7 +7,6 @@ import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.lazy.LazyColumn
-import androidx.compose.foundation.lazy.item
 import androidx.compose.foundation.lazy.items
 import androidx.compose.foundation.text.KeyboardOptions
 import androidx.compose.material3.DropdownMenu
@@ -89,7 +88,7 @@ private fun FieldEditor(field: EditorField, onChange: (String) -> Unit) {
             singleLine = field.input.control != Control.MULTILINE,
             minLines = if (field.input.control == Control.MULTILINE) 3 else 1,
             isError = field.error != null,
-            supportingText = field.error?.let { { Text(it) } },
+            supportingText = field.error?.let { error -> @Composable { Text(error) } },
             keyboardOptions = KeyboardOptions(keyboardType = keyboardFor(field.input.control)),
             modifier = modifier,
         )
