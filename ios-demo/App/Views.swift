@@ -104,7 +104,7 @@ struct CardDetailView: View {
             ForEach(model.card?.collections ?? [], id: \.key) { (collection: FieldbookKit.Collection) in
                 SwiftUI.Section("\(collection.label)（\(collection.items.count)）") {
                     // The visit log newest first: the last visit is read first.
-                    ForEach(collection.key == "visits" ? collection.items.reversed() : collection.items, id: \.id) { item in
+                    ForEach(collection.key == "visits" ? Array(collection.items.reversed()) : collection.items, id: \.id) { item in
                         VStack(alignment: .leading) {
                             ForEach(item.fields.filter { !$0.path.hasSuffix(".id") }, id: \.path) { FieldRowView(field: $0) }
                         }
@@ -178,7 +178,7 @@ struct EditorView: View {
     var body: some View {
         Form {
             if let message = model.message { Text(message.text).foregroundStyle(.red) }
-            ForEach(model.sections, id: \.label) { group in
+            ForEach(model.sections) { group in
                 SwiftUI.Section(group.label) {
                     ForEach(group.fields) { field in editor(for: field) }
                 }

@@ -6,8 +6,8 @@ import Combine
 /// rows reload whenever the store changes.
 @MainActor
 public final class CardListModel: ObservableObject {
-    @Published public var query = "" { didSet { schedule(delay: query.trimmingCharacters(in: .whitespaces).isEmpty ? 0 : debounce) } }
-    @Published public var conflictedOnly = false { didSet { schedule(delay: 0) } }
+    @Published public var query = "" { didSet { schedule(delay: query.trimmingCharacters(in: .whitespaces).isEmpty ? .zero : debounce) } }
+    @Published public var conflictedOnly = false { didSet { schedule(delay: .zero) } }
     @Published public private(set) var rows: [CardRow] = []
     @Published public private(set) var shownQuery: String?
     @Published public private(set) var message: UIMessage?
@@ -20,7 +20,7 @@ public final class CardListModel: ObservableObject {
     public init(session: FieldbookSession, debounce: Duration = .milliseconds(300)) {
         self.session = session
         self.debounce = debounce
-        subscription = session.$revision.receive(on: DispatchQueue.main).sink { [weak self] _ in self?.schedule(delay: 0) }
+        subscription = session.$revision.receive(on: DispatchQueue.main).sink { [weak self] _ in self?.schedule(delay: .zero) }
     }
 
     public func dismissMessage() { message = nil }

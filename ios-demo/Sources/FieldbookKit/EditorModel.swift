@@ -22,6 +22,12 @@ public struct EditorField: Identifiable, Sendable {
     public var changed: Bool { draft != original }
 }
 
+public struct EditorSection: Identifiable, Sendable {
+    public var id: String { label }
+    public let label: String
+    public let fields: [EditorField]
+}
+
 /// An editor built from `cardSchema()`: a control per field type, saving only the
 /// changed fields as `FieldEdit`s in one change; the library's refusal shows under its field.
 @MainActor
@@ -37,14 +43,14 @@ public final class EditorModel: ObservableObject {
         self.target = target
     }
 
-    public var sections: [(label: String, fields: [EditorField])] {
+    public var sections: [EditorSection] {
         var order: [String] = []
         var grouped: [String: [EditorField]] = [:]
         for f in fields {
             if grouped[f.spec.sectionLabel] == nil { order.append(f.spec.sectionLabel) }
             grouped[f.spec.sectionLabel, default: []].append(f)
         }
-        return order.map { ($0, grouped[$0] ?? []) }
+        return order.map { EditorSection(label: $0, fields: grouped[$0] ?? []) }
     }
 
     public var hasChanges: Bool { fields.contains { $0.changed } }
