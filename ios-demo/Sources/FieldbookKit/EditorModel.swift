@@ -103,13 +103,10 @@ public final class EditorModel: ObservableObject {
             message = nil
             return id
         } catch {
-            var shown = uiMessage(for: error, schema: session.schema)
+            let shown = uiMessage(for: error, schema: session.schema)
+            // Named for card-level paths only; a new item's field error names none.
             if let path = shown.field.flatMap({ session.schema.spec(of: $0)?.path }),
                let i = fields.firstIndex(where: { $0.spec.path == path }) {
-                if fields[i].draft.trimmingCharacters(in: .whitespaces).isEmpty {
-                    // Only a required field refuses a blank: say so.
-                    shown = UIMessage(text: "「\(session.schema.label(of: path))」不能为空", kind: .input, code: shown.code, field: shown.field)
-                }
                 fields[i].error = shown.text
             }
             message = shown

@@ -112,12 +112,10 @@ class EditorViewModel(
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
-            var message = e.toUiMessage(session.schema)
+            val message = e.toUiMessage(session.schema)
+            // The library names the field for card-level paths; for a new item's field
+            // (a contact without a name) it names none, and the message stays general.
             val at = (e as? FieldbookException.InvalidInput)?.field?.let { session.schema.specOf(it)?.path }
-            if (at != null && fields.firstOrNull { it.spec.path == at }?.draft?.isBlank() == true) {
-                // Only a required field refuses a blank: say so rather than "invalid".
-                message = message.copy(text = "「${session.schema.labelOf(at)}」不能为空")
-            }
             _state.update { s ->
                 s.copy(
                     saving = false,
