@@ -98,6 +98,15 @@ fn server_kind(status: u16, code: &str) -> ErrorKind {
     }
 }
 
+/// Whether `path` names a field of the schema: `basic.phone`, `contacts.<id>.mobile`, or
+/// an item's field without its id (`visits.lat`, as errors about a new item name it).
+fn known_field(path: &str) -> bool {
+    crate::card::kind_of(path).is_some()
+        || path.split_once('.').is_some_and(|(collection, key)| {
+            crate::card::kind_of(&format!("{collection}.x.{key}")).is_some()
+        })
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         ApiError::from(&e)
@@ -167,7 +176,7 @@ impl From<&Error> for ApiError {
         }
         let mut api = ApiError::new(kind, code, message);
         if let Error::InvalidValue { field, .. } = e
-            && crate::card::kind_of(field).is_some()
+            && known_field(field)
         {
             api.field = Some(field.clone());
         }
@@ -217,6 +226,14 @@ mod tests {
         assert_eq!(kind(Error::Cancelled), ErrorKind::Cancelled);
         let field = ApiError::from(Error::invalid("credit.credit_limit", "negative"));
         assert_eq!(field.field.as_deref(), Some("credit.credit_limit"));
+        let item = ApiError::from(Error::invalid("visits.lat", "out of range"));
+        assert_eq!(
+            item.field.as_deref(),
+            Some("visits.lat"),
+            "a new item's field"
+        );
+        let unknown = ApiError::from(Error::invalid("张三.13812345678", "x"));
+        assert_eq!(unknown.field, None, "only schema paths, never input");
         assert!(ApiError::from(Error::Network("x".into())).retryable);
     }
 }

@@ -73,11 +73,29 @@ pub struct FieldSpec {
     pub label: String,
     /// The kind of value.
     pub kind: FieldType,
+    /// For a choice: every code it takes with its label, in order (a picker's options).
+    pub choices: Vec<FieldChoice>,
+}
+
+/// One option of a choice field.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FieldChoice {
+    /// The code written (`first_contact`).
+    pub code: String,
+    /// The label shown (初次接触).
+    pub label: String,
 }
 
 impl From<card::SchemaField> for FieldSpec {
     fn from(f: card::SchemaField) -> FieldSpec {
         FieldSpec {
+            choices: card::rules::choices(&f.path)
+                .into_iter()
+                .map(|(code, label)| FieldChoice {
+                    code: code.into(),
+                    label: label.into(),
+                })
+                .collect(),
             path: f.path,
             section_label: f.section_label.to_string(),
             label: f.info.label.to_string(),

@@ -50,6 +50,31 @@ pub fn choice_label(key: &str, code: &str) -> Option<&'static str> {
     }
 }
 
+/// The codes and labels a choice field at `path` takes, in order (`classification.abc`,
+/// `opportunities.*.stage` or `opportunities.<id>.stage`), for pickers; empty for a
+/// field that is not a choice. `stage` is a card's trade stage, or an opportunity's.
+pub fn choices(path: &str) -> Vec<(&'static str, &'static str)> {
+    fn all<T: Copy>(
+        values: &[T],
+        code: fn(T) -> &'static str,
+        label: fn(T) -> &'static str,
+    ) -> Vec<(&'static str, &'static str)> {
+        values.iter().map(|v| (code(*v), label(*v))).collect()
+    }
+    let key = path.rsplit('.').next().unwrap_or_default();
+    match key {
+        "nature" => all(Nature::ALL, Nature::code, Nature::label),
+        "volume" => all(Volume::ALL, Volume::code, Volume::label),
+        "kind" => all(VisitKind::ALL, VisitKind::code, VisitKind::label),
+        "abc" | "prospect_class" => all(Class::ALL, Class::code, Class::label),
+        "stage" if path.starts_with("opportunities.") => {
+            all(OppStage::ALL, OppStage::code, OppStage::label)
+        }
+        "stage" => all(TradeStage::ALL, TradeStage::code, TradeStage::label),
+        _ => Vec::new(),
+    }
+}
+
 impl Card {
     /// Add an item to `collection` (`contacts`, `visits`, `todos`, `opportunities`)
     /// with its fields given as `(key, text)` pairs, as a front end that renders the
@@ -152,6 +177,45 @@ impl Card {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_choice_offered_is_accepted_where_it_is_offered() {
+        for field in crate::card::schema() {
+            let offered = choices(&field.path);
+            assert_eq!(
+                !offered.is_empty(),
+                field.info.kind == crate::value::FieldKind::Choice,
+                "{}",
+                field.path
+            );
+            for (code, _) in offered {
+                let mut card = Card::new();
+                let path = match field.path.split_once(".*.") {
+                    Some((collection, key)) => {
+                        let fields = match collection {
+                            "contacts" => vec![("name".to_string(), "王芳".to_string())],
+                            "todos" | "opportunities" => {
+                                vec![("title".to_string(), "年度协议".to_string())]
+                            }
+                            _ => Vec::new(),
+                        };
+                        let id = card
+                            .add_item(collection, &fields, chrono::Utc::now())
+                            .expect("item");
+                        format!("{collection}.{id}.{key}")
+                    }
+                    None => field.path.clone(),
+                };
+                card.set_path(&path, code)
+                    .unwrap_or_else(|e| panic!("{path}={code}: {e}"));
+            }
+        }
+        assert_eq!(
+            choices("opportunities.*.stage")[0].0,
+            OppStage::ALL[0].code()
+        );
+        assert!(choices("basic.phone").is_empty());
+    }
 
     #[test]
     fn add_item_applies_each_collections_rules_or_adds_nothing() {

@@ -2351,6 +2351,45 @@ class _UniffiFfiConverterTypeFieldChange(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.value, buf)
 
 @dataclass
+class FieldChoice:
+    """
+    One option of a choice field.
+"""
+    def __init__(self, *, code:str, label:str):
+        self.code = code
+        self.label = label
+        
+        
+
+    
+    def __str__(self):
+        return "FieldChoice(code={}, label={})".format(self.code, self.label)
+    def __eq__(self, other):
+        if self.code != other.code:
+            return False
+        if self.label != other.label:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFieldChoice(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FieldChoice(
+            code=_UniffiFfiConverterString.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.code)
+        _UniffiFfiConverterString.check_lower(value.label)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.code, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+
+@dataclass
 class FieldEdit:
     """
     One edit of a field: `value` in the form the field shows; empty clears it.
@@ -2389,22 +2428,46 @@ class _UniffiFfiConverterTypeFieldEdit(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.path, buf)
         _UniffiFfiConverterString.write(value.value, buf)
 
+class _UniffiFfiConverterSequenceTypeFieldChoice(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFieldChoice.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFieldChoice.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFieldChoice.read(buf) for i in range(count)
+        ]
+
 @dataclass
 class FieldSpec:
     """
     A field of the card schema: what an editor offers.
 """
-    def __init__(self, *, path:str, section_label:str, label:str, kind:FieldType):
+    def __init__(self, *, path:str, section_label:str, label:str, kind:FieldType, choices:typing.List[FieldChoice]):
         self.path = path
         self.section_label = section_label
         self.label = label
         self.kind = kind
+        self.choices = choices
         
         
 
     
     def __str__(self):
-        return "FieldSpec(path={}, section_label={}, label={}, kind={})".format(self.path, self.section_label, self.label, self.kind)
+        return "FieldSpec(path={}, section_label={}, label={}, kind={}, choices={})".format(self.path, self.section_label, self.label, self.kind, self.choices)
     def __eq__(self, other):
         if self.path != other.path:
             return False
@@ -2413,6 +2476,8 @@ class FieldSpec:
         if self.label != other.label:
             return False
         if self.kind != other.kind:
+            return False
+        if self.choices != other.choices:
             return False
         return True
 
@@ -2424,6 +2489,7 @@ class _UniffiFfiConverterTypeFieldSpec(_UniffiConverterRustBuffer):
             section_label=_UniffiFfiConverterString.read(buf),
             label=_UniffiFfiConverterString.read(buf),
             kind=_UniffiFfiConverterTypeFieldType.read(buf),
+            choices=_UniffiFfiConverterSequenceTypeFieldChoice.read(buf),
         )
 
     @staticmethod
@@ -2432,6 +2498,7 @@ class _UniffiFfiConverterTypeFieldSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.section_label)
         _UniffiFfiConverterString.check_lower(value.label)
         _UniffiFfiConverterTypeFieldType.check_lower(value.kind)
+        _UniffiFfiConverterSequenceTypeFieldChoice.check_lower(value.choices)
 
     @staticmethod
     def write(value, buf):
@@ -2439,6 +2506,7 @@ class _UniffiFfiConverterTypeFieldSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.section_label, buf)
         _UniffiFfiConverterString.write(value.label, buf)
         _UniffiFfiConverterTypeFieldType.write(value.kind, buf)
+        _UniffiFfiConverterSequenceTypeFieldChoice.write(value.choices, buf)
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
@@ -4600,6 +4668,7 @@ __all__ = [
     "Enrolment",
     "HistoryEntry",
     "FieldChange",
+    "FieldChoice",
     "FieldEdit",
     "FieldSpec",
     "HttpRequest",

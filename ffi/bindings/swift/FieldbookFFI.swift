@@ -2416,6 +2416,75 @@ public func FfiConverterTypeFieldChange_lower(_ value: FieldChange) -> RustBuffe
 
 
 /**
+ * One option of a choice field.
+ */
+public struct FieldChoice: Equatable, Hashable {
+    /**
+     * The code written (`first_contact`).
+     */
+    public var code: String
+    /**
+     * The label shown (初次接触).
+     */
+    public var label: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The code written (`first_contact`).
+         */code: String, 
+        /**
+         * The label shown (初次接触).
+         */label: String) {
+        self.code = code
+        self.label = label
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FieldChoice: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldChoice: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldChoice {
+        return
+            try FieldChoice(
+                code: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FieldChoice, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldChoice_lift(_ buf: RustBuffer) throws -> FieldChoice {
+    return try FfiConverterTypeFieldChoice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldChoice_lower(_ value: FieldChoice) -> RustBuffer {
+    return FfiConverterTypeFieldChoice.lower(value)
+}
+
+
+/**
  * One edit of a field: `value` in the form the field shows; empty clears it.
  */
 public struct FieldEdit: Equatable, Hashable {
@@ -2504,6 +2573,10 @@ public struct FieldSpec: Equatable, Hashable {
      * The kind of value.
      */
     public var kind: FieldType
+    /**
+     * For a choice: every code it takes with its label, in order (a picker's options).
+     */
+    public var choices: [FieldChoice]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2519,11 +2592,15 @@ public struct FieldSpec: Equatable, Hashable {
          */label: String, 
         /**
          * The kind of value.
-         */kind: FieldType) {
+         */kind: FieldType, 
+        /**
+         * For a choice: every code it takes with its label, in order (a picker's options).
+         */choices: [FieldChoice]) {
         self.path = path
         self.sectionLabel = sectionLabel
         self.label = label
         self.kind = kind
+        self.choices = choices
     }
 
     
@@ -2545,7 +2622,8 @@ public struct FfiConverterTypeFieldSpec: FfiConverterRustBuffer {
                 path: FfiConverterString.read(from: &buf), 
                 sectionLabel: FfiConverterString.read(from: &buf), 
                 label: FfiConverterString.read(from: &buf), 
-                kind: FfiConverterTypeFieldType.read(from: &buf)
+                kind: FfiConverterTypeFieldType.read(from: &buf), 
+                choices: FfiConverterSequenceTypeFieldChoice.read(from: &buf)
         )
     }
 
@@ -2554,6 +2632,7 @@ public struct FfiConverterTypeFieldSpec: FfiConverterRustBuffer {
         FfiConverterString.write(value.sectionLabel, into: &buf)
         FfiConverterString.write(value.label, into: &buf)
         FfiConverterTypeFieldType.write(value.kind, into: &buf)
+        FfiConverterSequenceTypeFieldChoice.write(value.choices, into: &buf)
     }
 }
 
@@ -4533,6 +4612,31 @@ fileprivate struct FfiConverterSequenceTypeFieldChange: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeFieldChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFieldChoice: FfiConverterRustBuffer {
+    typealias SwiftType = [FieldChoice]
+
+    public static func write(_ value: [FieldChoice], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFieldChoice.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FieldChoice] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FieldChoice]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFieldChoice.read(from: &buf))
         }
         return seq
     }

@@ -3510,6 +3510,53 @@ public object FfiConverterTypeFieldChange: FfiConverterRustBuffer<FieldChange> {
 
 
 /**
+ * One option of a choice field.
+ */
+data class FieldChoice (
+    /**
+     * The code written (`first_contact`).
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The label shown (初次接触).
+     */
+    var `label`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldChoice: FfiConverterRustBuffer<FieldChoice> {
+    override fun read(buf: ByteBuffer): FieldChoice {
+        return FieldChoice(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FieldChoice) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`label`)
+    )
+
+    override fun write(value: FieldChoice, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`label`, buf)
+    }
+}
+
+
+
+/**
  * One edit of a field: `value` in the form the field shows; empty clears it.
  */
 data class FieldEdit (
@@ -3579,6 +3626,11 @@ data class FieldSpec (
      * The kind of value.
      */
     var `kind`: FieldType
+    , 
+    /**
+     * For a choice: every code it takes with its label, in order (a picker's options).
+     */
+    var `choices`: List<FieldChoice>
     
 ){
     
@@ -3599,6 +3651,7 @@ public object FfiConverterTypeFieldSpec: FfiConverterRustBuffer<FieldSpec> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeFieldType.read(buf),
+            FfiConverterSequenceTypeFieldChoice.read(buf),
         )
     }
 
@@ -3606,7 +3659,8 @@ public object FfiConverterTypeFieldSpec: FfiConverterRustBuffer<FieldSpec> {
             FfiConverterString.allocationSize(value.`path`) +
             FfiConverterString.allocationSize(value.`sectionLabel`) +
             FfiConverterString.allocationSize(value.`label`) +
-            FfiConverterTypeFieldType.allocationSize(value.`kind`)
+            FfiConverterTypeFieldType.allocationSize(value.`kind`) +
+            FfiConverterSequenceTypeFieldChoice.allocationSize(value.`choices`)
     )
 
     override fun write(value: FieldSpec, buf: ByteBuffer) {
@@ -3614,6 +3668,7 @@ public object FfiConverterTypeFieldSpec: FfiConverterRustBuffer<FieldSpec> {
             FfiConverterString.write(value.`sectionLabel`, buf)
             FfiConverterString.write(value.`label`, buf)
             FfiConverterTypeFieldType.write(value.`kind`, buf)
+            FfiConverterSequenceTypeFieldChoice.write(value.`choices`, buf)
     }
 }
 
@@ -5306,6 +5361,34 @@ public object FfiConverterSequenceTypeFieldChange: FfiConverterRustBuffer<List<F
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFieldChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFieldChoice: FfiConverterRustBuffer<List<FieldChoice>> {
+    override fun read(buf: ByteBuffer): List<FieldChoice> {
+        val len = buf.getInt()
+        return List<FieldChoice>(len) {
+            FfiConverterTypeFieldChoice.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FieldChoice>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFieldChoice.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FieldChoice>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFieldChoice.write(it, buf)
         }
     }
 }
