@@ -9,13 +9,14 @@
 # scripts/bindings writes them (ffi/bindings/kotlin, see shared/build.gradle.kts), so
 # they always match the library built here. The script checks they are current.
 #
-#   android-demo/build-native.sh            release build (what the app ships)
+#   android-demo/build-native.sh            `mobile` profile build (what the app ships)
 #   android-demo/build-native.sh --debug    debug build (faster, larger)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-profile=(--release)
+# `mobile`: the workspace profile for what a phone ships (LTO, one codegen unit, stripped).
+profile=(--profile mobile)
 [[ "${1:-}" == "--debug" ]] && profile=()
 
 if [[ -z "${ANDROID_NDK_HOME:-}" && -n "${ANDROID_HOME:-}" && -d "$ANDROID_HOME/ndk" ]]; then

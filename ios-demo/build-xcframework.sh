@@ -14,7 +14,8 @@ cd "$root"
 
 # Static libraries: an app links the library into its binary (no dylib to embed or sign).
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
-  cargo build --release -p fieldbook-ffi --target "$target"
+  # `mobile`: the workspace profile for what a phone ships (LTO, one codegen unit, stripped).
+  cargo build --profile mobile -p fieldbook-ffi --target "$target"
 done
 
 rm -rf "$build"
@@ -23,8 +24,8 @@ mkdir -p "$build/sim" "$build/headers" "$build/swift"
 # One simulator slice per architecture, joined: an XCFramework takes one library per
 # platform variant, and Apple-silicon and Intel simulators are the same variant.
 lipo -create \
-  target/aarch64-apple-ios-sim/release/libfieldbook_ffi.a \
-  target/x86_64-apple-ios/release/libfieldbook_ffi.a \
+  target/aarch64-apple-ios-sim/mobile/libfieldbook_ffi.a \
+  target/x86_64-apple-ios/mobile/libfieldbook_ffi.a \
   -output "$build/sim/libfieldbook_ffi.a"
 
 # The bindings from the library itself, by the uniffi-bindgen pinned to the
@@ -41,7 +42,7 @@ cp "$build/swift/fieldbook_ffiFFI.h" "$build/headers/"
 cp "$build/swift/fieldbook_ffiFFI.modulemap" "$build/headers/module.modulemap"
 
 xcodebuild -create-xcframework \
-  -library target/aarch64-apple-ios/release/libfieldbook_ffi.a -headers "$build/headers" \
+  -library target/aarch64-apple-ios/mobile/libfieldbook_ffi.a -headers "$build/headers" \
   -library "$build/sim/libfieldbook_ffi.a" -headers "$build/headers" \
   -output "$build/fieldbook_ffiFFI.xcframework"
 
