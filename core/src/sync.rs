@@ -19,7 +19,7 @@ pub mod transport;
 pub mod wire;
 
 pub use engine::{
-    Cancel, SharedStore, SyncProgress, SyncReport, enrol, enrol_finish, enrol_request, sync,
+    Cancel, SharedStore, SyncProgress, SyncReport, enrol, enrol_finish, enrol_request, send, sync,
     sync_shared,
 };
 pub use session::{HttpRequest, Step, SyncSession};

@@ -70,11 +70,9 @@ fn pairs(edits: &[FieldEdit]) -> Vec<(String, String)> {
 fn date(field: &str, s: &Option<String>) -> Result<Option<NaiveDate>> {
     s.as_deref()
         .map(|d| {
-            NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
-                fieldbook_core::Error::InvalidValue {
-                    field: field.into(),
-                    reason: "a date like 2026-12-01".into(),
-                }
+            NaiveDate::parse(d).map_err(|reason| fieldbook_core::Error::InvalidValue {
+                field: field.into(),
+                reason,
             })
         })
         .transpose()
@@ -143,15 +141,7 @@ impl Fieldbook {
     /// the manager. Network I/O: call it off the UI thread.
     pub fn enrol(&self, server_url: String, token: String) -> Result<Enrolment> {
         let request = self.write(|s| sync::enrol_request(s, &token))?;
-        let transport = self.transport(&server_url)?;
-        let response = transport
-            .post(
-                request.path,
-                request.bearer.as_deref(),
-                request.content_type,
-                request.body,
-            )
-            .map_err(fieldbook_core::Error::Network)?;
+        let response = sync::send(&*self.transport(&server_url)?, request)?;
         let resp = self.write(|s| sync::enrol_finish(s, &server_url, response))?;
         Ok(Enrolment {
             rep_id: resp.rep_id,
@@ -304,9 +294,10 @@ impl Fieldbook {
     /// The device's sync state (the read connection; no network).
     pub fn status(&self) -> Result<SyncStatus> {
         self.read(|r| {
+            let server_url = r.server_url()?;
             Ok(SyncStatus {
-                server_url: r.server_url()?,
-                enrolled: r.server_url()?.is_some(),
+                enrolled: server_url.is_some(),
+                server_url,
                 rep: r.rep().map(|rep| rep.to_string()),
                 role: r.role()?,
                 pending_cards: r.pending_cards()?,

@@ -171,11 +171,16 @@ pub(super) fn connect(path: &Path, options: &OpenOptions, read_only: bool) -> Re
     Ok(conn)
 }
 
+/// A file beside the store, named by a suffix: `cards.db` → `cards.db-lock`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
 /// The lock file beside the store: `cards.db` → `cards.db-lock`.
 fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push("-lock");
-    path.with_file_name(name)
+    sibling(path, "-lock")
 }
 
 /// Takes the store's writer lock, held until the returned file is dropped.
@@ -260,9 +265,7 @@ impl Store {
         let cards: i64 = conn.query_row("SELECT count(*) FROM cards", [], |r| r.get(0))?;
         // Everything in the main file, nothing left in the WAL.
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".encrypting");
-        let tmp = path.with_file_name(tmp_name);
+        let tmp = sibling(path, ".encrypting");
         let _ = std::fs::remove_file(&tmp);
         let tmp_str = tmp
             .to_str()
@@ -295,9 +298,7 @@ impl Store {
         File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, path)?;
         for suffix in ["-wal", "-shm"] {
-            let mut name = path.file_name().unwrap_or_default().to_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(path.with_file_name(name));
+            let _ = std::fs::remove_file(sibling(path, suffix));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // The rename is durable once the directory is.

@@ -95,7 +95,8 @@ impl Cancel {
     }
 }
 
-fn send(transport: &dyn Transport, request: HttpRequest) -> Result<HttpResponse> {
+/// Sends one planned request through `transport`; no answer at all is `sync.network`.
+pub fn send(transport: &dyn Transport, request: HttpRequest) -> Result<HttpResponse> {
     transport
         .post(
             request.path,

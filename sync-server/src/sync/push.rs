@@ -413,60 +413,49 @@ impl Writer<'_> {
         changes: Vec<NewChange>,
         late: bool,
     ) -> Result<Option<CardCommit>> {
-        build_commit(self, card_id, stored, doc, changes, late)
+        let (storage, device, scope, now) = (self.storage, self.device, self.scope, self.now);
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        // The card model's own check, on the document as it would be stored: a card every
+        // device can read, or nothing.
+        validate_card_doc(doc, card_id).map_err(Error::from_card_check)?;
+        // The person on a visit is the author of the change that logged it (issue 6, item 8).
+        let before = stored.map_or(&[][..], |c| c.heads.as_slice());
+        check_visit_people(
+            doc,
+            before,
+            &device.person_id,
+            device.role != crate::storage::Role::Rep,
+        )
+        .map_err(Error::from_card_check)?;
+        let territory = root_string(doc, "territory")
+            .ok_or_else(|| Error::InvalidCard("card has no territory".into()))?;
+        if !late && !scope.contains(&territory) {
+            return Err(Error::AccessDenied);
+        }
+        // Moving a card to another territory through a sync would leave the devices of the old
+        // territory holding it and those of the new one lacking its history: moves are a
+        // manager operation (to come, with card-level handoff), not an edit.
+        if let Some(card) = stored
+            && card.territory != territory
+        {
+            return Err(Error::TerritoryChange);
+        }
+        let commit = CardCommit {
+            card_id: card_id.to_owned(),
+            territory,
+            expected_last_position: stored.map(|c| c.last_position),
+            doc: stored_bytes(doc, stored, &changes),
+            heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
+            projection: crate::receive_time::projection_received(storage, card_id, doc, now)?,
+            changes,
+            late,
+            device_id: device.id.clone(),
+            received_at: now,
+        };
+        Ok(Some(commit))
     }
-}
-
-fn build_commit(
-    w: &Writer<'_>,
-    card_id: &str,
-    stored: Option<&StoredCard>,
-    doc: &Automerge,
-    changes: Vec<NewChange>,
-    late: bool,
-) -> Result<Option<CardCommit>> {
-    let (storage, device, scope, now) = (w.storage, w.device, w.scope, w.now);
-    if changes.is_empty() {
-        return Ok(None);
-    }
-    // The card model's own check, on the document as it would be stored: a card every
-    // device can read, or nothing.
-    validate_card_doc(doc, card_id).map_err(Error::from_card_check)?;
-    // The person on a visit is the author of the change that logged it (issue 6, item 8).
-    let before = stored.map_or(&[][..], |c| c.heads.as_slice());
-    check_visit_people(
-        doc,
-        before,
-        &device.person_id,
-        device.role != crate::storage::Role::Rep,
-    )
-    .map_err(Error::from_card_check)?;
-    let territory = root_string(doc, "territory")
-        .ok_or_else(|| Error::InvalidCard("card has no territory".into()))?;
-    if !late && !scope.contains(&territory) {
-        return Err(Error::AccessDenied);
-    }
-    // Moving a card to another territory through a sync would leave the devices of the old
-    // territory holding it and those of the new one lacking its history: moves are a
-    // manager operation (to come, with card-level handoff), not an edit.
-    if let Some(card) = stored
-        && card.territory != territory
-    {
-        return Err(Error::TerritoryChange);
-    }
-    let commit = CardCommit {
-        card_id: card_id.to_owned(),
-        territory,
-        expected_last_position: stored.map(|c| c.last_position),
-        doc: stored_bytes(doc, stored, &changes),
-        heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-        projection: crate::receive_time::projection_received(storage, card_id, doc, now)?,
-        changes,
-        late,
-        device_id: device.id.clone(),
-        received_at: now,
-    };
-    Ok(Some(commit))
 }
 
 /// A string at a root key, if it is one.
