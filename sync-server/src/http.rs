@@ -32,7 +32,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::admin;
-use crate::auth::{authenticate, now};
+use crate::auth::authenticate;
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits;
 use crate::metrics::Event;
@@ -164,7 +164,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// [`Config::max_concurrent_work`](crate::Config::max_concurrent_work) slots is free (in
 /// arrival order). The slot goes with the work: a request abandoned by its client or the
 /// timeout frees it only when its blocking work is done, so the bound holds for threads.
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T>
+pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Storage) -> Result<T> + Send + 'static,
@@ -189,7 +189,8 @@ async fn device(state: &AppState, headers: &HeaderMap) -> Result<Device> {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| Error::BadToken)?.to_owned()),
     };
-    blocking(state, move |s| authenticate(s, header.as_deref(), now())).await
+    let now = state.now();
+    blocking(state, move |s| authenticate(s, header.as_deref(), now)).await
 }
 
 fn require_admin(device: &Device) -> Result<()> {
@@ -322,12 +323,13 @@ async fn sync(
     let limits = state.config.sync_limits();
     let device_id = device.id.clone();
     let docs = state.docs.clone();
+    let now = state.now();
     let (encoded, stats) = blocking(&state, move |s| {
         let _held = held;
         let request: SyncRequest = wire::decode(&body, max)?;
         limits::check_pushes(request.pushes.len(), max_pushes)?;
         let (response, stats) =
-            crate::sync::sync(s, &docs, &identity, &device, request, limits, now())?;
+            crate::sync::sync(s, &docs, &identity, &device, request, limits, now)?;
         Ok((wire::encode(&response)?, stats))
     })
     .await?;
@@ -361,10 +363,11 @@ async fn fallback(
     let bytes_in = body.len() as u64;
     let max = state.config.max_decompressed_bytes;
     let docs = state.docs.clone();
+    let now = state.now();
     let encoded = blocking(&state, move |s| {
         let _held = held;
         let request: FallbackRequest = wire::decode(&body, max)?;
-        let response = crate::fallback::fallback(s, &docs, &device, request, now())?;
+        let response = crate::fallback::fallback(s, &docs, &device, request, now)?;
         Ok(wire::encode(&response)?)
     })
     .await?;
@@ -386,10 +389,11 @@ async fn rekey(
     let Admitted { body, held } = admit(&state, &device, &headers, body).await?;
     let max = state.config.max_decompressed_bytes;
     let device_id = device.id.clone();
+    let now = state.now();
     let encoded = blocking(&state, move |s| {
         let _held = held;
         let request: RekeyRequest = wire::decode(&body, max)?;
-        let response = crate::rekey::rekey(s, &device, &request, now())?;
+        let response = crate::rekey::rekey(s, &device, &request, now)?;
         Ok(wire::encode(&response)?)
     })
     .await?;

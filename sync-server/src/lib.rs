@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod fallback;
@@ -38,6 +39,7 @@ pub mod rekey;
 pub mod serve;
 pub mod storage;
 pub mod sync;
+pub mod viewer;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -157,6 +159,8 @@ pub struct AppState {
     pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Devices with a sync or fallback in flight: one at a time per device.
     pub busy_devices: Arc<limits::BusyDevices>,
+    /// The clock every time-dependent rule reads ([`clock`]).
+    pub clock: Arc<clock::Clock>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -169,6 +173,11 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Now, in unix seconds, by the server's [`clock`].
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     /// A state over any backend.
     pub fn new(storage: Arc<dyn Storage>, config: Config) -> Result<AppState> {
         let identity = storage.identity()?;
@@ -186,6 +195,7 @@ impl AppState {
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             busy_devices: Arc::new(limits::BusyDevices::default()),
+            clock: Arc::new(clock::Clock::default()),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         })

@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -46,6 +46,11 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             }
             2 => tx.execute_batch(SCHEMA_V2)?,
             3 => tx.execute_batch(SCHEMA_V3)?,
+            // Issue 8: assignment history and the review queue (4), the manager's read
+            // model (5), dashboard logins and sessions (6).
+            4 => tx.execute_batch(SCHEMA_V4)?,
+            5 => tx.execute_batch(SCHEMA_V5)?,
+            6 => tx.execute_batch(SCHEMA_V6)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -205,3 +210,12 @@ mod tests {
         assert_eq!(std::fs::read(&path).expect("read"), before);
     }
 }
+
+/// Territory handoff: assignment history, per-card moves, the review queue.
+const SCHEMA_V4: &str = "";
+
+/// The manager's read model: card index, search text, activity derived from the log.
+const SCHEMA_V5: &str = "";
+
+/// The dashboard: logins (argon2 hashes), one-time links, sessions.
+const SCHEMA_V6: &str = "";
