@@ -64,9 +64,38 @@ fn segment(doc: &Automerge, obj: &ObjId, prop: &Prop, heads: &[ChangeHash]) -> S
 
 /// The field paths a change touched.
 fn touched_fields(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Vec<String> {
+    walk_change(doc, hash, deps).0
+}
+
+/// The field paths a change touched, how many visits it added to the visit log, and how
+/// many existing opportunity stages it replaced, from one walk of its diff.
+fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> (Vec<String>, u32, u32) {
     let after = [hash];
     let mut fields: Vec<String> = Vec::new();
+    let (mut visits, mut stages) = (0u32, 0u32);
     for patch in doc.diff(deps, &after) {
+        let top = patch.path.first().map(|(_, prop)| prop);
+        let top_is = |key: &str| matches!(top, Some(Prop::Map(k)) if k == key);
+        match &patch.action {
+            PatchAction::Insert { values, .. } if patch.path.len() == 1 && top_is("visits") => {
+                visits = visits.saturating_add(u32::try_from(values.len()).unwrap_or(u32::MAX));
+            }
+            // A stage put on an opportunity that already had one moved it; the first
+            // stage of a new opportunity did not.
+            PatchAction::PutMap { key, .. }
+                if key == "stage"
+                    && patch.path.len() == 2
+                    && top_is("opportunities")
+                    && doc
+                        .get_at(&patch.obj, "stage", deps)
+                        .ok()
+                        .flatten()
+                        .is_some() =>
+            {
+                stages = stages.saturating_add(1);
+            }
+            _ => {}
+        }
         let mut parts: Vec<String> = patch
             .path
             .iter()
@@ -99,25 +128,70 @@ fn touched_fields(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Vec
             fields.push(path);
         }
     }
-    fields
+    (fields, visits, stages)
+}
+
+/// What one change did to a card, for activity reports: derived from the change's own
+/// diff, like [`HistoryEntry::fields`], never from what a device claimed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeSummary {
+    /// The change, as the card's history shows it.
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    /// The change created the card: it depends on no other change (the document's root).
+    pub created: bool,
+    /// How many visits it added to the visit log.
+    pub visits_logged: u32,
+    /// How many opportunities' stages it moved (an existing stage replaced).
+    pub stages_moved: u32,
+}
+
+fn entry_of(meta: &automerge::ChangeMetadata<'_>, fields: Vec<String>) -> HistoryEntry {
+    HistoryEntry {
+        hash: meta.hash.to_string(),
+        rep: meta
+            .author
+            .as_ref()
+            .and_then(RepId::from_author)
+            .map(|r| r.to_string()),
+        device: meta.actor.to_hex_string(),
+        time: (meta.timestamp > 0)
+            .then(|| DateTime::from_timestamp(meta.timestamp, 0))
+            .flatten(),
+        fields,
+    }
+}
+
+/// What each of the given changes of `doc` did (hashes not in the document are skipped),
+/// in the order given. For the server, which classifies every change it accepts (and
+/// every seeded one) into its activity rows and keeps each change's fields for the
+/// card's history.
+///
+/// Server-side: one of the documented exceptions to "no Automerge type in core's public
+/// API" (the server keeps documents as `Automerge`).
+pub fn summarize_changes(doc: &Automerge, hashes: &[[u8; 32]]) -> Vec<ChangeSummary> {
+    hashes
+        .iter()
+        .filter_map(|h| {
+            let meta = doc.get_change_meta_by_hash(&ChangeHash(*h))?;
+            let (fields, visits_logged, stages_moved) = walk_change(doc, meta.hash, &meta.deps);
+            Some(ChangeSummary {
+                created: meta.deps.is_empty(),
+                visits_logged,
+                stages_moved,
+                entry: entry_of(&meta, fields),
+            })
+        })
+        .collect()
 }
 
 /// Every change of a document, oldest first (causal order).
 pub(crate) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
     doc.get_changes_meta(&[])
         .into_iter()
-        .map(|meta| HistoryEntry {
-            hash: meta.hash.to_string(),
-            rep: meta
-                .author
-                .as_ref()
-                .and_then(RepId::from_author)
-                .map(|r| r.to_string()),
-            device: meta.actor.to_hex_string(),
-            time: (meta.timestamp > 0)
-                .then(|| DateTime::from_timestamp(meta.timestamp, 0))
-                .flatten(),
-            fields: touched_fields(doc, meta.hash, &meta.deps),
+        .map(|meta| {
+            let fields = touched_fields(doc, meta.hash, &meta.deps);
+            entry_of(&meta, fields)
         })
         .collect()
 }

@@ -43,6 +43,7 @@ pub mod guard;
 pub mod history;
 pub mod ids;
 pub mod query;
+pub mod search;
 pub mod settings;
 pub mod store;
 pub mod sync;

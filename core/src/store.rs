@@ -29,7 +29,7 @@ mod open;
 mod reapply;
 pub(crate) mod schema;
 pub(crate) mod sync_state;
-mod text;
+pub(crate) mod text;
 mod view;
 
 use std::num::NonZeroUsize;
@@ -41,11 +41,12 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 pub use bundle::{BundleEntry, decode as decode_bundle, encode as encode_bundle};
+pub(crate) use index::index_text;
 pub use merge::ImportReport;
 pub use open::{EncryptionKey, OpenOptions, StoreReader};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sync_state::Enrolment;
-pub use view::CardView;
+pub use view::{CardView, card_view};
 pub(crate) use view::{count_conflicts, index_input, write_index};
 
 use crate::Conflict;

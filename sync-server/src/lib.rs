@@ -32,6 +32,7 @@ pub mod error;
 pub mod fallback;
 pub mod http;
 pub mod limits;
+pub mod manager;
 pub mod metrics;
 pub mod projection;
 pub mod receive_time;
@@ -205,7 +206,18 @@ impl AppState {
 /// A state over the SQLite file at `db` (created if missing).
 pub fn state_for_sqlite(db: &Path, config: Config) -> Result<AppState> {
     let storage = storage::sqlite::SqliteStorage::open(db)?;
-    AppState::new(Arc::new(storage), config)
+    let read_only = storage.is_read_only();
+    let state = AppState::new(Arc::new(storage), config)?;
+    if !read_only {
+        let filled = manager::read_model::backfill(state.storage.as_ref())?;
+        if filled > 0 {
+            tracing::info!(
+                cards = filled,
+                "manager index filled for cards stored before it"
+            );
+        }
+    }
+    Ok(state)
 }
 
 /// The application: every route with its middleware.
@@ -338,17 +350,37 @@ pub fn seed_cards(storage: &dyn Storage, docs: &[Automerge]) -> Result<usize> {
                 bytes: c.raw_bytes().to_vec(),
             })
             .collect();
+        let known: Vec<automerge::ChangeHash> = stored
+            .as_ref()
+            .map(|c| c.heads.iter().map(|h| automerge::ChangeHash(*h)).collect())
+            .unwrap_or_default();
+        let new: Vec<[u8; 32]> = merged
+            .get_changes_meta(&known)
+            .into_iter()
+            .map(|m| m.hash.0)
+            .collect();
+        let now = auth::now();
+        let model = manager::read_model::derive(
+            storage,
+            &id,
+            &merged,
+            &new,
+            now,
+            manager::read_model::Times::TrustAll,
+        )?;
         let outcome = storage.commit_card(&CardCommit {
             card_id: id,
             territory,
             expected_last_position: stored.map(|c| c.last_position),
             doc: merged.save(),
             heads: merged.get_heads().into_iter().map(|h| h.0).collect(),
-            projection: projection::projection(&merged)?,
+            projection: model.projection,
+            index: model.index,
+            change_rows: model.change_rows,
             changes,
             late: false,
             device_id: SEED_DEVICE.into(),
-            received_at: auth::now(),
+            received_at: now,
         })?;
         appended += outcome.appended;
     }

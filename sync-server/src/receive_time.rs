@@ -11,7 +11,9 @@
 use automerge::Automerge;
 
 use crate::error::Result;
-use crate::projection::{VisitTimes, earlier_replacements, has_untrusted_visit, projection_with};
+use crate::projection::{
+    Projection, VisitTimes, earlier_replacements, has_untrusted_visit, project,
+};
 use crate::storage::Storage;
 
 /// How far (seconds) a device's time may run ahead of the server's receive time before
@@ -28,16 +30,27 @@ pub(crate) fn projection_received(
     card_id: &str,
     doc: &Automerge,
     received_at: i64,
-) -> Result<String> {
+) -> Result<Projection> {
     let mut times = VisitTimes::received(received_at, CLOCK_SKEW_TOLERANCE_SECS);
-    if has_untrusted_visit(doc, times.trusted_until_ms) {
-        if let Some(previous) = storage.projection(card_id)? {
-            times.earlier = earlier_replacements(&previous);
-        }
-        tracing::warn!(
-            card = card_id,
-            "a visit time is far ahead of the server's clock: the receive time is used"
-        );
+    let first = project(doc, &times)?;
+    if !has_untrusted_visit(&first.view, times.trusted_until_ms) {
+        return Ok(first);
     }
-    projection_with(doc, &times)
+    if let Some(previous) = storage.projection(card_id)? {
+        times.earlier = earlier_replacements(&previous);
+    }
+    tracing::warn!(
+        card = card_id,
+        "a visit time is far ahead of the server's clock: the receive time is used"
+    );
+    project(doc, &times)
+}
+
+/// The time a change counts at: its device time, unless that is missing or further ahead
+/// of when the server received it than the tolerance, then the receive time.
+pub(crate) fn trusted_time(device_time: Option<i64>, received_at: i64) -> i64 {
+    match device_time {
+        Some(t) if t <= received_at.saturating_add(CLOCK_SKEW_TOLERANCE_SECS) => t,
+        _ => received_at,
+    }
 }

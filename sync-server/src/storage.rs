@@ -22,7 +22,13 @@
 //! - Token hashes only: a backend never sees a bearer token in clear.
 
 pub mod conformance;
+mod read_model;
 pub mod sqlite;
+
+pub use read_model::{
+    ActivityCount, ActivityRange, CardIndexRow, ChangeRow, DeviceLabel, IndexQuery, IndexSort,
+    IndexedCard, LoggedChange, Period,
+};
 
 use crate::error::{Error, Result};
 
@@ -231,6 +237,12 @@ pub struct CardCommit {
     pub device_id: String,
     /// Server receive time, unix seconds.
     pub received_at: i64,
+    /// The card's row in the manager's index after the changes (derived from its view by
+    /// `manager::read_model::derive`, as every other field of a commit is).
+    pub index: CardIndexRow,
+    /// The new changes, classified for the manager's history and activity (rows whose
+    /// hash is already known are skipped, like the log's).
+    pub change_rows: Vec<ChangeRow>,
 }
 
 /// What [`Storage::commit_card`] did.
@@ -399,4 +411,39 @@ pub trait Storage: Send + Sync + 'static {
     fn fallback_state(&self, device_id: &str, card_id: &str) -> Result<Option<Vec<u8>>>;
     /// Persists the `automerge::sync::State` of a device for a card (fallback).
     fn save_fallback_state(&self, device_id: &str, card_id: &str, state: &[u8]) -> Result<()>;
+
+    // --- manager ---
+    /// One page of the manager's card index matching `query`, and how many match in all.
+    fn index_cards(&self, query: &IndexQuery) -> Result<(Vec<IndexedCard>, u64)>;
+    /// A card's index entry.
+    fn index_card(&self, card_id: &str) -> Result<Option<IndexedCard>>;
+    /// A page of a card's classified changes, newest first (by log position), with their
+    /// device, receive time and late flag from the log; and how many there are.
+    fn card_changes(
+        &self,
+        card_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<LoggedChange>, u64)>;
+    /// The devices these actors are bound to (current or former actors); unknown actors
+    /// are left out.
+    fn device_labels(&self, actors: &[Vec<u8>]) -> Result<Vec<DeviceLabel>>;
+    /// Activity counted per person per bucket over a range, ordered by person then bucket.
+    fn activity_counts(&self, range: &ActivityRange) -> Result<Vec<ActivityCount>>;
+    /// Fields in open conflict, summed per territory (territories with none left out).
+    fn open_conflicts_by_territory(&self) -> Result<Vec<(String, u64)>>;
+    /// Changes held past the handoff grace period, counted per person who made them.
+    fn held_counts_by_person(&self) -> Result<Vec<(String, u64)>>;
+    /// Up to `limit` stored cards with no index row yet (a database from before the
+    /// manager's read model), by id, after the id `after`.
+    fn cards_without_index(&self, after: &str, limit: u32) -> Result<Vec<String>>;
+    /// Writes the read model of a stored card without touching its log: its index row,
+    /// and the classified changes not recorded yet (filling a database from before it).
+    fn write_read_model(
+        &self,
+        card_id: &str,
+        territory: &str,
+        index: &CardIndexRow,
+        change_rows: &[ChangeRow],
+    ) -> Result<()>;
 }

@@ -74,8 +74,7 @@ pub(crate) fn write(
         .sum();
     // Full-text rows are rewritten only when the searchable text changed: most edits
     // (a credit limit, a class, a date) leave it alone.
-    let full = normalize(&full_text(card));
-    let short = grams(&short_text(card));
+    let (full, short) = index_text(card);
     let search_hash = fingerprint(&[&full, &short]);
     let previous_hash: Option<i64> = tx
         .query_row(
@@ -136,6 +135,11 @@ pub(crate) fn write(
         )?;
     }
     Ok(())
+}
+
+/// The trigram body and the grams of a card: what its two full-text rows hold.
+pub(crate) fn index_text(card: &Card) -> (String, String) {
+    (normalize(&full_text(card)), grams(&short_text(card)))
 }
 
 /// A stable 64-bit fingerprint of the searchable text.

@@ -8,6 +8,7 @@ use super::{Store, text};
 use crate::error::{Error, Result};
 use crate::ids::CardId;
 use crate::query::{CardQuery, CardSummary, SortBy};
+use crate::search::TermMatch;
 use crate::value::{Money, Scalar};
 
 impl Store {
@@ -24,10 +25,13 @@ impl Store {
     pub fn list(&self, q: &CardQuery) -> Result<Vec<CardSummary>> {
         // Terms with nothing searchable in them (`--`, `…`) would match every card;
         // a search made only of them matches none.
-        let terms = text::search_terms(q.text.as_deref().unwrap_or_default());
-        if q.text.is_some() && terms.is_empty() {
-            return Ok(Vec::new());
-        }
+        let matches = match &q.text {
+            Some(t) => match text::term_matches(t) {
+                Some(m) => m,
+                None => return Ok(Vec::new()),
+            },
+            None => Vec::new(),
+        };
         // Everything comes from card_index (and the FTS tables): no document is loaded
         // and no other table is joined, so each sort can walk its own index.
         let mut args: Vec<SqlValue> = Vec::new();
@@ -68,35 +72,18 @@ impl Store {
         if q.conflicted {
             sql.push_str(" AND i.conflicts > 0");
         }
-        for term in &terms {
-            if term.chars().count() >= 3 {
-                arg(
+        for m in matches {
+            match m {
+                TermMatch::Trigram(expr) => arg(
                     &mut sql,
                     " AND i.card_num IN (SELECT rowid FROM card_fts WHERE card_fts MATCH $)",
-                    SqlValue::Text(text::fts_literal(term)),
-                );
-            } else {
-                let grams = text::grams(term);
-                if grams.is_empty() {
-                    continue;
-                }
-                let tokens: Vec<String> = grams
-                    .split(' ')
-                    .map(|g| {
-                        let lit = text::fts_literal(g);
-                        // A short Latin/digit fragment matches words starting with it.
-                        if g.chars().any(text::is_cjk) {
-                            lit
-                        } else {
-                            format!("{lit}*")
-                        }
-                    })
-                    .collect();
-                arg(
+                    SqlValue::Text(expr),
+                ),
+                TermMatch::Grams(expr) => arg(
                     &mut sql,
                     " AND i.card_num IN (SELECT rowid FROM card_grams WHERE card_grams MATCH $)",
-                    SqlValue::Text(tokens.join(" AND ")),
-                );
+                    SqlValue::Text(expr),
+                ),
             }
         }
         // SQLite puts NULLs first ascending and last descending, which is what each

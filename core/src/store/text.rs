@@ -105,6 +105,43 @@ pub(crate) fn fts_literal(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// The FTS5 expressions a query's terms must all match: a term of 3+ characters against
+/// the trigram index, a shorter one against the grams index (every CJK unigram/bigram,
+/// a Latin or digit fragment as a prefix). `None` when the query has no searchable term.
+/// The one definition the device's lists and the server's manager index both use.
+pub(crate) fn term_matches(query: &str) -> Option<Vec<crate::search::TermMatch>> {
+    use crate::search::TermMatch;
+    let terms = search_terms(query);
+    if terms.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for term in &terms {
+        if term.chars().count() >= 3 {
+            out.push(TermMatch::Trigram(fts_literal(term)));
+            continue;
+        }
+        let grams = grams(term);
+        if grams.is_empty() {
+            continue;
+        }
+        let tokens: Vec<String> = grams
+            .split(' ')
+            .map(|g| {
+                let lit = fts_literal(g);
+                // A short Latin/digit fragment matches words starting with it.
+                if g.chars().any(is_cjk) {
+                    lit
+                } else {
+                    format!("{lit}*")
+                }
+            })
+            .collect();
+        out.push(TermMatch::Grams(tokens.join(" AND ")));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,16 @@ pub struct CardView {
     pub heads: Vec<String>,
 }
 
+/// The card view of a document, exactly as a device's store shows it (`show --json`):
+/// the server's manager views build theirs with this, so a card looks the same on the
+/// phone and in the dashboard.
+///
+/// Server-side: one of the documented exceptions to "no Automerge type in core's public
+/// API" (the server keeps documents as `Automerge`).
+pub fn card_view(doc: &Automerge) -> Result<CardView> {
+    index_input(doc)
+}
+
 /// What the index and the card view need from a document: the card as shown.
 /// Pure CPU work on one document, so it can run on any thread.
 pub(crate) fn index_input(doc: &Automerge) -> Result<CardView> {

@@ -5,7 +5,8 @@
 //! changes: storage never interprets Automerge data, so neither do its tests.
 
 use super::{
-    CardCommit, HeldChanges, NewChange, NewDevice, NewEnrolment, Person, PersonKind, Role, Storage,
+    ActivityRange, CardCommit, CardIndexRow, ChangeRow, HeldChanges, IndexQuery, IndexSort,
+    NewChange, NewDevice, NewEnrolment, Period, Person, PersonKind, Role, Storage,
 };
 use crate::error::Error;
 
@@ -46,6 +47,20 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
         (
             "handoff_times_and_held_changes",
             handoff_times_and_held_changes,
+        ),
+        // --- manager ---
+        (
+            "manager_index_filters_sorts_and_pages",
+            manager_index_filters_sorts_and_pages,
+        ),
+        (
+            "manager_changes_join_the_log_and_devices",
+            manager_changes_join_the_log_and_devices,
+        ),
+        ("manager_activity_buckets", manager_activity_buckets),
+        (
+            "manager_read_model_fills_cards_without_one",
+            manager_read_model_fills_cards_without_one,
         ),
     ];
     for (name, check) in checks {
@@ -94,6 +109,8 @@ fn commit(card: &str, expected: Option<u64>, changes: Vec<NewChange>, device: &s
         late: false,
         device_id: device.into(),
         received_at: 1_700_000_000,
+        index: Default::default(),
+        change_rows: Vec::new(),
     }
 }
 
@@ -512,4 +529,314 @@ fn handoff_times_and_held_changes(s: &dyn Storage) {
         0,
         "held changes are not in the log"
     );
+}
+
+// --- manager ---
+
+/// An index row; the FTS fields hold what core's search text would (tokens for the grams
+/// table, normalised text for the trigram table).
+fn index_row(name: &str, sort_key: &str, class: Option<&str>, updated_at: i64) -> CardIndexRow {
+    CardIndexRow {
+        name: name.into(),
+        sort_key: sort_key.into(),
+        class: class.map(str::to_owned),
+        tags: vec!["vip".into()],
+        phone: None,
+        city: None,
+        updated_at,
+        last_visit_at: None,
+        conflicts: 0,
+        search_full: format!("{name} 021-6234 5678"),
+        search_grams: name.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn change_row(n: u8, person: &str, at: i64) -> ChangeRow {
+    ChangeRow {
+        hash: [n; 32],
+        person_id: Some(person.into()),
+        actor: vec![n; 16],
+        device_time: Some(at),
+        at,
+        created: false,
+        visits: 0,
+        stages: 0,
+        fields: vec!["basic.phone".into()],
+    }
+}
+
+fn indexed_commit(card: &str, territory: &str, n: u8, index: CardIndexRow) -> CardCommit {
+    let mut c = commit(card, None, vec![change(n)], "d1");
+    c.territory = territory.into();
+    c.index = index;
+    c.change_rows = vec![change_row(n, "rep-a", 1_000)];
+    c
+}
+
+fn ids(rows: &[super::IndexedCard]) -> Vec<&str> {
+    rows.iter().map(|r| r.card_id.as_str()).collect()
+}
+
+fn manager_index_filters_sorts_and_pages(s: &dyn Storage) {
+    org(s);
+    let mut a = index_row("alpha 上海", "alpha", Some("A"), 300);
+    a.conflicts = 2;
+    a.tags = vec!["vip".into(), "new".into()];
+    let first = s
+        .commit_card(&indexed_commit("c-a", "north", 1, a))
+        .expect("a");
+    s.commit_card(&indexed_commit(
+        "c-b",
+        "north",
+        2,
+        index_row("beta 北京", "beta", Some("B"), 100),
+    ))
+    .expect("b");
+    s.commit_card(&indexed_commit(
+        "c-c",
+        "south",
+        3,
+        index_row("gamma 上海", "gamma", None, 200),
+    ))
+    .expect("c");
+    let q = |f: &dyn Fn(&mut IndexQuery)| {
+        let mut q = IndexQuery {
+            limit: 10,
+            ..IndexQuery::default()
+        };
+        f(&mut q);
+        s.index_cards(&q).expect("query")
+    };
+    let (all, total) = q(&|_| {});
+    assert_eq!((ids(&all), total), (vec!["c-a", "c-b", "c-c"], 3));
+    assert_eq!(all[0].owner.as_deref(), Some("rep-a"));
+    assert_eq!(all[0].row.tags, vec!["new".to_owned(), "vip".to_owned()]);
+    assert_eq!(all[0].row.conflicts, 2);
+    let (rows, total) = q(&|q| q.territories = Some(vec!["south".into()]));
+    assert_eq!((ids(&rows), total), (vec!["c-c"], 1));
+    assert_eq!(q(&|q| q.territories = Some(Vec::new())).1, 0);
+    assert_eq!(ids(&q(&|q| q.class = Some("B".into())).0), vec!["c-b"]);
+    assert_eq!(ids(&q(&|q| q.tag = Some("new".into())).0), vec!["c-a"]);
+    assert_eq!(ids(&q(&|q| q.owner = Some("rep-b".into())).0), vec!["c-c"]);
+    assert_eq!(ids(&q(&|q| q.conflicted = true).0), vec!["c-a"]);
+    assert_eq!(
+        ids(&q(&|q| q.matches = vec![(false, "\"上海\"".into())]).0),
+        vec!["c-a", "c-c"]
+    );
+    assert_eq!(
+        ids(&q(&|q| q.matches = vec![(true, "\"6234\"".into()), (false, "\"北京\"".into())]).0),
+        vec!["c-b"]
+    );
+    assert_eq!(
+        ids(&q(&|q| q.sort = IndexSort::Updated).0),
+        vec!["c-a", "c-c", "c-b"]
+    );
+    assert_eq!(
+        ids(&q(&|q| {
+            q.sort = IndexSort::Updated;
+            q.reverse = true;
+        })
+        .0),
+        vec!["c-b", "c-c", "c-a"]
+    );
+    let (page, total) = q(&|q| {
+        q.offset = 1;
+        q.limit = 1;
+    });
+    assert_eq!((ids(&page), total), (vec!["c-b"], 3));
+
+    // A later commit replaces the row (and its search text); its last change time never
+    // goes back.
+    let mut again = commit("c-a", Some(first.last_position), vec![change(4)], "d1");
+    again.index = index_row("alpha 广州", "alpha", Some("C"), 50);
+    s.commit_card(&again).expect("again");
+    let row = s.index_card("c-a").expect("row").expect("indexed");
+    assert_eq!(row.row.class.as_deref(), Some("C"));
+    assert_eq!(row.row.updated_at, 300);
+    assert_eq!(row.row.tags, vec!["vip".to_owned()]);
+    assert!(
+        q(&|q| q.matches = vec![(false, "\"上海\"".into())])
+            .0
+            .iter()
+            .all(|r| r.card_id != "c-a")
+    );
+    assert_eq!(
+        ids(&q(&|q| q.matches = vec![(false, "\"广州\"".into())]).0),
+        vec!["c-a"]
+    );
+    assert!(s.index_card("nope").expect("row").is_none());
+}
+
+fn manager_changes_join_the_log_and_devices(s: &dyn Storage) {
+    org(s);
+    s.create_enrolment(&NewEnrolment {
+        token_hash: "t1".into(),
+        person_id: "rep-a".into(),
+        role: Role::Rep,
+        device_name: "演示手机".into(),
+        expires_at: 10_000,
+    })
+    .expect("enrolment");
+    enrol(s, "t1", "dev-1", 7, 1_000).expect("enrol");
+    let mut c = commit("c1", None, vec![change(1), change(2)], "dev-1");
+    c.change_rows = vec![change_row(1, "rep-a", 900), change_row(2, "rep-a", 950)];
+    c.change_rows[0].created = true;
+    c.change_rows[0].actor = vec![7; 16];
+    let first = s.commit_card(&c).expect("commit");
+    let mut late = commit("c1", Some(first.last_position), vec![change(3)], "dev-1");
+    late.late = true;
+    late.received_at = 2_000;
+    late.change_rows = vec![change_row(3, "rep-a", 1_990)];
+    let second = s.commit_card(&late).expect("late");
+    // A retried row is not counted twice.
+    let mut retry = commit("c1", Some(second.last_position), vec![change(3)], "dev-1");
+    retry.change_rows = vec![change_row(3, "rep-a", 1_990)];
+    s.commit_card(&retry).expect("retry");
+
+    let (rows, total) = s.card_changes("c1", 0, 10).expect("changes");
+    assert_eq!(total, 3);
+    let hashes: Vec<u8> = rows.iter().map(|r| r.change.hash[0]).collect();
+    assert_eq!(hashes, vec![3, 2, 1], "newest first");
+    assert!(rows[0].late && !rows[1].late);
+    assert_eq!(rows[0].received_at, 2_000);
+    assert_eq!(rows[2].device_id, "dev-1");
+    assert!(rows[2].change.created);
+    assert_eq!(rows[2].change.fields, vec!["basic.phone".to_owned()]);
+    let (page, _) = s.card_changes("c1", 1, 1).expect("page");
+    assert_eq!(page[0].change.hash[0], 2);
+
+    let labels = s
+        .device_labels(&[vec![7; 16], vec![99; 16]])
+        .expect("labels");
+    assert_eq!(labels.len(), 1);
+    assert_eq!(labels[0].name, "演示手机");
+    assert_eq!(labels[0].device_id, "dev-1");
+    assert_eq!(labels[0].role, Role::Rep);
+    assert_eq!(labels[0].person_id, "rep-a");
+
+    s.hold_changes(&HeldChanges {
+        card_id: "c1".into(),
+        device_id: "dev-1".into(),
+        person_id: "rep-a".into(),
+        bytes: vec![1],
+        received_at: 3_000,
+    })
+    .expect("hold");
+    assert_eq!(
+        s.held_counts_by_person().expect("held"),
+        vec![("rep-a".to_owned(), 1)]
+    );
+}
+
+fn manager_activity_buckets(s: &dyn Storage) {
+    org(s);
+    const DAY: i64 = 86_400;
+    // 2026-11-30 is a Monday (UTC).
+    let monday = 1_795_996_800;
+    let mut c = commit(
+        "c1",
+        None,
+        vec![change(1), change(2), change(3), change(4)],
+        "d1",
+    );
+    c.change_rows = vec![
+        ChangeRow {
+            created: true,
+            ..change_row(1, "rep-a", monday + 3_600)
+        },
+        ChangeRow {
+            visits: 2,
+            ..change_row(2, "rep-a", monday + 7_200)
+        },
+        ChangeRow {
+            stages: 1,
+            ..change_row(3, "rep-a", monday + DAY)
+        },
+        change_row(4, "rep-b", monday + 8 * DAY),
+    ];
+    s.commit_card(&c).expect("commit");
+    let range = |period, people: Option<Vec<String>>| ActivityRange {
+        territories: Some(vec!["north".into()]),
+        people,
+        from: monday,
+        to: monday + 14 * DAY,
+        period,
+        utc_offset_secs: 0,
+    };
+    let days = s.activity_counts(&range(Period::Day, None)).expect("days");
+    let got: Vec<(&str, &str, u64, u64, u64, u64, u64)> = days
+        .iter()
+        .map(|r| {
+            (
+                r.person_id.as_str(),
+                r.bucket.as_str(),
+                r.changes,
+                r.visits,
+                r.new_customers,
+                r.cards_updated,
+                r.stages_moved,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("rep-a", "2026-11-30", 2, 2, 1, 1, 0),
+            ("rep-a", "2026-12-01", 1, 0, 0, 1, 1),
+            ("rep-b", "2026-12-08", 1, 0, 0, 1, 0),
+        ]
+    );
+    let weeks = s
+        .activity_counts(&range(Period::Week, Some(vec!["rep-a".into()])))
+        .expect("weeks");
+    assert_eq!(weeks.len(), 1);
+    assert_eq!(
+        (weeks[0].bucket.as_str(), weeks[0].changes),
+        ("2026-11-30", 3)
+    );
+    let months = s
+        .activity_counts(&range(Period::Month, None))
+        .expect("months");
+    assert_eq!(
+        months
+            .iter()
+            .map(|r| (r.person_id.as_str(), r.bucket.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("rep-a", "2026-11-01"),
+            ("rep-a", "2026-12-01"),
+            ("rep-b", "2026-12-01")
+        ]
+    );
+    // Eight hours east, the first change falls on the same local day; an hour before
+    // midnight UTC on Sunday is Monday in China.
+    let mut shifted = range(Period::Day, None);
+    shifted.utc_offset_secs = 8 * 3_600;
+    assert_eq!(
+        s.activity_counts(&shifted).expect("days")[0].bucket,
+        "2026-11-30"
+    );
+    let mut other = range(Period::Day, None);
+    other.territories = Some(vec!["south".into()]);
+    assert!(s.activity_counts(&other).expect("none").is_empty());
+}
+
+fn manager_read_model_fills_cards_without_one(s: &dyn Storage) {
+    org(s);
+    s.commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("c1");
+    s.commit_card(&commit("c2", None, vec![change(2)], "d1"))
+        .expect("c2");
+    // Both have an index row now (the default one a commit carries): none is missing.
+    assert!(s.cards_without_index("", 10).expect("missing").is_empty());
+    s.write_read_model(
+        "c1",
+        "north",
+        &index_row("filled", "filled", None, 5),
+        &[change_row(1, "rep-a", 5)],
+    )
+    .expect("fill");
+    let row = s.index_card("c1").expect("row").expect("indexed");
+    assert_eq!(row.row.name, "filled");
+    assert_eq!(s.card_changes("c1", 0, 10).expect("changes").1, 1);
 }

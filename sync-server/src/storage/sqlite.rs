@@ -17,6 +17,7 @@
 mod cards;
 mod devices;
 mod held;
+mod manager;
 mod people;
 mod schema;
 
@@ -26,8 +27,9 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use super::{
-    CardCommit, CardSummary, CommitOutcome, Device, HeldChanges, NewDevice, NewEnrolment, Person,
-    Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
+    ActivityCount, ActivityRange, CardCommit, CardIndexRow, CardSummary, ChangeRow, CommitOutcome,
+    Device, DeviceLabel, HeldChanges, IndexQuery, IndexedCard, LoggedChange, NewDevice,
+    NewEnrolment, Person, Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
 };
 use crate::error::{Error, Result};
 
@@ -314,5 +316,53 @@ impl Storage for SqliteStorage {
 
     fn save_fallback_state(&self, device_id: &str, card_id: &str, state: &[u8]) -> Result<()> {
         self.write(|tx| held::save_fallback_state(tx, device_id, card_id, state))
+    }
+
+    // --- manager ---
+    fn index_cards(&self, query: &IndexQuery) -> Result<(Vec<IndexedCard>, u64)> {
+        self.read(|c| manager::index_cards(c, query))
+    }
+
+    fn index_card(&self, card_id: &str) -> Result<Option<IndexedCard>> {
+        self.read(|c| manager::index_card(c, card_id))
+    }
+
+    fn card_changes(
+        &self,
+        card_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<LoggedChange>, u64)> {
+        self.read(|c| manager::card_changes(c, card_id, offset, limit))
+    }
+
+    fn device_labels(&self, actors: &[Vec<u8>]) -> Result<Vec<DeviceLabel>> {
+        self.read(|c| manager::device_labels(c, actors))
+    }
+
+    fn activity_counts(&self, range: &ActivityRange) -> Result<Vec<ActivityCount>> {
+        self.read(|c| manager::activity_counts(c, range))
+    }
+
+    fn open_conflicts_by_territory(&self) -> Result<Vec<(String, u64)>> {
+        self.read(manager::open_conflicts_by_territory)
+    }
+
+    fn held_counts_by_person(&self) -> Result<Vec<(String, u64)>> {
+        self.read(manager::held_counts_by_person)
+    }
+
+    fn cards_without_index(&self, after: &str, limit: u32) -> Result<Vec<String>> {
+        self.read(|c| manager::cards_without_index(c, after, limit))
+    }
+
+    fn write_read_model(
+        &self,
+        card_id: &str,
+        territory: &str,
+        index: &CardIndexRow,
+        change_rows: &[ChangeRow],
+    ) -> Result<()> {
+        self.write(|tx| manager::write_read_model(tx, card_id, territory, index, change_rows))
     }
 }

@@ -442,13 +442,24 @@ impl Writer<'_> {
         {
             return Err(Error::TerritoryChange);
         }
+        let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
+        let model = crate::manager::read_model::derive(
+            storage,
+            card_id,
+            doc,
+            &hashes,
+            now,
+            crate::manager::read_model::Times::Received,
+        )?;
         let commit = CardCommit {
             card_id: card_id.to_owned(),
             territory,
             expected_last_position: stored.map(|c| c.last_position),
             doc: stored_bytes(doc, stored, &changes),
             heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-            projection: crate::receive_time::projection_received(storage, card_id, doc, now)?,
+            projection: model.projection,
+            index: model.index,
+            change_rows: model.change_rows,
             changes,
             late,
             device_id: device.id.clone(),

@@ -85,7 +85,12 @@ impl Env {
 
     /// Enrols a device over HTTP with a token made through the admin functions.
     pub fn device(&self, person: &str, role: Role) -> Device {
-        let enrolment = admin::enrol_device(self.storage().as_ref(), person, role, "test phone")
+        self.device_named(person, role, "test phone")
+    }
+
+    /// Enrols a device under a name of its own (演示手机).
+    pub fn device_named(&self, person: &str, role: Role, name: &str) -> Device {
+        let enrolment = admin::enrol_device(self.storage().as_ref(), person, role, name)
             .expect("enrolment token");
         let actor = ActorId::random();
         let response = self

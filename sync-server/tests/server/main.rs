@@ -10,6 +10,7 @@ mod bombs;
 mod conformance;
 mod fallback;
 mod instances;
+mod manager;
 mod paging;
 mod schema_upgrade;
 mod scope;

@@ -46,8 +46,10 @@ fn a_card_pushed_by_one_device_reaches_another_and_the_manager() {
         .expect("get card")
         .json()
         .expect("json");
+    // The device's card view (`show --json`): the same shape on the server.
     assert_eq!(json["territory"], "sh-east");
-    assert_eq!(json["name"], "上海华东客户服务有限公司");
+    assert_eq!(json["id"], card.as_str());
+    assert!(json["contacts"].is_array() && json["conflicts"].is_array());
 }
 
 #[test]

@@ -25,6 +25,8 @@ fn store_raw(server: &Server, card_id: &str, doc: Vec<u8>, changes: Vec<NewChang
             late: false,
             device_id: "restored-backup".into(),
             received_at: 0,
+            index: Default::default(),
+            change_rows: Vec::new(),
         })
         .expect("raw commit");
 }

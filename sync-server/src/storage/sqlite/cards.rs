@@ -90,6 +90,7 @@ pub(super) fn commit_one(tx: &Transaction<'_>, commit: &CardCommit) -> Result<Co
          fields = excluded.fields",
     )?
     .execute(params![commit.card_id, commit.territory, commit.projection])?;
+    super::manager::write_in_commit(tx, commit)?;
     Ok(CommitOutcome {
         appended,
         last_position: last,

@@ -215,7 +215,53 @@ mod tests {
 const SCHEMA_V4: &str = "";
 
 /// The manager's read model: card index, search text, activity derived from the log.
-const SCHEMA_V5: &str = "";
+/// The full-text tables are laid out as a device store's (`card_fts`, `card_grams`), so
+/// core's search expressions match the same cards on both. Rows of cards stored before
+/// this step are filled at start (`manager::read_model::backfill`).
+const SCHEMA_V5: &str = r#"
+CREATE TABLE manager_cards (
+    num INTEGER PRIMARY KEY,
+    card_id TEXT NOT NULL UNIQUE,
+    territory TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sort_key TEXT NOT NULL,
+    class TEXT,
+    phone TEXT,
+    city TEXT,
+    updated_at INTEGER NOT NULL,
+    last_visit_at INTEGER,
+    conflicts INTEGER NOT NULL,
+    search_hash BLOB NOT NULL
+);
+CREATE INDEX manager_cards_territory_name ON manager_cards(territory, sort_key);
+CREATE INDEX manager_cards_name ON manager_cards(sort_key);
+CREATE INDEX manager_cards_updated ON manager_cards(updated_at);
+CREATE INDEX manager_cards_visit ON manager_cards(last_visit_at);
+CREATE TABLE manager_card_tags (
+    tag TEXT NOT NULL,
+    num INTEGER NOT NULL,
+    PRIMARY KEY (tag, num)
+) WITHOUT ROWID;
+CREATE INDEX manager_card_tags_num ON manager_card_tags(num);
+CREATE VIRTUAL TABLE manager_fts USING fts5(body, tokenize = 'trigram', content = '', contentless_delete = 1);
+CREATE VIRTUAL TABLE manager_grams USING fts5(grams, tokenize = 'unicode61', content = '', contentless_delete = 1);
+CREATE TABLE manager_changes (
+    hash BLOB PRIMARY KEY,
+    card_id TEXT NOT NULL,
+    territory TEXT NOT NULL,          -- the card's territory when the change was accepted
+    person_id TEXT,
+    actor BLOB NOT NULL,
+    device_time INTEGER,
+    at INTEGER NOT NULL,              -- activity time: device time, bounded by receive time
+    created INTEGER NOT NULL,
+    visits INTEGER NOT NULL,
+    stages INTEGER NOT NULL,
+    fields TEXT NOT NULL              -- touched field paths, one per line
+) WITHOUT ROWID;
+CREATE INDEX manager_changes_card ON manager_changes(card_id);
+CREATE INDEX manager_changes_at ON manager_changes(at);
+CREATE INDEX manager_changes_person ON manager_changes(person_id, at);
+"#;
 
 /// The dashboard: logins (argon2 hashes), one-time links, sessions.
 const SCHEMA_V6: &str = "";

@@ -1,0 +1,427 @@
+//! The manager's read model in SQLite: the card index (`manager_cards`, its tags and two
+//! FTS5 tables laid out as a device's store lays out its own, so the same search matches
+//! the same cards), and one classified row per accepted change (`manager_changes`), which
+//! the card history and the activity report read. Rows are written in the card commit's
+//! transaction ([`write_in_commit`]), so they can never disagree with the documents.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+
+use super::{pos, sql_pos};
+use crate::error::{Error, Result};
+use crate::storage::{
+    ActivityCount, ActivityRange, CardCommit, CardIndexRow, ChangeRow, DeviceLabel, IndexQuery,
+    IndexSort, IndexedCard, LoggedChange, Period, Role,
+};
+
+/// Writes the index row of a committed card and its new classified changes (inside the
+/// commit's transaction, after the log entries).
+pub(super) fn write_in_commit(tx: &Transaction<'_>, commit: &CardCommit) -> Result<()> {
+    write_index(tx, &commit.card_id, &commit.territory, &commit.index)?;
+    write_changes(tx, &commit.card_id, &commit.territory, &commit.change_rows)
+}
+
+pub(super) fn write_read_model(
+    tx: &Transaction<'_>,
+    card_id: &str,
+    territory: &str,
+    index: &CardIndexRow,
+    rows: &[ChangeRow],
+) -> Result<()> {
+    write_index(tx, card_id, territory, index)?;
+    write_changes(tx, card_id, territory, rows)
+}
+
+fn write_index(
+    tx: &Transaction<'_>,
+    card_id: &str,
+    territory: &str,
+    row: &CardIndexRow,
+) -> Result<()> {
+    let previous: Option<(i64, i64, Vec<u8>)> = tx
+        .prepare_cached(
+            "SELECT num, updated_at, search_hash FROM manager_cards WHERE card_id = ?1",
+        )?
+        .query_row([card_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let search_hash = text_hash(row);
+    // A card's last change time never goes back (a late, older change does not make the
+    // card look untouched since).
+    let updated_at = previous
+        .as_ref()
+        .map_or(row.updated_at, |p| p.1.max(row.updated_at));
+    let num: i64 = tx
+        .prepare_cached(
+            "INSERT INTO manager_cards (card_id, territory, name, sort_key, class, phone, city, \
+             updated_at, last_visit_at, conflicts, search_hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (card_id) DO UPDATE SET territory = excluded.territory, \
+             name = excluded.name, sort_key = excluded.sort_key, class = excluded.class, \
+             phone = excluded.phone, city = excluded.city, updated_at = excluded.updated_at, \
+             last_visit_at = excluded.last_visit_at, conflicts = excluded.conflicts, \
+             search_hash = excluded.search_hash \
+             RETURNING num",
+        )?
+        .query_row(
+            params![
+                card_id,
+                territory,
+                row.name,
+                row.sort_key,
+                row.class,
+                row.phone,
+                row.city,
+                updated_at,
+                row.last_visit_at,
+                i64::from(row.conflicts),
+                &search_hash[..]
+            ],
+            |r| r.get(0),
+        )?;
+    tx.prepare_cached("DELETE FROM manager_card_tags WHERE num = ?1")?
+        .execute([num])?;
+    {
+        let mut tag = tx
+            .prepare_cached("INSERT OR IGNORE INTO manager_card_tags (tag, num) VALUES (?1, ?2)")?;
+        for t in &row.tags {
+            tag.execute(params![t, num])?;
+        }
+    }
+    // Most edits leave the searchable text alone: the FTS rows are rewritten only when it
+    // changed.
+    let text_changed = previous.as_ref().is_none_or(|p| p.2 != search_hash);
+    if text_changed {
+        if previous.is_some() {
+            tx.prepare_cached("DELETE FROM manager_fts WHERE rowid = ?1")?
+                .execute([num])?;
+            tx.prepare_cached("DELETE FROM manager_grams WHERE rowid = ?1")?
+                .execute([num])?;
+        }
+        tx.prepare_cached("INSERT INTO manager_fts (rowid, body) VALUES (?1, ?2)")?
+            .execute(params![num, row.search_full])?;
+        tx.prepare_cached("INSERT INTO manager_grams (rowid, grams) VALUES (?1, ?2)")?
+            .execute(params![num, row.search_grams])?;
+    }
+    Ok(())
+}
+
+/// A fingerprint of a card's searchable text, to tell whether its FTS rows need writing.
+fn text_hash(row: &CardIndexRow) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(row.search_full.as_bytes());
+    hasher.update([0]);
+    hasher.update(row.search_grams.as_bytes());
+    let digest = hasher.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+fn write_changes(
+    tx: &Transaction<'_>,
+    card_id: &str,
+    territory: &str,
+    rows: &[ChangeRow],
+) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO manager_changes (hash, card_id, territory, person_id, actor, \
+         device_time, at, created, visits, stages, fields) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for c in rows {
+        insert.execute(params![
+            &c.hash[..],
+            card_id,
+            territory,
+            c.person_id,
+            c.actor,
+            c.device_time,
+            c.at,
+            c.created,
+            i64::from(c.visits),
+            i64::from(c.stages),
+            c.fields.join("\n"),
+        ])?;
+    }
+    Ok(())
+}
+
+const CARD_COLUMNS: &str = "c.card_id, c.territory, t.owner, c.name, c.sort_key, c.class, \
+    c.phone, c.city, c.updated_at, c.last_visit_at, c.conflicts, \
+    (SELECT group_concat(tag, char(10)) FROM manager_card_tags g WHERE g.num = c.num)";
+
+fn indexed_card(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedCard> {
+    let tags: Option<String> = r.get(11)?;
+    let mut tags: Vec<String> = tags
+        .map(|t| t.split('\n').map(str::to_owned).collect())
+        .unwrap_or_default();
+    tags.sort();
+    Ok(IndexedCard {
+        card_id: r.get(0)?,
+        territory: r.get(1)?,
+        owner: r.get(2)?,
+        row: CardIndexRow {
+            name: r.get(3)?,
+            sort_key: r.get(4)?,
+            class: r.get(5)?,
+            tags,
+            phone: r.get(6)?,
+            city: r.get(7)?,
+            updated_at: r.get(8)?,
+            last_visit_at: r.get(9)?,
+            conflicts: u32::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
+            search_full: String::new(),
+            search_grams: String::new(),
+        },
+    })
+}
+
+/// `?n` placeholders for a list, numbered from `first`.
+fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(super) fn index_cards(c: &Connection, q: &IndexQuery) -> Result<(Vec<IndexedCard>, u64)> {
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut filter = String::from(" WHERE 1 = 1");
+    if let Some(territories) = &q.territories {
+        if territories.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        filter.push_str(&format!(
+            " AND c.territory IN ({})",
+            placeholders(territories.len(), 1)
+        ));
+        args.extend(territories.iter().cloned().map(SqlValue::Text));
+    }
+    let mut arg = |filter: &mut String, clause: &str, value: SqlValue| {
+        args.push(value);
+        filter.push_str(&clause.replace('$', &format!("?{}", args.len())));
+    };
+    if let Some(class) = &q.class {
+        arg(
+            &mut filter,
+            " AND c.class = $",
+            SqlValue::Text(class.clone()),
+        );
+    }
+    if let Some(tag) = &q.tag {
+        arg(
+            &mut filter,
+            " AND c.num IN (SELECT num FROM manager_card_tags WHERE tag = $)",
+            SqlValue::Text(tag.clone()),
+        );
+    }
+    if let Some(owner) = &q.owner {
+        arg(
+            &mut filter,
+            " AND c.territory IN (SELECT id FROM territories WHERE owner = $)",
+            SqlValue::Text(owner.clone()),
+        );
+    }
+    if q.conflicted {
+        filter.push_str(" AND c.conflicts > 0");
+    }
+    for (trigram, expr) in &q.matches {
+        let clause = if *trigram {
+            " AND c.num IN (SELECT rowid FROM manager_fts WHERE manager_fts MATCH $)"
+        } else {
+            " AND c.num IN (SELECT rowid FROM manager_grams WHERE manager_grams MATCH $)"
+        };
+        arg(&mut filter, clause, SqlValue::Text(expr.clone()));
+    }
+    let total: i64 = c
+        .prepare(&format!("SELECT count(*) FROM manager_cards c{filter}"))?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+    // SQLite puts NULLs first ascending and last descending: what each sort wants in its
+    // natural direction (a card never visited sorts last by last visit).
+    let (order, natural_desc) = match q.sort {
+        IndexSort::Name => ("c.sort_key", false),
+        IndexSort::Updated => ("c.updated_at", true),
+        IndexSort::LastVisit => ("c.last_visit_at", true),
+        IndexSort::Conflicts => ("c.conflicts", true),
+    };
+    let dir = if natural_desc != q.reverse {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    let mut sql = format!(
+        "SELECT {CARD_COLUMNS} FROM manager_cards c LEFT JOIN territories t \
+         ON t.id = c.territory{filter} ORDER BY {order} {dir}"
+    );
+    if q.sort != IndexSort::Name {
+        sql.push_str(&format!(", c.sort_key {dir}"));
+    }
+    // Ties break on the card id, so pages never overlap or skip a card.
+    sql.push_str(&format!(", c.card_id {dir}"));
+    sql.push_str(&format!(" LIMIT {} OFFSET {}", q.limit, sql_pos(q.offset)));
+    let rows = c
+        .prepare(&sql)?
+        .query_map(params_from_iter(args.iter()), indexed_card)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((rows, pos(total)))
+}
+
+pub(super) fn index_card(c: &Connection, card_id: &str) -> Result<Option<IndexedCard>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {CARD_COLUMNS} FROM manager_cards c LEFT JOIN territories t \
+         ON t.id = c.territory WHERE c.card_id = ?1"
+    ))?
+    .query_row([card_id], indexed_card)
+    .optional()?)
+}
+
+pub(super) fn card_changes(
+    c: &Connection,
+    card_id: &str,
+    offset: u64,
+    limit: u32,
+) -> Result<(Vec<LoggedChange>, u64)> {
+    let total: i64 = c
+        .prepare_cached("SELECT count(*) FROM manager_changes WHERE card_id = ?1")?
+        .query_row([card_id], |r| r.get(0))?;
+    let rows = c
+        .prepare_cached(
+            "SELECT m.hash, m.person_id, m.actor, m.device_time, m.at, m.created, m.visits, \
+             m.stages, m.fields, l.device_id, l.received_at, l.late \
+             FROM manager_changes m JOIN change_log l ON l.hash = m.hash \
+             WHERE m.card_id = ?1 ORDER BY l.position DESC LIMIT ?2 OFFSET ?3",
+        )?
+        .query_map(params![card_id, i64::from(limit), sql_pos(offset)], |r| {
+            let hash: Vec<u8> = r.get(0)?;
+            let fields: String = r.get(8)?;
+            Ok(LoggedChange {
+                change: ChangeRow {
+                    hash: <[u8; 32]>::try_from(hash.as_slice()).unwrap_or([0; 32]),
+                    person_id: r.get(1)?,
+                    actor: r.get(2)?,
+                    device_time: r.get(3)?,
+                    at: r.get(4)?,
+                    created: r.get(5)?,
+                    visits: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                    stages: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                    fields: if fields.is_empty() {
+                        Vec::new()
+                    } else {
+                        fields.split('\n').map(str::to_owned).collect()
+                    },
+                },
+                device_id: r.get(9)?,
+                received_at: r.get(10)?,
+                late: r.get(11)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((rows, pos(total)))
+}
+
+pub(super) fn device_labels(c: &Connection, actors: &[Vec<u8>]) -> Result<Vec<DeviceLabel>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT a.actor, d.id, d.name, d.role, d.person_id FROM device_actors a \
+         JOIN devices d ON d.id = a.device_id WHERE a.actor = ?1",
+    )?;
+    let mut out = Vec::new();
+    for actor in actors {
+        let row: Option<(Vec<u8>, String, String, String, String)> = stmt
+            .query_row([actor], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        if let Some((actor, device_id, name, role, person_id)) = row {
+            out.push(DeviceLabel {
+                actor,
+                device_id,
+                name,
+                role: Role::parse(&role)
+                    .map_err(|_| Error::Storage(format!("bad role {role:?}")))?,
+                person_id,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<ActivityCount>> {
+    // Buckets follow the local calendar: shift to local time, then take the day, the
+    // Monday on or before it, or the first of the month.
+    let bucket = match q.period {
+        Period::Day => "date(at + ?1, 'unixepoch')",
+        Period::Week => "date(at + ?1, 'unixepoch', '-6 days', 'weekday 1')",
+        Period::Month => "date(at + ?1, 'unixepoch', 'start of month')",
+    };
+    let mut args: Vec<SqlValue> = vec![
+        SqlValue::Integer(q.utc_offset_secs),
+        SqlValue::Integer(q.from),
+        SqlValue::Integer(q.to),
+    ];
+    let mut filter = String::from(" WHERE at >= ?2 AND at < ?3 AND person_id IS NOT NULL");
+    for (column, list) in [("territory", &q.territories), ("person_id", &q.people)] {
+        if let Some(list) = list {
+            if list.is_empty() {
+                return Ok(Vec::new());
+            }
+            filter.push_str(&format!(
+                " AND {column} IN ({})",
+                placeholders(list.len(), args.len() + 1)
+            ));
+            args.extend(list.iter().cloned().map(SqlValue::Text));
+        }
+    }
+    let sql = format!(
+        "SELECT person_id, {bucket} AS b, count(*), sum(visits), sum(created), \
+         count(DISTINCT CASE WHEN created = 0 THEN card_id END), sum(stages) \
+         FROM manager_changes{filter} GROUP BY person_id, b ORDER BY person_id, b"
+    );
+    let rows = c
+        .prepare(&sql)?
+        .query_map(params_from_iter(args.iter()), |r| {
+            Ok(ActivityCount {
+                person_id: r.get(0)?,
+                bucket: r.get(1)?,
+                changes: pos(r.get(2)?),
+                visits: pos(r.get(3)?),
+                new_customers: pos(r.get(4)?),
+                cards_updated: pos(r.get(5)?),
+                stages_moved: pos(r.get(6)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn open_conflicts_by_territory(c: &Connection) -> Result<Vec<(String, u64)>> {
+    let rows = c
+        .prepare_cached(
+            "SELECT territory, sum(conflicts) FROM manager_cards WHERE conflicts > 0 \
+             GROUP BY territory ORDER BY territory",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, pos(r.get(1)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn held_counts_by_person(c: &Connection) -> Result<Vec<(String, u64)>> {
+    let rows = c
+        .prepare_cached(
+            "SELECT person_id, count(*) FROM held_changes GROUP BY person_id ORDER BY person_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, pos(r.get(1)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn cards_without_index(c: &Connection, after: &str, limit: u32) -> Result<Vec<String>> {
+    let rows = c
+        .prepare_cached(
+            "SELECT card_id FROM cards WHERE card_id > ?1 \
+             AND card_id NOT IN (SELECT card_id FROM manager_cards) ORDER BY card_id LIMIT ?2",
+        )?
+        .query_map(params![after, i64::from(limit)], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
