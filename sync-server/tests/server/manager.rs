@@ -532,3 +532,34 @@ fn activity_counts_a_known_history() {
     );
     assert_eq!(status, 400, "a range over two years is refused");
 }
+
+/// A database from before the manager's read model (its cards have no index rows) gets
+/// them when the server starts: the card is listed, found and its history shown.
+#[test]
+fn cards_stored_before_the_read_model_are_indexed_at_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("server.db");
+    let env = Env::start_at(&db);
+    let mut zw = env.rep("zhangwei");
+    let card = named_card(
+        &mut zw,
+        "sh-east",
+        "上海华东食品有限公司",
+        Some("021-6234 5678"),
+    );
+    zw.sync();
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch(
+        "DELETE FROM manager_card_tags; DELETE FROM manager_fts; DELETE FROM manager_grams; \
+         DELETE FROM manager_cards; DELETE FROM manager_changes;",
+    )
+    .expect("forget the read model");
+    drop(conn);
+    let env = env.restart();
+    let wang = env.device("wang", Role::Manager);
+    let found = json(&env, &wang.token, "/v1/manager/cards?q=6234");
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["items"][0]["id"], card.as_str());
+    let detail = json(&env, &wang.token, &format!("/v1/manager/cards/{card}"));
+    assert_eq!(detail["history"]["total"], 2, "the skeleton and the name");
+}
