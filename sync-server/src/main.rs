@@ -88,7 +88,11 @@ enum Command {
         #[arg(long)]
         person: String,
         /// The server's address as the manager's browser reaches it.
-        #[arg(long, env = "FIELDBOOK_PUBLIC_URL", default_value = "http://127.0.0.1:8787")]
+        #[arg(
+            long,
+            env = "FIELDBOOK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8787"
+        )]
         url: String,
     },
 }

@@ -10,7 +10,9 @@
 //!
 //! Every page answers with a strict Content-Security-Policy (`default-src 'self'`, no
 //! script at all, no inline style), `X-Frame-Options: DENY`, `Referrer-Policy:
-//! no-referrer` (a login link's token is in its URL) and `Cache-Control: no-store`.
+//! same-origin` (a login link's token is in its URL, so no other site may see it; not
+//! `no-referrer`, under which a browser sends `Origin: null` with forms) and
+//! `Cache-Control: no-store`.
 //! Templates escape every value (askama, `.html`); nothing is marked safe except SVG the
 //! chart module built from escaped parts.
 
@@ -78,7 +80,10 @@ async fn security_headers(mut response: Response) -> Response {
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

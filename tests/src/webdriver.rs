@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 /// The W3C key of an element reference in WebDriver JSON.
-const ELEMENT_KEY: &str = "element-6066-11e4-a4ae-4ea5c14c8052";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A headless Chromium session.
 pub struct Browser {
@@ -188,8 +188,17 @@ impl Browser {
 
     /// The first element matching a CSS selector; panics if there is none.
     pub fn find(&self, css: &str) -> Element {
-        self.try_find(css)
-            .unwrap_or_else(|| panic!("no element {css:?} on {}", self.url()))
+        match self.try_command(
+            "POST",
+            "/element",
+            &json!({ "using": "css selector", "value": css }),
+        ) {
+            Ok(found) => match found[ELEMENT_KEY].as_str() {
+                Some(id) => Element(id.to_owned()),
+                None => panic!("no element {css:?} on {}: {found}", self.url()),
+            },
+            Err(e) => panic!("no element {css:?} on {}: {}", self.url(), e["message"]),
+        }
     }
 
     /// The first element matching a CSS selector, if any (after the implicit wait).
@@ -224,6 +233,29 @@ impl Browser {
     /// Clicks an element (a submit button waits for the next page).
     pub fn click(&self, el: &Element) {
         self.command("POST", &format!("/element/{}/click", el.0), &json!({}));
+    }
+
+    /// Clicks a button or link that loads another page, and waits until the new page has
+    /// loaded (the old document carries a mark the new one lacks).
+    pub fn click_and_wait(&self, el: &Element) {
+        self.script("window.__fieldbook_old_page = true; return null");
+        self.click(el);
+        for _ in 0..400 {
+            let loaded = self.try_command(
+                "POST",
+                "/execute/sync",
+                &json!({
+                    "script": "return window.__fieldbook_old_page === undefined \
+                               && document.readyState === 'complete'",
+                    "args": [],
+                }),
+            );
+            if loaded == Ok(json!(true)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the page after the click did not load");
     }
 
     /// Types text into an element (after clearing it).

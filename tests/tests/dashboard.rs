@@ -27,7 +27,7 @@ fn log_in(browser: &Browser, server: &TestServer, person: &str, password: &str) 
     browser.goto(&format!("{}/login", server.url()));
     browser.type_into(&browser.find("#person"), person);
     browser.type_into(&browser.find("#password"), password);
-    browser.click(&browser.find("#login"));
+    browser.click_and_wait(&browser.find("#login"));
 }
 
 #[test]
@@ -37,7 +37,10 @@ fn a_manager_logs_in_sees_the_team_and_logs_out() {
     };
     let server = company();
     browser.goto(&format!("{}/team", server.url()));
-    assert!(browser.url().ends_with("/login"), "signed out: the login page");
+    assert!(
+        browser.url().ends_with("/login"),
+        "signed out: the login page"
+    );
     browser.screenshot("login");
 
     log_in(&browser, &server, "wangjl", PASSWORD);
@@ -54,11 +57,15 @@ fn a_manager_logs_in_sees_the_team_and_logs_out() {
     let overflow = browser.script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
     );
-    assert_eq!(overflow.as_i64(), Some(0), "the page is wider than a tablet");
+    assert_eq!(
+        overflow.as_i64(),
+        Some(0),
+        "the page is wider than a tablet"
+    );
     browser.screenshot("team-tablet");
     browser.resize(1280, 900);
 
-    browser.click(&browser.find("#logout"));
+    browser.click_and_wait(&browser.find("#logout"));
     assert!(browser.url().ends_with("/login"));
     browser.goto(&format!("{}/team", server.url()));
     assert!(browser.url().ends_with("/login"), "the session ended");
@@ -79,7 +86,10 @@ fn a_reps_correct_password_is_refused_with_a_clear_page() {
     .expect("rep password");
     log_in(&browser, &server, "zhangwei", "张伟的密码-2026");
     let error = browser.text_of("#login-error");
-    assert!(error.contains("销售代表") && error.contains("web.not_manager"), "{error}");
+    assert!(
+        error.contains("销售代表") && error.contains("web.not_manager"),
+        "{error}"
+    );
     browser.screenshot("login-rep-refused");
     browser.goto(&format!("{}/team", server.url()));
     assert!(browser.url().ends_with("/login"), "no session for a rep");
@@ -100,11 +110,11 @@ fn a_login_link_works_once() {
     browser.goto(&link);
     // Opening the link spends nothing: a previewer fetching it would not log anyone in.
     browser.goto(&link);
-    browser.click(&browser.find("#use-link"));
+    browser.click_and_wait(&browser.find("#use-link"));
     assert!(browser.url().ends_with("/team"), "{}", browser.url());
     browser.clear_cookies();
     browser.goto(&link);
-    browser.click(&browser.find("#use-link"));
+    browser.click_and_wait(&browser.find("#use-link"));
     assert!(browser.text_of("#error").contains("web.bad_link"));
 }
 
@@ -115,10 +125,16 @@ fn markup_and_terminal_escapes_in_names_stay_inert() {
     };
     let server = company();
     let s = server.storage();
-    let payload = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">\u{1b}[31m红";
+    let payload =
+        "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">\u{1b}[31m红";
     admin::add_person(s.as_ref(), "xss", payload, PersonKind::Rep).expect("person");
-    admin::add_territory(s.as_ref(), "west", "华西区\" onmouseover=\"window.__xss=3", Some("wangjl"))
-        .expect("territory");
+    admin::add_territory(
+        s.as_ref(),
+        "west",
+        "华西区\" onmouseover=\"window.__xss=3",
+        Some("wangjl"),
+    )
+    .expect("territory");
     admin::assign_territory(s.as_ref(), "west", "xss").expect("assign");
     let token = server.enrolment("xss", Role::Rep, "'><svg onload=window.__xss=4>");
     admin::redeem(s.as_ref(), &token, "0e0f", None).expect("enrol");
@@ -137,8 +153,14 @@ fn markup_and_terminal_escapes_in_names_stay_inert() {
     assert_eq!(dom["injected"], 0, "{dom}");
     assert!(dom["fired"].is_null(), "{dom}");
     let name = dom["name"].as_str().expect("name");
-    assert!(name.starts_with("<script>window.__xss=1</script><img src=x"), "{name}");
-    assert!(name.ends_with("␛[31m红") && !name.contains('\u{1b}'), "{name}");
+    assert!(
+        name.starts_with("<script>window.__xss=1</script><img src=x"),
+        "{name}"
+    );
+    assert!(
+        name.ends_with("␛[31m红") && !name.contains('\u{1b}'),
+        "{name}"
+    );
     assert_eq!(dom["device"], "'><svg onload=window.__xss=4>");
     browser.screenshot("team-xss");
 }

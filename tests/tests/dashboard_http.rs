@@ -12,8 +12,13 @@ const PASSWORD: &str = "王经理的密码-2026";
 fn server() -> TestServer {
     let server = TestServer::start();
     server.add_company(&EAST_AND_NORTH);
-    account::set_password(server.storage().as_ref(), "wangjl", PASSWORD, server.state.now())
-        .expect("password");
+    account::set_password(
+        server.storage().as_ref(),
+        "wangjl",
+        PASSWORD,
+        server.state.now(),
+    )
+    .expect("password");
     server
 }
 
@@ -65,14 +70,20 @@ fn pages_carry_a_strict_csp_and_the_cookie_is_http_only_and_strict() {
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.headers()[header::X_FRAME_OPTIONS], "DENY");
     let html = page.text().expect("html");
-    assert!(!html.contains("<script") && !html.contains("style="), "no inline script or style");
+    assert!(
+        !html.contains("<script") && !html.contains("style="),
+        "no inline script or style"
+    );
 
     let origin = server.url();
     let ok = login(&server, "wangjl", PASSWORD, Some(&origin));
     assert_eq!(ok.status(), 303);
     assert_eq!(ok.headers()[header::LOCATION], "/team");
     let set = ok.headers()[header::SET_COOKIE].to_str().expect("cookie");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "plain http by default");
     // The token is stored only hashed: its text is nowhere in the database file.
     let cookie = session_cookie(&ok);
@@ -183,11 +194,17 @@ fn failed_logins_are_limited_and_a_rep_is_refused() {
     assert!(rep.text().expect("html").contains("web.not_manager"));
 
     for _ in 0..account::MAX_FAILURES {
-        assert_eq!(login(&server, "wangjl", "not the password", Some(&origin)).status(), 401);
+        assert_eq!(
+            login(&server, "wangjl", "not the password", Some(&origin)).status(),
+            401
+        );
     }
     let limited = login(&server, "wangjl", PASSWORD, Some(&origin));
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get(header::RETRY_AFTER).is_some());
     server.state.clock.advance(account::FAILURE_WINDOW_SECS + 1);
-    assert_eq!(login(&server, "wangjl", PASSWORD, Some(&origin)).status(), 303);
+    assert_eq!(
+        login(&server, "wangjl", PASSWORD, Some(&origin)).status(),
+        303
+    );
 }

@@ -53,10 +53,7 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             "web_links_are_one_time_and_expire",
             web_links_are_one_time_and_expire,
         ),
-        (
-            "web_sessions_expire_and_end",
-            web_sessions_expire_and_end,
-        ),
+        ("web_sessions_expire_and_end", web_sessions_expire_and_end),
         ("web_login_failures_window", web_login_failures_window),
     ];
     for (name, check) in checks {
@@ -539,11 +536,16 @@ fn web_links_are_one_time_and_expire(s: &dyn Storage) {
     }
     assert_eq!(s.redeem_login_link("h-old", 1_000).expect("redeem"), None);
     assert_eq!(
-        s.redeem_login_link("h-live", 1_500).expect("redeem").as_deref(),
+        s.redeem_login_link("h-live", 1_500)
+            .expect("redeem")
+            .as_deref(),
         Some("wangfang")
     );
     assert_eq!(s.redeem_login_link("h-live", 1_500).expect("again"), None);
-    assert_eq!(s.redeem_login_link("h-unknown", 1_500).expect("unknown"), None);
+    assert_eq!(
+        s.redeem_login_link("h-unknown", 1_500).expect("unknown"),
+        None
+    );
 
     assert_eq!(s.web_password("wangfang").expect("password"), None);
     s.set_web_password("wangfang", "$argon2id$one", 10)
@@ -568,8 +570,10 @@ fn web_session(hash: &str, created_at: i64, expires_at: i64) -> WebSession {
 
 fn web_sessions_expire_and_end(s: &dyn Storage) {
     person(s, "wangfang", PersonKind::Manager);
-    s.create_web_session(&web_session("a", 100, 200)).expect("a");
-    s.create_web_session(&web_session("b", 100, 300)).expect("b");
+    s.create_web_session(&web_session("a", 100, 200))
+        .expect("a");
+    s.create_web_session(&web_session("b", 100, 300))
+        .expect("b");
     assert_eq!(
         s.web_session("a", 150).expect("a"),
         Some(web_session("a", 100, 200))
@@ -579,7 +583,8 @@ fn web_sessions_expire_and_end(s: &dyn Storage) {
     assert_eq!(s.web_session("b", 150).expect("ended"), None);
     s.delete_web_session("b").expect("ending twice is fine");
     // A new password ends the person's sessions.
-    s.create_web_session(&web_session("c", 100, 300)).expect("c");
+    s.create_web_session(&web_session("c", 100, 300))
+        .expect("c");
     s.set_web_password("wangfang", "$argon2id$new", 120)
         .expect("password");
     assert_eq!(s.web_session("c", 150).expect("c"), None);

@@ -94,7 +94,12 @@ fn decoy_hash() -> &'static str {
 }
 
 /// Sets a person's dashboard password (their open sessions end).
-pub fn set_password(storage: &dyn Storage, person_id: &str, password: &str, now: i64) -> Result<()> {
+pub fn set_password(
+    storage: &dyn Storage,
+    person_id: &str,
+    password: &str,
+    now: i64,
+) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(Error::Invalid(format!(
             "a password needs at least {MIN_PASSWORD_CHARS} characters"
@@ -105,13 +110,17 @@ pub fn set_password(storage: &dyn Storage, person_id: &str, password: &str, now:
             "a password has at most {MAX_PASSWORD_BYTES} bytes"
         )));
     }
-    storage.person(person_id)?.ok_or(Error::NotFound("person"))?;
+    storage
+        .person(person_id)?
+        .ok_or(Error::NotFound("person"))?;
     storage.set_web_password(person_id, &hash_password(password)?, now)
 }
 
 /// A one-time login link's token for a person (valid [`LINK_SECS`], spent when used).
 pub fn login_link(storage: &dyn Storage, person_id: &str, now: i64) -> Result<String> {
-    storage.person(person_id)?.ok_or(Error::NotFound("person"))?;
+    storage
+        .person(person_id)?
+        .ok_or(Error::NotFound("person"))?;
     let token = new_token(LINK_TOKEN_PREFIX);
     storage.create_login_link(&NewLoginLink {
         token_hash: hash_token(&token),
@@ -186,9 +195,7 @@ pub fn link_login(
     let person_id = storage
         .redeem_login_link(&hash_token(token), now)?
         .ok_or(LoginError::BadLink)?;
-    let person = storage
-        .person(&person_id)?
-        .ok_or(LoginError::BadLink)?;
+    let person = storage.person(&person_id)?.ok_or(LoginError::BadLink)?;
     open_session(storage, &person, now)
 }
 
@@ -238,7 +245,11 @@ pub fn session_viewer(
     let Some(role) = dashboard_role(&person) else {
         return Ok(None);
     };
-    Ok(Some((Viewer::new(person.id.clone(), role)?, person, session)))
+    Ok(Some((
+        Viewer::new(person.id.clone(), role)?,
+        person,
+        session,
+    )))
 }
 
 /// Ends a session (logout).
@@ -326,7 +337,15 @@ mod tests {
             password_login(&s, "wangfang", "王芳的演示密码2026", 20),
             Err(LoginError::RateLimited)
         ));
-        assert!(password_login(&s, "wangfang", "王芳的演示密码2026", 11 + FAILURE_WINDOW_SECS).is_ok());
+        assert!(
+            password_login(
+                &s,
+                "wangfang",
+                "王芳的演示密码2026",
+                11 + FAILURE_WINDOW_SECS
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -335,14 +354,23 @@ mod tests {
         let token = login_link(&s, "wangfang", 1_000).expect("link");
         assert!(token.starts_with(LINK_TOKEN_PREFIX));
         assert!(link_login(&s, &token, 1_001).is_ok());
-        assert!(matches!(link_login(&s, &token, 1_002), Err(LoginError::BadLink)));
+        assert!(matches!(
+            link_login(&s, &token, 1_002),
+            Err(LoginError::BadLink)
+        ));
         let late = login_link(&s, "wangfang", 1_000).expect("link");
         assert!(matches!(
             link_login(&s, &late, 1_000 + LINK_SECS),
             Err(LoginError::BadLink)
         ));
         let rep = login_link(&s, "zhangwei", 1_000).expect("link");
-        assert!(matches!(link_login(&s, &rep, 1_001), Err(LoginError::NotAManager)));
-        assert!(matches!(login_link(&s, "nobody", 1), Err(Error::NotFound(_))));
+        assert!(matches!(
+            link_login(&s, &rep, 1_001),
+            Err(LoginError::NotAManager)
+        ));
+        assert!(matches!(
+            login_link(&s, "nobody", 1),
+            Err(Error::NotFound(_))
+        ));
     }
 }

@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(count(s, r#"<rect class="bar"#), 8);
         assert_eq!(count(s, "<title>张伟 · "), 3);
         // 10 is the axis maximum: its bar is the whole plot height (280 - 12 - 48).
-        assert!(s.contains(r#"height="220.0"><title>张伟 · 11-02: 10</title>"#), "{s}");
+        assert!(
+            s.contains(r#"height="220.0"><title>张伟 · 11-02: 10</title>"#),
+            "{s}"
+        );
         assert!(s.contains(r#"height="0.0"><title>张伟 · 11-03: 0</title>"#));
         assert!(s.contains(">10</text>") && s.contains(">5</text>"));
     }

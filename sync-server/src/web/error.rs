@@ -53,9 +53,9 @@ impl PageError {
             PageError::Login(LoginError::BadLogin | LoginError::BadLink) => {
                 StatusCode::UNAUTHORIZED
             }
-            PageError::Login(LoginError::NotAManager) | PageError::BadOrigin | PageError::BadCsrf => {
-                StatusCode::FORBIDDEN
-            }
+            PageError::Login(LoginError::NotAManager)
+            | PageError::BadOrigin
+            | PageError::BadCsrf => StatusCode::FORBIDDEN,
             PageError::Login(LoginError::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Login(LoginError::Server(e)) | PageError::Server(e) => e.status(),
         }

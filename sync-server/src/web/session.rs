@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn the_cookie_is_http_only_strict_and_secure_when_asked() {
         let c = session_cookie("fbw_x", false);
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"), "{c}");
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+            "{c}"
+        );
         assert!(!c.contains("Secure"));
         assert!(session_cookie("fbw_x", true).ends_with("; Secure"));
     }
@@ -165,7 +168,10 @@ mod tests {
         assert!(check_origin(&ok).is_ok());
         for origin in ["http://evil.example", "null", "http://127.0.0.1:8788"] {
             let h = headers(&[(header::HOST, "127.0.0.1:8787"), (header::ORIGIN, origin)]);
-            assert!(matches!(check_origin(&h), Err(PageError::BadOrigin)), "{origin}");
+            assert!(
+                matches!(check_origin(&h), Err(PageError::BadOrigin)),
+                "{origin}"
+            );
         }
         let none = headers(&[(header::HOST, "127.0.0.1:8787")]);
         assert!(matches!(check_origin(&none), Err(PageError::BadOrigin)));

@@ -97,7 +97,10 @@ pub(super) fn session(c: &Connection, token_hash: &str, now: i64) -> Result<Opti
 }
 
 pub(super) fn delete_session(tx: &Transaction<'_>, token_hash: &str) -> Result<()> {
-    tx.execute("DELETE FROM web_sessions WHERE token_hash = ?1", [token_hash])?;
+    tx.execute(
+        "DELETE FROM web_sessions WHERE token_hash = ?1",
+        [token_hash],
+    )?;
     Ok(())
 }
 
