@@ -88,6 +88,7 @@ pub(crate) use push::{
     Writer, keep_committed, load_stored, new_changes_checked, root_string, take_or_load,
     validate_card_id,
 };
+pub(crate) use stored_bytes::stored_bytes;
 
 /// How many pushed cards are written per storage transaction (and held in memory, applied
 /// but not yet written, at once).
@@ -102,6 +103,10 @@ pub struct SyncLimits {
     pub max_response_bytes: u32,
     /// How long after a handoff the previous owner's late edits are accepted.
     pub handoff_grace_secs: i64,
+    /// Most pending review items one device may have (late edits past the grace period).
+    pub review_max_items: u64,
+    /// Most bytes of one device's pending review items.
+    pub review_max_bytes: u64,
 }
 
 /// What a sync moved, for metrics and logs (counts only, no content).
@@ -211,6 +216,7 @@ fn is_card_refusal(e: &Error) -> bool {
         e,
         Error::AccessDenied
             | Error::HandoffExpired
+            | Error::ReviewFull
             | Error::ActorMismatch
             | Error::AuthorMismatch
             | Error::BadChange(_)
