@@ -74,7 +74,7 @@ mod stored_bytes;
 use std::collections::HashSet;
 
 use fieldbook_core::sync::wire::{
-    CardAck, CardRefusal, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    ActorInfo, CardAck, CardRefusal, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 
 use crate::auth::read_cursor;
@@ -201,8 +201,48 @@ pub fn sync(
         &mut response,
         &mut stats,
     )?;
+    directory(storage, device, &mut response)?;
     storage.record_sync(&device.id, now)?;
     Ok((response, stats))
+}
+
+/// Names the actors of the delivered cards' changes (device name, person, role) so the
+/// device's history shows who wrote them. The assignment records
+/// (`SyncResponse::assignments`) wait for the handoff's assignment history in storage.
+/// The device itself is always named: its own edits are in its history too.
+fn directory(storage: &dyn Storage, device: &Device, response: &mut SyncResponse) -> Result<()> {
+    let cards: Vec<String> = response.changes.iter().map(|c| c.card_id.clone()).collect();
+    let mut entries = if cards.is_empty() {
+        Vec::new()
+    } else {
+        storage.actor_directory(&cards)?
+    };
+    if !entries.iter().any(|e| e.actor == device.actor) {
+        let person_name = storage
+            .person(&device.person_id)?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        for actor in std::iter::once(&device.actor).chain(&device.former_actors) {
+            entries.push(crate::storage::ActorEntry {
+                actor: actor.clone(),
+                device_name: device.name.clone(),
+                person_id: device.person_id.clone(),
+                person_name: person_name.clone(),
+                role: device.role,
+            });
+        }
+    }
+    response.actors = entries
+        .into_iter()
+        .map(|e| ActorInfo {
+            actor: e.actor,
+            device_name: e.device_name,
+            person_id: e.person_id,
+            person_name: e.person_name,
+            role: e.role.as_str().to_owned(),
+        })
+        .collect();
+    Ok(())
 }
 
 /// Errors that refuse one card rather than the whole request.

@@ -26,8 +26,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use super::{
-    CardCommit, CardSummary, CommitOutcome, Device, HeldChanges, NewDevice, NewEnrolment, Person,
-    Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
+    ActorEntry, CardCommit, CardSummary, CommitOutcome, Device, HeldChanges, NewDevice,
+    NewEnrolment, Person, Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
 };
 use crate::error::{Error, Result};
 
@@ -302,6 +302,10 @@ impl Storage for SqliteStorage {
 
     fn hold_changes(&self, held: &HeldChanges) -> Result<()> {
         self.write(|tx| held::hold_changes(tx, held))
+    }
+
+    fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>> {
+        self.read(|c| devices::actor_directory(c, card_ids))
     }
 
     fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>> {

@@ -10,6 +10,7 @@ mod converge;
 mod counts;
 mod disk;
 mod faults;
+mod handoff;
 mod quarantine;
 mod recover;
 mod shared;
