@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticated));
     public
         .merge(authenticated_routes)
+        .merge(crate::handoff::api::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(
             JSON_BODY_LIMIT.min(config.max_body_bytes),
@@ -282,7 +283,7 @@ async fn read_wire_body(
     Ok((bytes, permit))
 }
 
-fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
+pub(crate) fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
     match body {
         Ok(Json(v)) => Ok(v),
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge),
