@@ -528,6 +528,22 @@ pub struct LateEdit {
     pub received_at: i64,
 }
 
+/// Who an actor is: the device it is bound to (current or former actor), for the
+/// directory a sync response carries so devices name each other in history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActorEntry {
+    /// The actor id.
+    pub actor: Vec<u8>,
+    /// The name the device was enrolled with.
+    pub device_name: String,
+    /// The device's person.
+    pub person_id: String,
+    /// That person's display name.
+    pub person_name: String,
+    /// The device's role.
+    pub role: Role,
+}
+
 /// The server's identity and secrets, created once with the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerIdentity {
@@ -685,4 +701,9 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Option<CommitOutcome>>;
     /// A card's late edits (log entries marked `late`), in log order.
     fn late_edits(&self, card_id: &str) -> Result<Vec<LateEdit>>;
+
+    // --- device ---
+    /// Every actor (current and former) of every device that wrote a log entry of these
+    /// cards, with the device's name, person and role, by actor. Unknown cards add nothing.
+    fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>>;
 }

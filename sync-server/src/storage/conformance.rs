@@ -70,6 +70,11 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             review_decisions_are_recorded_once,
         ),
         ("late_edits_are_listed", late_edits_are_listed),
+        // --- device ---
+        (
+            "actor_directory_names_every_actor_of_the_writers",
+            actor_directory_names_every_actor_of_the_writers,
+        ),
     ];
     for (name, check) in checks {
         let storage = factory();
@@ -985,4 +990,63 @@ fn late_edits_are_listed(s: &dyn Storage) {
     assert_eq!(edits[1].hash, hex::encode([3u8; 32]));
     assert!(edits[0].position < edits[1].position);
     assert!(s.late_edits("c2").expect("late").is_empty());
+}
+
+// --- device ---
+fn actor_directory_names_every_actor_of_the_writers(s: &dyn Storage) {
+    org(s);
+    for (token, person, role, name) in [
+        ("t1", "rep-a", Role::Rep, "演示手机"),
+        ("t2", "boss", Role::Manager, "经理平板"),
+        ("t3", "rep-b", Role::Rep, "备用手机"),
+    ] {
+        s.create_enrolment(&NewEnrolment {
+            token_hash: token.into(),
+            person_id: person.into(),
+            role,
+            device_name: name.into(),
+            expires_at: 2_000,
+        })
+        .expect("enrolment");
+    }
+    enrol(s, "t1", "d1", 1, 1_000).expect("redeem");
+    enrol(s, "t2", "d2", 2, 1_000).expect("redeem");
+    enrol(s, "t3", "d3", 3, 1_000).expect("redeem");
+    s.rekey_device("d1", &[5; 16], 1_100).expect("rekey");
+    let a = s
+        .commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("commit");
+    s.commit_card(&commit("c1", Some(a.last_position), vec![change(2)], "d2"))
+        .expect("commit");
+    s.commit_card(&commit("c2", None, vec![change(3)], "d3"))
+        .expect("commit");
+
+    let dir = s.actor_directory(&["c1".to_owned()]).expect("directory");
+    let got: Vec<(Vec<u8>, &str, &str, Role)> = dir
+        .iter()
+        .map(|e| {
+            (
+                e.actor.clone(),
+                e.device_name.as_str(),
+                e.person_id.as_str(),
+                e.role,
+            )
+        })
+        .collect();
+    // d1's former actor and its current one; d2 as a manager's; d3 wrote nothing to c1.
+    assert_eq!(
+        got,
+        vec![
+            (vec![1; 16], "演示手机", "rep-a", Role::Rep),
+            (vec![2; 16], "经理平板", "boss", Role::Manager),
+            (vec![5; 16], "演示手机", "rep-a", Role::Rep),
+        ]
+    );
+    assert_eq!(dir[0].person_name, "Name of rep-a");
+    assert!(s.actor_directory(&[]).expect("empty").is_empty());
+    assert!(
+        s.actor_directory(&["nope".to_owned()])
+            .expect("unknown")
+            .is_empty()
+    );
 }

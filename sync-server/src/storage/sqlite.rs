@@ -28,10 +28,10 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use super::{
-    Assignment, CardCommit, CardMove, CardMoves, CardSummary, CommitOutcome, Device, HeldChanges,
-    HoldRequest, LateEdit, NewDevice, NewEnrolment, Person, ReviewDecision, ReviewFilter,
-    ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity, Storage, StoredCard, Territory,
-    TerritoryHandoff,
+    ActorEntry, Assignment, CardCommit, CardMove, CardMoves, CardSummary, CommitOutcome, Device,
+    HeldChanges, HoldRequest, LateEdit, NewDevice, NewEnrolment, Person, ReviewDecision,
+    ReviewFilter, ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity, Storage, StoredCard,
+    Territory, TerritoryHandoff,
 };
 use crate::error::{Error, Result};
 
@@ -306,6 +306,10 @@ impl Storage for SqliteStorage {
 
     fn hold_changes(&self, held: &HoldRequest) -> Result<Option<u64>> {
         self.write(|tx| held::hold_changes(tx, held))
+    }
+
+    fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>> {
+        self.read(|c| devices::actor_directory(c, card_ids))
     }
 
     fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>> {

@@ -4,8 +4,8 @@
 //!
 //! The server half is asserted here. What A's device does afterwards (purging what was
 //! handed over, telling the rep which edits went to review) is the device's part of issue
-//! 8: `device_half_purges_and_is_told_about_review` states it and is ignored until that
-//! lands on main.
+//! 8: `device_half_purges_and_is_told_about_review` states it (and sync/device_handoff.rs
+//! the rest of the device's half).
 
 use std::collections::BTreeMap;
 
@@ -429,7 +429,6 @@ fn a_territory_gained_during_a_first_sync_arrives_whole_in_the_same_pass() {
 /// of the handed cards and knows which of its edits went to review. Ignored until the
 /// device engineer's branch lands on main; the server half above does not depend on it.
 #[test]
-#[ignore = "device half of issue 8: purge after review, told which edits went to review"]
 fn device_half_purges_and_is_told_about_review() {
     let mut w = world(Config::default());
     hand_over_east(&w.server).expect("handoff");

@@ -8,6 +8,7 @@ mod support;
 mod clock_skew;
 mod converge;
 mod counts;
+mod device_handoff;
 mod disk;
 mod faults;
 mod handoff;
