@@ -199,8 +199,12 @@ pub fn link_login(
     open_session(storage, &person, now)
 }
 
-/// The role a person signs in to the dashboard with: managers as managers; a rep never.
+/// The role a person signs in to the dashboard with: managers as managers; a rep, or a
+/// deactivated person, never.
 pub fn dashboard_role(person: &Person) -> Option<Role> {
+    if !person.active {
+        return None;
+    }
     match person.kind {
         PersonKind::Manager => Some(Role::Manager),
         PersonKind::Rep => None,
