@@ -208,3 +208,28 @@ fn failed_logins_are_limited_and_a_rep_is_refused() {
         303
     );
 }
+
+#[test]
+fn the_demo_prints_a_manager_login_that_works() {
+    let server = TestServer::start();
+    let s = server.storage();
+    fieldbook_server::demo::seed(s.as_ref(), 1, chrono::Utc::now().date_naive()).expect("seed");
+    let token = fieldbook_server::demo::dashboard_login(s.as_ref(), server.state.now())
+        .expect("demo login");
+    let origin = server.url();
+    let by_password = login(
+        &server,
+        fieldbook_server::demo::MANAGER.0,
+        fieldbook_server::demo::MANAGER_PASSWORD,
+        Some(&origin),
+    );
+    assert_eq!(by_password.status(), 303);
+    let by_link = client()
+        .post(format!("{}/login/link", server.url()))
+        .header(header::ORIGIN, &origin)
+        .form(&[("token", token.as_str())])
+        .send()
+        .expect("link");
+    assert_eq!(by_link.status(), 303);
+    assert_eq!(by_link.headers()[header::LOCATION], "/team");
+}
