@@ -334,6 +334,20 @@ fn a_card_moves_by_a_change_the_server_writes_for_the_manager() {
         .find(|c| c.card_id == moving)
         .expect("lina receives the card");
     assert_eq!(item.kind, fieldbook_core::sync::wire::PayloadKind::Snapshot);
+    // Her history can name the move's author: the server, for wang.
+    let named = response
+        .actors
+        .iter()
+        .find(|a| a.actor == actor.to_bytes())
+        .expect("the server's actor is in the directory");
+    assert_eq!(
+        (
+            named.device_name.as_str(),
+            named.person_id.as_str(),
+            named.person_name.as_str()
+        ),
+        ("server", "wang", "Wang Fang")
+    );
     assert_eq!(lina.get(&moving, "territory").as_deref(), Some("sh-west"));
     assert_eq!(
         lina.get(&moving, "name").as_deref(),
