@@ -566,3 +566,38 @@ fn a_flood_of_late_edits_is_refused_not_stored() {
         .sum();
     assert_eq!(held, 2);
 }
+
+#[test]
+fn an_administrator_hands_off_any_territory_and_a_rep_sees_no_queue() {
+    let env = Env::start();
+    let zhang = env.rep("zhangwei");
+    let (status, body) = get(&env, &zhang, "/v1/manager/review");
+    assert_eq!((status, code(&body)), (403, "access.denied"));
+    let (status, _) = get(
+        &env,
+        &env.device("chen", Role::Manager),
+        "/v1/manager/territories/sh-east/assignments",
+    );
+    assert_eq!(status, 403);
+    // chen's admin device: every territory is in scope.
+    let admin = env.device("chen", Role::Admin);
+    let (status, out) = post(
+        &env,
+        &admin,
+        "/v1/manager/handoffs",
+        &handoff_body("zhangwei", "lina"),
+    );
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["assignments"][0]["decided_by"], "chen");
+    let (status, history) = get(&env, &admin, "/v1/manager/territories/sh-east/assignments");
+    assert_eq!(status, 200);
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    // A territory that does not exist: only an administrator is told so.
+    let mut body = handoff_body("zhangwei", "lina");
+    body["territory"] = json!("nowhere");
+    let (status, out) = post(&env, &admin, "/v1/manager/handoffs/preview", &body);
+    assert_eq!((status, code(&out)), (404, "admin.not_found"));
+    let wang = env.device("wang", Role::Manager);
+    let (status, out) = post(&env, &wang, "/v1/manager/handoffs/preview", &body);
+    assert_eq!((status, code(&out)), (403, "access.denied"));
+}
