@@ -53,6 +53,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/login/link", get(login::link_form).post(login::link))
         .route("/logout", post(login::logout))
         .route("/team", get(pages::team))
+        .route("/review", get(pages::review))
+        .route("/review/{id}/accept", post(pages::review_accept))
+        .route("/review/{id}/discard", post(pages::review_discard))
         .route(STYLESHEET_PATH, get(stylesheet))
         .layer(middleware::map_response(security_headers))
 }

@@ -233,3 +233,37 @@ fn the_demo_prints_a_manager_login_that_works() {
     assert_eq!(by_link.status(), 303);
     assert_eq!(by_link.headers()[header::LOCATION], "/team");
 }
+
+#[test]
+fn the_review_page_lists_the_queue_and_its_forms_need_the_csrf_token() {
+    let server = server();
+    let origin = server.url();
+    let cookie = session_cookie(&login(&server, "wangjl", PASSWORD, Some(&origin)));
+    let page = client()
+        .get(format!("{}/review", server.url()))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .expect("review");
+    assert_eq!(page.status(), 200);
+    let html = page.text().expect("html");
+    assert!(html.contains("id=\"review-empty\""));
+    // With the right token, an item the manager cannot see is refused like a missing one.
+    let unknown = client()
+        .post(format!("{}/review/999/accept", server.url()))
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, &origin)
+        .form(&[("csrf", csrf_of(&html))])
+        .send()
+        .expect("accept");
+    assert_eq!(unknown.status(), 403);
+    assert!(unknown.text().expect("html").contains("access.denied"));
+    let forged = client()
+        .post(format!("{}/review/1/discard", server.url()))
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, &origin)
+        .form(&[("csrf", "0".repeat(64))])
+        .send()
+        .expect("discard");
+    assert_eq!(forged.status(), 403);
+    assert!(forged.text().expect("html").contains("web.bad_csrf"));
+}

@@ -2,13 +2,15 @@
 //! one template. Text from users passes [`super::text::shown`] on its way into a view.
 
 use askama::Template;
-use axum::extract::State;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::PageError;
 use super::error::render_failed;
-use super::session::{Dashboard, session_token};
+use super::session::{Dashboard, check_origin, session_token};
 use super::text::shown;
 use crate::AppState;
 use crate::storage::{PersonKind, Storage};
@@ -128,4 +130,114 @@ pub(super) async fn team(
         nav: Nav::new(&dashboard, "team"),
         rows,
     }))
+}
+
+/// One item of the review queue.
+pub(crate) struct ReviewRow {
+    id: u64,
+    card_name: String,
+    territory: String,
+    person: String,
+    device: String,
+    received_at: String,
+    changes: u32,
+    status: &'static str,
+    pending: bool,
+}
+
+/// 审核: the review queue, with accept and discard on each pending item.
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    nav: Nav,
+    rows: Vec<ReviewRow>,
+}
+
+fn status_label(s: crate::storage::ReviewStatus) -> &'static str {
+    match s {
+        crate::storage::ReviewStatus::Pending => "待审核",
+        crate::storage::ReviewStatus::Accepted => "已接受",
+        crate::storage::ReviewStatus::Discarded => "已丢弃",
+    }
+}
+
+pub(super) async fn review(
+    State(state): State<AppState>,
+    dashboard: Dashboard,
+) -> Result<Response, PageError> {
+    let viewer = dashboard.viewer.clone();
+    let page = crate::http::blocking(&state, move |s| {
+        crate::review::list(s, &viewer, &crate::review::ReviewQuery::default())
+    })
+    .await?;
+    let rows = page
+        .items
+        .into_iter()
+        .map(|i| ReviewRow {
+            id: i.id,
+            card_name: shown(i.card_name.as_deref().unwrap_or(&i.card_id)),
+            territory: shown(i.territory.as_deref().unwrap_or("—")),
+            person: shown(&i.person_id),
+            device: shown(i.device_name.as_deref().unwrap_or(&i.device_id)),
+            received_at: beijing(i.received_at),
+            changes: i.changes,
+            status: status_label(i.status),
+            pending: i.status == crate::storage::ReviewStatus::Pending,
+        })
+        .collect();
+    Ok(render(&ReviewPage {
+        nav: Nav::new(&dashboard, "review"),
+        rows,
+    }))
+}
+
+/// A form that carries only the CSRF token.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct CsrfForm {
+    csrf: String,
+}
+
+fn checked_form(
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<(), PageError> {
+    check_origin(headers)?;
+    let Form(form) = form.map_err(|e| PageError::Server(crate::Error::Malformed(e.body_text())))?;
+    dashboard.check_form(&form.csrf)
+}
+
+pub(super) async fn review_accept(
+    State(state): State<AppState>,
+    dashboard: Dashboard,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    checked_form(&dashboard, &headers, form)?;
+    let viewer = dashboard.viewer.clone();
+    let docs = state.docs.clone();
+    let now = state.now();
+    crate::http::blocking(&state, move |s| {
+        crate::review::accept(s, &docs, &viewer, id, now)
+    })
+    .await?;
+    Ok(Redirect::to("/review").into_response())
+}
+
+pub(super) async fn review_discard(
+    State(state): State<AppState>,
+    dashboard: Dashboard,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    checked_form(&dashboard, &headers, form)?;
+    let viewer = dashboard.viewer.clone();
+    let now = state.now();
+    crate::http::blocking(&state, move |s| {
+        crate::review::discard(s, &viewer, id, None, now)
+    })
+    .await?;
+    Ok(Redirect::to("/review").into_response())
 }
