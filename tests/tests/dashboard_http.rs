@@ -267,3 +267,34 @@ fn the_review_page_lists_the_queue_and_its_forms_need_the_csrf_token() {
     assert_eq!(forged.status(), 403);
     assert!(forged.text().expect("html").contains("web.bad_csrf"));
 }
+
+#[test]
+fn a_session_cookie_is_a_viewer_of_the_json_api_but_posts_need_this_origin() {
+    let server = server();
+    let origin = server.url();
+    let cookie = session_cookie(&login(&server, "wangjl", PASSWORD, Some(&origin)));
+    let list = client()
+        .get(format!("{}/v1/manager/review", server.url()))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .expect("review list");
+    assert_eq!(list.status(), 200);
+    let body: serde_json::Value = list.json().expect("json");
+    assert_eq!(body["total"], 0);
+    let cross_site = client()
+        .post(format!("{}/v1/manager/review/1/discard", server.url()))
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, "http://evil.example")
+        .json(&serde_json::json!({}))
+        .send()
+        .expect("discard");
+    assert_eq!(cross_site.status(), 403);
+    let body: serde_json::Value = cross_site.json().expect("json");
+    assert_eq!(body["code"], "access.denied");
+    let signed_out = client()
+        .get(format!("{}/v1/manager/review", server.url()))
+        .header(header::COOKIE, "fieldbook_session=fbw_not-a-session")
+        .send()
+        .expect("review list");
+    assert_eq!(signed_out.status(), 401);
+}
