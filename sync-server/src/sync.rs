@@ -214,7 +214,8 @@ pub fn sync(
 /// Names the actors of the delivered cards' changes (device name, person, role) so the
 /// device's history shows who wrote them, and sends the assignment history of every card
 /// delivered whole (a card new to the device: a handoff brings it so) for its handover
-/// dossier. The device itself is always named: its own edits are in its history too.
+/// dossier. The device itself is named whenever cards move (its own edits are in its
+/// history too), and a sync that moves nothing carries no directory.
 fn directory(storage: &dyn Storage, device: &Device, response: &mut SyncResponse) -> Result<()> {
     let cards: Vec<String> = response.changes.iter().map(|c| c.card_id.clone()).collect();
     let mut assignments = Vec::new();
@@ -243,7 +244,9 @@ fn directory(storage: &dyn Storage, device: &Device, response: &mut SyncResponse
     } else {
         storage.actor_directory(&cards)?
     };
-    if !entries.iter().any(|e| e.actor == device.actor) {
+    // A sync that moved nothing names nobody: a no-op sync stays a few bytes each way.
+    let moved = !cards.is_empty() || !response.acks.is_empty();
+    if moved && !entries.iter().any(|e| e.actor == device.actor) {
         let person_name = storage
             .person(&device.person_id)?
             .map(|p| p.name)
