@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::storage::{
     Assignment, CardCommit, CardMoves, NewChange, Storage, StoredCard, TerritoryHandoff,
 };
-use crate::sync::{load_stored, root_string, stored_bytes, take_or_load, validate_card_id};
+use crate::sync::{root_string, stored_bytes, take_or_load, validate_card_id};
 use crate::viewer::Viewer;
 
 /// The device id the log records for changes the server itself wrote (card moves).
@@ -348,10 +348,7 @@ fn move_commit(
     viewer: &Viewer,
     now: i64,
 ) -> Result<CardCommit> {
-    let mut doc: Automerge = match take_or_load(docs, Some(stored)) {
-        Ok(doc) => doc,
-        Err(_) => load_stored(Some(stored))?,
-    };
+    let mut doc: Automerge = take_or_load(docs, Some(stored))?;
     let before = doc.get_heads();
     // The author first: setting it mints an actor, which the server's own then replaces.
     doc.set_author(Some(Author::from(viewer.person_id.as_bytes().to_vec())));

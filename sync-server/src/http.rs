@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticated));
     public
         .merge(authenticated_routes)
+        .merge(crate::web::routes())
         .merge(crate::handoff::api::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(

@@ -21,7 +21,7 @@
 //! JSON of a card's values; [`http`] routes and the per-request checks that run before a
 //! body is read; [`limits`] per-device and per-request bounds; [`serve`] the connection
 //! loop (connection cap, timeouts, graceful shutdown); [`metrics`] Prometheus; [`error`]
-//! codes.
+//! codes; [`web`] the manager's dashboard (login, sessions, pages, charts).
 
 pub mod admin;
 pub mod auth;
@@ -43,6 +43,7 @@ pub mod serve;
 pub mod storage;
 pub mod sync;
 pub mod viewer;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -102,6 +103,9 @@ pub struct Config {
     pub max_pushes_per_request: usize,
     /// How long a graceful shutdown waits for open requests to finish.
     pub shutdown_grace: Duration,
+    /// Whether the dashboard's session cookie is marked `Secure` (served over https, or
+    /// behind a proxy that terminates TLS).
+    pub web_secure_cookies: bool,
 }
 
 impl Default for Config {
@@ -125,6 +129,7 @@ impl Default for Config {
             max_inflight_body_bytes: 256 * 1024 * 1024,
             max_pushes_per_request: 5_000,
             shutdown_grace: Duration::from_secs(30),
+            web_secure_cookies: false,
         }
     }
 }

@@ -76,6 +76,25 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Set a manager's dashboard password, read from standard input (one line).
+    SetPassword {
+        /// The person.
+        #[arg(long)]
+        person: String,
+    },
+    /// Print a one-time dashboard login link for a manager (valid 15 minutes).
+    LoginLink {
+        /// The person.
+        #[arg(long)]
+        person: String,
+        /// The server's address as the manager's browser reaches it.
+        #[arg(
+            long,
+            env = "FIELDBOOK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8787"
+        )]
+        url: String,
+    },
     /// Hand a territory (or chosen cards of it) from one rep to another, as a manager.
     /// Prints what moved (or, with --preview, what would) as JSON.
     Handoff(HandoffArgs),
@@ -222,6 +241,9 @@ struct ServeArgs {
     /// cores, at least 4).
     #[arg(long, env = "FIELDBOOK_WORK_SLOTS", default_value_t = Config::default().max_concurrent_work)]
     work_slots: usize,
+    /// Mark the dashboard's session cookie `Secure` (when served over https).
+    #[arg(long, env = "FIELDBOOK_WEB_SECURE_COOKIES")]
+    web_secure_cookies: bool,
     /// Print the effective settings and exit without serving.
     #[arg(long)]
     print_config: bool,
@@ -247,6 +269,7 @@ impl ServeArgs {
             max_inflight_body_bytes: self.max_inflight_body_bytes,
             max_pushes_per_request: self.max_pushes_per_request,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            web_secure_cookies: self.web_secure_cookies,
         }
     }
 }
@@ -390,6 +413,20 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
         Command::Device {
             command: DeviceCommand::Revoke { device },
         } => admin::revoke_device(&storage, &device),
+        Command::SetPassword { person } => {
+            let password = read_password_line()?;
+            let now = fieldbook_server::auth::now();
+            fieldbook_server::web::account::set_password(&storage, &person, &password, now)?;
+            eprintln!("dashboard password set for {person}; their open sessions ended");
+            Ok(())
+        }
+        Command::LoginLink { person, url } => {
+            let now = fieldbook_server::auth::now();
+            let token = fieldbook_server::web::account::login_link(&storage, &person, now)?;
+            println!("{}", fieldbook_server::web::login_link_url(&url, &token));
+            eprintln!("one-time dashboard login link (shown once; valid for 15 minutes)");
+            Ok(())
+        }
         Command::Handoff(args) => {
             let viewer = handoff::manager_viewer(&storage, &args.by)?;
             let request = handoff::HandoffRequest {
@@ -448,6 +485,16 @@ fn print_json<T: serde::Serialize>(value: &T) -> fieldbook_server::Result<()> {
     Ok(())
 }
 
+/// One line of standard input, without its line ending: the password never appears in
+/// the process list or the shell history.
+fn read_password_line() -> fieldbook_server::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| fieldbook_server::Error::Invalid(format!("reading the password: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 fn serve(state: fieldbook_server::AppState, listen: SocketAddr) -> fieldbook_server::Result<()> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| fieldbook_server::Error::Internal(e.to_string()))?;
@@ -482,6 +529,18 @@ fn print_demo_welcome(
     for (who, _, token) in &tokens {
         println!("  {} {token}", pad_to_width(who, 28));
     }
+    let link = fieldbook_server::demo::dashboard_login(storage, fieldbook_server::auth::now())?;
+    println!();
+    println!("The manager's dashboard, in a browser: {url}/login");
+    println!(
+        "  account {}, password {}",
+        fieldbook_server::demo::MANAGER.0,
+        fieldbook_server::demo::MANAGER_PASSWORD
+    );
+    println!(
+        "  or this one-time link (15 minutes): {}",
+        fieldbook_server::web::login_link_url(&url, &link)
+    );
     if let Some((_, rep, token)) = tokens.first() {
         println!();
         println!("Enrol a phone for {rep} with the CLI and fetch its cards:");
@@ -587,6 +646,7 @@ mod tests {
             "11",
             "--work-slots",
             "3",
+            "--web-secure-cookies",
         ]);
         assert_eq!(args.listen, "0.0.0.0:9000".parse().expect("addr"));
         let c = args.config();
@@ -606,6 +666,7 @@ mod tests {
         assert_eq!(c.review_max_bytes_per_device, 13000);
         assert_eq!(c.doc_cache_cards, 11);
         assert_eq!(c.max_concurrent_work, 3);
+        assert!(c.web_secure_cookies);
     }
 
     #[test]

@@ -553,6 +553,32 @@ pub struct ServerIdentity {
     pub cursor_key: [u8; 32],
 }
 
+/// A one-time dashboard login link, stored by hash (`fieldbook-server login-link`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLoginLink {
+    /// SHA-256 (hex) of the link's token.
+    pub token_hash: String,
+    /// The manager it logs in.
+    pub person_id: String,
+    /// Unix seconds after which the link is refused.
+    pub expires_at: i64,
+}
+
+/// A dashboard session, stored by the hash of its cookie's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 (hex) of the session cookie's token.
+    pub token_hash: String,
+    /// The person signed in.
+    pub person_id: String,
+    /// The token every form of this session carries (compared in constant time).
+    pub csrf_token: String,
+    /// When it was opened (unix seconds).
+    pub created_at: i64,
+    /// When it ends (unix seconds).
+    pub expires_at: i64,
+}
+
 /// Everything the server persists. See the module docs for the guarantees.
 pub trait Storage: Send + Sync + 'static {
     /// The server's identity, created with the database.
@@ -662,6 +688,29 @@ pub trait Storage: Send + Sync + 'static {
     fn fallback_state(&self, device_id: &str, card_id: &str) -> Result<Option<Vec<u8>>>;
     /// Persists the `automerge::sync::State` of a device for a card (fallback).
     fn save_fallback_state(&self, device_id: &str, card_id: &str, state: &[u8]) -> Result<()>;
+
+    // --- web ---
+    /// Sets a person's dashboard password (an argon2id PHC string); their open sessions end.
+    fn set_web_password(&self, person_id: &str, password_hash: &str, now: i64) -> Result<()>;
+    /// A person's dashboard password hash, if one was set.
+    fn web_password(&self, person_id: &str) -> Result<Option<String>>;
+    /// Stores a one-time login link.
+    fn create_login_link(&self, link: &NewLoginLink) -> Result<()>;
+    /// Spends a login link: the person it logs in, once, before its expiry; `None` after.
+    fn redeem_login_link(&self, token_hash: &str, now: i64) -> Result<Option<String>>;
+    /// Opens a session (and drops sessions expired by `session.created_at`).
+    fn create_web_session(&self, session: &WebSession) -> Result<()>;
+    /// A session by its token's hash, if it has not expired by `now`.
+    fn web_session(&self, token_hash: &str, now: i64) -> Result<Option<WebSession>>;
+    /// Ends a session (logout); ending an unknown one is not an error.
+    fn delete_web_session(&self, token_hash: &str) -> Result<()>;
+    /// Records a failed login of a person at `now` and returns their failures in the last
+    /// `window_secs` (this one included); older ones are forgotten.
+    fn record_login_failure(&self, person_id: &str, now: i64, window_secs: i64) -> Result<u32>;
+    /// A person's failed logins after `since`.
+    fn login_failures(&self, person_id: &str, since: i64) -> Result<u32>;
+    /// Forgets a person's failed logins (after a successful one).
+    fn clear_login_failures(&self, person_id: &str) -> Result<()>;
     // --- handoff ---
 
     /// Hands a whole territory from its current owner to another rep, in one transaction:

@@ -258,6 +258,23 @@ fn directory(storage: &dyn Storage, device: &Device, response: &mut SyncResponse
             });
         }
     }
+    if !cards.is_empty() {
+        // Changes the server wrote for a manager (a card moved): named as the server's,
+        // in that person's name, so history says "moved by 王芳 (server)".
+        for a in storage.server_actors()? {
+            let person_name = storage
+                .person(&a.person_id)?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            entries.push(crate::storage::ActorEntry {
+                actor: a.actor,
+                device_name: crate::handoff::SERVER_DEVICE.to_owned(),
+                person_id: a.person_id,
+                person_name,
+                role: Role::Manager,
+            });
+        }
+    }
     response.actors = entries
         .into_iter()
         .map(|e| ActorInfo {

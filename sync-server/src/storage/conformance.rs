@@ -5,8 +5,9 @@
 //! changes: storage never interprets Automerge data, so neither do its tests.
 
 use super::{
-    CardCommit, CardMoves, HoldRequest, NewChange, NewDevice, NewEnrolment, Person, PersonKind,
-    ReviewDecision, ReviewFilter, ReviewStatus, Role, Storage, TerritoryHandoff,
+    CardCommit, CardMoves, HoldRequest, NewChange, NewDevice, NewEnrolment, NewLoginLink, Person,
+    PersonKind, ReviewDecision, ReviewFilter, ReviewStatus, Role, Storage, TerritoryHandoff,
+    WebSession,
 };
 use crate::error::Error;
 
@@ -75,6 +76,13 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             "actor_directory_names_every_actor_of_the_writers",
             actor_directory_names_every_actor_of_the_writers,
         ),
+        // --- web ---
+        (
+            "web_links_are_one_time_and_expire",
+            web_links_are_one_time_and_expire,
+        ),
+        ("web_sessions_expire_and_end", web_sessions_expire_and_end),
+        ("web_login_failures_window", web_login_failures_window),
     ];
     for (name, check) in checks {
         let storage = factory();
@@ -544,6 +552,85 @@ fn handoff_times_and_held_changes(s: &dyn Storage) {
         0,
         "held changes are not in the log"
     );
+}
+
+// --- web ---
+
+fn web_links_are_one_time_and_expire(s: &dyn Storage) {
+    person(s, "wangfang", PersonKind::Manager);
+    for (hash, expires) in [("h-live", 2_000), ("h-old", 1_000)] {
+        s.create_login_link(&NewLoginLink {
+            token_hash: hash.into(),
+            person_id: "wangfang".into(),
+            expires_at: expires,
+        })
+        .expect("link");
+    }
+    assert_eq!(s.redeem_login_link("h-old", 1_000).expect("redeem"), None);
+    assert_eq!(
+        s.redeem_login_link("h-live", 1_500)
+            .expect("redeem")
+            .as_deref(),
+        Some("wangfang")
+    );
+    assert_eq!(s.redeem_login_link("h-live", 1_500).expect("again"), None);
+    assert_eq!(
+        s.redeem_login_link("h-unknown", 1_500).expect("unknown"),
+        None
+    );
+
+    assert_eq!(s.web_password("wangfang").expect("password"), None);
+    s.set_web_password("wangfang", "$argon2id$one", 10)
+        .expect("set");
+    s.set_web_password("wangfang", "$argon2id$two", 20)
+        .expect("reset");
+    assert_eq!(
+        s.web_password("wangfang").expect("password").as_deref(),
+        Some("$argon2id$two")
+    );
+}
+
+fn web_session(hash: &str, created_at: i64, expires_at: i64) -> WebSession {
+    WebSession {
+        token_hash: hash.into(),
+        person_id: "wangfang".into(),
+        csrf_token: format!("csrf-{hash}"),
+        created_at,
+        expires_at,
+    }
+}
+
+fn web_sessions_expire_and_end(s: &dyn Storage) {
+    person(s, "wangfang", PersonKind::Manager);
+    s.create_web_session(&web_session("a", 100, 200))
+        .expect("a");
+    s.create_web_session(&web_session("b", 100, 300))
+        .expect("b");
+    assert_eq!(
+        s.web_session("a", 150).expect("a"),
+        Some(web_session("a", 100, 200))
+    );
+    assert_eq!(s.web_session("a", 200).expect("expired"), None);
+    s.delete_web_session("b").expect("logout");
+    assert_eq!(s.web_session("b", 150).expect("ended"), None);
+    s.delete_web_session("b").expect("ending twice is fine");
+    // A new password ends the person's sessions.
+    s.create_web_session(&web_session("c", 100, 300))
+        .expect("c");
+    s.set_web_password("wangfang", "$argon2id$new", 120)
+        .expect("password");
+    assert_eq!(s.web_session("c", 150).expect("c"), None);
+}
+
+fn web_login_failures_window(s: &dyn Storage) {
+    person(s, "wangfang", PersonKind::Manager);
+    assert_eq!(s.record_login_failure("wangfang", 100, 60).expect("1"), 1);
+    assert_eq!(s.record_login_failure("wangfang", 130, 60).expect("2"), 2);
+    // The first one left the window.
+    assert_eq!(s.record_login_failure("wangfang", 170, 60).expect("3"), 2);
+    assert_eq!(s.login_failures("wangfang", 110).expect("count"), 2);
+    s.clear_login_failures("wangfang").expect("clear");
+    assert_eq!(s.login_failures("wangfang", 0).expect("count"), 0);
 }
 
 fn hold(card: &str, device: &str, changes: Vec<NewChange>, at: i64) -> HoldRequest {

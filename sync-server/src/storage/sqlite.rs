@@ -13,7 +13,8 @@
 //! in a submodule: [`schema`] (versions, migrations, identity), [`cards`] (cards, change
 //! log, projections), [`people`] (people, territories, scope events), [`devices`]
 //! (enrolments, devices), [`held`] (held changes and the review queue, fallback states),
-//! [`handoff`] (assignment history, handoffs and card moves, late edits).
+//! [`handoff`] (assignment history, handoffs and card moves, late edits), [`web`] (dashboard
+//! logins, links, sessions).
 
 mod cards;
 mod devices;
@@ -21,6 +22,7 @@ mod handoff;
 mod held;
 mod people;
 mod schema;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -33,6 +35,7 @@ use super::{
     ReviewFilter, ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity, Storage, StoredCard,
     Territory, TerritoryHandoff,
 };
+use super::{NewLoginLink, WebSession};
 use crate::error::{Error, Result};
 
 const MAX_IDLE_READERS: usize = 8;
@@ -322,6 +325,47 @@ impl Storage for SqliteStorage {
 
     fn save_fallback_state(&self, device_id: &str, card_id: &str, state: &[u8]) -> Result<()> {
         self.write(|tx| held::save_fallback_state(tx, device_id, card_id, state))
+    }
+
+    // --- web ---
+    fn set_web_password(&self, person_id: &str, password_hash: &str, now: i64) -> Result<()> {
+        self.write(|tx| web::set_password(tx, person_id, password_hash, now))
+    }
+
+    fn web_password(&self, person_id: &str) -> Result<Option<String>> {
+        self.read(|c| web::password(c, person_id))
+    }
+
+    fn create_login_link(&self, link: &NewLoginLink) -> Result<()> {
+        self.write(|tx| web::create_link(tx, link))
+    }
+
+    fn redeem_login_link(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
+        self.write(|tx| web::redeem_link(tx, token_hash, now))
+    }
+
+    fn create_web_session(&self, session: &WebSession) -> Result<()> {
+        self.write(|tx| web::create_session(tx, session))
+    }
+
+    fn web_session(&self, token_hash: &str, now: i64) -> Result<Option<WebSession>> {
+        self.read(|c| web::session(c, token_hash, now))
+    }
+
+    fn delete_web_session(&self, token_hash: &str) -> Result<()> {
+        self.write(|tx| web::delete_session(tx, token_hash))
+    }
+
+    fn record_login_failure(&self, person_id: &str, now: i64, window_secs: i64) -> Result<u32> {
+        self.write(|tx| web::record_failure(tx, person_id, now, window_secs))
+    }
+
+    fn login_failures(&self, person_id: &str, since: i64) -> Result<u32> {
+        self.read(|c| web::count_failures(c, person_id, since))
+    }
+
+    fn clear_login_failures(&self, person_id: &str) -> Result<()> {
+        self.write(|tx| web::clear_failures(tx, person_id))
     }
 
     // --- handoff ---

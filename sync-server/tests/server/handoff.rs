@@ -334,6 +334,20 @@ fn a_card_moves_by_a_change_the_server_writes_for_the_manager() {
         .find(|c| c.card_id == moving)
         .expect("lina receives the card");
     assert_eq!(item.kind, fieldbook_core::sync::wire::PayloadKind::Snapshot);
+    // Her history can name the move's author: the server, for wang.
+    let named = response
+        .actors
+        .iter()
+        .find(|a| a.actor == actor.to_bytes())
+        .expect("the server's actor is in the directory");
+    assert_eq!(
+        (
+            named.device_name.as_str(),
+            named.person_id.as_str(),
+            named.person_name.as_str()
+        ),
+        ("server", "wang", "Wang Fang")
+    );
     assert_eq!(lina.get(&moving, "territory").as_deref(), Some("sh-west"));
     assert_eq!(
         lina.get(&moving, "name").as_deref(),
@@ -551,4 +565,39 @@ fn a_flood_of_late_edits_is_refused_not_stored() {
         .map(|c| env.storage().held_changes(c).expect("held").len())
         .sum();
     assert_eq!(held, 2);
+}
+
+#[test]
+fn an_administrator_hands_off_any_territory_and_a_rep_sees_no_queue() {
+    let env = Env::start();
+    let zhang = env.rep("zhangwei");
+    let (status, body) = get(&env, &zhang, "/v1/manager/review");
+    assert_eq!((status, code(&body)), (403, "access.denied"));
+    let (status, _) = get(
+        &env,
+        &env.device("chen", Role::Manager),
+        "/v1/manager/territories/sh-east/assignments",
+    );
+    assert_eq!(status, 403);
+    // chen's admin device: every territory is in scope.
+    let admin = env.device("chen", Role::Admin);
+    let (status, out) = post(
+        &env,
+        &admin,
+        "/v1/manager/handoffs",
+        &handoff_body("zhangwei", "lina"),
+    );
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["assignments"][0]["decided_by"], "chen");
+    let (status, history) = get(&env, &admin, "/v1/manager/territories/sh-east/assignments");
+    assert_eq!(status, 200);
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    // A territory that does not exist: only an administrator is told so.
+    let mut body = handoff_body("zhangwei", "lina");
+    body["territory"] = json!("nowhere");
+    let (status, out) = post(&env, &admin, "/v1/manager/handoffs/preview", &body);
+    assert_eq!((status, code(&out)), (404, "admin.not_found"));
+    let wang = env.device("wang", Role::Manager);
+    let (status, out) = post(&env, &wang, "/v1/manager/handoffs/preview", &body);
+    assert_eq!((status, code(&out)), (403, "access.denied"));
 }

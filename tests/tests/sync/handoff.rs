@@ -375,6 +375,56 @@ fn a_first_sync_interrupted_by_a_handoff_keeps_no_handed_card() {
     );
 }
 
+#[test]
+fn a_territory_gained_during_a_first_sync_arrives_whole_in_the_same_pass() {
+    let w = world(Config {
+        max_response_bytes: 2_048,
+        default_response_bytes: 2_048,
+        ..Config::default()
+    });
+    let mut zhang = w.zhang;
+    zhang.sync();
+    // 李娜's tablet fills 华北区, so a first sync of hers takes several pages.
+    let mut tablet = Device::enrol(&w.server, "lina", Role::Rep);
+    let north: Vec<CardId> = (0..10)
+        .map(|i| {
+            let id = tablet.new_card(&format!("北京华北贸易有限公司{i}"), "north");
+            tablet.set(&id, "notes", &"华北客户的拜访纪要。".repeat(10));
+            id
+        })
+        .collect();
+    tablet.sync();
+    let mut phone = Device::enrol(&w.server, "lina", Role::Rep);
+    let server = &w.server;
+    let mut handed = false;
+    let report = fieldbook_core::sync::sync(&mut phone.store, &*phone.transport, &mut |p| {
+        if p.requests == 1 && !handed {
+            hand_over_east(server).expect("handoff");
+            handed = true;
+        }
+    })
+    .expect("sync");
+    assert!(handed && report.progress.requests > 1, "{report:?}");
+    let held: std::collections::BTreeSet<CardId> =
+        phone.store.card_ids().expect("ids").into_iter().collect();
+    for id in w.cards.iter().chain(&north) {
+        assert!(held.contains(id), "{id} missing after the pass");
+    }
+    for id in &w.cards {
+        assert_eq!(
+            phone
+                .store
+                .card(id)
+                .expect("card")
+                .card
+                .basic
+                .address
+                .as_deref(),
+            Some(w.zhang_edits[id].as_str())
+        );
+    }
+}
+
 /// The device half (issue 8, device part): after the sync past grace, A's phone holds none
 /// of the handed cards and knows which of its edits went to review. Ignored until the
 /// device engineer's branch lands on main; the server half above does not depend on it.

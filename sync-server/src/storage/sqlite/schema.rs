@@ -181,6 +181,8 @@ INSERT INTO device_actors (actor, device_id, bound_at) SELECT actor, id, created
 ALTER TABLE devices ADD COLUMN rekeys INTEGER NOT NULL DEFAULT 0;
 "#;
 
+// The issue-8 schema slots follow the tests, so each part fills its own without moving them.
+#[allow(clippy::items_after_test_module)]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +260,32 @@ CREATE TABLE held_hashes (
 /// The manager's read model: card index, search text, activity derived from the log.
 const SCHEMA_V5: &str = "";
 
-/// The dashboard: logins (argon2 hashes), one-time links, sessions.
-const SCHEMA_V6: &str = "";
+/// The dashboard: logins (argon2id PHC strings), one-time login links and sessions (both
+/// by SHA-256 of the token, never the token), failed attempts for the per-person limit.
+const SCHEMA_V6: &str = r#"
+CREATE TABLE web_logins (
+    person_id TEXT PRIMARY KEY REFERENCES people(id),
+    password_hash TEXT NOT NULL,
+    set_at INTEGER NOT NULL
+);
+CREATE TABLE web_login_links (
+    token_hash TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+CREATE TABLE web_login_failures (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    at INTEGER NOT NULL
+);
+CREATE INDEX web_login_failures_person ON web_login_failures(person_id, at);
+"#;
