@@ -128,6 +128,12 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         field: Option<String>,
     },
+    /// A card's handover dossier: who held it and why it moved, the visit log, open
+    /// to-dos and opportunities, and every field's history.
+    Dossier {
+        /// Card id (or a unique prefix of it).
+        id: String,
+    },
     /// List a card's open conflicts: every value, who set it and when.
     Conflicts {
         /// Card id (or a unique prefix of it).

@@ -81,6 +81,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             offset,
         } => list::search(store, &query, limit, offset),
         Command::History { id, field } => history::history(store, &id, field.as_deref()),
+        Command::Dossier { id } => history::dossier(store, &id),
         Command::Conflicts { id } => history::conflicts(store, &id),
         Command::Resolve { id, path, value } => history::resolve(store, &id, &path, &value),
         Command::Export { file, ids } => transfer::export(store, &file, &ids),

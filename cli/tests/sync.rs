@@ -209,3 +209,51 @@ fn the_readmes_phone_fragment_search_finds_cards_in_the_demo_data() {
         "{found}"
     );
 }
+
+#[test]
+fn a_territory_edit_is_refused_history_names_devices_and_the_dossier_gathers_the_card() {
+    let server = TestServer::start();
+    server.add_company(&EAST_AND_NORTH);
+    let phone_token = server.enrolment("zhangwei", Role::Rep, "演示手机");
+    let tablet_token = server.enrolment("wangjl", Role::Manager, "经理平板");
+    let url = server.url();
+    let phone = Device::new();
+    let tablet = Device::new();
+    phone.json(&["enrol", &url, &phone_token]);
+    tablet.json(&["enrol", &url, &tablet_token]);
+    phone.json(&["sync"]);
+    let id = phone.json(&["new", "--name", "上海华东食品有限公司"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    phone.json(&["sync"]);
+    // A device never moves a card: a manager does, on the server.
+    assert_eq!(
+        phone.error_code(&["set", &id, "territory=north"]),
+        "card.territory_fixed"
+    );
+    assert_eq!(phone.json(&["status"])["pending"], 0);
+
+    tablet.json(&["sync"]);
+    tablet.json(&["set", &id, "basic.phone=13800001234"]);
+    tablet.json(&["sync"]);
+    phone.json(&["sync"]);
+    let history = phone.json(&["history", &id]);
+    let changes = history["changes"].as_array().expect("changes");
+    assert_eq!(changes[0]["device_name"], "演示手机");
+    assert_eq!(changes[0]["device_role"], "rep");
+    assert_eq!(changes[1]["device_name"], "经理平板");
+    assert_eq!(changes[1]["device_role"], "manager");
+
+    let dossier = phone.json(&["dossier", &id]);
+    assert_eq!(dossier["name"], "上海华东食品有限公司");
+    let phone_field = dossier["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["path"] == "basic.phone")
+        .expect("phone history")
+        .clone();
+    assert_eq!(phone_field["changes"][0]["value"], "13800001234");
+    assert_eq!(phone_field["changes"][0]["device_name"], "经理平板");
+}

@@ -138,6 +138,14 @@ impl From<&Error> for ApiError {
                 AccessDenied,
                 "only a manager's device records on another rep's behalf",
             ),
+            Error::TerritoryFixed => (
+                InvalidInput,
+                "a card's territory is not edited on a device: a manager moves cards",
+            ),
+            Error::HandedAway(_) => (
+                AccessDenied,
+                "the card was handed over to another rep and takes no more edits here",
+            ),
             Error::Sqlite(_) => (Storage, "the store could not be read or written"),
             Error::Io(_) => (Storage, "the file system failed"),
             Error::Automerge(_) => (Internal, "a card document operation failed"),

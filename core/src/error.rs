@@ -163,6 +163,19 @@ pub enum Error {
     )]
     NotOnBehalf,
 
+    /// An edit tried to move an existing card to another territory. Moving cards is a
+    /// manager's operation on the server (a handoff); a device only creates cards in its
+    /// territories.
+    #[error(
+        "a card's territory is not edited on a device: a manager moves cards between territories"
+    )]
+    TerritoryFixed,
+
+    /// The card left this device's scope (its territory was handed over) and waits to be
+    /// purged once the server has its last edits: it takes no new edits.
+    #[error("card {0} was handed over to another rep and takes no more edits on this device")]
+    HandedAway(String),
+
     /// SQLite failed.
     #[error("storage error: {0}")]
     Sqlite(#[source] StorageError),
@@ -261,6 +274,8 @@ impl Error {
             Error::NewerSchema { .. } => "store.newer_schema",
             Error::NotInitialised => "device.not_initialised",
             Error::NotOnBehalf => "access.not_on_behalf",
+            Error::TerritoryFixed => "card.territory_fixed",
+            Error::HandedAway(_) => "card.handed_away",
             Error::Sqlite(_) => "store.sqlite",
             Error::Io(_) => "store.io",
             Error::Automerge(_) => "document.error",
@@ -296,6 +311,8 @@ impl Error {
         "store.newer_schema",
         "device.not_initialised",
         "access.not_on_behalf",
+        "card.territory_fixed",
+        "card.handed_away",
         "store.sqlite",
         "store.io",
         "document.error",
@@ -347,6 +364,8 @@ mod tests {
             Error::NewerSchema { .. } => "store.newer_schema",
             Error::NotInitialised => "device.not_initialised",
             Error::NotOnBehalf => "access.not_on_behalf",
+            Error::TerritoryFixed => "card.territory_fixed",
+            Error::HandedAway(_) => "card.handed_away",
             Error::Sqlite(_) => "store.sqlite",
             Error::Io(_) => "store.io",
             Error::Automerge(_) => "document.error",
@@ -396,6 +415,8 @@ mod tests {
             },
             Error::NotInitialised,
             Error::NotOnBehalf,
+            Error::TerritoryFixed,
+            Error::HandedAway("c".into()),
             Error::from(rusqlite::Error::QueryReturnedNoRows),
             Error::Io(std::io::Error::other("disk")),
             Error::from(automerge::AutomergeError::Fail),

@@ -25,6 +25,14 @@ pub struct HistoryEntry {
     pub rep: Option<String>,
     /// The device (Automerge actor id, hex).
     pub device: String,
+    /// The name the device was enrolled with (演示手机), when the store knows the actor
+    /// (from the sync server's directory); `None` for an unknown actor.
+    pub device_name: Option<String>,
+    /// The device's role (`rep`, `manager`, `admin`), when known: a manager's device is
+    /// labelled as a manager's.
+    pub device_role: Option<String>,
+    /// The display name of the device's person, when known.
+    pub person_name: Option<String>,
     /// The device's clock when the change was made.
     pub time: Option<DateTime<Utc>>,
     /// The field paths the change touched.
@@ -155,6 +163,9 @@ fn entry_of(meta: &automerge::ChangeMetadata<'_>, fields: Vec<String>) -> Histor
             .and_then(RepId::from_author)
             .map(|r| r.to_string()),
         device: meta.actor.to_hex_string(),
+        device_name: None,
+        device_role: None,
+        person_name: None,
         time: (meta.timestamp > 0)
             .then(|| DateTime::from_timestamp(meta.timestamp, 0))
             .flatten(),
@@ -220,6 +231,47 @@ pub(crate) fn field_history(doc: &Automerge, path: &str) -> Result<Vec<FieldChan
         out.push(FieldChange { entry, value });
     }
     Ok(out)
+}
+
+/// The history of every field a change ever touched, in the order fields first appear,
+/// each with the value every change left. One pass over the history: each change's card
+/// is read once, whatever number of fields it touched. A path naming a whole item that
+/// the same change also filled field by field (`visits.X` beside `visits.X.summary`) is
+/// left out: its fields carry the values.
+pub(crate) fn every_field_history(doc: &Automerge) -> Result<Vec<(String, Vec<FieldChange>)>> {
+    let mut order: Vec<(String, Vec<FieldChange>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for entry in history(doc) {
+        if entry.fields.is_empty() {
+            continue;
+        }
+        let hash = parse_hash(&entry.hash)?;
+        let card = read_card(doc, Some(&[hash]))?;
+        let leaves: Vec<&String> = entry
+            .fields
+            .iter()
+            .filter(|f| {
+                !entry.fields.iter().any(|g| {
+                    g.len() > f.len() && g.starts_with(f.as_str()) && g[f.len()..].starts_with('.')
+                })
+            })
+            .collect();
+        for path in leaves {
+            // A path that is no single field (an item removed whole) leaves no value.
+            let value = card.get_path(path).ok().flatten();
+            let slot = *index.entry(path.clone()).or_insert_with(|| {
+                order.push((path.clone(), Vec::new()));
+                order.len() - 1
+            });
+            if let Some((_, changes)) = order.get_mut(slot) {
+                changes.push(FieldChange {
+                    entry: entry.clone(),
+                    value,
+                });
+            }
+        }
+    }
+    Ok(order)
 }
 
 /// The heads of the document as it was at a device time: every change made at or

@@ -21,7 +21,10 @@
 
 mod attribution;
 mod bundle;
+mod directory;
+mod dossier;
 mod edit;
+mod handoff;
 mod index;
 mod list_query;
 mod merge;
@@ -41,6 +44,9 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 pub use bundle::{BundleEntry, decode as decode_bundle, encode as encode_bundle};
+pub use directory::Assignment;
+pub use dossier::{Dossier, FieldHistory};
+pub use handoff::HandedAway;
 pub(crate) use index::index_text;
 pub use merge::ImportReport;
 pub use open::{EncryptionKey, OpenOptions, StoreReader};
@@ -260,8 +266,11 @@ impl Store {
     }
 
     /// Every change of a card, oldest first, with author, device, time and fields.
+    /// Devices are named from the sync server's directory where the store knows them.
     pub fn history(&mut self, id: &CardId) -> Result<Vec<HistoryEntry>> {
-        self.with_doc(id, |doc| Ok(history::history(doc)))
+        let mut entries = self.with_doc(id, |doc| Ok(history::history(doc)))?;
+        Self::name_devices(&self.conn, &mut entries.iter_mut().collect::<Vec<_>>())?;
+        Ok(entries)
     }
 
     /// The changes that touched one field, with the value each left.
@@ -271,7 +280,12 @@ impl Store {
         {
             return Err(Error::UnknownField(path.to_string()));
         }
-        self.with_doc(id, |doc| history::field_history(doc, path))
+        let mut changes = self.with_doc(id, |doc| history::field_history(doc, path))?;
+        Self::name_devices(
+            &self.conn,
+            &mut changes.iter_mut().map(|c| &mut c.entry).collect::<Vec<_>>(),
+        )?;
+        Ok(changes)
     }
 
     /// The card as it was right after the given change (hex hash).

@@ -19,8 +19,8 @@ use fieldbook_core::{CardId, CardQuery, Store};
 use crate::error::{FieldbookError, Result};
 use crate::oneshot;
 use crate::records::{
-    CardDetail, CardRow, Conflict, Enrolment, FieldChange, FieldEdit, FieldSpec, HistoryEntry,
-    ListQuery, RefusedCard, SyncProgress, SyncStatus, SyncSummary, time,
+    CardDetail, CardRow, Conflict, Dossier, Enrolment, FieldChange, FieldEdit, FieldSpec,
+    HandedAway, HistoryEntry, ListQuery, RefusedCard, SyncProgress, SyncStatus, SyncSummary, time,
 };
 use crate::transport::{ForeignTransport, HttpClient};
 
@@ -291,10 +291,18 @@ impl Fieldbook {
             .collect())
     }
 
+    /// A card's handover dossier: assignment history, visit log in time order, open
+    /// to-dos and opportunities, and every field's history (the read connection).
+    pub fn dossier(&self, card_id: String) -> Result<Dossier> {
+        let id = self::card_id(&card_id)?;
+        Ok(self.read(|r| r.dossier(&id))?.into())
+    }
+
     /// The device's sync state (the read connection; no network).
     pub fn status(&self) -> Result<SyncStatus> {
         self.read(|r| {
             let server_url = r.server_url()?;
+            let handed = r.handed_away()?;
             Ok(SyncStatus {
                 enrolled: server_url.is_some(),
                 server_url,
@@ -309,6 +317,16 @@ impl Fieldbook {
                     .collect(),
                 territories: r.territories()?,
                 cards: r.count()?,
+                handed_away: handed.len() as u64,
+                to_review: handed
+                    .into_iter()
+                    .filter(|h| h.to_review)
+                    .map(|h| HandedAway {
+                        card_id: h.card_id,
+                        name: h.name,
+                        changes: h.changes,
+                    })
+                    .collect(),
             })
         })
     }

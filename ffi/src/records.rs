@@ -432,6 +432,12 @@ pub struct HistoryEntry {
     pub rep: Option<String>,
     /// The device (actor id, hex).
     pub device: String,
+    /// The name the device was enrolled with (演示手机), when the store knows it.
+    pub device_name: Option<String>,
+    /// The device's role (`rep`, `manager`, `admin`), when known.
+    pub device_role: Option<String>,
+    /// The display name of the device's person, when known.
+    pub person_name: Option<String>,
     /// The device's clock when it was made.
     pub time: Option<SystemTime>,
     /// The field paths it touched.
@@ -444,6 +450,9 @@ impl From<fieldbook_core::HistoryEntry> for HistoryEntry {
             hash: h.hash,
             rep: h.rep,
             device: h.device,
+            device_name: h.device_name,
+            device_role: h.device_role,
+            person_name: h.person_name,
             time: h.time.map(time),
             fields: h.fields,
         }
@@ -521,6 +530,14 @@ pub struct SyncSummary {
     pub quarantined: Vec<RefusedCard>,
     /// Cards still holding changes the server has not acknowledged.
     pub pending_cards: u64,
+    /// Handed-away cards purged after the server held this device's last edits of them
+    /// for a manager's review: tell the rep which.
+    pub to_review: Vec<String>,
+    /// Handed-away cards kept (read-only) until the server answers their unsynced edits.
+    pub handed_away_pending: Vec<String>,
+    /// Cards whose territory edit was undone so that their other edits synced (a manager
+    /// moves cards).
+    pub territory_restored: Vec<String>,
 }
 
 impl From<sync::SyncReport> for SyncSummary {
@@ -541,6 +558,9 @@ impl From<sync::SyncReport> for SyncSummary {
                 .map(|(card_id, code)| RefusedCard { card_id, code })
                 .collect(),
             pending_cards: r.pending,
+            to_review: r.to_review,
+            handed_away_pending: r.revoked_kept,
+            territory_restored: r.territory_restored,
         }
     }
 }
@@ -566,6 +586,126 @@ pub struct SyncStatus {
     pub territories: Vec<String>,
     /// Cards on the device.
     pub cards: u64,
+    /// Cards that left the device through a handoff.
+    pub handed_away: u64,
+    /// Of those, the cards whose last edits went to a manager's review.
+    pub to_review: Vec<HandedAway>,
+}
+
+/// A card that left the device through a handoff.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct HandedAway {
+    /// The card's id.
+    pub card_id: String,
+    /// Its name, kept when its edits went to review.
+    pub name: Option<String>,
+    /// How many changes went to review.
+    pub changes: u32,
+}
+
+/// One assignment of a territory (or one card of it) to a rep.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Assignment {
+    /// The territory.
+    pub territory: String,
+    /// The card, when one card moved.
+    pub card_id: Option<String>,
+    /// The previous holder.
+    pub from: Option<String>,
+    /// The new holder.
+    pub to: String,
+    /// Who decided.
+    pub decided_by: String,
+    /// Why.
+    pub reason: String,
+    /// When (server time).
+    pub at: SystemTime,
+}
+
+/// The history of one field.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FieldHistory {
+    /// The field's path.
+    pub path: String,
+    /// Every change to it, oldest first.
+    pub changes: Vec<FieldChange>,
+}
+
+/// A card's handover dossier.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Dossier {
+    /// The card's id.
+    pub card_id: String,
+    /// The customer's name.
+    pub name: Option<String>,
+    /// The territory now.
+    pub territory: Option<String>,
+    /// Who held it, from when, who decided, why; oldest first.
+    pub assignments: Vec<Assignment>,
+    /// The visit log in time order.
+    pub visits: Vec<Item>,
+    /// To-dos not done.
+    pub open_todos: Vec<Item>,
+    /// Opportunities neither won nor lost.
+    pub open_opportunities: Vec<Item>,
+    /// Every field's history.
+    pub fields: Vec<FieldHistory>,
+}
+
+impl From<fieldbook_core::store::Dossier> for Dossier {
+    fn from(d: fieldbook_core::store::Dossier) -> Dossier {
+        // The items as a card screen shows them: through a card holding only them.
+        let mut holder = fieldbook_core::Card::new();
+        holder.visits = d.visits;
+        holder.todos = d.open_todos;
+        holder.opportunities = d.open_opportunities;
+        let (mut visits, mut open_todos, mut open_opportunities) = (vec![], vec![], vec![]);
+        for col in holder.collection_values() {
+            let items: Vec<Item> = col
+                .items
+                .into_iter()
+                .map(|i| Item {
+                    id: i.id,
+                    fields: i.fields.into_iter().map(|f| field(f, &[])).collect(),
+                })
+                .collect();
+            match col.key {
+                "visits" => visits = items,
+                "todos" => open_todos = items,
+                "opportunities" => open_opportunities = items,
+                _ => {}
+            }
+        }
+        Dossier {
+            card_id: d.card_id,
+            name: d.name,
+            territory: d.territory,
+            assignments: d
+                .assignments
+                .into_iter()
+                .map(|a| Assignment {
+                    territory: a.territory,
+                    card_id: a.card_id,
+                    from: a.from,
+                    to: a.to,
+                    decided_by: a.decided_by,
+                    reason: a.reason,
+                    at: time(a.at),
+                })
+                .collect(),
+            visits,
+            open_todos,
+            open_opportunities,
+            fields: d
+                .fields
+                .into_iter()
+                .map(|f| FieldHistory {
+                    path: f.path,
+                    changes: f.changes.into_iter().map(FieldChange::from).collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What enrolment gave the device.

@@ -45,6 +45,7 @@ pub fn add_person(storage: &dyn Storage, id: &str, name: &str, kind: PersonKind)
         id: id.to_owned(),
         name: name.to_owned(),
         kind,
+        active: true,
     })
 }
 
@@ -63,6 +64,15 @@ pub fn add_territory(
 /// Gives a territory to a rep (handoff: the previous owner loses it at their next sync).
 pub fn assign_territory(storage: &dyn Storage, territory: &str, rep: &str) -> Result<u64> {
     storage.assign_territory(territory, rep, now())
+}
+
+/// Deactivates a rep who left: no territory or card can be handed to them any more. What
+/// they hold stays theirs until a manager hands it over (`handoff`).
+pub fn deactivate_rep(storage: &dyn Storage, rep: &str) -> Result<()> {
+    match storage.person(rep)? {
+        Some(p) if p.kind == PersonKind::Rep => storage.set_person_active(rep, false),
+        _ => Err(Error::NotFound("rep")),
+    }
 }
 
 /// A freshly created one-time enrolment token (shown once).

@@ -64,6 +64,18 @@ pub fn seed(storage: &dyn Storage, cards_per_territory: u64, today: NaiveDate) -
     Ok(seeded)
 }
 
+/// The demo manager's dashboard password (a demo on a laptop; never a real server's).
+pub const MANAGER_PASSWORD: &str = "fieldbook-demo";
+
+/// Gives the demo manager a dashboard password unless they have one, and a fresh one-time
+/// login link's token.
+pub fn dashboard_login(storage: &dyn Storage, now: i64) -> Result<String> {
+    if storage.web_password(MANAGER.0)?.is_none() {
+        crate::web::account::set_password(storage, MANAGER.0, MANAGER_PASSWORD, now)?;
+    }
+    crate::web::account::login_link(storage, MANAGER.0, now)
+}
+
 /// One-time enrolment tokens for each rep's phone and the manager's tablet.
 pub fn enrolment_tokens(storage: &dyn Storage) -> Result<Vec<(String, String, String)>> {
     let mut out = Vec::new();

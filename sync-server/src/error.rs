@@ -108,6 +108,24 @@ pub enum Error {
     /// fresh actor before its edits can be accepted.
     #[error("this device's actor was reused by a copied or restored store; it must re-key")]
     ActorReused,
+    /// A handoff whose expected current owner is not the owner any more (another handoff
+    /// won), or a card moved meanwhile.
+    #[error("the territory or card was handed over meanwhile; look again and retry")]
+    HandoffConflict,
+    /// A handoff to someone who is not an active rep.
+    #[error("the receiving person is not an active rep")]
+    UnknownRep,
+    /// Late edits that would take a device's pending review items past their bound: not
+    /// stored.
+    #[error("too many of this device's edits are waiting for review; ask your manager")]
+    ReviewFull,
+    /// A decision on a review item that was decided already.
+    #[error("this review item was decided already")]
+    ReviewDecided,
+    /// Accepting a review item whose changes build on edits the card does not have (an
+    /// earlier review item of the same card, not accepted).
+    #[error("these edits build on an earlier review item of the card; accept that one first")]
+    ReviewOutOfOrder,
     /// A storage backend failure (detail logged, not sent).
     #[error("storage error: {0}")]
     Storage(String),
@@ -149,6 +167,11 @@ pub const ALL_CODES: &[&str] = &[
     "server.storage_full",
     "sync.actor_reused",
     "server.read_only",
+    "handoff.conflict",
+    "handoff.unknown_rep",
+    "handoff.review_full",
+    "review.decided",
+    "review.out_of_order",
 ];
 
 impl Error {
@@ -184,6 +207,11 @@ impl Error {
             Error::StorageFull => "server.storage_full",
             Error::ActorReused => "sync.actor_reused",
             Error::ReadOnly => "server.read_only",
+            Error::HandoffConflict => "handoff.conflict",
+            Error::UnknownRep => "handoff.unknown_rep",
+            Error::ReviewFull => "handoff.review_full",
+            Error::ReviewDecided => "review.decided",
+            Error::ReviewOutOfOrder => "review.out_of_order",
             Error::Storage(_) | Error::Internal(_) => "server.internal",
         }
     }
@@ -199,6 +227,7 @@ impl Error {
             Error::AccessDenied
             | Error::NotOnBehalf
             | Error::HandoffExpired
+            | Error::ReviewFull
             | Error::TerritoryChange
             | Error::ActorMismatch
             | Error::AuthorMismatch => StatusCode::FORBIDDEN,
@@ -207,6 +236,7 @@ impl Error {
             | Error::Malformed(_)
             | Error::UnsupportedVersion(_)
             | Error::InvalidCard(_)
+            | Error::UnknownRep
             | Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge | Error::CardTooLarge(_) | Error::TooManyPushes(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -214,7 +244,11 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Busy => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
-            Error::AlreadyExists(_) | Error::ActorReused => StatusCode::CONFLICT,
+            Error::AlreadyExists(_)
+            | Error::ActorReused
+            | Error::HandoffConflict
+            | Error::ReviewDecided
+            | Error::ReviewOutOfOrder => StatusCode::CONFLICT,
             Error::Conflict | Error::StorageFull | Error::ReadOnly => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -372,6 +406,11 @@ mod tests {
             Error::StorageFull,
             Error::ReadOnly,
             Error::ActorReused,
+            Error::HandoffConflict,
+            Error::UnknownRep,
+            Error::ReviewFull,
+            Error::ReviewDecided,
+            Error::ReviewOutOfOrder,
             Error::Storage(String::new()),
             Error::Internal(String::new()),
         ];

@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
     public
         .merge(authenticated_routes)
         .merge(crate::manager::api::routes())
+        .merge(crate::web::routes())
+        .merge(crate::handoff::api::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(
             JSON_BODY_LIMIT.min(config.max_body_bytes),
@@ -283,7 +285,7 @@ async fn read_wire_body(
     Ok((bytes, permit))
 }
 
-fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
+pub(crate) fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
     match body {
         Ok(Json(v)) => Ok(v),
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge),

@@ -21,7 +21,7 @@
 //! JSON of a card's values; [`http`] routes and the per-request checks that run before a
 //! body is read; [`limits`] per-device and per-request bounds; [`serve`] the connection
 //! loop (connection cap, timeouts, graceful shutdown); [`metrics`] Prometheus; [`error`]
-//! codes.
+//! codes; [`web`] the manager's dashboard (login, sessions, pages, charts).
 
 pub mod admin;
 pub mod auth;
@@ -30,6 +30,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod fallback;
+pub mod handoff;
 pub mod http;
 pub mod limits;
 pub mod manager;
@@ -37,10 +38,12 @@ pub mod metrics;
 pub mod projection;
 pub mod receive_time;
 pub mod rekey;
+pub mod review;
 pub mod serve;
 pub mod storage;
 pub mod sync;
 pub mod viewer;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -72,6 +75,11 @@ pub struct Config {
     pub device_token_ttl_secs: Option<i64>,
     /// How long after a handoff the previous owner's late edits are still accepted.
     pub handoff_grace_secs: i64,
+    /// Most pending review items (late edits past the grace period, one per card push) a
+    /// device may have; beyond it a push is refused `handoff.review_full` and not stored.
+    pub review_max_items_per_device: u64,
+    /// Most bytes of one device's pending review items (same refusal beyond it).
+    pub review_max_bytes_per_device: u64,
     /// How many loaded card documents the server keeps in memory (see [`cache`]); 0: none.
     /// A realistic card with 10–50 changes of history takes about 25 KiB loaded, so the
     /// default 1024 costs about 25 MiB.
@@ -95,6 +103,9 @@ pub struct Config {
     pub max_pushes_per_request: usize,
     /// How long a graceful shutdown waits for open requests to finish.
     pub shutdown_grace: Duration,
+    /// Whether the dashboard's session cookie is marked `Secure` (served over https, or
+    /// behind a proxy that terminates TLS).
+    pub web_secure_cookies: bool,
 }
 
 impl Default for Config {
@@ -107,6 +118,8 @@ impl Default for Config {
             max_response_bytes: 32 * 1024 * 1024,
             device_token_ttl_secs: None,
             handoff_grace_secs: 7 * 24 * 3600,
+            review_max_items_per_device: 2_000,
+            review_max_bytes_per_device: 64 * 1024 * 1024,
             doc_cache_cards: 1024,
             max_concurrent_work: std::thread::available_parallelism()
                 .map_or(4, |n| n.get() * 2)
@@ -116,6 +129,7 @@ impl Default for Config {
             max_inflight_body_bytes: 256 * 1024 * 1024,
             max_pushes_per_request: 5_000,
             shutdown_grace: Duration::from_secs(30),
+            web_secure_cookies: false,
         }
     }
 }
@@ -127,6 +141,8 @@ impl Config {
             default_response_bytes: self.default_response_bytes,
             max_response_bytes: self.max_response_bytes,
             handoff_grace_secs: self.handoff_grace_secs,
+            review_max_items: self.review_max_items_per_device,
+            review_max_bytes: self.review_max_bytes_per_device,
         }
     }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldbook_server::storage::sqlite::SqliteStorage;
-use fieldbook_server::storage::{PersonKind, Role};
-use fieldbook_server::{Config, admin, state_for_sqlite};
+use fieldbook_server::storage::{PersonKind, ReviewStatus, Role};
+use fieldbook_server::{Config, admin, handoff, review, state_for_sqlite};
 
 /// Fieldbook's sync server and its administration.
 #[derive(Debug, Parser)]
@@ -76,6 +76,101 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Set a manager's dashboard password, read from standard input (one line).
+    SetPassword {
+        /// The person.
+        #[arg(long)]
+        person: String,
+    },
+    /// Print a one-time dashboard login link for a manager (valid 15 minutes).
+    LoginLink {
+        /// The person.
+        #[arg(long)]
+        person: String,
+        /// The server's address as the manager's browser reaches it.
+        #[arg(
+            long,
+            env = "FIELDBOOK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8787"
+        )]
+        url: String,
+    },
+    /// Hand a territory (or chosen cards of it) from one rep to another, as a manager.
+    /// Prints what moved (or, with --preview, what would) as JSON.
+    Handoff(HandoffArgs),
+    /// The review queue of late edits refused past the handoff grace period.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Mark a rep as gone: nothing can be handed to them any more.
+    DeactivateRep {
+        /// The rep.
+        rep: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct HandoffArgs {
+    /// The territory handed over, or whose cards move.
+    #[arg(long)]
+    territory: String,
+    /// Its current owner (refused if someone else holds it by now).
+    #[arg(long)]
+    from: String,
+    /// The receiving rep.
+    #[arg(long)]
+    to: String,
+    /// Only these cards (comma-separated ids), moved into --into.
+    #[arg(long, value_delimiter = ',', requires = "into")]
+    cards: Option<Vec<String>>,
+    /// The territory the cards move into (held by --to).
+    #[arg(long, requires = "cards")]
+    into: Option<String>,
+    /// Why (kept in the assignment history).
+    #[arg(long)]
+    reason: String,
+    /// The manager deciding it.
+    #[arg(long)]
+    by: String,
+    /// Only say what would move.
+    #[arg(long)]
+    preview: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReviewCommand {
+    /// List review items (JSON).
+    List {
+        /// The manager looking.
+        #[arg(long)]
+        by: String,
+        /// pending, accepted or discarded (default: all).
+        #[arg(long)]
+        status: Option<String>,
+        /// The page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+    },
+    /// Merge an item's edits into the card, attributed to their author.
+    Accept {
+        /// The item id.
+        id: u64,
+        /// The manager deciding.
+        #[arg(long)]
+        by: String,
+    },
+    /// Discard an item (recorded; its bytes are kept).
+    Discard {
+        /// The item id.
+        id: u64,
+        /// The manager deciding.
+        #[arg(long)]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// How logs are written.
@@ -133,6 +228,12 @@ struct ServeArgs {
     /// How long after a handoff the previous owner's late edits are still accepted.
     #[arg(long, env = "FIELDBOOK_HANDOFF_GRACE_SECS", default_value_t = Config::default().handoff_grace_secs)]
     handoff_grace_secs: i64,
+    /// Most pending review items (late edits past the grace period) per device.
+    #[arg(long, env = "FIELDBOOK_REVIEW_MAX_ITEMS_PER_DEVICE", default_value_t = Config::default().review_max_items_per_device)]
+    review_max_items_per_device: u64,
+    /// Most bytes of one device's pending review items.
+    #[arg(long, env = "FIELDBOOK_REVIEW_MAX_BYTES_PER_DEVICE", default_value_t = Config::default().review_max_bytes_per_device)]
+    review_max_bytes_per_device: u64,
     /// Loaded card documents kept in memory (about 25 KiB each); 0: none.
     #[arg(long, env = "FIELDBOOK_DOC_CACHE_CARDS", default_value_t = Config::default().doc_cache_cards)]
     doc_cache_cards: usize,
@@ -140,6 +241,9 @@ struct ServeArgs {
     /// cores, at least 4).
     #[arg(long, env = "FIELDBOOK_WORK_SLOTS", default_value_t = Config::default().max_concurrent_work)]
     work_slots: usize,
+    /// Mark the dashboard's session cookie `Secure` (when served over https).
+    #[arg(long, env = "FIELDBOOK_WEB_SECURE_COOKIES")]
+    web_secure_cookies: bool,
     /// Print the effective settings and exit without serving.
     #[arg(long)]
     print_config: bool,
@@ -156,6 +260,8 @@ impl ServeArgs {
             max_response_bytes: self.max_response_bytes,
             device_token_ttl_secs: self.device_token_ttl_secs,
             handoff_grace_secs: self.handoff_grace_secs,
+            review_max_items_per_device: self.review_max_items_per_device,
+            review_max_bytes_per_device: self.review_max_bytes_per_device,
             doc_cache_cards: self.doc_cache_cards,
             max_concurrent_work: self.work_slots,
             max_connections: self.max_connections,
@@ -163,6 +269,7 @@ impl ServeArgs {
             max_inflight_body_bytes: self.max_inflight_body_bytes,
             max_pushes_per_request: self.max_pushes_per_request,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            web_secure_cookies: self.web_secure_cookies,
         }
     }
 }
@@ -306,7 +413,86 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
         Command::Device {
             command: DeviceCommand::Revoke { device },
         } => admin::revoke_device(&storage, &device),
+        Command::SetPassword { person } => {
+            let password = read_password_line()?;
+            let now = fieldbook_server::auth::now();
+            fieldbook_server::web::account::set_password(&storage, &person, &password, now)?;
+            eprintln!("dashboard password set for {person}; their open sessions ended");
+            Ok(())
+        }
+        Command::LoginLink { person, url } => {
+            let now = fieldbook_server::auth::now();
+            let token = fieldbook_server::web::account::login_link(&storage, &person, now)?;
+            println!("{}", fieldbook_server::web::login_link_url(&url, &token));
+            eprintln!("one-time dashboard login link (shown once; valid for 15 minutes)");
+            Ok(())
+        }
+        Command::Handoff(args) => {
+            let viewer = handoff::manager_viewer(&storage, &args.by)?;
+            let request = handoff::HandoffRequest {
+                territory: args.territory,
+                from: args.from,
+                to: args.to,
+                cards: args.cards,
+                target_territory: args.into,
+                reason: args.reason,
+            };
+            let now = fieldbook_server::auth::now();
+            if args.preview {
+                print_json(&handoff::preview(&storage, &viewer, &request, now)?)
+            } else {
+                let docs = fieldbook_server::cache::DocCache::new(0);
+                print_json(&handoff::execute(&storage, &docs, &viewer, &request, now)?)
+            }
+        }
+        Command::Review { command } => {
+            let now = fieldbook_server::auth::now();
+            match command {
+                ReviewCommand::List { by, status, page } => {
+                    let viewer = handoff::manager_viewer(&storage, &by)?;
+                    let query = review::ReviewQuery {
+                        status: status.as_deref().map(ReviewStatus::parse).transpose()?,
+                        page: Some(page),
+                        per_page: None,
+                    };
+                    print_json(&review::list(&storage, &viewer, &query)?)
+                }
+                ReviewCommand::Accept { id, by } => {
+                    let viewer = handoff::manager_viewer(&storage, &by)?;
+                    let docs = fieldbook_server::cache::DocCache::new(0);
+                    print_json(&review::accept(&storage, &docs, &viewer, id, now)?)
+                }
+                ReviewCommand::Discard { id, by, note } => {
+                    let viewer = handoff::manager_viewer(&storage, &by)?;
+                    print_json(&review::discard(
+                        &storage,
+                        &viewer,
+                        id,
+                        note.as_deref(),
+                        now,
+                    )?)
+                }
+            }
+        }
+        Command::DeactivateRep { rep } => admin::deactivate_rep(&storage, &rep),
     }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> fieldbook_server::Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| fieldbook_server::Error::Internal(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// One line of standard input, without its line ending: the password never appears in
+/// the process list or the shell history.
+fn read_password_line() -> fieldbook_server::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| fieldbook_server::Error::Invalid(format!("reading the password: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn serve(state: fieldbook_server::AppState, listen: SocketAddr) -> fieldbook_server::Result<()> {
@@ -343,6 +529,18 @@ fn print_demo_welcome(
     for (who, _, token) in &tokens {
         println!("  {} {token}", pad_to_width(who, 28));
     }
+    let link = fieldbook_server::demo::dashboard_login(storage, fieldbook_server::auth::now())?;
+    println!();
+    println!("The manager's dashboard, in a browser: {url}/login");
+    println!(
+        "  account {}, password {}",
+        fieldbook_server::demo::MANAGER.0,
+        fieldbook_server::demo::MANAGER_PASSWORD
+    );
+    println!(
+        "  or this one-time link (15 minutes): {}",
+        fieldbook_server::web::login_link_url(&url, &link)
+    );
     if let Some((_, rep, token)) = tokens.first() {
         println!();
         println!("Enrol a phone for {rep} with the CLI and fetch its cards:");
@@ -440,10 +638,15 @@ mod tests {
             "3600",
             "--handoff-grace-secs",
             "60",
+            "--review-max-items-per-device",
+            "12",
+            "--review-max-bytes-per-device",
+            "13000",
             "--doc-cache-cards",
             "11",
             "--work-slots",
             "3",
+            "--web-secure-cookies",
         ]);
         assert_eq!(args.listen, "0.0.0.0:9000".parse().expect("addr"));
         let c = args.config();
@@ -459,8 +662,11 @@ mod tests {
         assert_eq!(c.max_response_bytes, 901);
         assert_eq!(c.device_token_ttl_secs, Some(3600));
         assert_eq!(c.handoff_grace_secs, 60);
+        assert_eq!(c.review_max_items_per_device, 12);
+        assert_eq!(c.review_max_bytes_per_device, 13000);
         assert_eq!(c.doc_cache_cards, 11);
         assert_eq!(c.max_concurrent_work, 3);
+        assert!(c.web_secure_cookies);
     }
 
     #[test]

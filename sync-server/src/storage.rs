@@ -29,6 +29,7 @@ pub use read_model::{
     ActivityCount, ActivityRange, CardIndexRow, ChangeRow, DeviceLabel, IndexQuery, IndexSort,
     IndexedCard, LoggedChange, Period,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -103,6 +104,8 @@ pub struct Person {
     pub name: String,
     /// Rep or manager.
     pub kind: PersonKind,
+    /// Whether they still work here: a deactivated rep receives no territory or card.
+    pub active: bool,
 }
 
 /// A territory: a set of cards, one owning rep at a time, one manager.
@@ -282,9 +285,12 @@ pub struct ScopeEvent {
     pub gained: bool,
 }
 
-/// Changes refused past the handoff grace period, kept for a manager to review.
+/// Changes refused past the handoff grace period, kept for a manager to review: one review
+/// item. Its bytes are kept whatever the decision (never deleted silently).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeldChanges {
+    /// The review item's id.
+    pub id: u64,
     /// The card.
     pub card_id: String,
     /// The device that sent them.
@@ -293,8 +299,260 @@ pub struct HeldChanges {
     pub person_id: String,
     /// The changes, concatenated in the storage format.
     pub bytes: Vec<u8>,
+    /// How many changes `bytes` holds.
+    pub changes: u32,
     /// Server receive time, unix seconds.
     pub received_at: i64,
+    /// Pending, accepted or discarded.
+    pub status: ReviewStatus,
+    /// Who decided, once decided.
+    pub decided_by: Option<String>,
+    /// When it was decided (unix seconds).
+    pub decided_at: Option<i64>,
+    /// The decider's note.
+    pub note: Option<String>,
+}
+
+/// Late edits to keep for review (see [`Storage::hold_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldRequest {
+    /// The card.
+    pub card_id: String,
+    /// The device that sent them.
+    pub device_id: String,
+    /// Their author (the previous owner).
+    pub person_id: String,
+    /// The refused changes; those already held (by hash) are not held again.
+    pub changes: Vec<NewChange>,
+    /// Server receive time, unix seconds.
+    pub received_at: i64,
+    /// Most pending review items of one device; one more is refused.
+    pub max_items: u64,
+    /// Most bytes of one device's pending review items.
+    pub max_bytes: u64,
+}
+
+// --- handoff ---
+
+/// One entry of the assignment history: a territory handed to a rep, or a card moved into
+/// another territory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The territory handed over, or (for a card) the territory it moved into.
+    pub territory: String,
+    /// The card moved, for a single-card move; `None` for a whole territory.
+    pub card_id: Option<String>,
+    /// For a card: the territory it left.
+    pub from_territory: Option<String>,
+    /// Who held it before, if anyone.
+    pub from: Option<String>,
+    /// Who holds it from `at`.
+    pub to: String,
+    /// Who decided (a manager's or administrator's person id; `"admin"` for the
+    /// operator's command line and admin API, which act as no person).
+    pub decided_by: String,
+    /// Why.
+    pub reason: String,
+    /// When `to` started holding it (unix seconds).
+    pub at: i64,
+    /// When `to` stopped holding it (the next entry's `at`), if they did.
+    pub until: Option<i64>,
+    /// The position in the shared sequence at which it took effect.
+    pub position: u64,
+}
+
+/// A whole territory handed from one rep to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerritoryHandoff {
+    /// The territory.
+    pub territory: String,
+    /// Its expected current owner: another owner found in the transaction is
+    /// [`Error::HandoffConflict`].
+    pub from: String,
+    /// The rep receiving it (an active rep, else [`Error::UnknownRep`]).
+    pub to: String,
+    /// Who decided.
+    pub decided_by: String,
+    /// Why.
+    pub reason: String,
+    /// Now (unix seconds).
+    pub at: i64,
+}
+
+/// Cards of one territory moved into a territory another rep holds, each by one change the
+/// server wrote (its `territory` field set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardMoves {
+    /// The territory the cards leave.
+    pub territory: String,
+    /// Its expected current owner ([`Error::HandoffConflict`] otherwise).
+    pub from: String,
+    /// The rep receiving them: must hold `target_territory` and be active.
+    pub to: String,
+    /// The territory the cards move into.
+    pub target_territory: String,
+    /// Who decided.
+    pub decided_by: String,
+    /// Why.
+    pub reason: String,
+    /// Now (unix seconds).
+    pub at: i64,
+    /// The server's actor that authored the changes, for the decider (recorded, see
+    /// [`Storage::server_actors`]).
+    pub server_actor: Vec<u8>,
+    /// One write per card, each with the card's territory set to `target_territory`; a
+    /// card no longer in `territory` is [`Error::HandoffConflict`], a stale one
+    /// [`Error::Conflict`] (the caller reloads and tries again).
+    pub commits: Vec<CardCommit>,
+}
+
+/// A card's move between territories, as a pull reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardMove {
+    /// The position of the change that moved it.
+    pub position: u64,
+    /// The card.
+    pub card_id: String,
+    /// Where it was.
+    pub from_territory: String,
+    /// Where it went.
+    pub to_territory: String,
+}
+
+/// An actor the server authors changes with, on behalf of a person (a manager moving a
+/// card): history shows "moved by 王芳 (server)".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerActor {
+    /// The actor id.
+    pub actor: Vec<u8>,
+    /// The person the server acted for.
+    pub person_id: String,
+}
+
+/// Where a review item stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewStatus {
+    /// Waiting for a manager.
+    Pending,
+    /// Merged into the card (attributed to its author).
+    Accepted,
+    /// Not merged; the bytes are kept.
+    Discarded,
+}
+
+impl ReviewStatus {
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Accepted => "accepted",
+            ReviewStatus::Discarded => "discarded",
+        }
+    }
+
+    /// Parses a stored or requested status.
+    pub fn parse(s: &str) -> Result<ReviewStatus> {
+        match s {
+            "pending" => Ok(ReviewStatus::Pending),
+            "accepted" => Ok(ReviewStatus::Accepted),
+            "discarded" => Ok(ReviewStatus::Discarded),
+            _ => Err(Error::Invalid(
+                "review status is pending, accepted or discarded".into(),
+            )),
+        }
+    }
+}
+
+/// One review item as a manager lists it (without its bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// The item's id.
+    pub id: u64,
+    /// The card.
+    pub card_id: String,
+    /// The card's name, as its projection holds it.
+    pub card_name: Option<String>,
+    /// The card's territory now.
+    pub territory: Option<String>,
+    /// The device that sent the changes.
+    pub device_id: String,
+    /// Its enrolled name (演示手机).
+    pub device_name: Option<String>,
+    /// The author of the changes.
+    pub person_id: String,
+    /// When the server received them (unix seconds).
+    pub received_at: i64,
+    /// How many changes.
+    pub changes: u32,
+    /// Their size in bytes.
+    pub bytes: u64,
+    /// Pending, accepted or discarded.
+    pub status: ReviewStatus,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<i64>,
+    /// The decider's note.
+    pub note: Option<String>,
+}
+
+/// Which review items to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReviewFilter {
+    /// Only cards in these territories (`None`: all).
+    pub territories: Option<Vec<String>>,
+    /// Only items with this status (`None`: all).
+    pub status: Option<ReviewStatus>,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Most rows to return.
+    pub limit: u64,
+}
+
+/// A decision on a review item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewDecision {
+    /// The item.
+    pub id: u64,
+    /// Accepted or discarded; the item must be pending ([`Error::ReviewDecided`]).
+    pub status: ReviewStatus,
+    /// Who decided.
+    pub decided_by: String,
+    /// Their note.
+    pub note: Option<String>,
+    /// Now (unix seconds).
+    pub at: i64,
+}
+
+/// A late edit in the log: a change of a card's previous owner accepted within the grace
+/// period (flagged to the new owner and the manager).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateEdit {
+    /// Its log position.
+    pub position: u64,
+    /// The change hash (hex).
+    pub hash: String,
+    /// The device that sent it.
+    pub device_id: String,
+    /// When the server received it (unix seconds).
+    pub received_at: i64,
+}
+
+/// Who an actor is: the device it is bound to (current or former actor), for the
+/// directory a sync response carries so devices name each other in history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActorEntry {
+    /// The actor id.
+    pub actor: Vec<u8>,
+    /// The name the device was enrolled with.
+    pub device_name: String,
+    /// The device's person.
+    pub person_id: String,
+    /// That person's display name.
+    pub person_name: String,
+    /// The device's role.
+    pub role: Role,
 }
 
 /// The server's identity and secrets, created once with the database.
@@ -304,6 +562,32 @@ pub struct ServerIdentity {
     pub server_id: String,
     /// The key of the cursor MAC.
     pub cursor_key: [u8; 32],
+}
+
+/// A one-time dashboard login link, stored by hash (`fieldbook-server login-link`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLoginLink {
+    /// SHA-256 (hex) of the link's token.
+    pub token_hash: String,
+    /// The manager it logs in.
+    pub person_id: String,
+    /// Unix seconds after which the link is refused.
+    pub expires_at: i64,
+}
+
+/// A dashboard session, stored by the hash of its cookie's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 (hex) of the session cookie's token.
+    pub token_hash: String,
+    /// The person signed in.
+    pub person_id: String,
+    /// The token every form of this session carries (compared in constant time).
+    pub csrf_token: String,
+    /// When it was opened (unix seconds).
+    pub created_at: i64,
+    /// When it ends (unix seconds).
+    pub expires_at: i64,
 }
 
 /// Everything the server persists. See the module docs for the guarantees.
@@ -402,9 +686,13 @@ pub trait Storage: Send + Sync + 'static {
     /// The projection (JSON of current field values) of a card.
     fn projection(&self, card_id: &str) -> Result<Option<String>>;
 
-    /// Keeps changes refused past the handoff grace period, for a manager to review.
-    fn hold_changes(&self, held: &HeldChanges) -> Result<()>;
-    /// The held changes of a card, oldest first.
+    /// Keeps changes refused past the handoff grace period as one pending review item, in
+    /// one transaction: changes already held (by hash, for any item) are left out, and
+    /// nothing is stored when none is left (`Ok(None)`). An item that would take the
+    /// device past `max_items` pending items or `max_bytes` pending bytes is refused with
+    /// [`Error::ReviewFull`] and not stored. Returns the new item's id.
+    fn hold_changes(&self, held: &HoldRequest) -> Result<Option<u64>>;
+    /// The held changes (review items) of a card, oldest first.
     fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>>;
 
     /// The persisted `automerge::sync::State` of a device for a card (fallback).
@@ -446,4 +734,70 @@ pub trait Storage: Send + Sync + 'static {
         index: &CardIndexRow,
         change_rows: &[ChangeRow],
     ) -> Result<()>;
+    // --- web ---
+    /// Sets a person's dashboard password (an argon2id PHC string); their open sessions end.
+    fn set_web_password(&self, person_id: &str, password_hash: &str, now: i64) -> Result<()>;
+    /// A person's dashboard password hash, if one was set.
+    fn web_password(&self, person_id: &str) -> Result<Option<String>>;
+    /// Stores a one-time login link.
+    fn create_login_link(&self, link: &NewLoginLink) -> Result<()>;
+    /// Spends a login link: the person it logs in, once, before its expiry; `None` after.
+    fn redeem_login_link(&self, token_hash: &str, now: i64) -> Result<Option<String>>;
+    /// Opens a session (and drops sessions expired by `session.created_at`).
+    fn create_web_session(&self, session: &WebSession) -> Result<()>;
+    /// A session by its token's hash, if it has not expired by `now`.
+    fn web_session(&self, token_hash: &str, now: i64) -> Result<Option<WebSession>>;
+    /// Ends a session (logout); ending an unknown one is not an error.
+    fn delete_web_session(&self, token_hash: &str) -> Result<()>;
+    /// Records a failed login of a person at `now` and returns their failures in the last
+    /// `window_secs` (this one included); older ones are forgotten.
+    fn record_login_failure(&self, person_id: &str, now: i64, window_secs: i64) -> Result<u32>;
+    /// A person's failed logins after `since`.
+    fn login_failures(&self, person_id: &str, since: i64) -> Result<u32>;
+    /// Forgets a person's failed logins (after a successful one).
+    fn clear_login_failures(&self, person_id: &str) -> Result<()>;
+    // --- handoff ---
+
+    /// Hands a whole territory from its current owner to another rep, in one transaction:
+    /// the owner must still be `from` ([`Error::HandoffConflict`]), `to` an active rep
+    /// ([`Error::UnknownRep`]); scope events and the assignment history are written.
+    fn hand_off_territory(&self, handoff: &TerritoryHandoff) -> Result<Assignment>;
+    /// Moves cards into another territory, in one transaction (see [`CardMoves`]): each
+    /// card's write goes through the same commit as a push, and its assignment is recorded
+    /// at the position of the change that moved it.
+    fn move_cards(&self, moves: &CardMoves) -> Result<Vec<Assignment>>;
+    /// The assignment history of a territory: its handoffs and the cards moved into or out
+    /// of it, oldest first.
+    fn assignment_history(&self, territory_id: &str) -> Result<Vec<Assignment>>;
+    /// Who held a card, oldest first: the handoffs of each territory while the card was in
+    /// it, and the card's own moves.
+    fn card_assignments(&self, card_id: &str) -> Result<Vec<Assignment>>;
+    /// Card moves with a position in `(after, upto]`, in order.
+    fn card_moves_after(&self, after: u64, upto: u64) -> Result<Vec<CardMove>>;
+    /// When a card last moved away from a territory `person_id` held (unix seconds).
+    fn card_lost_at(&self, person_id: &str, card_id: &str) -> Result<Option<i64>>;
+    /// Every actor the server authored changes with, and for whom.
+    fn server_actors(&self) -> Result<Vec<ServerActor>>;
+    /// Activates or deactivates a person ([`Error::NotFound`] if unknown).
+    fn set_person_active(&self, person_id: &str, active: bool) -> Result<()>;
+    /// One review item with its bytes.
+    fn held_item(&self, id: u64) -> Result<Option<HeldChanges>>;
+    /// Review items, newest first, and how many match the filter in all.
+    fn review_items(&self, filter: &ReviewFilter) -> Result<(Vec<ReviewItem>, u64)>;
+    /// Records a decision on a pending review item ([`Error::ReviewDecided`] if it is not
+    /// pending any more). Accepting passes the card's write (the held changes merged, as
+    /// their author made them), committed in the same transaction (a stale card is
+    /// [`Error::Conflict`] and records nothing); discarding passes none.
+    fn decide_review(
+        &self,
+        decision: &ReviewDecision,
+        commit: Option<&CardCommit>,
+    ) -> Result<Option<CommitOutcome>>;
+    /// A card's late edits (log entries marked `late`), in log order.
+    fn late_edits(&self, card_id: &str) -> Result<Vec<LateEdit>>;
+
+    // --- device ---
+    /// Every actor (current and former) of every device that wrote a log entry of these
+    /// cards, with the device's name, person and role, by actor. Unknown cards add nothing.
+    fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>>;
 }

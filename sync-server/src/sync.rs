@@ -74,7 +74,7 @@ mod stored_bytes;
 use std::collections::HashSet;
 
 use fieldbook_core::sync::wire::{
-    CardAck, CardRefusal, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    ActorInfo, AssignmentRecord, CardAck, CardRefusal, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 
 use crate::auth::read_cursor;
@@ -88,6 +88,7 @@ pub(crate) use push::{
     Writer, keep_committed, load_stored, new_changes_checked, root_string, take_or_load,
     validate_card_id,
 };
+pub(crate) use stored_bytes::stored_bytes;
 
 /// How many pushed cards are written per storage transaction (and held in memory, applied
 /// but not yet written, at once).
@@ -102,6 +103,10 @@ pub struct SyncLimits {
     pub max_response_bytes: u32,
     /// How long after a handoff the previous owner's late edits are accepted.
     pub handoff_grace_secs: i64,
+    /// Most pending review items one device may have (late edits past the grace period).
+    pub review_max_items: u64,
+    /// Most bytes of one device's pending review items.
+    pub review_max_bytes: u64,
 }
 
 /// What a sync moved, for metrics and logs (counts only, no content).
@@ -201,8 +206,89 @@ pub fn sync(
         &mut response,
         &mut stats,
     )?;
+    directory(storage, device, &mut response)?;
     storage.record_sync(&device.id, now)?;
     Ok((response, stats))
+}
+
+/// Names the actors of the delivered cards' changes (device name, person, role) so the
+/// device's history shows who wrote them, and sends the assignment history of every card
+/// delivered whole (a card new to the device: a handoff brings it so) for its handover
+/// dossier. The device itself is named whenever cards move (its own edits are in its
+/// history too), and a sync that moves nothing carries no directory.
+fn directory(storage: &dyn Storage, device: &Device, response: &mut SyncResponse) -> Result<()> {
+    let cards: Vec<String> = response.changes.iter().map(|c| c.card_id.clone()).collect();
+    let mut assignments = Vec::new();
+    for change in &response.changes {
+        if change.kind != fieldbook_core::sync::wire::PayloadKind::Snapshot {
+            continue;
+        }
+        for a in storage.card_assignments(&change.card_id)? {
+            let record = AssignmentRecord {
+                territory: a.territory,
+                card_id: a.card_id,
+                from: a.from,
+                to: a.to,
+                decided_by: a.decided_by,
+                reason: a.reason,
+                at: a.at,
+            };
+            if !assignments.contains(&record) {
+                assignments.push(record);
+            }
+        }
+    }
+    response.assignments = assignments;
+    let mut entries = if cards.is_empty() {
+        Vec::new()
+    } else {
+        storage.actor_directory(&cards)?
+    };
+    // A sync that moved nothing names nobody: a no-op sync stays a few bytes each way.
+    let moved = !cards.is_empty() || !response.acks.is_empty();
+    if moved && !entries.iter().any(|e| e.actor == device.actor) {
+        let person_name = storage
+            .person(&device.person_id)?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        for actor in std::iter::once(&device.actor).chain(&device.former_actors) {
+            entries.push(crate::storage::ActorEntry {
+                actor: actor.clone(),
+                device_name: device.name.clone(),
+                person_id: device.person_id.clone(),
+                person_name: person_name.clone(),
+                role: device.role,
+            });
+        }
+    }
+    if !cards.is_empty() {
+        // Changes the server wrote for a manager (a card moved): named as the server's,
+        // in that person's name, so history says "moved by 王芳 (server)".
+        for a in storage.server_actors()? {
+            let person_name = storage
+                .person(&a.person_id)?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            entries.push(crate::storage::ActorEntry {
+                actor: a.actor,
+                device_name: crate::handoff::SERVER_DEVICE.to_owned(),
+                person_id: a.person_id,
+                person_name,
+                role: Role::Manager,
+            });
+        }
+    }
+    response.actors = entries
+        .into_iter()
+        .map(|e| ActorInfo {
+            actor: e.actor,
+            device_name: e.device_name,
+            person_id: e.person_id,
+            person_name: e.person_name,
+            role: e.role.as_str().to_owned(),
+        })
+        .collect();
+    Ok(())
 }
 
 /// Errors that refuse one card rather than the whole request.
@@ -211,6 +297,7 @@ fn is_card_refusal(e: &Error) -> bool {
         e,
         Error::AccessDenied
             | Error::HandoffExpired
+            | Error::ReviewFull
             | Error::ActorMismatch
             | Error::AuthorMismatch
             | Error::BadChange(_)

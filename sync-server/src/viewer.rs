@@ -77,14 +77,18 @@ impl Viewer {
     }
 }
 
-/// The viewer behind a request: a manager's or admin's device token. A rep's token gets
-/// `access.denied` (403); no token `auth.missing_token` (401).
+/// The viewer behind a request: a manager's or admin's device token, else a dashboard
+/// session cookie ([`crate::web`]). A rep's token gets `access.denied` (403); neither
+/// `auth.missing_token` (401).
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer> {
         let header = match parts.headers.get(header::AUTHORIZATION) {
-            None => None,
+            None => match crate::web::viewer_from_cookie(parts, state).await {
+                Some(viewer) => return viewer,
+                None => None,
+            },
             Some(v) => Some(v.to_str().map_err(|_| Error::BadToken)?.to_owned()),
         };
         let now = state.now();

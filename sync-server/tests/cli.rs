@@ -54,3 +54,73 @@ fn admin_subcommands_set_up_a_company_and_print_a_one_time_token() {
     );
     assert!(!ok, "a manager cannot get a rep device: {err}");
 }
+
+#[test]
+fn handoff_review_and_deactivate_rep_subcommands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    for args in [
+        &["rep", "add", "zhangwei", "--name", "张伟"][..],
+        &["rep", "add", "lina", "--name", "李娜"],
+        &["rep", "add", "liuyang", "--name", "刘洋"],
+        &["manager", "add", "wang", "--name", "王芳"],
+        &[
+            "territory",
+            "add",
+            "sh-east",
+            "--name",
+            "华东区",
+            "--manager",
+            "wang",
+        ],
+        &["territory", "assign", "sh-east", "zhangwei"],
+        &["deactivate-rep", "liuyang"],
+    ] {
+        let (ok, _, err) = run(d, args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let handoff = |to: &str, extra: &[&str]| {
+        let mut args = vec![
+            "handoff",
+            "--territory",
+            "sh-east",
+            "--from",
+            "zhangwei",
+            "--to",
+            to,
+            "--reason",
+            "张伟调岗",
+            "--by",
+            "wang",
+        ];
+        args.extend_from_slice(extra);
+        run(d, &args)
+    };
+    let (ok, _, err) = handoff("liuyang", &[]);
+    assert!(!ok && err.contains("handoff.unknown_rep"), "{err}");
+    let (ok, out, err) = handoff("lina", &["--preview"]);
+    assert!(ok, "{err}");
+    let preview: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(preview["whole_territory"], true);
+    let (ok, out, err) = handoff("lina", &[]);
+    assert!(ok, "{err}");
+    let done: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(done["assignments"][0]["to"], "lina");
+    assert_eq!(done["assignments"][0]["decided_by"], "wang");
+    let (ok, _, err) = handoff("lina", &[]);
+    assert!(!ok && err.contains("handoff.conflict"), "{err}");
+    let (ok, out, err) = run(
+        d,
+        &["review", "list", "--by", "wang", "--status", "pending"],
+    );
+    assert!(ok, "{err}");
+    let page: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(page["total"], 0);
+    let (ok, _, err) = run(d, &["review", "accept", "1", "--by", "wang"]);
+    assert!(!ok && err.contains("access.denied"), "no such item: {err}");
+    let (ok, _, err) = run(d, &["review", "list", "--by", "lina"]);
+    assert!(
+        !ok && err.contains("request.invalid"),
+        "--by names a manager: {err}"
+    );
+}

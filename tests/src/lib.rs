@@ -12,6 +12,7 @@
 //! helpers stay: handing over data without a network is a feature.
 
 pub mod server;
+pub mod webdriver;
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};

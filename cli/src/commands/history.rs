@@ -2,9 +2,11 @@
 //! fields where two people disagree.
 //!
 //! History is attributable: every line names the rep (the change's author), the
-//! device (its Automerge actor, shortened) and the device's clock.
+//! device (the name it was enrolled with and its role, as the sync server's directory
+//! told this store; else its Automerge actor, shortened) and the device's clock.
+//! `dossier` gathers what a rep taking over a card needs to read.
 
-use fieldbook_core::Store;
+use fieldbook_core::{HistoryEntry, Store};
 use serde_json::json;
 
 use super::card_id;
@@ -24,7 +26,7 @@ pub fn history(store: &mut Store, id: &str, field: Option<&str>) -> Result<Outpu
             t.row(vec![
                 opt_time(c.entry.time.as_ref()),
                 or_dash(c.entry.rep.as_deref()),
-                short(&c.entry.device),
+                device_label(&c.entry),
                 c.value.clone().unwrap_or_else(|| "(empty)".into()),
                 short(&c.entry.hash),
             ]);
@@ -42,7 +44,7 @@ pub fn history(store: &mut Store, id: &str, field: Option<&str>) -> Result<Outpu
             (i + 1).to_string(),
             opt_time(e.time.as_ref()),
             or_dash(e.rep.as_deref()),
-            short(&e.device),
+            device_label(e),
             short(&e.hash),
             // The first change in causal order is the one that created the card.
             format!(
@@ -56,6 +58,99 @@ pub fn history(store: &mut Store, id: &str, field: Option<&str>) -> Result<Outpu
         json!({ "id": id, "changes": to_json(&entries) }),
         t.render(),
     ))
+}
+
+/// The device of a change: its enrolled name and role (`演示手机 (rep)`, a manager's device
+/// as `(manager)`) when the store knows the actor, else the actor hex, shortened.
+pub(crate) fn device_label(e: &HistoryEntry) -> String {
+    match (&e.device_name, &e.device_role) {
+        (Some(name), Some(role)) => format!("{name} ({role})"),
+        (Some(name), None) => name.clone(),
+        _ => short(&e.device),
+    }
+}
+
+/// `fieldbook dossier ID`: the handover dossier.
+pub fn dossier(store: &mut Store, id: &str) -> Result<Output> {
+    let id = card_id(store, id)?;
+    let d = store.dossier(&id)?;
+    let mut human = format!(
+        "{} ({})  territory {}\n",
+        d.name.as_deref().unwrap_or("(no name)"),
+        short(&d.card_id),
+        or_dash(d.territory.as_deref())
+    );
+    human.push_str(&format!(
+        "\n交接记录 assignments: {}\n",
+        d.assignments.len()
+    ));
+    if !d.assignments.is_empty() {
+        let mut t = Table::new(&["TIME", "TERRITORY", "FROM", "TO", "BY", "REASON"]);
+        for a in &d.assignments {
+            t.row(vec![
+                opt_time(Some(&a.at)),
+                match &a.card_id {
+                    Some(card) => format!("{} (card {})", a.territory, short(card)),
+                    None => a.territory.clone(),
+                },
+                or_dash(a.from.as_deref()),
+                a.to.clone(),
+                a.decided_by.clone(),
+                a.reason.clone(),
+            ]);
+        }
+        human.push_str(&t.render());
+    }
+    human.push_str(&format!("\n跟踪记录 visits: {}\n", d.visits.len()));
+    if !d.visits.is_empty() {
+        let mut t = Table::new(&["TIME", "REP", "SUMMARY", "OUTCOME"]);
+        for v in &d.visits {
+            t.row(vec![
+                opt_time(v.at.as_ref()),
+                or_dash(v.rep.as_deref()),
+                v.summary.to_string(),
+                or_dash(v.outcome.as_deref()),
+            ]);
+        }
+        human.push_str(&t.render());
+    }
+    human.push_str(&format!("\n待办事务 open to-dos: {}\n", d.open_todos.len()));
+    for t in &d.open_todos {
+        human.push_str(&format!(
+            "  {} {}\n",
+            or_dash(t.title.as_deref()),
+            t.due.map(|d| format!("(due {d})")).unwrap_or_default()
+        ));
+    }
+    human.push_str(&format!(
+        "\n销售机会 open opportunities: {}\n",
+        d.open_opportunities.len()
+    ));
+    for o in &d.open_opportunities {
+        human.push_str(&format!(
+            "  {} {}\n",
+            or_dash(o.title.as_deref()),
+            o.stage.map(|s| s.label().to_string()).unwrap_or_default()
+        ));
+    }
+    human.push_str(&format!(
+        "\n字段历史 field history: {} field(s)\n",
+        d.fields.len()
+    ));
+    let mut t = Table::new(&["FIELD", "TIME", "REP", "DEVICE", "VALUE"]);
+    for f in &d.fields {
+        for c in &f.changes {
+            t.row(vec![
+                f.path.clone(),
+                opt_time(c.entry.time.as_ref()),
+                or_dash(c.entry.rep.as_deref()),
+                device_label(&c.entry),
+                c.value.clone().unwrap_or_else(|| "(empty)".into()),
+            ]);
+        }
+    }
+    human.push_str(&t.render());
+    Ok(Output::new(to_json(&d), human))
 }
 
 /// Drop paths inside an item that the same change added whole

@@ -93,12 +93,25 @@ pub fn sync(store: &mut Store, ca_certs: &[PathBuf], json_output: bool) -> Resul
     }
     if report.cards_revoked > 0 {
         human.push_str(&format!(
-            "\n  {} card(s) left this device (territory handed over)",
+            "\n  {} card(s) handed away: their territory went to another rep, and they were \
+             removed from this device",
             report.cards_revoked
         ));
     }
+    for id in &report.to_review {
+        human.push_str(&format!(
+            "\n  card {id}: your last edits arrived after the handoff's grace period and went \
+             to a manager's review (nothing was lost); the card left this device"
+        ));
+    }
     for id in &report.revoked_kept {
-        human.push_str(&format!("\n  card {id} was handed over but still has unsynced edits; it stays until they are accepted"));
+        human.push_str(&format!("\n  card {id} was handed over but still has unsynced edits; it stays (read-only) until the server answers them"));
+    }
+    for id in &report.territory_restored {
+        human.push_str(&format!(
+            "\n  card {id}: an edit of its territory was undone (a manager moves cards between \
+             territories); its other edits were synced"
+        ));
     }
     if report.rekeyed {
         human.push_str(&format!(
@@ -155,8 +168,26 @@ pub fn status(store: &mut Store) -> Result<Output> {
             quarantined.join(", ")
         ));
     }
+    let handed_away = store.handed_away()?;
+    let to_review: Vec<_> = handed_away.iter().filter(|h| h.to_review).collect();
+    if !handed_away.is_empty() {
+        human.push_str(&format!(
+            "\nhanded away {} card(s) (their territory went to another rep)",
+            handed_away.len()
+        ));
+    }
+    for h in &to_review {
+        human.push_str(&format!(
+            "\n  to review: {} ({}): {} change(s) went to a manager's review",
+            h.name.as_deref().unwrap_or("-"),
+            h.card_id,
+            h.changes
+        ));
+    }
     Ok(Output::new(
         json!({
+            "handed_away": handed_away.len(),
+            "to_review": to_json(&to_review),
             "quarantined": quarantined,
             "device": store.device_id(),
             "rep": rep,

@@ -182,10 +182,16 @@ impl Store {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let touched = {
             let cached = Self::load(&tx, &mut self.cache, id)?;
+            Self::check_not_handed_away(&tx, cached.num, id)?;
             let old = read_card(&cached.doc, None)?;
             let mut new = old.clone();
             edit(&mut new)?;
             new.id = old.id.clone();
+            // Moving a card is a manager's operation on the server (a handoff): an edit
+            // of the territory of a card the server holds would be refused at every sync.
+            if new.territory != old.territory && Self::server_holds(&tx, cached.num)? {
+                return Err(Error::TerritoryFixed);
+            }
             attribute(&old, &mut new, &rep, may_act_for_others)?;
             let heads = cached.doc.get_heads();
             Self::act_as(&mut cached.doc, &actor, &rep);
@@ -217,7 +223,14 @@ impl Store {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
             {
                 let cached = Self::load(&tx, &mut self.cache, id)?;
+                Self::check_not_handed_away(&tx, cached.num, id)?;
                 let card = read_card(&cached.doc, None)?;
+                if path == "territory"
+                    && card.territory.as_deref() != Some(input.trim())
+                    && Self::server_holds(&tx, cached.num)?
+                {
+                    return Err(Error::TerritoryFixed);
+                }
                 let heads = cached.doc.get_heads();
                 Self::act_as(&mut cached.doc, &actor, &rep);
                 let message = format!("resolve {path}");

@@ -381,6 +381,16 @@ impl StoreReader {
         self.inner.field_history(id, path)
     }
 
+    /// See [`Store::dossier`].
+    pub fn dossier(&mut self, id: &CardId) -> Result<super::Dossier> {
+        self.inner.dossier(id)
+    }
+
+    /// See [`Store::handed_away`].
+    pub fn handed_away(&self) -> Result<Vec<super::HandedAway>> {
+        self.inner.handed_away()
+    }
+
     /// See [`Store::card_at_change`].
     pub fn card_at_change(&mut self, id: &CardId, hash: &str) -> Result<Card> {
         self.inner.card_at_change(id, hash)

@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u32 = 3;
+pub const CURRENT_VERSION: u32 = 4;
 
 /// Marker stored in `meta` so we never adopt someone else's SQLite file.
 pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
@@ -148,6 +148,55 @@ CREATE TABLE sync_quarantine (
 ) WITHOUT ROWID;
 ";
 
+/// Version 4: handoff on the device.
+///
+/// - `sync_handoff_pending`: cards whose territory left the rep's scope while they held
+///   edits the server had not answered; purged once it accepts them (late edits within the
+///   grace period) or says they went to review. They take no new edits meanwhile.
+/// - `sync_handed_away`: what the rep is told about cards that left (`status`): a card
+///   whose edits went to a manager's review keeps its id, name and how many changes went;
+///   a card purged cleanly keeps only its id.
+/// - `actor_directory`: who an Automerge actor is (device name, person, role), from the
+///   sync response's directory, so history names devices.
+/// - `card_assignments`: the assignment history of cards and of their territories
+///   (`card_id` empty: the whole territory), for the handover dossier.
+const V4: &str = "
+CREATE TABLE sync_handoff_pending (
+    card_num INTEGER PRIMARY KEY REFERENCES cards(num) ON DELETE CASCADE,
+    since    INTEGER NOT NULL
+);
+CREATE TABLE sync_handed_away (
+    card_id TEXT PRIMARY KEY,
+    name    TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('purged', 'review')),
+    changes INTEGER NOT NULL,
+    at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE actor_directory (
+    actor       BLOB PRIMARY KEY,
+    device_name TEXT NOT NULL,
+    person_id   TEXT NOT NULL,
+    person_name TEXT NOT NULL,
+    role        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE card_assignments (
+    territory  TEXT NOT NULL,
+    card_id    TEXT NOT NULL,
+    from_person TEXT,
+    to_person  TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (territory, card_id, at, to_person)
+) WITHOUT ROWID;
+CREATE INDEX card_assignments_card ON card_assignments(card_id);
+";
+
+fn upgrade_to_v4(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V4)?;
+    Ok(())
+}
+
 fn upgrade_to_v3(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(V3)?;
     Ok(())
@@ -210,6 +259,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             0 => upgrade_to_v1(&tx)?,
             1 => upgrade_to_v2(&tx)?,
             2 => upgrade_to_v3(&tx)?,
+            3 => upgrade_to_v4(&tx)?,
             _ => unreachable!("every version below CURRENT_VERSION has a step"),
         }
         v += 1;

@@ -44,6 +44,8 @@ pub(crate) struct Applied {
     pub new_conflicts: u32,
     pub revoked_removed: u32,
     pub revoked_kept: Vec<String>,
+    /// Revoked cards purged after the server held their edits for review.
+    pub to_review: Vec<String>,
     pub need_fallback: Vec<String>,
     /// Cards put in quarantine by this response: (card id, code).
     pub quarantined: Vec<(String, String)>,
@@ -601,32 +603,9 @@ impl Store {
             }
             Ok(())
         })?;
-        for id in &resp.revoked {
-            let Some(num) = Self::card_num(&tx, id)? else {
-                continue;
-            };
-            let dirty: bool = tx
-                .query_row(
-                    "SELECT dirty FROM sync_cards WHERE card_num = ?1",
-                    [num],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(false);
-            if dirty {
-                // Never drop an edit the server has not acknowledged: keep the card until
-                // the server has it (or has told the rep why not).
-                out.revoked_kept.push(id.clone());
-                continue;
-            }
-            tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
-            tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
-            tx.execute("DELETE FROM cards WHERE num = ?1", [num])?;
-            if let Ok(card) = id.parse::<CardId>() {
-                self.cache.pop(&card);
-            }
-            out.revoked_removed += 1;
-        }
+        Self::settle_handoffs(&tx, &mut self.cache, resp, &mut out)?;
+        Self::record_directory(&tx, &resp.actors)?;
+        Self::record_assignments(&tx, &resp.assignments)?;
         Self::set_meta(&tx, "sync_cursor", &resp.cursor.0)?;
         Self::set_meta(&tx, "territories", resp.territories.join("\n").as_bytes())?;
         tx.commit()?;

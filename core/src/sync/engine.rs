@@ -49,8 +49,16 @@ pub struct SyncReport {
     pub new_conflicts: u32,
     /// Cards removed because their territory left the rep's scope.
     pub cards_revoked: u32,
-    /// Revoked cards kept because they hold edits the server has not accepted.
+    /// Revoked cards kept because they hold edits the server has not answered yet (they
+    /// are purged once it accepts them or holds them for review).
     pub revoked_kept: Vec<String>,
+    /// Revoked cards purged after the server held this device's last edits of them for a
+    /// manager's review (refused past the handoff grace period): the rep is told which.
+    pub to_review: Vec<String>,
+    /// Cards whose unsynced edit of the territory was undone by this sync (the server
+    /// refused it with `sync.territory_change`: a manager moves cards), so that their
+    /// other edits went through.
+    pub territory_restored: Vec<String>,
     /// Pushes the server refused: (card id, code, message). The cards stay pending.
     pub refused: Vec<(String, String, String)>,
     /// Cards reconciled through the `automerge::sync` fallback.

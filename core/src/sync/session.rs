@@ -53,6 +53,10 @@ const MAX_FALLBACK_ROUNDS: u32 = 64;
 
 /// The refusal that means this store's actor was used by another copy of it.
 const ACTOR_REUSED: &str = "sync.actor_reused";
+/// The refusals of a push that moves a card to another territory: one the device holds
+/// (`sync.territory_change`) or one it does not (`access.denied`, as for any card outside
+/// its scope).
+const TERRITORY_REFUSALS: [&str; 2] = ["sync.territory_change", "access.denied"];
 /// The refusal of a cursor the server did not issue, or issued from a future it lacks.
 const BAD_CURSOR: &str = "sync.bad_cursor";
 
@@ -128,6 +132,8 @@ pub struct SyncSession {
     reused: HashSet<String>,
     /// Cards re-made after a re-key: pushed once more by this sync, then never again.
     reapplied: HashSet<String>,
+    /// Cards whose territory edit this session undid: undone once, never in a loop.
+    restored: HashSet<String>,
     /// Whether the session already started over after `sync.bad_cursor`.
     restarted: bool,
     phase: Phase,
@@ -143,6 +149,7 @@ impl SyncSession {
             skip: HashSet::new(),
             reused: HashSet::new(),
             reapplied: HashSet::new(),
+            restored: HashSet::new(),
             restarted: false,
             phase: Phase::Plan,
         })
@@ -360,6 +367,7 @@ impl SyncSession {
         report.new_conflicts += applied.new_conflicts;
         report.cards_revoked += applied.revoked_removed;
         report.revoked_kept.extend(applied.revoked_kept);
+        report.to_review.extend(applied.to_review);
         report.quarantined.extend(applied.quarantined);
         let newly_reused: Vec<String> = response
             .refused
@@ -379,10 +387,25 @@ impl SyncSession {
             self.reused.extend(newly_reused);
             again = true;
         }
+        let mut restored_now: HashSet<String> = HashSet::new();
         for refusal in &response.refused {
             if refusal.code == ACTOR_REUSED && self.reused.contains(&refusal.card_id) {
                 // Being recovered by this sync; reported only if that fails.
                 self.skip.insert(refusal.card_id.clone());
+                continue;
+            }
+            if TERRITORY_REFUSALS.contains(&refusal.code.as_str())
+                && !self.restored.contains(&refusal.card_id)
+                && let Ok(id) = refusal.card_id.parse::<CardId>()
+                && store.restore_territory(&id)?
+            {
+                // An edit of the territory made before the device refused them: undo it
+                // once and push the card's other edits again in this sync. (A card that
+                // holds no such edit has nothing to restore and is reported as refused.)
+                self.restored.insert(refusal.card_id.clone());
+                restored_now.insert(refusal.card_id.clone());
+                report.territory_restored.push(refusal.card_id.clone());
+                again = true;
                 continue;
             }
             tracing::info!(code = %refusal.code, "server refused a card's changes");
@@ -395,8 +418,12 @@ impl SyncSession {
         }
         // A card acknowledged in this request may have been edited meanwhile; it is
         // pushed by the next sync, not re-pushed in a loop by this one.
-        self.skip
-            .extend(pushes.iter().map(|p| p.push.card_id.clone()));
+        self.skip.extend(
+            pushes
+                .iter()
+                .map(|p| p.push.card_id.clone())
+                .filter(|id| !restored_now.contains(id)),
+        );
         let mut fallback: Vec<String> = response.fallback;
         fallback.extend(applied.need_fallback);
         fallback.sort();

@@ -34,7 +34,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// postcard is positional and [`decode`] refuses trailing bytes, so any field added to a
 /// message (always at its end) raises the version. 2: `SyncResponse::server_time`.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 3: `SyncResponse::actors` and `SyncResponse::assignments`.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The HTTP `Content-Type` of sync bodies (postcard, gzip-compressed).
 pub const CONTENT_TYPE: &str = "application/vnd.fieldbook.sync+postcard-gzip";
@@ -108,6 +109,49 @@ pub struct SyncResponse {
     /// clock against it ([`crate::clock`]). Added in protocol version 2; last, as every
     /// field added to a message must be.
     pub server_time: Option<i64>,
+    /// Who the actors of the delivered changes are (device name, person, role), so the
+    /// device's history names devices instead of showing actor hex. Added in protocol
+    /// version 3.
+    pub actors: Vec<ActorInfo>,
+    /// The assignment history of the delivered cards and of their territories (who held
+    /// what, from when, who decided, why): the handover dossier. Added in protocol
+    /// version 3; last.
+    pub assignments: Vec<AssignmentRecord>,
+}
+
+/// One entry of [`SyncResponse::actors`]: an Automerge actor bound to an enrolled device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorInfo {
+    /// The actor id (raw bytes): a device's current actor or one it had before a re-key.
+    pub actor: Vec<u8>,
+    /// The name the device was enrolled with (演示手机).
+    pub device_name: String,
+    /// The person the device belongs to (the author of its changes).
+    pub person_id: String,
+    /// That person's display name.
+    pub person_name: String,
+    /// The device's role: `rep`, `manager` or `admin`.
+    pub role: String,
+}
+
+/// One entry of [`SyncResponse::assignments`]: a territory, or one card of it, given to a
+/// rep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    /// The territory.
+    pub territory: String,
+    /// The card, when one card moved; `None` when the whole territory did.
+    pub card_id: Option<String>,
+    /// The previous holder, if any.
+    pub from: Option<String>,
+    /// The new holder.
+    pub to: String,
+    /// Who decided.
+    pub decided_by: String,
+    /// Why.
+    pub reason: String,
+    /// When (server time, Unix seconds).
+    pub at: i64,
 }
 
 /// The server holds the pushed changes of one card.

@@ -543,6 +543,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() != 21032:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() != 39770:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol() != 28589:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_field_history() != 4363:
@@ -631,6 +633,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts.restype = ct
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol.restype = ctypes.c_uint16
@@ -731,6 +736,12 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_enrol.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1256,6 +1267,112 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterString.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+# The Timestamp type.
+Timestamp = datetime.datetime
+
+# There is a loss of precision when converting from Rust timestamps,
+# which are accurate to the nanosecond,
+# to Python datetimes, which have a variable precision due to the use of float as representation.
+class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        seconds = buf.read_i64()
+        microseconds = buf.read_u32() / 1000
+        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
+        # ensures that we get OverflowError rather than ValueError when
+        # seconds is too large.
+        if seconds >= 0:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
+        else:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
+
+    @staticmethod
+    def check_lower(value):
+        pass
+
+    @staticmethod
+    def write(value, buf):
+        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
+            sign = 1
+            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+        else:
+            sign = -1
+            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
+
+        seconds = delta.seconds + delta.days * 24 * 3600
+        nanoseconds = delta.microseconds * 1000
+        buf.write_i64(sign * seconds)
+        buf.write_u32(nanoseconds)
+
+@dataclass
+class Assignment:
+    """
+    One assignment of a territory (or one card of it) to a rep.
+"""
+    def __init__(self, *, territory:str, card_id:typing.Optional[str], _from:typing.Optional[str], to:str, decided_by:str, reason:str, at:Timestamp):
+        self.territory = territory
+        self.card_id = card_id
+        self._from = _from
+        self.to = to
+        self.decided_by = decided_by
+        self.reason = reason
+        self.at = at
+        
+        
+
+    
+    def __str__(self):
+        return "Assignment(territory={}, card_id={}, _from={}, to={}, decided_by={}, reason={}, at={})".format(self.territory, self.card_id, self._from, self.to, self.decided_by, self.reason, self.at)
+    def __eq__(self, other):
+        if self.territory != other.territory:
+            return False
+        if self.card_id != other.card_id:
+            return False
+        if self._from != other._from:
+            return False
+        if self.to != other.to:
+            return False
+        if self.decided_by != other.decided_by:
+            return False
+        if self.reason != other.reason:
+            return False
+        if self.at != other.at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAssignment(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Assignment(
+            territory=_UniffiFfiConverterString.read(buf),
+            card_id=_UniffiFfiConverterOptionalString.read(buf),
+            _from=_UniffiFfiConverterOptionalString.read(buf),
+            to=_UniffiFfiConverterString.read(buf),
+            decided_by=_UniffiFfiConverterString.read(buf),
+            reason=_UniffiFfiConverterString.read(buf),
+            at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.territory)
+        _UniffiFfiConverterOptionalString.check_lower(value.card_id)
+        _UniffiFfiConverterOptionalString.check_lower(value._from)
+        _UniffiFfiConverterString.check_lower(value.to)
+        _UniffiFfiConverterString.check_lower(value.decided_by)
+        _UniffiFfiConverterString.check_lower(value.reason)
+        _UniffiFfiConverterTimestamp.check_lower(value.at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.territory, buf)
+        _UniffiFfiConverterOptionalString.write(value.card_id, buf)
+        _UniffiFfiConverterOptionalString.write(value._from, buf)
+        _UniffiFfiConverterString.write(value.to, buf)
+        _UniffiFfiConverterString.write(value.decided_by, buf)
+        _UniffiFfiConverterString.write(value.reason, buf)
+        _UniffiFfiConverterTimestamp.write(value.at, buf)
 
 class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
     @classmethod
@@ -1806,43 +1923,6 @@ class _UniffiFfiConverterSequenceTypeMonthlySales(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeMonthlySales.read(buf) for i in range(count)
         ]
 
-# The Timestamp type.
-Timestamp = datetime.datetime
-
-# There is a loss of precision when converting from Rust timestamps,
-# which are accurate to the nanosecond,
-# to Python datetimes, which have a variable precision due to the use of float as representation.
-class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        seconds = buf.read_i64()
-        microseconds = buf.read_u32() / 1000
-        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
-        # ensures that we get OverflowError rather than ValueError when
-        # seconds is too large.
-        if seconds >= 0:
-            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
-        else:
-            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
-
-    @staticmethod
-    def check_lower(value):
-        pass
-
-    @staticmethod
-    def write(value, buf):
-        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
-            sign = 1
-            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
-        else:
-            sign = -1
-            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
-
-        seconds = delta.seconds + delta.days * 24 * 3600
-        nanoseconds = delta.microseconds * 1000
-        buf.write_i64(sign * seconds)
-        buf.write_u32(nanoseconds)
-
 class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -2209,6 +2289,303 @@ class _UniffiFfiConverterTypeCardRow(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.conflicts, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
 
+class _UniffiFfiConverterSequenceTypeAssignment(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAssignment.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAssignment.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAssignment.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class HistoryEntry:
+    """
+    One change of a card: who (rep and device), when, which fields.
+"""
+    def __init__(self, *, hash:str, rep:typing.Optional[str], device:str, device_name:typing.Optional[str], device_role:typing.Optional[str], person_name:typing.Optional[str], time:typing.Optional[Timestamp], fields:typing.List[str]):
+        self.hash = hash
+        self.rep = rep
+        self.device = device
+        self.device_name = device_name
+        self.device_role = device_role
+        self.person_name = person_name
+        self.time = time
+        self.fields = fields
+        
+        
+
+    
+    def __str__(self):
+        return "HistoryEntry(hash={}, rep={}, device={}, device_name={}, device_role={}, person_name={}, time={}, fields={})".format(self.hash, self.rep, self.device, self.device_name, self.device_role, self.person_name, self.time, self.fields)
+    def __eq__(self, other):
+        if self.hash != other.hash:
+            return False
+        if self.rep != other.rep:
+            return False
+        if self.device != other.device:
+            return False
+        if self.device_name != other.device_name:
+            return False
+        if self.device_role != other.device_role:
+            return False
+        if self.person_name != other.person_name:
+            return False
+        if self.time != other.time:
+            return False
+        if self.fields != other.fields:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHistoryEntry(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HistoryEntry(
+            hash=_UniffiFfiConverterString.read(buf),
+            rep=_UniffiFfiConverterOptionalString.read(buf),
+            device=_UniffiFfiConverterString.read(buf),
+            device_name=_UniffiFfiConverterOptionalString.read(buf),
+            device_role=_UniffiFfiConverterOptionalString.read(buf),
+            person_name=_UniffiFfiConverterOptionalString.read(buf),
+            time=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            fields=_UniffiFfiConverterSequenceString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.hash)
+        _UniffiFfiConverterOptionalString.check_lower(value.rep)
+        _UniffiFfiConverterString.check_lower(value.device)
+        _UniffiFfiConverterOptionalString.check_lower(value.device_name)
+        _UniffiFfiConverterOptionalString.check_lower(value.device_role)
+        _UniffiFfiConverterOptionalString.check_lower(value.person_name)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.time)
+        _UniffiFfiConverterSequenceString.check_lower(value.fields)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.hash, buf)
+        _UniffiFfiConverterOptionalString.write(value.rep, buf)
+        _UniffiFfiConverterString.write(value.device, buf)
+        _UniffiFfiConverterOptionalString.write(value.device_name, buf)
+        _UniffiFfiConverterOptionalString.write(value.device_role, buf)
+        _UniffiFfiConverterOptionalString.write(value.person_name, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.time, buf)
+        _UniffiFfiConverterSequenceString.write(value.fields, buf)
+
+@dataclass
+class FieldChange:
+    """
+    One change to one field, with the value it left.
+"""
+    def __init__(self, *, entry:HistoryEntry, value:typing.Optional[str]):
+        self.entry = entry
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "FieldChange(entry={}, value={})".format(self.entry, self.value)
+    def __eq__(self, other):
+        if self.entry != other.entry:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFieldChange(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FieldChange(
+            entry=_UniffiFfiConverterTypeHistoryEntry.read(buf),
+            value=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeHistoryEntry.check_lower(value.entry)
+        _UniffiFfiConverterOptionalString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeHistoryEntry.write(value.entry, buf)
+        _UniffiFfiConverterOptionalString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeFieldChange(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFieldChange.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFieldChange.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFieldChange.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class FieldHistory:
+    """
+    The history of one field.
+"""
+    def __init__(self, *, path:str, changes:typing.List[FieldChange]):
+        self.path = path
+        self.changes = changes
+        
+        
+
+    
+    def __str__(self):
+        return "FieldHistory(path={}, changes={})".format(self.path, self.changes)
+    def __eq__(self, other):
+        if self.path != other.path:
+            return False
+        if self.changes != other.changes:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFieldHistory(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FieldHistory(
+            path=_UniffiFfiConverterString.read(buf),
+            changes=_UniffiFfiConverterSequenceTypeFieldChange.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.path)
+        _UniffiFfiConverterSequenceTypeFieldChange.check_lower(value.changes)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.path, buf)
+        _UniffiFfiConverterSequenceTypeFieldChange.write(value.changes, buf)
+
+class _UniffiFfiConverterSequenceTypeFieldHistory(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFieldHistory.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFieldHistory.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFieldHistory.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class Dossier:
+    """
+    A card's handover dossier.
+"""
+    def __init__(self, *, card_id:str, name:typing.Optional[str], territory:typing.Optional[str], assignments:typing.List[Assignment], visits:typing.List[Item], open_todos:typing.List[Item], open_opportunities:typing.List[Item], fields:typing.List[FieldHistory]):
+        self.card_id = card_id
+        self.name = name
+        self.territory = territory
+        self.assignments = assignments
+        self.visits = visits
+        self.open_todos = open_todos
+        self.open_opportunities = open_opportunities
+        self.fields = fields
+        
+        
+
+    
+    def __str__(self):
+        return "Dossier(card_id={}, name={}, territory={}, assignments={}, visits={}, open_todos={}, open_opportunities={}, fields={})".format(self.card_id, self.name, self.territory, self.assignments, self.visits, self.open_todos, self.open_opportunities, self.fields)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.territory != other.territory:
+            return False
+        if self.assignments != other.assignments:
+            return False
+        if self.visits != other.visits:
+            return False
+        if self.open_todos != other.open_todos:
+            return False
+        if self.open_opportunities != other.open_opportunities:
+            return False
+        if self.fields != other.fields:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDossier(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Dossier(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterOptionalString.read(buf),
+            territory=_UniffiFfiConverterOptionalString.read(buf),
+            assignments=_UniffiFfiConverterSequenceTypeAssignment.read(buf),
+            visits=_UniffiFfiConverterSequenceTypeItem.read(buf),
+            open_todos=_UniffiFfiConverterSequenceTypeItem.read(buf),
+            open_opportunities=_UniffiFfiConverterSequenceTypeItem.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeFieldHistory.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value.territory)
+        _UniffiFfiConverterSequenceTypeAssignment.check_lower(value.assignments)
+        _UniffiFfiConverterSequenceTypeItem.check_lower(value.visits)
+        _UniffiFfiConverterSequenceTypeItem.check_lower(value.open_todos)
+        _UniffiFfiConverterSequenceTypeItem.check_lower(value.open_opportunities)
+        _UniffiFfiConverterSequenceTypeFieldHistory.check_lower(value.fields)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value.territory, buf)
+        _UniffiFfiConverterSequenceTypeAssignment.write(value.assignments, buf)
+        _UniffiFfiConverterSequenceTypeItem.write(value.visits, buf)
+        _UniffiFfiConverterSequenceTypeItem.write(value.open_todos, buf)
+        _UniffiFfiConverterSequenceTypeItem.write(value.open_opportunities, buf)
+        _UniffiFfiConverterSequenceTypeFieldHistory.write(value.fields, buf)
+
 @dataclass
 class Enrolment:
     """
@@ -2253,102 +2630,6 @@ class _UniffiFfiConverterTypeEnrolment(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.rep_id, buf)
         _UniffiFfiConverterString.write(value.role, buf)
         _UniffiFfiConverterString.write(value.device_id, buf)
-
-@dataclass
-class HistoryEntry:
-    """
-    One change of a card: who (rep and device), when, which fields.
-"""
-    def __init__(self, *, hash:str, rep:typing.Optional[str], device:str, time:typing.Optional[Timestamp], fields:typing.List[str]):
-        self.hash = hash
-        self.rep = rep
-        self.device = device
-        self.time = time
-        self.fields = fields
-        
-        
-
-    
-    def __str__(self):
-        return "HistoryEntry(hash={}, rep={}, device={}, time={}, fields={})".format(self.hash, self.rep, self.device, self.time, self.fields)
-    def __eq__(self, other):
-        if self.hash != other.hash:
-            return False
-        if self.rep != other.rep:
-            return False
-        if self.device != other.device:
-            return False
-        if self.time != other.time:
-            return False
-        if self.fields != other.fields:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeHistoryEntry(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return HistoryEntry(
-            hash=_UniffiFfiConverterString.read(buf),
-            rep=_UniffiFfiConverterOptionalString.read(buf),
-            device=_UniffiFfiConverterString.read(buf),
-            time=_UniffiFfiConverterOptionalTimestamp.read(buf),
-            fields=_UniffiFfiConverterSequenceString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.hash)
-        _UniffiFfiConverterOptionalString.check_lower(value.rep)
-        _UniffiFfiConverterString.check_lower(value.device)
-        _UniffiFfiConverterOptionalTimestamp.check_lower(value.time)
-        _UniffiFfiConverterSequenceString.check_lower(value.fields)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.hash, buf)
-        _UniffiFfiConverterOptionalString.write(value.rep, buf)
-        _UniffiFfiConverterString.write(value.device, buf)
-        _UniffiFfiConverterOptionalTimestamp.write(value.time, buf)
-        _UniffiFfiConverterSequenceString.write(value.fields, buf)
-
-@dataclass
-class FieldChange:
-    """
-    One change to one field, with the value it left.
-"""
-    def __init__(self, *, entry:HistoryEntry, value:typing.Optional[str]):
-        self.entry = entry
-        self.value = value
-        
-        
-
-    
-    def __str__(self):
-        return "FieldChange(entry={}, value={})".format(self.entry, self.value)
-    def __eq__(self, other):
-        if self.entry != other.entry:
-            return False
-        if self.value != other.value:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeFieldChange(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return FieldChange(
-            entry=_UniffiFfiConverterTypeHistoryEntry.read(buf),
-            value=_UniffiFfiConverterOptionalString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeHistoryEntry.check_lower(value.entry)
-        _UniffiFfiConverterOptionalString.check_lower(value.value)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeHistoryEntry.write(value.entry, buf)
-        _UniffiFfiConverterOptionalString.write(value.value, buf)
 
 @dataclass
 class FieldChoice:
@@ -2507,6 +2788,51 @@ class _UniffiFfiConverterTypeFieldSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.label, buf)
         _UniffiFfiConverterTypeFieldType.write(value.kind, buf)
         _UniffiFfiConverterSequenceTypeFieldChoice.write(value.choices, buf)
+
+@dataclass
+class HandedAway:
+    """
+    A card that left the device through a handoff.
+"""
+    def __init__(self, *, card_id:str, name:typing.Optional[str], changes:int):
+        self.card_id = card_id
+        self.name = name
+        self.changes = changes
+        
+        
+
+    
+    def __str__(self):
+        return "HandedAway(card_id={}, name={}, changes={})".format(self.card_id, self.name, self.changes)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.changes != other.changes:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHandedAway(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HandedAway(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterOptionalString.read(buf),
+            changes=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterUInt32.check_lower(value.changes)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterUInt32.write(value.changes, buf)
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
@@ -2987,12 +3313,35 @@ class _UniffiFfiConverterSequenceTypeRefusedCard(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeRefusedCard.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeHandedAway(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeHandedAway.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeHandedAway.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeHandedAway.read(buf) for i in range(count)
+        ]
+
 @dataclass
 class SyncStatus:
     """
     The device's sync state, for a status line.
 """
-    def __init__(self, *, enrolled:bool, server_url:typing.Optional[str], rep:typing.Optional[str], role:typing.Optional[str], pending_cards:int, last_sync:typing.Optional[Timestamp], quarantined:typing.List[RefusedCard], territories:typing.List[str], cards:int):
+    def __init__(self, *, enrolled:bool, server_url:typing.Optional[str], rep:typing.Optional[str], role:typing.Optional[str], pending_cards:int, last_sync:typing.Optional[Timestamp], quarantined:typing.List[RefusedCard], territories:typing.List[str], cards:int, handed_away:int, to_review:typing.List[HandedAway]):
         self.enrolled = enrolled
         self.server_url = server_url
         self.rep = rep
@@ -3002,12 +3351,14 @@ class SyncStatus:
         self.quarantined = quarantined
         self.territories = territories
         self.cards = cards
+        self.handed_away = handed_away
+        self.to_review = to_review
         
         
 
     
     def __str__(self):
-        return "SyncStatus(enrolled={}, server_url={}, rep={}, role={}, pending_cards={}, last_sync={}, quarantined={}, territories={}, cards={})".format(self.enrolled, self.server_url, self.rep, self.role, self.pending_cards, self.last_sync, self.quarantined, self.territories, self.cards)
+        return "SyncStatus(enrolled={}, server_url={}, rep={}, role={}, pending_cards={}, last_sync={}, quarantined={}, territories={}, cards={}, handed_away={}, to_review={})".format(self.enrolled, self.server_url, self.rep, self.role, self.pending_cards, self.last_sync, self.quarantined, self.territories, self.cards, self.handed_away, self.to_review)
     def __eq__(self, other):
         if self.enrolled != other.enrolled:
             return False
@@ -3027,6 +3378,10 @@ class SyncStatus:
             return False
         if self.cards != other.cards:
             return False
+        if self.handed_away != other.handed_away:
+            return False
+        if self.to_review != other.to_review:
+            return False
         return True
 
 class _UniffiFfiConverterTypeSyncStatus(_UniffiConverterRustBuffer):
@@ -3042,6 +3397,8 @@ class _UniffiFfiConverterTypeSyncStatus(_UniffiConverterRustBuffer):
             quarantined=_UniffiFfiConverterSequenceTypeRefusedCard.read(buf),
             territories=_UniffiFfiConverterSequenceString.read(buf),
             cards=_UniffiFfiConverterUInt64.read(buf),
+            handed_away=_UniffiFfiConverterUInt64.read(buf),
+            to_review=_UniffiFfiConverterSequenceTypeHandedAway.read(buf),
         )
 
     @staticmethod
@@ -3055,6 +3412,8 @@ class _UniffiFfiConverterTypeSyncStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeRefusedCard.check_lower(value.quarantined)
         _UniffiFfiConverterSequenceString.check_lower(value.territories)
         _UniffiFfiConverterUInt64.check_lower(value.cards)
+        _UniffiFfiConverterUInt64.check_lower(value.handed_away)
+        _UniffiFfiConverterSequenceTypeHandedAway.check_lower(value.to_review)
 
     @staticmethod
     def write(value, buf):
@@ -3067,13 +3426,15 @@ class _UniffiFfiConverterTypeSyncStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeRefusedCard.write(value.quarantined, buf)
         _UniffiFfiConverterSequenceString.write(value.territories, buf)
         _UniffiFfiConverterUInt64.write(value.cards, buf)
+        _UniffiFfiConverterUInt64.write(value.handed_away, buf)
+        _UniffiFfiConverterSequenceTypeHandedAway.write(value.to_review, buf)
 
 @dataclass
 class SyncSummary:
     """
     What a sync did.
 """
-    def __init__(self, *, progress:SyncProgress, cards_new:int, new_conflicts:int, cards_removed:int, refused:typing.List[RefusedCard], quarantined:typing.List[RefusedCard], pending_cards:int):
+    def __init__(self, *, progress:SyncProgress, cards_new:int, new_conflicts:int, cards_removed:int, refused:typing.List[RefusedCard], quarantined:typing.List[RefusedCard], pending_cards:int, to_review:typing.List[str], handed_away_pending:typing.List[str], territory_restored:typing.List[str]):
         self.progress = progress
         self.cards_new = cards_new
         self.new_conflicts = new_conflicts
@@ -3081,12 +3442,15 @@ class SyncSummary:
         self.refused = refused
         self.quarantined = quarantined
         self.pending_cards = pending_cards
+        self.to_review = to_review
+        self.handed_away_pending = handed_away_pending
+        self.territory_restored = territory_restored
         
         
 
     
     def __str__(self):
-        return "SyncSummary(progress={}, cards_new={}, new_conflicts={}, cards_removed={}, refused={}, quarantined={}, pending_cards={})".format(self.progress, self.cards_new, self.new_conflicts, self.cards_removed, self.refused, self.quarantined, self.pending_cards)
+        return "SyncSummary(progress={}, cards_new={}, new_conflicts={}, cards_removed={}, refused={}, quarantined={}, pending_cards={}, to_review={}, handed_away_pending={}, territory_restored={})".format(self.progress, self.cards_new, self.new_conflicts, self.cards_removed, self.refused, self.quarantined, self.pending_cards, self.to_review, self.handed_away_pending, self.territory_restored)
     def __eq__(self, other):
         if self.progress != other.progress:
             return False
@@ -3102,6 +3466,12 @@ class SyncSummary:
             return False
         if self.pending_cards != other.pending_cards:
             return False
+        if self.to_review != other.to_review:
+            return False
+        if self.handed_away_pending != other.handed_away_pending:
+            return False
+        if self.territory_restored != other.territory_restored:
+            return False
         return True
 
 class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
@@ -3115,6 +3485,9 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
             refused=_UniffiFfiConverterSequenceTypeRefusedCard.read(buf),
             quarantined=_UniffiFfiConverterSequenceTypeRefusedCard.read(buf),
             pending_cards=_UniffiFfiConverterUInt64.read(buf),
+            to_review=_UniffiFfiConverterSequenceString.read(buf),
+            handed_away_pending=_UniffiFfiConverterSequenceString.read(buf),
+            territory_restored=_UniffiFfiConverterSequenceString.read(buf),
         )
 
     @staticmethod
@@ -3126,6 +3499,9 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeRefusedCard.check_lower(value.refused)
         _UniffiFfiConverterSequenceTypeRefusedCard.check_lower(value.quarantined)
         _UniffiFfiConverterUInt64.check_lower(value.pending_cards)
+        _UniffiFfiConverterSequenceString.check_lower(value.to_review)
+        _UniffiFfiConverterSequenceString.check_lower(value.handed_away_pending)
+        _UniffiFfiConverterSequenceString.check_lower(value.territory_restored)
 
     @staticmethod
     def write(value, buf):
@@ -3136,6 +3512,9 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeRefusedCard.write(value.refused, buf)
         _UniffiFfiConverterSequenceTypeRefusedCard.write(value.quarantined, buf)
         _UniffiFfiConverterUInt64.write(value.pending_cards, buf)
+        _UniffiFfiConverterSequenceString.write(value.to_review, buf)
+        _UniffiFfiConverterSequenceString.write(value.handed_away_pending, buf)
+        _UniffiFfiConverterSequenceString.write(value.territory_restored, buf)
 
 
 
@@ -3558,29 +3937,6 @@ class _UniffiFfiConverterSequenceTypeFieldEdit(_UniffiConverterRustBuffer):
 
         return [
             _UniffiFfiConverterTypeFieldEdit.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeFieldChange(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeFieldChange.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeFieldChange.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeFieldChange.read(buf) for i in range(count)
         ]
 
 class _UniffiFfiConverterSequenceTypeHistoryEntry(_UniffiConverterRustBuffer):
@@ -4011,6 +4367,12 @@ class FieldbookProtocol(typing.Protocol):
         Create a card with these fields (`basic.name`, `territory`, …); returns its id.
 """
         raise NotImplementedError
+    def dossier(self, card_id: str) -> Dossier:
+        """
+        A card's handover dossier: assignment history, visit log in time order, open
+        to-dos and opportunities, and every field's history (the read connection).
+"""
+        raise NotImplementedError
     def enrol(self, server_url: str,token: str) -> Enrolment:
         """
         Enrol this device with the server at `server_url` using a one-time token from
@@ -4262,6 +4624,25 @@ class Fieldbook(FieldbookProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def dossier(self, card_id: str) -> Dossier:
+        """
+        A card's handover dossier: assignment history, visit log in time order, open
+        to-dos and opportunities, and every field's history (the read connection).
+"""
+        
+        _UniffiFfiConverterString.check_lower(card_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(card_id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDossier.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -4656,6 +5037,7 @@ __all__ = [
     "SortOrder",
     "FieldbookError",
     "TransportError",
+    "Assignment",
     "Field",
     "Section",
     "Item",
@@ -4665,12 +5047,15 @@ __all__ = [
     "Conflict",
     "CardDetail",
     "CardRow",
-    "Enrolment",
     "HistoryEntry",
     "FieldChange",
+    "FieldHistory",
+    "Dossier",
+    "Enrolment",
     "FieldChoice",
     "FieldEdit",
     "FieldSpec",
+    "HandedAway",
     "HttpRequest",
     "HttpResponse",
     "ListQuery",

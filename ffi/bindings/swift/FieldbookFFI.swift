@@ -693,6 +693,12 @@ public protocol FieldbookProtocol: AnyObject, Sendable {
     func createCard(fields: [FieldEdit]) throws  -> String
     
     /**
+     * A card's handover dossier: assignment history, visit log in time order, open
+     * to-dos and opportunities, and every field's history (the read connection).
+     */
+    func dossier(cardId: String) throws  -> Dossier
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time token from
      * the manager. Network I/O: call it off the UI thread.
      */
@@ -925,6 +931,20 @@ open func createCard(fields: [FieldEdit])throws  -> String  {
     uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeFieldEdit.lower(fields),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A card's handover dossier: assignment history, visit log in time order, open
+     * to-dos and opportunities, and every field's history (the read connection).
+     */
+open func dossier(cardId: String)throws  -> Dossier  {
+    return try  FfiConverterTypeDossier_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(cardId),uniffiCallStatus
     )
 })
 }
@@ -1594,6 +1614,125 @@ public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 
 
 
 /**
+ * One assignment of a territory (or one card of it) to a rep.
+ */
+public struct Assignment: Equatable, Hashable {
+    /**
+     * The territory.
+     */
+    public var territory: String
+    /**
+     * The card, when one card moved.
+     */
+    public var cardId: String?
+    /**
+     * The previous holder.
+     */
+    public var from: String?
+    /**
+     * The new holder.
+     */
+    public var to: String
+    /**
+     * Who decided.
+     */
+    public var decidedBy: String
+    /**
+     * Why.
+     */
+    public var reason: String
+    /**
+     * When (server time).
+     */
+    public var at: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The territory.
+         */territory: String, 
+        /**
+         * The card, when one card moved.
+         */cardId: String?, 
+        /**
+         * The previous holder.
+         */from: String?, 
+        /**
+         * The new holder.
+         */to: String, 
+        /**
+         * Who decided.
+         */decidedBy: String, 
+        /**
+         * Why.
+         */reason: String, 
+        /**
+         * When (server time).
+         */at: Date) {
+        self.territory = territory
+        self.cardId = cardId
+        self.from = from
+        self.to = to
+        self.decidedBy = decidedBy
+        self.reason = reason
+        self.at = at
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Assignment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssignment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Assignment {
+        return
+            try Assignment(
+                territory: FfiConverterString.read(from: &buf), 
+                cardId: FfiConverterOptionString.read(from: &buf), 
+                from: FfiConverterOptionString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                decidedBy: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Assignment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.territory, into: &buf)
+        FfiConverterOptionString.write(value.cardId, into: &buf)
+        FfiConverterOptionString.write(value.from, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterString.write(value.decidedBy, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssignment_lift(_ buf: RustBuffer) throws -> Assignment {
+    return try FfiConverterTypeAssignment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssignment_lower(_ value: Assignment) -> RustBuffer {
+    return FfiConverterTypeAssignment.lower(value)
+}
+
+
+/**
  * A customer card as a card screen shows it.
  */
 public struct CardDetail: Equatable, Hashable {
@@ -2159,6 +2298,135 @@ public func FfiConverterTypeConflictValue_lower(_ value: ConflictValue) -> RustB
 
 
 /**
+ * A card's handover dossier.
+ */
+public struct Dossier: Equatable, Hashable {
+    /**
+     * The card's id.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var name: String?
+    /**
+     * The territory now.
+     */
+    public var territory: String?
+    /**
+     * Who held it, from when, who decided, why; oldest first.
+     */
+    public var assignments: [Assignment]
+    /**
+     * The visit log in time order.
+     */
+    public var visits: [Item]
+    /**
+     * To-dos not done.
+     */
+    public var openTodos: [Item]
+    /**
+     * Opportunities neither won nor lost.
+     */
+    public var openOpportunities: [Item]
+    /**
+     * Every field's history.
+     */
+    public var fields: [FieldHistory]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card's id.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */name: String?, 
+        /**
+         * The territory now.
+         */territory: String?, 
+        /**
+         * Who held it, from when, who decided, why; oldest first.
+         */assignments: [Assignment], 
+        /**
+         * The visit log in time order.
+         */visits: [Item], 
+        /**
+         * To-dos not done.
+         */openTodos: [Item], 
+        /**
+         * Opportunities neither won nor lost.
+         */openOpportunities: [Item], 
+        /**
+         * Every field's history.
+         */fields: [FieldHistory]) {
+        self.cardId = cardId
+        self.name = name
+        self.territory = territory
+        self.assignments = assignments
+        self.visits = visits
+        self.openTodos = openTodos
+        self.openOpportunities = openOpportunities
+        self.fields = fields
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Dossier: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDossier: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Dossier {
+        return
+            try Dossier(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                territory: FfiConverterOptionString.read(from: &buf), 
+                assignments: FfiConverterSequenceTypeAssignment.read(from: &buf), 
+                visits: FfiConverterSequenceTypeItem.read(from: &buf), 
+                openTodos: FfiConverterSequenceTypeItem.read(from: &buf), 
+                openOpportunities: FfiConverterSequenceTypeItem.read(from: &buf), 
+                fields: FfiConverterSequenceTypeFieldHistory.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Dossier, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.territory, into: &buf)
+        FfiConverterSequenceTypeAssignment.write(value.assignments, into: &buf)
+        FfiConverterSequenceTypeItem.write(value.visits, into: &buf)
+        FfiConverterSequenceTypeItem.write(value.openTodos, into: &buf)
+        FfiConverterSequenceTypeItem.write(value.openOpportunities, into: &buf)
+        FfiConverterSequenceTypeFieldHistory.write(value.fields, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDossier_lift(_ buf: RustBuffer) throws -> Dossier {
+    return try FfiConverterTypeDossier.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDossier_lower(_ value: Dossier) -> RustBuffer {
+    return FfiConverterTypeDossier.lower(value)
+}
+
+
+/**
  * What enrolment gave the device.
  */
 public struct Enrolment: Equatable, Hashable {
@@ -2554,6 +2822,75 @@ public func FfiConverterTypeFieldEdit_lower(_ value: FieldEdit) -> RustBuffer {
 
 
 /**
+ * The history of one field.
+ */
+public struct FieldHistory: Equatable, Hashable {
+    /**
+     * The field's path.
+     */
+    public var path: String
+    /**
+     * Every change to it, oldest first.
+     */
+    public var changes: [FieldChange]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The field's path.
+         */path: String, 
+        /**
+         * Every change to it, oldest first.
+         */changes: [FieldChange]) {
+        self.path = path
+        self.changes = changes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FieldHistory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldHistory: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldHistory {
+        return
+            try FieldHistory(
+                path: FfiConverterString.read(from: &buf), 
+                changes: FfiConverterSequenceTypeFieldChange.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FieldHistory, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterSequenceTypeFieldChange.write(value.changes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldHistory_lift(_ buf: RustBuffer) throws -> FieldHistory {
+    return try FfiConverterTypeFieldHistory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldHistory_lower(_ value: FieldHistory) -> RustBuffer {
+    return FfiConverterTypeFieldHistory.lower(value)
+}
+
+
+/**
  * A field of the card schema: what an editor offers.
  */
 public struct FieldSpec: Equatable, Hashable {
@@ -2653,6 +2990,85 @@ public func FfiConverterTypeFieldSpec_lower(_ value: FieldSpec) -> RustBuffer {
 
 
 /**
+ * A card that left the device through a handoff.
+ */
+public struct HandedAway: Equatable, Hashable {
+    /**
+     * The card's id.
+     */
+    public var cardId: String
+    /**
+     * Its name, kept when its edits went to review.
+     */
+    public var name: String?
+    /**
+     * How many changes went to review.
+     */
+    public var changes: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card's id.
+         */cardId: String, 
+        /**
+         * Its name, kept when its edits went to review.
+         */name: String?, 
+        /**
+         * How many changes went to review.
+         */changes: UInt32) {
+        self.cardId = cardId
+        self.name = name
+        self.changes = changes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HandedAway: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHandedAway: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HandedAway {
+        return
+            try HandedAway(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                changes: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HandedAway, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterUInt32.write(value.changes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandedAway_lift(_ buf: RustBuffer) throws -> HandedAway {
+    return try FfiConverterTypeHandedAway.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandedAway_lower(_ value: HandedAway) -> RustBuffer {
+    return FfiConverterTypeHandedAway.lower(value)
+}
+
+
+/**
  * One change of a card: who (rep and device), when, which fields.
  */
 public struct HistoryEntry: Equatable, Hashable {
@@ -2668,6 +3084,18 @@ public struct HistoryEntry: Equatable, Hashable {
      * The device (actor id, hex).
      */
     public var device: String
+    /**
+     * The name the device was enrolled with (演示手机), when the store knows it.
+     */
+    public var deviceName: String?
+    /**
+     * The device's role (`rep`, `manager`, `admin`), when known.
+     */
+    public var deviceRole: String?
+    /**
+     * The display name of the device's person, when known.
+     */
+    public var personName: String?
     /**
      * The device's clock when it was made.
      */
@@ -2690,6 +3118,15 @@ public struct HistoryEntry: Equatable, Hashable {
          * The device (actor id, hex).
          */device: String, 
         /**
+         * The name the device was enrolled with (演示手机), when the store knows it.
+         */deviceName: String?, 
+        /**
+         * The device's role (`rep`, `manager`, `admin`), when known.
+         */deviceRole: String?, 
+        /**
+         * The display name of the device's person, when known.
+         */personName: String?, 
+        /**
          * The device's clock when it was made.
          */time: Date?, 
         /**
@@ -2698,6 +3135,9 @@ public struct HistoryEntry: Equatable, Hashable {
         self.hash = hash
         self.rep = rep
         self.device = device
+        self.deviceName = deviceName
+        self.deviceRole = deviceRole
+        self.personName = personName
         self.time = time
         self.fields = fields
     }
@@ -2721,6 +3161,9 @@ public struct FfiConverterTypeHistoryEntry: FfiConverterRustBuffer {
                 hash: FfiConverterString.read(from: &buf), 
                 rep: FfiConverterOptionString.read(from: &buf), 
                 device: FfiConverterString.read(from: &buf), 
+                deviceName: FfiConverterOptionString.read(from: &buf), 
+                deviceRole: FfiConverterOptionString.read(from: &buf), 
+                personName: FfiConverterOptionString.read(from: &buf), 
                 time: FfiConverterOptionTimestamp.read(from: &buf), 
                 fields: FfiConverterSequenceString.read(from: &buf)
         )
@@ -2730,6 +3173,9 @@ public struct FfiConverterTypeHistoryEntry: FfiConverterRustBuffer {
         FfiConverterString.write(value.hash, into: &buf)
         FfiConverterOptionString.write(value.rep, into: &buf)
         FfiConverterString.write(value.device, into: &buf)
+        FfiConverterOptionString.write(value.deviceName, into: &buf)
+        FfiConverterOptionString.write(value.deviceRole, into: &buf)
+        FfiConverterOptionString.write(value.personName, into: &buf)
         FfiConverterOptionTimestamp.write(value.time, into: &buf)
         FfiConverterSequenceString.write(value.fields, into: &buf)
     }
@@ -3484,6 +3930,14 @@ public struct SyncStatus: Equatable, Hashable {
      * Cards on the device.
      */
     public var cards: UInt64
+    /**
+     * Cards that left the device through a handoff.
+     */
+    public var handedAway: UInt64
+    /**
+     * Of those, the cards whose last edits went to a manager's review.
+     */
+    public var toReview: [HandedAway]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3514,7 +3968,13 @@ public struct SyncStatus: Equatable, Hashable {
          */territories: [String], 
         /**
          * Cards on the device.
-         */cards: UInt64) {
+         */cards: UInt64, 
+        /**
+         * Cards that left the device through a handoff.
+         */handedAway: UInt64, 
+        /**
+         * Of those, the cards whose last edits went to a manager's review.
+         */toReview: [HandedAway]) {
         self.enrolled = enrolled
         self.serverUrl = serverUrl
         self.rep = rep
@@ -3524,6 +3984,8 @@ public struct SyncStatus: Equatable, Hashable {
         self.quarantined = quarantined
         self.territories = territories
         self.cards = cards
+        self.handedAway = handedAway
+        self.toReview = toReview
     }
 
     
@@ -3550,7 +4012,9 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
                 lastSync: FfiConverterOptionTimestamp.read(from: &buf), 
                 quarantined: FfiConverterSequenceTypeRefusedCard.read(from: &buf), 
                 territories: FfiConverterSequenceString.read(from: &buf), 
-                cards: FfiConverterUInt64.read(from: &buf)
+                cards: FfiConverterUInt64.read(from: &buf), 
+                handedAway: FfiConverterUInt64.read(from: &buf), 
+                toReview: FfiConverterSequenceTypeHandedAway.read(from: &buf)
         )
     }
 
@@ -3564,6 +4028,8 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
         FfiConverterSequenceTypeRefusedCard.write(value.quarantined, into: &buf)
         FfiConverterSequenceString.write(value.territories, into: &buf)
         FfiConverterUInt64.write(value.cards, into: &buf)
+        FfiConverterUInt64.write(value.handedAway, into: &buf)
+        FfiConverterSequenceTypeHandedAway.write(value.toReview, into: &buf)
     }
 }
 
@@ -3615,6 +4081,20 @@ public struct SyncSummary: Equatable, Hashable {
      * Cards still holding changes the server has not acknowledged.
      */
     public var pendingCards: UInt64
+    /**
+     * Handed-away cards purged after the server held this device's last edits of them
+     * for a manager's review: tell the rep which.
+     */
+    public var toReview: [String]
+    /**
+     * Handed-away cards kept (read-only) until the server answers their unsynced edits.
+     */
+    public var handedAwayPending: [String]
+    /**
+     * Cards whose territory edit was undone so that their other edits synced (a manager
+     * moves cards).
+     */
+    public var territoryRestored: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3639,7 +4119,18 @@ public struct SyncSummary: Equatable, Hashable {
          */quarantined: [RefusedCard], 
         /**
          * Cards still holding changes the server has not acknowledged.
-         */pendingCards: UInt64) {
+         */pendingCards: UInt64, 
+        /**
+         * Handed-away cards purged after the server held this device's last edits of them
+         * for a manager's review: tell the rep which.
+         */toReview: [String], 
+        /**
+         * Handed-away cards kept (read-only) until the server answers their unsynced edits.
+         */handedAwayPending: [String], 
+        /**
+         * Cards whose territory edit was undone so that their other edits synced (a manager
+         * moves cards).
+         */territoryRestored: [String]) {
         self.progress = progress
         self.cardsNew = cardsNew
         self.newConflicts = newConflicts
@@ -3647,6 +4138,9 @@ public struct SyncSummary: Equatable, Hashable {
         self.refused = refused
         self.quarantined = quarantined
         self.pendingCards = pendingCards
+        self.toReview = toReview
+        self.handedAwayPending = handedAwayPending
+        self.territoryRestored = territoryRestored
     }
 
     
@@ -3671,7 +4165,10 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
                 cardsRemoved: FfiConverterUInt32.read(from: &buf), 
                 refused: FfiConverterSequenceTypeRefusedCard.read(from: &buf), 
                 quarantined: FfiConverterSequenceTypeRefusedCard.read(from: &buf), 
-                pendingCards: FfiConverterUInt64.read(from: &buf)
+                pendingCards: FfiConverterUInt64.read(from: &buf), 
+                toReview: FfiConverterSequenceString.read(from: &buf), 
+                handedAwayPending: FfiConverterSequenceString.read(from: &buf), 
+                territoryRestored: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3683,6 +4180,9 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
         FfiConverterSequenceTypeRefusedCard.write(value.refused, into: &buf)
         FfiConverterSequenceTypeRefusedCard.write(value.quarantined, into: &buf)
         FfiConverterUInt64.write(value.pendingCards, into: &buf)
+        FfiConverterSequenceString.write(value.toReview, into: &buf)
+        FfiConverterSequenceString.write(value.handedAwayPending, into: &buf)
+        FfiConverterSequenceString.write(value.territoryRestored, into: &buf)
     }
 }
 
@@ -4470,6 +4970,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAssignment: FfiConverterRustBuffer {
+    typealias SwiftType = [Assignment]
+
+    public static func write(_ value: [Assignment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAssignment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Assignment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Assignment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAssignment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCardRow: FfiConverterRustBuffer {
     typealias SwiftType = [CardRow]
 
@@ -4670,6 +5195,31 @@ fileprivate struct FfiConverterSequenceTypeFieldEdit: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeFieldHistory: FfiConverterRustBuffer {
+    typealias SwiftType = [FieldHistory]
+
+    public static func write(_ value: [FieldHistory], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFieldHistory.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FieldHistory] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FieldHistory]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFieldHistory.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeFieldSpec: FfiConverterRustBuffer {
     typealias SwiftType = [FieldSpec]
 
@@ -4687,6 +5237,31 @@ fileprivate struct FfiConverterSequenceTypeFieldSpec: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeFieldSpec.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHandedAway: FfiConverterRustBuffer {
+    typealias SwiftType = [HandedAway]
+
+    public static func write(_ value: [HandedAway], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHandedAway.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HandedAway] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HandedAway]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHandedAway.read(from: &buf))
         }
         return seq
     }
@@ -4927,6 +5502,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() != 21032) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() != 39770) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol() != 28589) {

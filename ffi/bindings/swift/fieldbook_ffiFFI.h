@@ -325,6 +325,11 @@ RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts(uint64_t ptr, Rust
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(uint64_t ptr, RustBuffer fields, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DOSSIER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DOSSIER
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(uint64_t ptr, RustBuffer card_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ENROL
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_enrol(uint64_t ptr, RustBuffer server_url, RustBuffer token, RustCallStatus *_Nonnull out_status
@@ -752,6 +757,12 @@ uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CREATE_CARD
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CREATE_CARD
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_DOSSIER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_DOSSIER
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier(void
     
 );
 #endif

@@ -5,8 +5,9 @@
 //! changes: storage never interprets Automerge data, so neither do its tests.
 
 use super::{
-    ActivityRange, CardCommit, CardIndexRow, ChangeRow, HeldChanges, IndexQuery, IndexSort,
-    NewChange, NewDevice, NewEnrolment, Period, Person, PersonKind, Role, Storage,
+    ActivityRange, CardCommit, CardIndexRow, CardMoves, ChangeRow, HoldRequest, IndexQuery,
+    IndexSort, NewChange, NewDevice, NewEnrolment, NewLoginLink, Period, Person, PersonKind,
+    ReviewDecision, ReviewFilter, ReviewStatus, Role, Storage, TerritoryHandoff, WebSession,
 };
 use crate::error::Error;
 
@@ -62,6 +63,40 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             "manager_read_model_fills_cards_without_one",
             manager_read_model_fills_cards_without_one,
         ),
+        // --- handoff ---
+        (
+            "deactivated_reps_receive_nothing",
+            deactivated_reps_receive_nothing,
+        ),
+        (
+            "territory_handoff_checks_the_owner_and_keeps_history",
+            territory_handoff_checks_the_owner_and_keeps_history,
+        ),
+        (
+            "card_moves_commit_and_are_recorded",
+            card_moves_commit_and_are_recorded,
+        ),
+        (
+            "held_changes_are_bounded_and_held_once",
+            held_changes_are_bounded_and_held_once,
+        ),
+        (
+            "review_decisions_are_recorded_once",
+            review_decisions_are_recorded_once,
+        ),
+        ("late_edits_are_listed", late_edits_are_listed),
+        // --- device ---
+        (
+            "actor_directory_names_every_actor_of_the_writers",
+            actor_directory_names_every_actor_of_the_writers,
+        ),
+        // --- web ---
+        (
+            "web_links_are_one_time_and_expire",
+            web_links_are_one_time_and_expire,
+        ),
+        ("web_sessions_expire_and_end", web_sessions_expire_and_end),
+        ("web_login_failures_window", web_login_failures_window),
     ];
     for (name, check) in checks {
         let storage = factory();
@@ -75,6 +110,7 @@ fn person(s: &dyn Storage, id: &str, kind: PersonKind) {
         id: id.into(),
         name: format!("Name of {id}"),
         kind,
+        active: true,
     })
     .expect("add person");
 }
@@ -127,7 +163,8 @@ fn people_and_territories(s: &dyn Storage) {
         s.add_person(&Person {
             id: "rep-a".into(),
             name: "again".into(),
-            kind: PersonKind::Rep
+            kind: PersonKind::Rep,
+            active: true,
         }),
         Err(Error::AlreadyExists(_))
     ));
@@ -514,15 +551,17 @@ fn handoff_times_and_held_changes(s: &dyn Storage) {
     );
     assert_eq!(s.territory_lost_at("rep-b", "south").expect("lost"), None);
 
-    let held = HeldChanges {
-        card_id: "c1".into(),
-        device_id: "d1".into(),
-        person_id: "rep-a".into(),
-        bytes: vec![1, 2, 3],
-        received_at: 8_000,
-    };
-    s.hold_changes(&held).expect("hold");
-    assert_eq!(s.held_changes("c1").expect("held"), vec![held]);
+    let id = s
+        .hold_changes(&hold("c1", "d1", vec![change(1)], 8_000))
+        .expect("hold")
+        .expect("held");
+    let held = s.held_changes("c1").expect("held");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].id, id);
+    assert_eq!(held[0].bytes, change(1).bytes);
+    assert_eq!(held[0].changes, 1);
+    assert_eq!(held[0].status, ReviewStatus::Pending);
+    assert_eq!(held[0].received_at, 8_000);
     assert!(s.held_changes("c2").expect("held").is_empty());
     assert_eq!(
         s.log_len().expect("len"),
@@ -714,12 +753,17 @@ fn manager_changes_join_the_log_and_devices(s: &dyn Storage) {
     assert_eq!(labels[0].role, Role::Rep);
     assert_eq!(labels[0].person_id, "rep-a");
 
-    s.hold_changes(&HeldChanges {
+    s.hold_changes(&HoldRequest {
         card_id: "c1".into(),
         device_id: "dev-1".into(),
         person_id: "rep-a".into(),
-        bytes: vec![1],
+        changes: vec![NewChange {
+            hash: [41; 32],
+            bytes: vec![1],
+        }],
         received_at: 3_000,
+        max_items: 10,
+        max_bytes: 1 << 20,
     })
     .expect("hold");
     assert_eq!(
@@ -839,4 +883,588 @@ fn manager_read_model_fills_cards_without_one(s: &dyn Storage) {
     let row = s.index_card("c1").expect("row").expect("indexed");
     assert_eq!(row.row.name, "filled");
     assert_eq!(s.card_changes("c1", 0, 10).expect("changes").1, 1);
+}
+
+// --- web ---
+
+fn web_links_are_one_time_and_expire(s: &dyn Storage) {
+    person(s, "wangfang", PersonKind::Manager);
+    for (hash, expires) in [("h-live", 2_000), ("h-old", 1_000)] {
+        s.create_login_link(&NewLoginLink {
+            token_hash: hash.into(),
+            person_id: "wangfang".into(),
+            expires_at: expires,
+        })
+        .expect("link");
+    }
+    assert_eq!(s.redeem_login_link("h-old", 1_000).expect("redeem"), None);
+    assert_eq!(
+        s.redeem_login_link("h-live", 1_500)
+            .expect("redeem")
+            .as_deref(),
+        Some("wangfang")
+    );
+    assert_eq!(s.redeem_login_link("h-live", 1_500).expect("again"), None);
+    assert_eq!(
+        s.redeem_login_link("h-unknown", 1_500).expect("unknown"),
+        None
+    );
+
+    assert_eq!(s.web_password("wangfang").expect("password"), None);
+    s.set_web_password("wangfang", "$argon2id$one", 10)
+        .expect("set");
+    s.set_web_password("wangfang", "$argon2id$two", 20)
+        .expect("reset");
+    assert_eq!(
+        s.web_password("wangfang").expect("password").as_deref(),
+        Some("$argon2id$two")
+    );
+}
+
+fn web_session(hash: &str, created_at: i64, expires_at: i64) -> WebSession {
+    WebSession {
+        token_hash: hash.into(),
+        person_id: "wangfang".into(),
+        csrf_token: format!("csrf-{hash}"),
+        created_at,
+        expires_at,
+    }
+}
+
+fn web_sessions_expire_and_end(s: &dyn Storage) {
+    person(s, "wangfang", PersonKind::Manager);
+    s.create_web_session(&web_session("a", 100, 200))
+        .expect("a");
+    s.create_web_session(&web_session("b", 100, 300))
+        .expect("b");
+    assert_eq!(
+        s.web_session("a", 150).expect("a"),
+        Some(web_session("a", 100, 200))
+    );
+    assert_eq!(s.web_session("a", 200).expect("expired"), None);
+    s.delete_web_session("b").expect("logout");
+    assert_eq!(s.web_session("b", 150).expect("ended"), None);
+    s.delete_web_session("b").expect("ending twice is fine");
+    // A new password ends the person's sessions.
+    s.create_web_session(&web_session("c", 100, 300))
+        .expect("c");
+    s.set_web_password("wangfang", "$argon2id$new", 120)
+        .expect("password");
+    assert_eq!(s.web_session("c", 150).expect("c"), None);
+}
+
+fn web_login_failures_window(s: &dyn Storage) {
+    person(s, "wangfang", PersonKind::Manager);
+    assert_eq!(s.record_login_failure("wangfang", 100, 60).expect("1"), 1);
+    assert_eq!(s.record_login_failure("wangfang", 130, 60).expect("2"), 2);
+    // The first one left the window.
+    assert_eq!(s.record_login_failure("wangfang", 170, 60).expect("3"), 2);
+    assert_eq!(s.login_failures("wangfang", 110).expect("count"), 2);
+    s.clear_login_failures("wangfang").expect("clear");
+    assert_eq!(s.login_failures("wangfang", 0).expect("count"), 0);
+}
+
+fn hold(card: &str, device: &str, changes: Vec<NewChange>, at: i64) -> HoldRequest {
+    HoldRequest {
+        card_id: card.into(),
+        device_id: device.into(),
+        person_id: "rep-a".into(),
+        changes,
+        received_at: at,
+        max_items: 3,
+        max_bytes: 1_000,
+    }
+}
+
+fn deactivated_reps_receive_nothing(s: &dyn Storage) {
+    org(s);
+    assert!(s.person("rep-b").expect("person").expect("exists").active);
+    s.set_person_active("rep-b", false).expect("deactivate");
+    assert!(!s.person("rep-b").expect("person").expect("exists").active);
+    assert!(
+        !s.people()
+            .expect("people")
+            .iter()
+            .any(|p| p.id == "rep-b" && p.active)
+    );
+    assert!(matches!(
+        s.assign_territory("north", "rep-b", 2_000),
+        Err(Error::UnknownRep)
+    ));
+    let handoff = TerritoryHandoff {
+        territory: "north".into(),
+        from: "rep-a".into(),
+        to: "rep-b".into(),
+        decided_by: "boss".into(),
+        reason: "r".into(),
+        at: 2_000,
+    };
+    assert!(matches!(
+        s.hand_off_territory(&handoff),
+        Err(Error::UnknownRep)
+    ));
+    let nobody = TerritoryHandoff {
+        to: "nobody".into(),
+        ..handoff.clone()
+    };
+    assert!(matches!(
+        s.hand_off_territory(&nobody),
+        Err(Error::UnknownRep)
+    ));
+    assert!(matches!(
+        s.set_person_active("nobody", false),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        s.territory("north")
+            .expect("t")
+            .expect("exists")
+            .owner
+            .as_deref(),
+        Some("rep-a")
+    );
+    s.set_person_active("rep-b", true).expect("back");
+    s.hand_off_territory(&handoff).expect("now it goes");
+}
+
+fn territory_handoff_checks_the_owner_and_keeps_history(s: &dyn Storage) {
+    org(s);
+    let handoff = TerritoryHandoff {
+        territory: "north".into(),
+        from: "rep-a".into(),
+        to: "rep-b".into(),
+        decided_by: "boss".into(),
+        reason: "张伟调岗".into(),
+        at: 5_000,
+    };
+    let before = s.head_position().expect("head");
+    let a = s.hand_off_territory(&handoff).expect("handoff");
+    assert!(a.position > before);
+    assert_eq!(a.from.as_deref(), Some("rep-a"));
+    assert_eq!(a.to, "rep-b");
+    assert_eq!(
+        s.territory_lost_at("rep-a", "north").expect("lost"),
+        Some(5_000)
+    );
+    assert_eq!(
+        s.scope_events_after("rep-a", before).expect("events").len(),
+        1
+    );
+    // The same request again (a concurrent handoff that lost): the owner is not rep-a now.
+    assert!(matches!(
+        s.hand_off_territory(&handoff),
+        Err(Error::HandoffConflict)
+    ));
+    let head = s.head_position().expect("head");
+    assert!(matches!(
+        s.hand_off_territory(&TerritoryHandoff {
+            territory: "nowhere".into(),
+            ..handoff.clone()
+        }),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        s.head_position().expect("head"),
+        head,
+        "a refusal writes nothing"
+    );
+    s.hand_off_territory(&TerritoryHandoff {
+        from: "rep-b".into(),
+        to: "rep-a".into(),
+        reason: "回来了".into(),
+        at: 6_000,
+        ..handoff.clone()
+    })
+    .expect("back");
+    let history = s.assignment_history("north").expect("history");
+    // The first assignment (org, by an administrator), then the two handoffs.
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(history[0].to, "rep-a");
+    assert_eq!(history[0].decided_by, "admin");
+    assert_eq!(history[0].until, Some(5_000));
+    assert_eq!(history[1].reason, "张伟调岗");
+    assert_eq!(history[1].decided_by, "boss");
+    assert_eq!((history[1].at, history[1].until), (5_000, Some(6_000)));
+    assert_eq!(history[2].until, None);
+    assert!(s.assignment_history("south").expect("history").len() == 1);
+}
+
+fn card_moves_commit_and_are_recorded(s: &dyn Storage) {
+    org(s);
+    s.commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("c1");
+    s.commit_card(&commit("c2", None, vec![change(2)], "d1"))
+        .expect("c2");
+    let c1 = s.card("c1").expect("card").expect("exists");
+    let moved = CardCommit {
+        territory: "south".into(),
+        expected_last_position: Some(c1.last_position),
+        device_id: "server".into(),
+        ..commit("c1", None, vec![change(3)], "server")
+    };
+    let moves = CardMoves {
+        territory: "north".into(),
+        from: "rep-a".into(),
+        to: "rep-b".into(),
+        target_territory: "south".into(),
+        decided_by: "boss".into(),
+        reason: "客户搬迁".into(),
+        at: 7_000,
+        server_actor: vec![0xAB; 16],
+        commits: vec![moved.clone()],
+    };
+    // A wrong expected owner writes nothing.
+    let wrong = CardMoves {
+        from: "rep-b".into(),
+        ..moves.clone()
+    };
+    assert!(matches!(s.move_cards(&wrong), Err(Error::HandoffConflict)));
+    // The target territory must be the receiving rep's.
+    let elsewhere = CardMoves {
+        to: "rep-a".into(),
+        from: "rep-a".into(),
+        ..moves.clone()
+    };
+    assert!(s.move_cards(&elsewhere).is_err());
+    assert_eq!(s.log_len().expect("len"), 2);
+    let head = s.head_position().expect("head");
+    let done = s.move_cards(&moves).expect("move");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].card_id.as_deref(), Some("c1"));
+    assert_eq!(done[0].from_territory.as_deref(), Some("north"));
+    assert_eq!(done[0].territory, "south");
+    let c1 = s.card("c1").expect("card").expect("exists");
+    assert_eq!(c1.territory, "south");
+    assert_eq!(done[0].position, c1.last_position);
+    assert_eq!(s.log_len().expect("len"), 3);
+    // Moving it again from north: it is not there any more.
+    let again = CardMoves {
+        commits: vec![CardCommit {
+            expected_last_position: Some(c1.last_position),
+            ..moved.clone()
+        }],
+        ..moves.clone()
+    };
+    assert!(matches!(s.move_cards(&again), Err(Error::HandoffConflict)));
+    let listed = s
+        .card_moves_after(head, s.head_position().expect("head"))
+        .expect("moves");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (
+            listed[0].card_id.as_str(),
+            listed[0].from_territory.as_str(),
+            listed[0].to_territory.as_str()
+        ),
+        ("c1", "north", "south")
+    );
+    assert!(
+        s.card_moves_after(c1.last_position, u64::MAX)
+            .expect("moves")
+            .is_empty()
+    );
+    assert_eq!(s.card_lost_at("rep-a", "c1").expect("lost"), Some(7_000));
+    assert_eq!(s.card_lost_at("rep-b", "c1").expect("lost"), None);
+    assert_eq!(s.card_lost_at("rep-a", "c2").expect("lost"), None);
+    let actors = s.server_actors().expect("actors");
+    assert_eq!(actors.len(), 1);
+    assert_eq!(
+        (actors[0].actor.clone(), actors[0].person_id.as_str()),
+        (vec![0xAB; 16], "boss")
+    );
+    // The card's own history: who held north when it was there, then its move.
+    let card = s.card_assignments("c1").expect("card history");
+    assert_eq!(card.len(), 2, "{card:?}");
+    assert_eq!(
+        (card[0].territory.as_str(), card[0].to.as_str()),
+        ("north", "rep-a")
+    );
+    assert_eq!(card[0].until, Some(7_000));
+    assert_eq!(card[1].card_id.as_deref(), Some("c1"));
+    assert_eq!(card[1].to, "rep-b");
+    // A later handoff of north is not the card's any more; one of south is.
+    s.assign_territory("north", "rep-b", 8_000).expect("north");
+    assert_eq!(s.card_assignments("c1").expect("card").len(), 2);
+    assert_eq!(s.card_assignments("c2").expect("card").len(), 2);
+    assert!(s.card_assignments("nope").expect("card").is_empty());
+    let north = s.assignment_history("north").expect("north");
+    assert!(north.iter().any(|a| a.card_id.as_deref() == Some("c1")));
+}
+
+fn held_changes_are_bounded_and_held_once(s: &dyn Storage) {
+    org(s);
+    let first = s
+        .hold_changes(&hold("c1", "d1", vec![change(1), change(2)], 1))
+        .expect("hold");
+    assert!(first.is_some());
+    // A retry brings the same changes and one new one: only the new one is held.
+    let second = s
+        .hold_changes(&hold("c1", "d1", vec![change(1), change(2), change(3)], 2))
+        .expect("hold");
+    assert!(second.is_some());
+    let held = s.held_changes("c1").expect("held");
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[1].changes, 1);
+    assert_eq!(held[1].bytes, change(3).bytes);
+    // Nothing new: nothing stored.
+    assert_eq!(
+        s.hold_changes(&hold("c1", "d1", vec![change(3)], 3))
+            .expect("hold"),
+        None
+    );
+    // The third pending item is the last one this device may have.
+    s.hold_changes(&hold("c2", "d1", vec![change(4)], 4))
+        .expect("hold")
+        .expect("third");
+    assert!(matches!(
+        s.hold_changes(&hold("c3", "d1", vec![change(5)], 5)),
+        Err(Error::ReviewFull)
+    ));
+    assert!(
+        s.held_changes("c3").expect("held").is_empty(),
+        "a refusal stores nothing"
+    );
+    // Another device has its own bound; bytes count too.
+    let big = NewChange {
+        hash: [6; 32],
+        bytes: vec![6; 1_001],
+    };
+    assert!(matches!(
+        s.hold_changes(&hold("c3", "d2", vec![big], 6)),
+        Err(Error::ReviewFull)
+    ));
+    s.hold_changes(&hold("c3", "d2", vec![change(7)], 7))
+        .expect("hold")
+        .expect("d2");
+    // A decided item no longer counts against the bound.
+    let one = s.held_changes("c1").expect("held")[0].id;
+    s.decide_review(
+        &ReviewDecision {
+            id: one,
+            status: ReviewStatus::Discarded,
+            decided_by: "boss".into(),
+            note: None,
+            at: 8,
+        },
+        None,
+    )
+    .expect("discard");
+    s.hold_changes(&hold("c3", "d1", vec![change(5)], 9))
+        .expect("hold")
+        .expect("room again");
+}
+
+fn review_decisions_are_recorded_once(s: &dyn Storage) {
+    org(s);
+    s.add_territory("west", "West", None).expect("west");
+    s.commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("c1");
+    let mut west = commit("c9", None, vec![change(9)], "d1");
+    west.territory = "west".into();
+    s.commit_card(&west).expect("c9");
+    let a = s
+        .hold_changes(&hold("c1", "d1", vec![change(2)], 10))
+        .expect("hold")
+        .expect("a");
+    let b = s
+        .hold_changes(&hold("c9", "d1", vec![change(3)], 11))
+        .expect("hold")
+        .expect("b");
+    let all = |status| ReviewFilter {
+        territories: None,
+        status,
+        offset: 0,
+        limit: 10,
+    };
+    let (items, total) = s.review_items(&all(None)).expect("items");
+    assert_eq!(total, 2);
+    assert_eq!(
+        items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [b, a],
+        "newest first"
+    );
+    assert_eq!(items[1].territory.as_deref(), Some("north"));
+    assert_eq!(items[1].changes, 1);
+    let (north, total) = s
+        .review_items(&ReviewFilter {
+            territories: Some(vec!["north".into()]),
+            ..all(None)
+        })
+        .expect("items");
+    assert_eq!((north.len(), total), (1, 1));
+    assert_eq!(north[0].id, a);
+    let (none, total) = s
+        .review_items(&ReviewFilter {
+            territories: Some(Vec::new()),
+            ..all(None)
+        })
+        .expect("items");
+    assert!(none.is_empty() && total == 0);
+    let (page, total) = s
+        .review_items(&ReviewFilter {
+            offset: 1,
+            limit: 1,
+            ..all(None)
+        })
+        .expect("items");
+    assert_eq!((page.len(), total), (1, 2));
+    assert_eq!(page[0].id, a);
+
+    // Accepting commits the card write in the same transaction.
+    let c1 = s.card("c1").expect("card").expect("exists");
+    let write = CardCommit {
+        late: true,
+        ..commit("c1", Some(c1.last_position), vec![change(2)], "d1")
+    };
+    let accept = ReviewDecision {
+        id: a,
+        status: ReviewStatus::Accepted,
+        decided_by: "boss".into(),
+        note: None,
+        at: 20,
+    };
+    let stale = CardCommit {
+        expected_last_position: Some(0),
+        ..write.clone()
+    };
+    assert!(matches!(
+        s.decide_review(&accept, Some(&stale)),
+        Err(Error::Conflict)
+    ));
+    assert_eq!(
+        s.held_item(a).expect("item").expect("a").status,
+        ReviewStatus::Pending
+    );
+    let outcome = s.decide_review(&accept, Some(&write)).expect("accept");
+    assert_eq!(outcome.map(|o| o.appended), Some(1));
+    let item = s.held_item(a).expect("item").expect("a");
+    assert_eq!(item.status, ReviewStatus::Accepted);
+    assert_eq!(item.decided_by.as_deref(), Some("boss"));
+    assert_eq!(item.decided_at, Some(20));
+    assert!(matches!(
+        s.decide_review(&accept, None),
+        Err(Error::ReviewDecided)
+    ));
+    let discard = ReviewDecision {
+        id: b,
+        status: ReviewStatus::Discarded,
+        decided_by: "boss".into(),
+        note: Some("重复录入".into()),
+        at: 21,
+    };
+    assert_eq!(s.decide_review(&discard, None).expect("discard"), None);
+    let item = s.held_item(b).expect("item").expect("b");
+    assert_eq!(item.status, ReviewStatus::Discarded);
+    assert_eq!(item.note.as_deref(), Some("重复录入"));
+    assert_eq!(
+        item.bytes,
+        change(3).bytes,
+        "a discarded item keeps its bytes"
+    );
+    assert!(matches!(
+        s.decide_review(&discard, None),
+        Err(Error::ReviewDecided)
+    ));
+    assert!(s.held_item(999).expect("item").is_none());
+    assert!(matches!(
+        s.decide_review(
+            &ReviewDecision {
+                id: 999,
+                ..discard.clone()
+            },
+            None
+        ),
+        Err(Error::NotFound(_))
+    ));
+    let (pending, _) = s
+        .review_items(&all(Some(ReviewStatus::Pending)))
+        .expect("items");
+    assert!(pending.is_empty());
+    let (discarded, _) = s
+        .review_items(&all(Some(ReviewStatus::Discarded)))
+        .expect("items");
+    assert_eq!(discarded.len(), 1);
+    assert_eq!(discarded[0].note.as_deref(), Some("重复录入"));
+}
+
+fn late_edits_are_listed(s: &dyn Storage) {
+    org(s);
+    s.commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("c1");
+    let c1 = s.card("c1").expect("card").expect("exists");
+    let late = CardCommit {
+        late: true,
+        ..commit(
+            "c1",
+            Some(c1.last_position),
+            vec![change(2), change(3)],
+            "d1",
+        )
+    };
+    s.commit_card(&late).expect("late");
+    let edits = s.late_edits("c1").expect("late");
+    assert_eq!(edits.len(), 2);
+    assert_eq!(edits[0].hash, hex::encode([2u8; 32]));
+    assert_eq!(edits[1].hash, hex::encode([3u8; 32]));
+    assert!(edits[0].position < edits[1].position);
+    assert!(s.late_edits("c2").expect("late").is_empty());
+}
+
+// --- device ---
+fn actor_directory_names_every_actor_of_the_writers(s: &dyn Storage) {
+    org(s);
+    for (token, person, role, name) in [
+        ("t1", "rep-a", Role::Rep, "演示手机"),
+        ("t2", "boss", Role::Manager, "经理平板"),
+        ("t3", "rep-b", Role::Rep, "备用手机"),
+    ] {
+        s.create_enrolment(&NewEnrolment {
+            token_hash: token.into(),
+            person_id: person.into(),
+            role,
+            device_name: name.into(),
+            expires_at: 2_000,
+        })
+        .expect("enrolment");
+    }
+    enrol(s, "t1", "d1", 1, 1_000).expect("redeem");
+    enrol(s, "t2", "d2", 2, 1_000).expect("redeem");
+    enrol(s, "t3", "d3", 3, 1_000).expect("redeem");
+    s.rekey_device("d1", &[5; 16], 1_100).expect("rekey");
+    let a = s
+        .commit_card(&commit("c1", None, vec![change(1)], "d1"))
+        .expect("commit");
+    s.commit_card(&commit("c1", Some(a.last_position), vec![change(2)], "d2"))
+        .expect("commit");
+    s.commit_card(&commit("c2", None, vec![change(3)], "d3"))
+        .expect("commit");
+
+    let dir = s.actor_directory(&["c1".to_owned()]).expect("directory");
+    let got: Vec<(Vec<u8>, &str, &str, Role)> = dir
+        .iter()
+        .map(|e| {
+            (
+                e.actor.clone(),
+                e.device_name.as_str(),
+                e.person_id.as_str(),
+                e.role,
+            )
+        })
+        .collect();
+    // d1's former actor and its current one; d2 as a manager's; d3 wrote nothing to c1.
+    assert_eq!(
+        got,
+        vec![
+            (vec![1; 16], "演示手机", "rep-a", Role::Rep),
+            (vec![2; 16], "经理平板", "boss", Role::Manager),
+            (vec![5; 16], "演示手机", "rep-a", Role::Rep),
+        ]
+    );
+    assert_eq!(dir[0].person_name, "Name of rep-a");
+    assert!(s.actor_directory(&[]).expect("empty").is_empty());
+    assert!(
+        s.actor_directory(&["nope".to_owned()])
+            .expect("unknown")
+            .is_empty()
+    );
 }

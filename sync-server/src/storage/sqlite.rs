@@ -12,14 +12,18 @@
 //! This file owns the connections and the transaction boundaries; each concern's SQL lives
 //! in a submodule: [`schema`] (versions, migrations, identity), [`cards`] (cards, change
 //! log, projections), [`people`] (people, territories, scope events), [`devices`]
-//! (enrolments, devices), [`held`] (held changes, fallback states).
+//! (enrolments, devices), [`held`] (held changes and the review queue, fallback states),
+//! [`handoff`] (assignment history, handoffs and card moves, late edits), [`web`] (dashboard
+//! logins, links, sessions).
 
 mod cards;
 mod devices;
+mod handoff;
 mod held;
 mod manager;
 mod people;
 mod schema;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -27,10 +31,13 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use super::{
-    ActivityCount, ActivityRange, CardCommit, CardIndexRow, CardSummary, ChangeRow, CommitOutcome,
-    Device, DeviceLabel, HeldChanges, IndexQuery, IndexedCard, LoggedChange, NewDevice,
-    NewEnrolment, Person, Role, ScopeEvent, ServerIdentity, Storage, StoredCard, Territory,
+    ActivityCount, ActivityRange, ActorEntry, Assignment, CardCommit, CardIndexRow, CardMove,
+    CardMoves, CardSummary, ChangeRow, CommitOutcome, Device, DeviceLabel, HeldChanges,
+    HoldRequest, IndexQuery, IndexedCard, LateEdit, LoggedChange, NewDevice, NewEnrolment, Person,
+    ReviewDecision, ReviewFilter, ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity,
+    Storage, StoredCard, Territory, TerritoryHandoff,
 };
+use super::{NewLoginLink, WebSession};
 use crate::error::{Error, Result};
 
 const MAX_IDLE_READERS: usize = 8;
@@ -302,8 +309,12 @@ impl Storage for SqliteStorage {
         self.read(|c| cards::projection(c, card_id))
     }
 
-    fn hold_changes(&self, held: &HeldChanges) -> Result<()> {
+    fn hold_changes(&self, held: &HoldRequest) -> Result<Option<u64>> {
         self.write(|tx| held::hold_changes(tx, held))
+    }
+
+    fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>> {
+        self.read(|c| devices::actor_directory(c, card_ids))
     }
 
     fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>> {
@@ -364,5 +375,100 @@ impl Storage for SqliteStorage {
         change_rows: &[ChangeRow],
     ) -> Result<()> {
         self.write(|tx| manager::write_read_model(tx, card_id, territory, index, change_rows))
+    }
+
+    // --- web ---
+    fn set_web_password(&self, person_id: &str, password_hash: &str, now: i64) -> Result<()> {
+        self.write(|tx| web::set_password(tx, person_id, password_hash, now))
+    }
+
+    fn web_password(&self, person_id: &str) -> Result<Option<String>> {
+        self.read(|c| web::password(c, person_id))
+    }
+
+    fn create_login_link(&self, link: &NewLoginLink) -> Result<()> {
+        self.write(|tx| web::create_link(tx, link))
+    }
+
+    fn redeem_login_link(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
+        self.write(|tx| web::redeem_link(tx, token_hash, now))
+    }
+
+    fn create_web_session(&self, session: &WebSession) -> Result<()> {
+        self.write(|tx| web::create_session(tx, session))
+    }
+
+    fn web_session(&self, token_hash: &str, now: i64) -> Result<Option<WebSession>> {
+        self.read(|c| web::session(c, token_hash, now))
+    }
+
+    fn delete_web_session(&self, token_hash: &str) -> Result<()> {
+        self.write(|tx| web::delete_session(tx, token_hash))
+    }
+
+    fn record_login_failure(&self, person_id: &str, now: i64, window_secs: i64) -> Result<u32> {
+        self.write(|tx| web::record_failure(tx, person_id, now, window_secs))
+    }
+
+    fn login_failures(&self, person_id: &str, since: i64) -> Result<u32> {
+        self.read(|c| web::count_failures(c, person_id, since))
+    }
+
+    fn clear_login_failures(&self, person_id: &str) -> Result<()> {
+        self.write(|tx| web::clear_failures(tx, person_id))
+    }
+
+    // --- handoff ---
+
+    fn hand_off_territory(&self, h: &TerritoryHandoff) -> Result<Assignment> {
+        self.write(|tx| handoff::hand_off_territory(tx, h))
+    }
+
+    fn move_cards(&self, moves: &CardMoves) -> Result<Vec<Assignment>> {
+        self.write(|tx| handoff::move_cards(tx, moves))
+    }
+
+    fn assignment_history(&self, territory_id: &str) -> Result<Vec<Assignment>> {
+        self.read(|c| handoff::assignment_history(c, territory_id))
+    }
+
+    fn card_assignments(&self, card_id: &str) -> Result<Vec<Assignment>> {
+        self.read(|c| handoff::card_assignments(c, card_id))
+    }
+
+    fn card_moves_after(&self, after: u64, upto: u64) -> Result<Vec<CardMove>> {
+        self.read(|c| handoff::card_moves_after(c, after, upto))
+    }
+
+    fn card_lost_at(&self, person_id: &str, card_id: &str) -> Result<Option<i64>> {
+        self.read(|c| handoff::card_lost_at(c, person_id, card_id))
+    }
+
+    fn server_actors(&self) -> Result<Vec<ServerActor>> {
+        self.read(handoff::server_actors)
+    }
+
+    fn set_person_active(&self, person_id: &str, active: bool) -> Result<()> {
+        self.write(|tx| handoff::set_person_active(tx, person_id, active))
+    }
+
+    fn held_item(&self, id: u64) -> Result<Option<HeldChanges>> {
+        self.read(|c| held::held_item(c, id))
+    }
+
+    fn review_items(&self, filter: &ReviewFilter) -> Result<(Vec<ReviewItem>, u64)> {
+        self.read(|c| held::review_items(c, filter))
+    }
+
+    fn decide_review(
+        &self,
+        decision: &ReviewDecision,
+        commit: Option<&CardCommit>,
+    ) -> Result<Option<CommitOutcome>> {
+        self.write(|tx| held::decide_review(tx, decision, commit))
+    }
+
+    fn late_edits(&self, card_id: &str) -> Result<Vec<LateEdit>> {
+        self.read(|c| handoff::late_edits(c, card_id))
     }
 }

@@ -43,15 +43,45 @@ pub(super) fn pull(
     if base == 0 {
         // First sync: every card in scope, compacted, except those made only of this
         // device's own changes (it has them; a device that lost its data enrols anew).
+        // A card is keyed no earlier than its territory came into scope, so a territory
+        // gained while a paged first pass is under way sorts after every page delivered.
+        let events: Vec<_> = storage
+            .scope_events_after(&device.person_id, 0)?
+            .into_iter()
+            .filter(|e| e.position <= head)
+            .collect();
+        let mut gained_at: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.gained) {
+            gained_at.insert(e.territory_id.as_str(), e.position);
+        }
         for c in storage.cards_changed_by_others(&scope_list, 0, head, exclude)? {
+            let at = gained_at.get(c.territory.as_str()).copied().unwrap_or(0);
             items.insert(
                 c.card_id.clone(),
                 Item {
-                    key: (c.last_position, c.card_id),
+                    key: (c.last_position.max(at), c.card_id),
                     kind: PayloadKind::Snapshot,
                     heads: c.heads,
                 },
             );
+        }
+        if start.after.is_some() {
+            // A first pass continued over several pages: a territory lost (or a card moved
+            // away) since its first page must not stay on the device. A fresh device holds
+            // nothing outside its scope, so every loss so far applies.
+            let lost: Vec<String> = events
+                .iter()
+                .filter(|e| !e.gained && !scope.contains(&e.territory_id))
+                .map(|e| e.territory_id.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            response.revoked = storage
+                .cards_in_territories(&lost)?
+                .into_iter()
+                .map(|c| c.card_id)
+                .collect();
+            moves(storage, scope, 0, head, &mut items, response)?;
         }
     } else {
         let mut gained: BTreeMap<String, u64> = BTreeMap::new();
@@ -102,7 +132,10 @@ pub(super) fn pull(
                 );
             }
         }
-        if start.after.is_none() && !lost.is_empty() {
+        // Revocations go out on every page of a pass, not only its first: a territory
+        // handed over while the device is between two pages of one pass is lost after the
+        // pass's base, and the pass's final cursor lies beyond the loss.
+        if !lost.is_empty() {
             let territories: Vec<String> = lost.keys().cloned().collect();
             response.revoked = storage
                 .cards_in_territories(&territories)?
@@ -110,6 +143,7 @@ pub(super) fn pull(
                 .map(|c| c.card_id)
                 .collect();
         }
+        moves(storage, scope, base, head, &mut items, response)?;
     }
 
     let mut ordered: Vec<Item> = items.into_values().collect();
@@ -169,6 +203,44 @@ pub(super) fn pull(
     };
     response.more = more;
     response.cursor = issue_cursor(&identity.cursor_key, &device.id, &next)?;
+    Ok(())
+}
+
+/// Cards a manager moved between territories after `base`: one that came into scope comes
+/// whole (the device lacks its history), one that left it is revoked.
+fn moves(
+    storage: &dyn Storage,
+    scope: &HashSet<String>,
+    base: u64,
+    head: u64,
+    items: &mut BTreeMap<String, Item>,
+    response: &mut SyncResponse,
+) -> Result<()> {
+    let mut moved: BTreeMap<String, (u64, String, bool)> = BTreeMap::new();
+    for m in storage.card_moves_after(base, head)? {
+        let entry = moved.entry(m.card_id).or_default();
+        entry.0 = m.position;
+        entry.1 = m.to_territory;
+        entry.2 |= scope.contains(&m.from_territory);
+    }
+    for (card_id, (position, territory, was_in_scope)) in moved {
+        if scope.contains(&territory) {
+            let at = items
+                .get(&card_id)
+                .map_or(position, |i| i.key.0.max(position));
+            items.insert(
+                card_id.clone(),
+                Item {
+                    key: (at, card_id),
+                    kind: PayloadKind::Snapshot,
+                    heads: Vec::new(),
+                },
+            );
+        } else if was_in_scope {
+            items.remove(&card_id);
+            response.revoked.push(card_id);
+        }
+    }
     Ok(())
 }
 

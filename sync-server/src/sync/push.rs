@@ -55,14 +55,13 @@ pub(super) fn apply_page(
     limits: SyncLimits,
     now: i64,
 ) -> Result<Vec<Result<PushOutcome>>> {
-    let grace = limits.handoff_grace_secs;
     let ctx = PageContext {
         storage,
         docs,
         device,
         scope,
         page,
-        grace,
+        limits,
         now,
     };
     let mut outcomes: Vec<Result<PushOutcome>> = Vec::with_capacity(page.len());
@@ -73,7 +72,7 @@ pub(super) fn apply_page(
         if writes.iter().any(|(_, w)| w.commit.card_id == push.card_id) {
             ctx.flush(&mut writes, &mut outcomes)?;
         }
-        match prepare_push(storage, docs, device, scope, push, grace, now) {
+        match prepare_push(storage, docs, device, scope, push, limits, now) {
             Ok(Prepared::Done(outcome)) => outcomes.push(Ok(outcome)),
             Ok(Prepared::Write(write)) => {
                 // A placeholder, replaced once the write is committed.
@@ -93,7 +92,7 @@ struct PageContext<'a> {
     device: &'a Device,
     scope: &'a HashSet<String>,
     page: &'a [CardPush],
-    grace: i64,
+    limits: SyncLimits,
     now: i64,
 }
 
@@ -148,7 +147,7 @@ impl PageContext<'_> {
                         self.device,
                         self.scope,
                         push,
-                        self.grace,
+                        self.limits,
                         self.now,
                     ),
                     None => Err(Error::Conflict),
@@ -167,11 +166,11 @@ fn apply_push(
     device: &Device,
     scope: &HashSet<String>,
     push: &CardPush,
-    grace_secs: i64,
+    limits: SyncLimits,
     now: i64,
 ) -> Result<PushOutcome> {
     for _ in 0..COMMIT_ATTEMPTS {
-        match prepare_push(storage, docs, device, scope, push, grace_secs, now)? {
+        match prepare_push(storage, docs, device, scope, push, limits, now)? {
             Prepared::Done(outcome) => return Ok(outcome),
             Prepared::Write(w) => {
                 let PendingWrite {
@@ -211,7 +210,7 @@ fn prepare_push(
     device: &Device,
     scope: &HashSet<String>,
     push: &CardPush,
-    grace_secs: i64,
+    limits: SyncLimits,
     now: i64,
 ) -> Result<Prepared> {
     validate_card_id(&push.card_id)?;
@@ -224,7 +223,14 @@ fn prepare_push(
     if let Some(card) = &stored
         && !scope.contains(&card.territory)
     {
-        handoff = handoff_of(storage, device, &card.territory, grace_secs, now)?;
+        handoff = handoff_of(
+            storage,
+            device,
+            &push.card_id,
+            &card.territory,
+            limits.handoff_grace_secs,
+            now,
+        )?;
     }
     // The document is ours from here on: it goes back to the cache only once what it
     // holds is committed (a refusal or an error below drops it).
@@ -250,7 +256,7 @@ fn prepare_push(
         return Err(Error::AccessDenied);
     }
     if handoff == Handoff::Expired {
-        hold(storage, device, &push.card_id, &new_changes, now)?;
+        hold(storage, device, &push.card_id, &new_changes, &limits, now)?;
         return Err(Error::HandoffExpired);
     }
     let acked_heads: Vec<[u8; 32]> = push

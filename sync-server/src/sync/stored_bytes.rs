@@ -15,7 +15,7 @@ const COMPACT_MIN_TAIL: usize = 2 * 1024;
 /// a quarter of the compacted part (at least [`COMPACT_MIN_TAIL`]). `save()` spends most of
 /// its time compressing columns; this way a card edited one change at a time pays it
 /// every ten or so edits instead of on every one.
-pub(super) fn stored_bytes(
+pub(crate) fn stored_bytes(
     doc: &Automerge,
     stored: Option<&StoredCard>,
     changes: &[NewChange],

@@ -9,6 +9,7 @@ mod bad_input;
 mod bombs;
 mod conformance;
 mod fallback;
+mod handoff;
 mod instances;
 mod manager;
 mod paging;

@@ -744,6 +744,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_field_history(
@@ -817,6 +819,8 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(`ptr`: Long,`fields`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_enrol(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1008,6 +1012,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() and 0xFFFF) != 21032) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() and 0xFFFF) != 39770) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol() and 0xFFFF) != 28589) {
@@ -1640,6 +1647,12 @@ public interface FieldbookInterface {
     fun `createCard`(`fields`: List<FieldEdit>): kotlin.String
     
     /**
+     * A card's handover dossier: assignment history, visit log in time order, open
+     * to-dos and opportunities, and every field's history (the read connection).
+     */
+    fun `dossier`(`cardId`: kotlin.String): Dossier
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time token from
      * the manager. Network I/O: call it off the UI thread.
      */
@@ -1936,6 +1949,25 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
         it,
         
         FfiConverterSequenceTypeFieldEdit.lower(`fields`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A card's handover dossier: assignment history, visit log in time order, open
+     * to-dos and opportunities, and every field's history (the read connection).
+     */
+    @Throws(FieldbookException::class)override fun `dossier`(`cardId`: kotlin.String): Dossier {
+            return FfiConverterTypeDossier.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(
+        it,
+        
+        FfiConverterString.lower(`cardId`),_status)
 }
     }
     )
@@ -2918,6 +2950,93 @@ public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Long> {
 
 
 /**
+ * One assignment of a territory (or one card of it) to a rep.
+ */
+data class Assignment (
+    /**
+     * The territory.
+     */
+    var `territory`: kotlin.String
+    , 
+    /**
+     * The card, when one card moved.
+     */
+    var `cardId`: kotlin.String?
+    , 
+    /**
+     * The previous holder.
+     */
+    var `from`: kotlin.String?
+    , 
+    /**
+     * The new holder.
+     */
+    var `to`: kotlin.String
+    , 
+    /**
+     * Who decided.
+     */
+    var `decidedBy`: kotlin.String
+    , 
+    /**
+     * Why.
+     */
+    var `reason`: kotlin.String
+    , 
+    /**
+     * When (server time).
+     */
+    var `at`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssignment: FfiConverterRustBuffer<Assignment> {
+    override fun read(buf: ByteBuffer): Assignment {
+        return Assignment(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Assignment) = (
+            FfiConverterString.allocationSize(value.`territory`) +
+            FfiConverterOptionalString.allocationSize(value.`cardId`) +
+            FfiConverterOptionalString.allocationSize(value.`from`) +
+            FfiConverterString.allocationSize(value.`to`) +
+            FfiConverterString.allocationSize(value.`decidedBy`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterTimestamp.allocationSize(value.`at`)
+    )
+
+    override fun write(value: Assignment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`territory`, buf)
+            FfiConverterOptionalString.write(value.`cardId`, buf)
+            FfiConverterOptionalString.write(value.`from`, buf)
+            FfiConverterString.write(value.`to`, buf)
+            FfiConverterString.write(value.`decidedBy`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+    }
+}
+
+
+
+/**
  * A customer card as a card screen shows it.
  */
 data class CardDetail (
@@ -3329,6 +3448,101 @@ public object FfiConverterTypeConflictValue: FfiConverterRustBuffer<ConflictValu
 
 
 /**
+ * A card's handover dossier.
+ */
+data class Dossier (
+    /**
+     * The card's id.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * The territory now.
+     */
+    var `territory`: kotlin.String?
+    , 
+    /**
+     * Who held it, from when, who decided, why; oldest first.
+     */
+    var `assignments`: List<Assignment>
+    , 
+    /**
+     * The visit log in time order.
+     */
+    var `visits`: List<Item>
+    , 
+    /**
+     * To-dos not done.
+     */
+    var `openTodos`: List<Item>
+    , 
+    /**
+     * Opportunities neither won nor lost.
+     */
+    var `openOpportunities`: List<Item>
+    , 
+    /**
+     * Every field's history.
+     */
+    var `fields`: List<FieldHistory>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDossier: FfiConverterRustBuffer<Dossier> {
+    override fun read(buf: ByteBuffer): Dossier {
+        return Dossier(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeAssignment.read(buf),
+            FfiConverterSequenceTypeItem.read(buf),
+            FfiConverterSequenceTypeItem.read(buf),
+            FfiConverterSequenceTypeItem.read(buf),
+            FfiConverterSequenceTypeFieldHistory.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Dossier) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`territory`) +
+            FfiConverterSequenceTypeAssignment.allocationSize(value.`assignments`) +
+            FfiConverterSequenceTypeItem.allocationSize(value.`visits`) +
+            FfiConverterSequenceTypeItem.allocationSize(value.`openTodos`) +
+            FfiConverterSequenceTypeItem.allocationSize(value.`openOpportunities`) +
+            FfiConverterSequenceTypeFieldHistory.allocationSize(value.`fields`)
+    )
+
+    override fun write(value: Dossier, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`territory`, buf)
+            FfiConverterSequenceTypeAssignment.write(value.`assignments`, buf)
+            FfiConverterSequenceTypeItem.write(value.`visits`, buf)
+            FfiConverterSequenceTypeItem.write(value.`openTodos`, buf)
+            FfiConverterSequenceTypeItem.write(value.`openOpportunities`, buf)
+            FfiConverterSequenceTypeFieldHistory.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
  * What enrolment gave the device.
  */
 data class Enrolment (
@@ -3604,6 +3818,53 @@ public object FfiConverterTypeFieldEdit: FfiConverterRustBuffer<FieldEdit> {
 
 
 /**
+ * The history of one field.
+ */
+data class FieldHistory (
+    /**
+     * The field's path.
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * Every change to it, oldest first.
+     */
+    var `changes`: List<FieldChange>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldHistory: FfiConverterRustBuffer<FieldHistory> {
+    override fun read(buf: ByteBuffer): FieldHistory {
+        return FieldHistory(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeFieldChange.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FieldHistory) = (
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterSequenceTypeFieldChange.allocationSize(value.`changes`)
+    )
+
+    override fun write(value: FieldHistory, buf: ByteBuffer) {
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterSequenceTypeFieldChange.write(value.`changes`, buf)
+    }
+}
+
+
+
+/**
  * A field of the card schema: what an editor offers.
  */
 data class FieldSpec (
@@ -3675,6 +3936,61 @@ public object FfiConverterTypeFieldSpec: FfiConverterRustBuffer<FieldSpec> {
 
 
 /**
+ * A card that left the device through a handoff.
+ */
+data class HandedAway (
+    /**
+     * The card's id.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * Its name, kept when its edits went to review.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * How many changes went to review.
+     */
+    var `changes`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHandedAway: FfiConverterRustBuffer<HandedAway> {
+    override fun read(buf: ByteBuffer): HandedAway {
+        return HandedAway(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HandedAway) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterUInt.allocationSize(value.`changes`)
+    )
+
+    override fun write(value: HandedAway, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterUInt.write(value.`changes`, buf)
+    }
+}
+
+
+
+/**
  * One change of a card: who (rep and device), when, which fields.
  */
 data class HistoryEntry (
@@ -3692,6 +4008,21 @@ data class HistoryEntry (
      * The device (actor id, hex).
      */
     var `device`: kotlin.String
+    , 
+    /**
+     * The name the device was enrolled with (演示手机), when the store knows it.
+     */
+    var `deviceName`: kotlin.String?
+    , 
+    /**
+     * The device's role (`rep`, `manager`, `admin`), when known.
+     */
+    var `deviceRole`: kotlin.String?
+    , 
+    /**
+     * The display name of the device's person, when known.
+     */
+    var `personName`: kotlin.String?
     , 
     /**
      * The device's clock when it was made.
@@ -3721,6 +4052,9 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTimestamp.read(buf),
             FfiConverterSequenceString.read(buf),
         )
@@ -3730,6 +4064,9 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
             FfiConverterString.allocationSize(value.`hash`) +
             FfiConverterOptionalString.allocationSize(value.`rep`) +
             FfiConverterString.allocationSize(value.`device`) +
+            FfiConverterOptionalString.allocationSize(value.`deviceName`) +
+            FfiConverterOptionalString.allocationSize(value.`deviceRole`) +
+            FfiConverterOptionalString.allocationSize(value.`personName`) +
             FfiConverterOptionalTimestamp.allocationSize(value.`time`) +
             FfiConverterSequenceString.allocationSize(value.`fields`)
     )
@@ -3738,6 +4075,9 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
             FfiConverterString.write(value.`hash`, buf)
             FfiConverterOptionalString.write(value.`rep`, buf)
             FfiConverterString.write(value.`device`, buf)
+            FfiConverterOptionalString.write(value.`deviceName`, buf)
+            FfiConverterOptionalString.write(value.`deviceRole`, buf)
+            FfiConverterOptionalString.write(value.`personName`, buf)
             FfiConverterOptionalTimestamp.write(value.`time`, buf)
             FfiConverterSequenceString.write(value.`fields`, buf)
     }
@@ -4282,6 +4622,16 @@ data class SyncStatus (
      * Cards on the device.
      */
     var `cards`: kotlin.ULong
+    , 
+    /**
+     * Cards that left the device through a handoff.
+     */
+    var `handedAway`: kotlin.ULong
+    , 
+    /**
+     * Of those, the cards whose last edits went to a manager's review.
+     */
+    var `toReview`: List<HandedAway>
     
 ){
     
@@ -4307,6 +4657,8 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterSequenceTypeRefusedCard.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeHandedAway.read(buf),
         )
     }
 
@@ -4319,7 +4671,9 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalTimestamp.allocationSize(value.`lastSync`) +
             FfiConverterSequenceTypeRefusedCard.allocationSize(value.`quarantined`) +
             FfiConverterSequenceString.allocationSize(value.`territories`) +
-            FfiConverterULong.allocationSize(value.`cards`)
+            FfiConverterULong.allocationSize(value.`cards`) +
+            FfiConverterULong.allocationSize(value.`handedAway`) +
+            FfiConverterSequenceTypeHandedAway.allocationSize(value.`toReview`)
     )
 
     override fun write(value: SyncStatus, buf: ByteBuffer) {
@@ -4332,6 +4686,8 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterSequenceTypeRefusedCard.write(value.`quarantined`, buf)
             FfiConverterSequenceString.write(value.`territories`, buf)
             FfiConverterULong.write(value.`cards`, buf)
+            FfiConverterULong.write(value.`handedAway`, buf)
+            FfiConverterSequenceTypeHandedAway.write(value.`toReview`, buf)
     }
 }
 
@@ -4375,6 +4731,23 @@ data class SyncSummary (
      * Cards still holding changes the server has not acknowledged.
      */
     var `pendingCards`: kotlin.ULong
+    , 
+    /**
+     * Handed-away cards purged after the server held this device's last edits of them
+     * for a manager's review: tell the rep which.
+     */
+    var `toReview`: List<kotlin.String>
+    , 
+    /**
+     * Handed-away cards kept (read-only) until the server answers their unsynced edits.
+     */
+    var `handedAwayPending`: List<kotlin.String>
+    , 
+    /**
+     * Cards whose territory edit was undone so that their other edits synced (a manager
+     * moves cards).
+     */
+    var `territoryRestored`: List<kotlin.String>
     
 ){
     
@@ -4398,6 +4771,9 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterSequenceTypeRefusedCard.read(buf),
             FfiConverterSequenceTypeRefusedCard.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -4408,7 +4784,10 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterUInt.allocationSize(value.`cardsRemoved`) +
             FfiConverterSequenceTypeRefusedCard.allocationSize(value.`refused`) +
             FfiConverterSequenceTypeRefusedCard.allocationSize(value.`quarantined`) +
-            FfiConverterULong.allocationSize(value.`pendingCards`)
+            FfiConverterULong.allocationSize(value.`pendingCards`) +
+            FfiConverterSequenceString.allocationSize(value.`toReview`) +
+            FfiConverterSequenceString.allocationSize(value.`handedAwayPending`) +
+            FfiConverterSequenceString.allocationSize(value.`territoryRestored`)
     )
 
     override fun write(value: SyncSummary, buf: ByteBuffer) {
@@ -4419,6 +4798,9 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterSequenceTypeRefusedCard.write(value.`refused`, buf)
             FfiConverterSequenceTypeRefusedCard.write(value.`quarantined`, buf)
             FfiConverterULong.write(value.`pendingCards`, buf)
+            FfiConverterSequenceString.write(value.`toReview`, buf)
+            FfiConverterSequenceString.write(value.`handedAwayPending`, buf)
+            FfiConverterSequenceString.write(value.`territoryRestored`, buf)
     }
 }
 
@@ -5203,6 +5585,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAssignment: FfiConverterRustBuffer<List<Assignment>> {
+    override fun read(buf: ByteBuffer): List<Assignment> {
+        val len = buf.getInt()
+        return List<Assignment>(len) {
+            FfiConverterTypeAssignment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Assignment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAssignment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Assignment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAssignment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeCardRow: FfiConverterRustBuffer<List<CardRow>> {
     override fun read(buf: ByteBuffer): List<CardRow> {
         val len = buf.getInt()
@@ -5427,6 +5837,34 @@ public object FfiConverterSequenceTypeFieldEdit: FfiConverterRustBuffer<List<Fie
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeFieldHistory: FfiConverterRustBuffer<List<FieldHistory>> {
+    override fun read(buf: ByteBuffer): List<FieldHistory> {
+        val len = buf.getInt()
+        return List<FieldHistory>(len) {
+            FfiConverterTypeFieldHistory.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FieldHistory>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFieldHistory.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FieldHistory>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFieldHistory.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeFieldSpec: FfiConverterRustBuffer<List<FieldSpec>> {
     override fun read(buf: ByteBuffer): List<FieldSpec> {
         val len = buf.getInt()
@@ -5445,6 +5883,34 @@ public object FfiConverterSequenceTypeFieldSpec: FfiConverterRustBuffer<List<Fie
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFieldSpec.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHandedAway: FfiConverterRustBuffer<List<HandedAway>> {
+    override fun read(buf: ByteBuffer): List<HandedAway> {
+        val len = buf.getInt()
+        return List<HandedAway>(len) {
+            FfiConverterTypeHandedAway.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HandedAway>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHandedAway.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HandedAway>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHandedAway.write(it, buf)
         }
     }
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::error::{Error, Result};
-use crate::storage::{Device, NewDevice, NewEnrolment, Role};
+use crate::storage::{ActorEntry, Device, NewDevice, NewEnrolment, Role};
 
 const DEVICE_COLUMNS: &str = "id, name, person_id, role, actor, revoked, expires_at, created_at, \
      last_sync_at, rekeys, (SELECT group_concat(hex(a.actor), ',') FROM device_actors a \
@@ -198,4 +198,46 @@ pub(super) fn record_sync(tx: &Transaction<'_>, device_id: &str, now: i64) -> Re
         params![now, device_id],
     )?;
     Ok(())
+}
+
+/// How many card ids one directory query binds (SQLite's variable limit is far above).
+const DIRECTORY_CHUNK: usize = 500;
+
+pub(super) fn actor_directory(c: &Connection, card_ids: &[String]) -> Result<Vec<ActorEntry>> {
+    let mut by_actor = std::collections::BTreeMap::new();
+    for chunk in card_ids.chunks(DIRECTORY_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT a.actor, d.name, d.person_id, p.name, d.role FROM device_actors a \
+             JOIN devices d ON d.id = a.device_id JOIN people p ON p.id = d.person_id \
+             WHERE a.device_id IN (SELECT DISTINCT device_id FROM change_log \
+             WHERE card_id IN ({marks}))"
+        ))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(chunk), |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (actor, device_name, person_id, person_name, role) in rows {
+            let role =
+                Role::parse(&role).map_err(|_| Error::Storage(format!("bad role {role:?}")))?;
+            by_actor.insert(
+                actor.clone(),
+                ActorEntry {
+                    actor,
+                    device_name,
+                    person_id,
+                    person_name,
+                    role,
+                },
+            );
+        }
+    }
+    Ok(by_actor.into_values().collect())
 }

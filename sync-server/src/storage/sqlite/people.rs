@@ -35,8 +35,8 @@ fn territory_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Territory> {
 
 pub(super) fn add_person(tx: &Transaction<'_>, person: &Person) -> Result<()> {
     let n = tx.execute(
-        "INSERT OR IGNORE INTO people (id, name, kind) VALUES (?1, ?2, ?3)",
-        params![person.id, person.name, person.kind.as_str()],
+        "INSERT OR IGNORE INTO people (id, name, kind, active) VALUES (?1, ?2, ?3, ?4)",
+        params![person.id, person.name, person.kind.as_str(), person.active],
     )?;
     if n == 0 {
         return Err(Error::AlreadyExists("person"));
@@ -45,40 +45,43 @@ pub(super) fn add_person(tx: &Transaction<'_>, person: &Person) -> Result<()> {
 }
 
 pub(super) fn person(c: &Connection, id: &str) -> Result<Option<Person>> {
-    let row: Option<(String, String, String)> = c
+    let row: Option<(String, String, String, bool)> = c
         .query_row(
-            "SELECT id, name, kind FROM people WHERE id = ?1",
+            "SELECT id, name, kind, active FROM people WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    row.map(|(id, name, kind)| {
+    row.map(|(id, name, kind, active)| {
         Ok(Person {
             id,
             name,
             kind: PersonKind::parse(&kind)?,
+            active,
         })
     })
     .transpose()
 }
 
 pub(super) fn people(c: &Connection) -> Result<Vec<Person>> {
-    let mut stmt = c.prepare("SELECT id, name, kind FROM people ORDER BY id")?;
+    let mut stmt = c.prepare("SELECT id, name, kind, active FROM people ORDER BY id")?;
     let rows = stmt
         .query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
-        .map(|(id, name, kind)| {
+        .map(|(id, name, kind, active)| {
             Ok(Person {
                 id,
                 name,
                 kind: PersonKind::parse(&kind)?,
+                active,
             })
         })
         .collect()
@@ -119,32 +122,69 @@ pub(super) fn assign_territory(
     rep_id: &str,
     now: i64,
 ) -> Result<u64> {
-    let kind: Option<String> = tx
-        .query_row("SELECT kind FROM people WHERE id = ?1", [rep_id], |r| {
-            r.get(0)
-        })
+    let kind: Option<(String, bool)> = tx
+        .query_row(
+            "SELECT kind, active FROM people WHERE id = ?1",
+            [rep_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
-    match kind.as_deref() {
-        Some("rep") => {}
+    match kind {
+        Some((k, true)) if k == "rep" => {}
+        Some((k, false)) if k == "rep" => return Err(Error::UnknownRep),
         Some(_) => return Err(Error::Invalid("that person is not a rep".into())),
         None => return Err(Error::NotFound("rep")),
     }
-    let owner: Option<Option<String>> = tx
-        .query_row(
-            "SELECT owner FROM territories WHERE id = ?1",
-            [territory_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(owner) = owner else {
+    let Some(owner) = territory_owner(tx, territory_id)? else {
         return Err(Error::NotFound("territory"));
     };
     if owner.as_deref() == Some(rep_id) {
         let head: i64 = tx.query_row("SELECT head FROM meta", [], |r| r.get(0))?;
         return Ok(pos(head));
     }
-    if let Some(old) = owner {
-        scope_event(tx, territory_id, &old, false, now)?;
+    let position = move_owner(tx, territory_id, owner.as_deref(), rep_id, now)?;
+    super::handoff::record_assignment(
+        tx,
+        &super::handoff::NewAssignment {
+            territory: territory_id,
+            card_id: None,
+            from_territory: None,
+            from: owner.as_deref(),
+            to: rep_id,
+            decided_by: "admin",
+            reason: "",
+            at: now,
+            position,
+        },
+    )?;
+    Ok(position)
+}
+
+/// A territory's owner (`None`: no such territory; `Some(None)`: unowned).
+pub(super) fn territory_owner(
+    tx: &Transaction<'_>,
+    territory_id: &str,
+) -> Result<Option<Option<String>>> {
+    Ok(tx
+        .query_row(
+            "SELECT owner FROM territories WHERE id = ?1",
+            [territory_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Moves a territory to `rep_id`: the old owner's loss and the new owner's gain as scope
+/// events. Returns the gain's position.
+pub(super) fn move_owner(
+    tx: &Transaction<'_>,
+    territory_id: &str,
+    old: Option<&str>,
+    rep_id: &str,
+    now: i64,
+) -> Result<u64> {
+    if let Some(old) = old {
+        scope_event(tx, territory_id, old, false, now)?;
     }
     tx.execute(
         "UPDATE territories SET owner = ?1 WHERE id = ?2",

@@ -181,6 +181,8 @@ INSERT INTO device_actors (actor, device_id, bound_at) SELECT actor, id, created
 ALTER TABLE devices ADD COLUMN rekeys INTEGER NOT NULL DEFAULT 0;
 "#;
 
+// The issue-8 schema slots follow the tests, so each part fills its own without moving them.
+#[allow(clippy::items_after_test_module)]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,8 +213,49 @@ mod tests {
     }
 }
 
-/// Territory handoff: assignment history, per-card moves, the review queue.
-const SCHEMA_V4: &str = "";
+/// Territory handoff: people can be deactivated; the assignment history (whole territories
+/// and single cards moved, each at the position where it took effect); the actors the
+/// server authors card moves with; held changes become review items (a status, who decided,
+/// when, a note; one row per held change hash, so a retried push is not held twice).
+const SCHEMA_V4: &str = r#"
+ALTER TABLE people ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE assignments (
+    id INTEGER PRIMARY KEY,
+    territory TEXT NOT NULL,           -- handed over, or (a card) moved into
+    card_id TEXT,                      -- NULL: the whole territory
+    from_territory TEXT,               -- a card: the territory it left
+    from_person TEXT,
+    to_person TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE INDEX assignments_territory ON assignments(territory, position);
+CREATE INDEX assignments_from_territory ON assignments(from_territory, position);
+CREATE INDEX assignments_card ON assignments(card_id, position);
+CREATE INDEX assignments_position ON assignments(position);
+INSERT INTO assignments (territory, card_id, from_territory, from_person, to_person,
+                         decided_by, reason, at, position)
+    SELECT territory_id, NULL, NULL, NULL, person_id, 'admin', '', at, position
+    FROM scope_events e JOIN people p ON p.id = e.person_id
+    WHERE e.gained = 1 AND p.kind = 'rep';
+CREATE TABLE server_actors (
+    actor BLOB PRIMARY KEY,
+    person_id TEXT NOT NULL
+);
+ALTER TABLE held_changes ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE held_changes ADD COLUMN status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'accepted', 'discarded'));
+ALTER TABLE held_changes ADD COLUMN decided_by TEXT;
+ALTER TABLE held_changes ADD COLUMN decided_at INTEGER;
+ALTER TABLE held_changes ADD COLUMN note TEXT;
+CREATE INDEX held_changes_device ON held_changes(device_id, status);
+CREATE TABLE held_hashes (
+    hash BLOB PRIMARY KEY,
+    held_id INTEGER NOT NULL REFERENCES held_changes(id)
+);
+"#;
 
 /// The manager's read model: card index, search text, activity derived from the log.
 /// The full-text tables are laid out as a device store's (`card_fts`, `card_grams`), so
@@ -263,5 +306,32 @@ CREATE INDEX manager_changes_at ON manager_changes(at);
 CREATE INDEX manager_changes_person ON manager_changes(person_id, at);
 "#;
 
-/// The dashboard: logins (argon2 hashes), one-time links, sessions.
-const SCHEMA_V6: &str = "";
+/// The dashboard: logins (argon2id PHC strings), one-time login links and sessions (both
+/// by SHA-256 of the token, never the token), failed attempts for the per-person limit.
+const SCHEMA_V6: &str = r#"
+CREATE TABLE web_logins (
+    person_id TEXT PRIMARY KEY REFERENCES people(id),
+    password_hash TEXT NOT NULL,
+    set_at INTEGER NOT NULL
+);
+CREATE TABLE web_login_links (
+    token_hash TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+CREATE TABLE web_login_failures (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    at INTEGER NOT NULL
+);
+CREATE INDEX web_login_failures_person ON web_login_failures(person_id, at);
+"#;

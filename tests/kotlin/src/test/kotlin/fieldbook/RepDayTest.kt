@@ -145,6 +145,44 @@ class RepDayTest {
     }
 
     @Test
+    fun `a device never moves a card, and the new rep reads its handover dossier`() = runBlocking {
+        val phone = phone("zhangwei-dossier")
+        phone.enrol(server.url, server.token("zhangwei", deviceName = "演示手机"))
+        phone.sync(null)
+        val id = server.cardIn("east")
+        val refused = assertThrows<FieldbookException.InvalidInput> {
+            phone.updateCard(id, listOf(edit("territory", "north")))
+        }
+        assertEquals("card.territory_fixed", refused.code)
+        assertEquals("east", phone.card(id).territory, "nothing was written")
+        phone.updateCard(id, listOf(edit("basic.phone", "13800009999")))
+        assertEquals(0uL, phone.sync(null).pendingCards)
+
+        assertTrue(server.assign("east", "lina") > 0)
+        val away = phone.sync(null)
+        assertEquals(20u, away.cardsRemoved, "the handed-over cards are purged")
+        assertEquals(20uL, phone.status().handedAway)
+        assertThrows<FieldbookException.NotFound> { phone.card(id) }
+
+        val successor = phone("lina-dossier")
+        successor.enrol(server.url, server.token("lina", deviceName = "李娜的手机"))
+        successor.sync(null)
+        val dossier = successor.dossier(id)
+        assertEquals(id, dossier.cardId)
+        assertEquals("east", dossier.territory)
+        val phoneHistory = dossier.fields.single { it.path == "basic.phone" }
+        val last = phoneHistory.changes.last()
+        assertEquals("13800009999", last.value)
+        assertEquals("演示手机", last.entry.deviceName)
+        assertEquals("rep", last.entry.deviceRole)
+        assertEquals("张伟", last.entry.personName)
+        assertTrue(dossier.visits.mapNotNull { v -> v.fields.firstOrNull { it.path.endsWith(".at") }?.value }.zipWithNext().all { (a, b) -> a <= b }, "visits in time order")
+        assertEquals("演示手机", successor.history(id).last().deviceName)
+        phone.close()
+        successor.close()
+    }
+
+    @Test
     fun `a card outside the territory is refused by the server and stays pending`() = runBlocking {
         val phone = phone("zhangwei-outside")
         phone.enrol(server.url, server.token("zhangwei", deviceName = "外区测试"))

@@ -1,0 +1,247 @@
+//! The review queue: late edits refused past the handoff grace period (held by the push
+//! side, `sync/handoff.rs`, bounded per device) wait here for a manager.
+//!
+//! - **Accept** merges the held changes into the card exactly as their author made them
+//!   (attributed to the previous owner, marked late in the log), through the same commit as
+//!   a push, so every device in scope receives them; the review record says who accepted.
+//! - **Discard** records who discarded it, when and why; the bytes are kept. Nothing is
+//!   deleted silently.
+//!
+//! A manager sees and decides the items of cards in the territories they manage; an
+//! administrator all of them. An item outside the viewer's scope and one that does not
+//! exist get the same `access.denied`.
+
+use automerge::ReadDoc;
+use fieldbook_core::card::{check_visit_people, validate_card_doc};
+use fieldbook_core::guard::{BytesLimits, apply_checked, check_automerge_bytes};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::DocCache;
+use crate::error::{Error, Result};
+use crate::manager::Page;
+use crate::storage::{
+    CardCommit, HeldChanges, NewChange, ReviewDecision, ReviewFilter, Storage, StoredCard,
+};
+pub use crate::storage::{ReviewItem, ReviewStatus};
+use crate::sync::{root_string, stored_bytes, take_or_load};
+use crate::viewer::{Scope, Viewer};
+
+/// Most rows per page.
+pub const MAX_PER_PAGE: u64 = 200;
+
+/// Longest note, in bytes.
+const MAX_NOTE_BYTES: usize = 1_000;
+
+/// How often an accept is redone when a push wrote the card meanwhile.
+const ACCEPT_ATTEMPTS: usize = 8;
+
+/// Which review items to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewQuery {
+    /// Only items with this status (`None`: every status).
+    #[serde(default)]
+    pub status: Option<ReviewStatus>,
+    /// The page, from 1 (default 1).
+    #[serde(default)]
+    pub page: Option<u64>,
+    /// Rows per page (default 50, at most [`MAX_PER_PAGE`]).
+    #[serde(default)]
+    pub per_page: Option<u64>,
+}
+
+/// What a decision did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    /// The review item.
+    pub id: u64,
+    /// Its card.
+    pub card_id: String,
+    /// Accepted or discarded.
+    pub status: ReviewStatus,
+    /// How many changes were merged into the card (0 for a discard, or when the card held
+    /// them all already).
+    pub changes_merged: usize,
+}
+
+/// The viewer's review items, newest first, a page at a time (blocking).
+pub fn list(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    query: &ReviewQuery,
+) -> Result<Page<ReviewItem>> {
+    let page = query.page.unwrap_or(1).max(1);
+    let per_page = query.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
+    let territories = match viewer.scope(storage)? {
+        Scope::All => None,
+        Scope::Territories(ids) => Some(ids),
+    };
+    let (items, total) = storage.review_items(&ReviewFilter {
+        territories,
+        status: query.status,
+        offset: (page - 1).saturating_mul(per_page),
+        limit: per_page,
+    })?;
+    let out_of_range = |_| Error::Invalid("page out of range".into());
+    Ok(Page {
+        items,
+        page: u32::try_from(page).map_err(out_of_range)?,
+        per_page: u32::try_from(per_page).map_err(out_of_range)?,
+        total,
+    })
+}
+
+/// The item and its card, if the viewer may decide it.
+fn item_in_scope(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    id: u64,
+) -> Result<(HeldChanges, StoredCard)> {
+    let item = storage.held_item(id)?.ok_or(Error::AccessDenied)?;
+    let card = storage.card(&item.card_id)?.ok_or(Error::AccessDenied)?;
+    viewer.require_territory(storage, &card.territory)?;
+    Ok((item, card))
+}
+
+fn checked_note(note: Option<&str>) -> Result<Option<String>> {
+    match note.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) if n.len() > MAX_NOTE_BYTES => Err(Error::Invalid(format!(
+            "a note is at most {MAX_NOTE_BYTES} bytes"
+        ))),
+        Some(n) => Ok(Some(n.to_owned())),
+    }
+}
+
+/// Accepts a pending item: its changes are merged into the card as their author made them
+/// (blocking). The card's rules apply as to a push: a valid card, the same territory, the
+/// author on their own visits.
+pub fn accept(
+    storage: &dyn Storage,
+    docs: &DocCache,
+    viewer: &Viewer,
+    id: u64,
+    now: i64,
+) -> Result<Decided> {
+    for _ in 0..ACCEPT_ATTEMPTS {
+        let (item, stored) = item_in_scope(storage, viewer, id)?;
+        if item.status != ReviewStatus::Pending {
+            return Err(Error::ReviewDecided);
+        }
+        let commit = merge_commit(storage, docs, &item, &stored, now)?;
+        let decision = ReviewDecision {
+            id,
+            status: ReviewStatus::Accepted,
+            decided_by: viewer.person_id.clone(),
+            note: None,
+            at: now,
+        };
+        let merged = commit.as_ref().map_or(0, |c| c.changes.len());
+        match storage.decide_review(&decision, commit.as_ref()) {
+            Ok(_) => {
+                tracing::info!(item = id, changes = merged, "review item accepted");
+                return Ok(Decided {
+                    id,
+                    card_id: item.card_id,
+                    status: ReviewStatus::Accepted,
+                    changes_merged: merged,
+                });
+            }
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict)
+}
+
+/// The card's write with the item's changes merged, or `None` when it holds them all.
+fn merge_commit(
+    storage: &dyn Storage,
+    docs: &DocCache,
+    item: &HeldChanges,
+    stored: &StoredCard,
+    now: i64,
+) -> Result<Option<CardCommit>> {
+    // Held bytes passed the bounds when they were pushed; check again, as every byte that
+    // reaches Automerge is (the limits may have changed, the row may have been restored).
+    let checked =
+        check_automerge_bytes(&item.bytes, &BytesLimits::CARD).map_err(Error::from_card_check)?;
+    let mut doc = take_or_load(docs, Some(stored))?;
+    let before = doc.get_heads();
+    apply_checked(&mut doc, &item.bytes, &checked).map_err(Error::from_card_check)?;
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Err(Error::ReviewOutOfOrder);
+    }
+    let changes: Vec<NewChange> = doc
+        .get_changes(&before)
+        .into_iter()
+        .map(|c| NewChange {
+            hash: c.hash().0,
+            bytes: c.raw_bytes().to_vec(),
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    validate_card_doc(&doc, &stored.card_id).map_err(Error::from_card_check)?;
+    check_visit_people(&doc, &stored.heads, &item.person_id, false)
+        .map_err(Error::from_card_check)?;
+    if root_string(&doc, "territory").as_deref() != Some(stored.territory.as_str()) {
+        return Err(Error::TerritoryChange);
+    }
+    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
+    let model = crate::manager::read_model::derive(
+        storage,
+        &stored.card_id,
+        &doc,
+        &hashes,
+        now,
+        crate::manager::read_model::Times::Received,
+    )?;
+    Ok(Some(CardCommit {
+        card_id: stored.card_id.clone(),
+        territory: stored.territory.clone(),
+        expected_last_position: Some(stored.last_position),
+        doc: stored_bytes(&doc, Some(stored), &changes),
+        heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
+        projection: model.projection,
+        index: model.index,
+        change_rows: model.change_rows,
+        changes,
+        // Edits of the card's previous owner: the history flags them as late.
+        late: true,
+        device_id: item.device_id.clone(),
+        received_at: now,
+    }))
+}
+
+/// Discards a pending item: the decision is recorded, the bytes are kept (blocking).
+pub fn discard(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    id: u64,
+    note: Option<&str>,
+    now: i64,
+) -> Result<Decided> {
+    let note = checked_note(note)?;
+    let (item, _) = item_in_scope(storage, viewer, id)?;
+    if item.status != ReviewStatus::Pending {
+        return Err(Error::ReviewDecided);
+    }
+    storage.decide_review(
+        &ReviewDecision {
+            id,
+            status: ReviewStatus::Discarded,
+            decided_by: viewer.person_id.clone(),
+            note,
+            at: now,
+        },
+        None,
+    )?;
+    tracing::info!(item = id, "review item discarded");
+    Ok(Decided {
+        id,
+        card_id: item.card_id,
+        status: ReviewStatus::Discarded,
+        changes_merged: 0,
+    })
+}
