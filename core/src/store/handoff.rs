@@ -24,7 +24,7 @@ use automerge::transaction::CommitOptions;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::sync_state::{Applied, acked_of};
+use super::sync_state::{Applied, PendingPush, acked_of};
 use super::{Cached, Origin, Store, now};
 use crate::card::doc::{force_path, read_card};
 use crate::error::{Error, Result};
@@ -176,6 +176,7 @@ impl Store {
         tx: &Transaction<'_>,
         cache: &mut lru::LruCache<CardId, Cached>,
         resp: &SyncResponse,
+        pushed: &[PendingPush],
         out: &mut Applied,
     ) -> Result<()> {
         let at = now();
@@ -211,7 +212,19 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?
         };
         for (num, id, dirty, name) in pending {
-            if to_review.contains(id.as_str()) {
+            // Edits made while this sync was in flight were never sent: the review the
+            // server answered does not hold them, so purging now would lose them.
+            let sent_through = pushed
+                .iter()
+                .find(|p| p.num == num)
+                .and_then(|p| p.through_seq)
+                .unwrap_or(0);
+            let unsent: u32 = tx.query_row(
+                "SELECT count(*) FROM sync_outbox WHERE card_num = ?1 AND seq > ?2",
+                params![num, sent_through],
+                |r| r.get(0),
+            )?;
+            if to_review.contains(id.as_str()) && unsent == 0 {
                 let changes: u32 = tx.query_row(
                     "SELECT count(*) FROM sync_outbox WHERE card_num = ?1",
                     [num],
@@ -234,8 +247,8 @@ impl Store {
                 )?;
                 out.revoked_removed += 1;
             } else {
-                // Never drop an edit the server has not answered: the card waits for the
-                // next push's answer.
+                // Never drop an edit the server has not answered: the card waits, read
+                // only, for the next push's answer.
                 out.revoked_kept.push(id);
             }
         }
@@ -290,16 +303,11 @@ mod tests {
             .apply_sync_response(&SyncResponse::default(), &[])
             .expect("apply");
         assert_eq!(quiet.revoked_kept, vec![id.to_string()]);
-        // The server held the edits for review: now the card goes.
-        let review = SyncResponse {
-            refused: vec![CardRefusal {
-                card_id: id.to_string(),
-                code: HANDOFF_EXPIRED.into(),
-                message: "held for review".into(),
-            }],
-            ..SyncResponse::default()
-        };
-        let applied = store.apply_sync_response(&review, &[]).expect("apply");
+        // The server held the pushed edits for review: now the card goes.
+        let (pushes, _) = store.dirty_pushes(usize::MAX, &HashSet::new()).expect("pushes");
+        let applied = store
+            .apply_sync_response(&held_for_review(&id, false), &pushes)
+            .expect("apply");
         assert_eq!(applied.to_review, vec![id.to_string()]);
         assert_eq!(store.count().expect("count"), 0);
         let handed = store.handed_away().expect("handed");
@@ -318,6 +326,64 @@ mod tests {
             )
             .expect("count");
         assert_eq!(left, 0);
+    }
+
+    fn held_for_review(id: &CardId, revoked: bool) -> SyncResponse {
+        SyncResponse {
+            revoked: if revoked { vec![id.to_string()] } else { Vec::new() },
+            refused: vec![CardRefusal {
+                card_id: id.to_string(),
+                code: HANDOFF_EXPIRED.into(),
+                message: "held for review".into(),
+            }],
+            ..SyncResponse::default()
+        }
+    }
+
+    fn outbox_rows(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM sync_outbox", [], |r| r.get(0))
+            .expect("outbox")
+    }
+
+    #[test]
+    fn an_edit_made_while_the_sync_was_in_flight_is_not_purged_with_the_reviewed_ones() {
+        let (_dir, mut store, id) = store();
+        // The push leaves with the card's creation...
+        let (pushes, _) = store.dirty_pushes(usize::MAX, &HashSet::new()).expect("pushes");
+        assert_eq!(pushes.len(), 1);
+        // ...the rep edits the card before the answer comes back...
+        store
+            .update(&id, |c| c.set_path("basic.phone", "13800001111"))
+            .expect("still the rep's card");
+        // ...and the answer says the card was handed away and the push went to review.
+        let applied = store
+            .apply_sync_response(&held_for_review(&id, true), &pushes)
+            .expect("apply");
+        assert!(applied.to_review.is_empty(), "the new edit was never sent");
+        assert_eq!(applied.revoked_kept, vec![id.to_string()]);
+        assert_eq!(store.count().expect("count"), 1);
+        assert_eq!(outbox_rows(&store), 2, "both edits wait for the next push");
+        assert_eq!(
+            store
+                .update(&id, |c| c.set_path("basic.phone", "13900002222"))
+                .expect_err("read only now")
+                .code(),
+            "card.handed_away"
+        );
+        // The next sync sends both; the server holds them for review: now the card goes.
+        let (pushes, _) = store.dirty_pushes(usize::MAX, &HashSet::new()).expect("pushes");
+        assert_eq!(pushes.len(), 1);
+        let applied = store
+            .apply_sync_response(&held_for_review(&id, false), &pushes)
+            .expect("apply");
+        assert_eq!(applied.to_review, vec![id.to_string()]);
+        assert_eq!(store.count().expect("count"), 0);
+        assert_eq!(outbox_rows(&store), 0);
+        let handed = store.handed_away().expect("handed");
+        assert_eq!(handed.len(), 1);
+        assert_eq!(handed[0].changes, 2);
     }
 
     #[test]

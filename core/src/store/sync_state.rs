@@ -143,9 +143,9 @@ fn outbox_len(tx: &rusqlite::Connection, num: i64) -> Result<i64> {
 pub(crate) struct PendingPush {
     /// What goes on the wire.
     pub push: CardPush,
-    num: i64,
+    pub(super) num: i64,
     /// The last outbox entry included (`None`: built from the document).
-    through_seq: Option<i64>,
+    pub(super) through_seq: Option<i64>,
     /// The device's heads for the card once the pushed changes are applied.
     heads: Vec<ChangeHash>,
 }
@@ -603,7 +603,7 @@ impl Store {
             }
             Ok(())
         })?;
-        Self::settle_handoffs(&tx, &mut self.cache, resp, &mut out)?;
+        Self::settle_handoffs(&tx, &mut self.cache, resp, pushed, &mut out)?;
         Self::record_directory(&tx, &resp.actors)?;
         Self::record_assignments(&tx, &resp.assignments)?;
         Self::set_meta(&tx, "sync_cursor", &resp.cursor.0)?;
