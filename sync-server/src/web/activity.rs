@@ -207,6 +207,12 @@ pub(super) async fn page(
             label: shown(&name),
         })
         .collect();
+    // The form shows the range the report covers, defaults included.
+    let form = ActivityForm {
+        from: report.from.to_string(),
+        to: report.to.to_string(),
+        ..form
+    };
     Ok(render(&ActivityPage {
         nav: Nav::new(&dashboard, "activity"),
         csv_href: format!("/v1/manager/activity.csv?{}", form.query_string(None)),

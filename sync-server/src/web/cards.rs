@@ -12,6 +12,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use fieldbook_core::card::path_label;
 use fieldbook_core::store::CardView;
+use fieldbook_core::value::FieldKind;
 use serde::{Deserialize, Serialize};
 
 use super::PageError;
@@ -367,7 +368,18 @@ fn card_page(dashboard: &Dashboard, detail: CardDetail) -> Result<CardPage, Page
             .map(|f| FieldRow {
                 in_conflict: conflicted.contains(&f.path.as_str()),
                 label: f.label.to_owned(),
-                value: shown(&f.display),
+                value: match f.kind {
+                    // A point in time reads in the company's clock, not as RFC 3339.
+                    FieldKind::Timestamp => DateTime::parse_from_rfc3339(&f.value)
+                        .map(|t| beijing_time(Some(t.with_timezone(&Utc))))
+                        .unwrap_or_else(|_| shown(&f.display)),
+                    FieldKind::Bool => match f.value.as_str() {
+                        "true" => "是".to_owned(),
+                        "false" => "否".to_owned(),
+                        _ => shown(&f.display),
+                    },
+                    _ => shown(&f.display),
+                },
             })
             .collect()
     };
@@ -494,9 +506,15 @@ pub(super) async fn show(
     let viewer = dashboard.viewer.clone();
     let docs = state.docs.clone();
     let now = state.now();
-    let detail = crate::http::blocking(&state, move |s| {
-        crate::manager::card(s, &docs, &viewer, &card_id, &hq, now)
+    let (detail, territory) = crate::http::blocking(&state, move |s| {
+        let detail = crate::manager::card(s, &docs, &viewer, &card_id, &hq, now)?;
+        let territory = s.territory(&detail.territory)?.map(|t| t.name);
+        Ok((detail, territory))
     })
     .await?;
-    Ok(render(&card_page(&dashboard, detail)?))
+    let mut page = card_page(&dashboard, detail)?;
+    if let Some(name) = territory {
+        page.territory = shown(&format!("{name}（{}）", page.territory));
+    }
+    Ok(render(&page))
 }
