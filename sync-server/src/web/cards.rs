@@ -329,6 +329,8 @@ struct CardPage {
     owner: String,
     sections: Vec<Block>,
     collections: Vec<CollectionBlock>,
+    /// The collections without items, named in one line.
+    empty_collections: String,
     conflicts: Vec<ConflictBlock>,
     history: Vec<HistoryLine>,
     history_pager: Pager,
@@ -393,9 +395,13 @@ fn card_page(dashboard: &Dashboard, detail: CardDetail) -> Result<CardPage, Page
             fields: field_rows(s.fields),
         })
         .collect();
-    let collections = view
+    let (collections, empty): (Vec<_>, Vec<_>) = view
         .card
         .collection_values()
+        .into_iter()
+        .partition(|c| !c.items.is_empty());
+    let empty_collections = empty.iter().map(|c| c.label).collect::<Vec<_>>().join("、");
+    let collections = collections
         .into_iter()
         .map(|c| CollectionBlock {
             key: c.key.to_owned(),
@@ -485,6 +491,7 @@ fn card_page(dashboard: &Dashboard, detail: CardDetail) -> Result<CardPage, Page
         id,
         sections,
         collections,
+        empty_collections,
         conflicts,
         history,
         history_pager,
