@@ -19,11 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::manager::Page;
-use crate::storage::{
-    CardCommit, HeldChanges, NewChange, ReviewDecision, ReviewFilter, Storage, StoredCard,
-};
+use crate::storage::{CardCommit, HeldChanges, ReviewDecision, ReviewFilter, Storage, StoredCard};
 pub use crate::storage::{ReviewItem, ReviewStatus};
-use crate::sync::{root_string, stored_bytes, take_or_load};
+use crate::sync::{root_string, take_or_load};
 use crate::viewer::{Scope, Viewer};
 
 /// Most rows per page.
@@ -171,14 +169,7 @@ fn merge_commit(
     if !doc.get_missing_deps(&[]).is_empty() {
         return Err(Error::ReviewOutOfOrder);
     }
-    let changes: Vec<NewChange> = doc
-        .get_changes(&before)
-        .into_iter()
-        .map(|c| NewChange {
-            hash: c.hash().0,
-            bytes: c.raw_bytes().to_vec(),
-        })
-        .collect();
+    let changes = crate::sync::new_changes(&doc, &before);
     if changes.is_empty() {
         return Ok(None);
     }
@@ -188,30 +179,22 @@ fn merge_commit(
     if root_string(&doc, "territory").as_deref() != Some(stored.territory.as_str()) {
         return Err(Error::TerritoryChange);
     }
-    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
-    let model = crate::manager::read_model::derive(
+    crate::sync::card_commit(
         storage,
         &stored.card_id,
+        stored.territory.clone(),
+        Some(stored),
         &doc,
-        &hashes,
-        now,
-        crate::manager::read_model::Times::Received,
-    )?;
-    Ok(Some(CardCommit {
-        card_id: stored.card_id.clone(),
-        territory: stored.territory.clone(),
-        expected_last_position: Some(stored.last_position),
-        doc: stored_bytes(&doc, Some(stored), &changes),
-        heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-        projection: model.projection,
-        index: model.index,
-        change_rows: model.change_rows,
         changes,
-        // Edits of the card's previous owner: the history flags them as late.
-        late: true,
-        device_id: item.device_id.clone(),
-        received_at: now,
-    }))
+        crate::sync::CommitBy {
+            device_id: &item.device_id,
+            // Edits of the card's previous owner: the history flags them as late.
+            late: true,
+            now,
+            times: crate::manager::read_model::Times::Received,
+        },
+    )
+    .map(Some)
 }
 
 /// Discards a pending item: the decision is recorded, the bytes are kept (blocking).

@@ -66,6 +66,7 @@
 //! by a byte budget; a paged pass keeps its base position and remembers the last item
 //! delivered, so a sync can stop anywhere and resume without starting over.
 
+mod card_commit;
 mod handoff;
 mod pull;
 mod push;
@@ -82,6 +83,7 @@ use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::storage::{Device, Role, ServerIdentity, Storage};
 
+pub(crate) use card_commit::{CommitBy, card_commit, new_changes};
 use pull::pull;
 use push::{PushOutcome, apply_page};
 pub(crate) use push::{
