@@ -24,9 +24,6 @@ pub use crate::storage::{ReviewItem, ReviewStatus};
 use crate::sync::{root_string, take_or_load};
 use crate::viewer::{Scope, Viewer};
 
-/// Most rows per page.
-pub const MAX_PER_PAGE: u64 = 200;
-
 /// Longest note, in bytes.
 const MAX_NOTE_BYTES: usize = 1_000;
 
@@ -41,10 +38,11 @@ pub struct ReviewQuery {
     pub status: Option<ReviewStatus>,
     /// The page, from 1 (default 1).
     #[serde(default)]
-    pub page: Option<u64>,
-    /// Rows per page (default 50, at most [`MAX_PER_PAGE`]).
+    pub page: Option<u32>,
+    /// Rows per page (default 50, 1 to [`crate::manager::MAX_PER_PAGE`]; others refused,
+    /// as on every list of the manager's API).
     #[serde(default)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<u32>,
 }
 
 /// What a decision did.
@@ -67,8 +65,7 @@ pub fn list(
     viewer: &Viewer,
     query: &ReviewQuery,
 ) -> Result<Page<ReviewItem>> {
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
+    let (page, per_page, offset) = crate::manager::paging(query.page, query.per_page)?;
     let territories = match viewer.scope(storage)? {
         Scope::All => None,
         Scope::Territories(ids) => Some(ids),
@@ -76,14 +73,13 @@ pub fn list(
     let (items, total) = storage.review_items(&ReviewFilter {
         territories,
         status: query.status,
-        offset: (page - 1).saturating_mul(per_page),
-        limit: per_page,
+        offset,
+        limit: u64::from(per_page),
     })?;
-    let out_of_range = |_| Error::Invalid("page out of range".into());
     Ok(Page {
         items,
-        page: u32::try_from(page).map_err(out_of_range)?,
-        per_page: u32::try_from(per_page).map_err(out_of_range)?,
+        page,
+        per_page,
         total,
     })
 }
