@@ -175,7 +175,7 @@ pub fn classify(cards: &[Card], today: NaiveDate, settings: &AbcSettings) -> Abc
     lines.sort_by(|(a, x), (b, y)| y.cmp(x).then_with(|| a.id.cmp(&b.id)));
     let total: i128 = lines.iter().map(|(_, s)| s).sum();
     let a_cut = i128::from(settings.a_percent) * total;
-    let b_cut = i128::from(settings.a_percent + settings.b_percent) * total;
+    let b_cut = (i128::from(settings.a_percent) + i128::from(settings.b_percent)) * total;
 
     let mut rows = Vec::with_capacity(lines.len());
     let mut before = 0i128;
@@ -443,6 +443,30 @@ mod tests {
             report.rows[0].monthly_average,
             Money::yuan(100).expect("amount")
         );
+    }
+
+    #[test]
+    fn unvalidated_settings_and_huge_amounts_do_not_panic() {
+        let wild = AbcSettings {
+            months: 0,
+            a_percent: u32::MAX,
+            b_percent: u32::MAX,
+            c_percent: u32::MAX,
+            ..AbcSettings::default()
+        };
+        let mut card = Card::new();
+        for month in ["2026-09", "2026-10", "2026-11"] {
+            card.sales
+                .insert(ym(month), Money::from_fen(i64::MAX).expect("amount"));
+        }
+        let report = classify(&[card.clone(), card], today(), &wild);
+        assert_eq!(
+            report.window.len(),
+            3,
+            "the window is clamped to 3–6 months"
+        );
+        assert_eq!(report.total_sales.fen(), i64::MAX, "totals saturate");
+        assert_eq!(report.rows[1].cumulative_share, Ratio::ONE);
     }
 
     #[test]

@@ -184,9 +184,9 @@ fn row(name: &str, s: &Sums, customer_total: i128) -> ProductRow {
         None
     };
     let contribution = if has_sales && customer_total > 0 {
-        s.stock2
-            .checked_mul(customer_total)
-            .and_then(|den| Ratio::of(profit * 2 * s.sales, den))
+        let num = profit.checked_mul(2).and_then(|p| p.checked_mul(s.sales));
+        let den = s.stock2.checked_mul(customer_total);
+        num.zip(den).and_then(|(num, den)| Ratio::of(num, den))
     } else {
         None
     };
@@ -379,6 +379,27 @@ mod tests {
         assert_eq!(report[1].products[0].sales_share, r(10_000));
         assert_eq!(report[0].products[0].sales_share, r(7500));
         assert!(analyse(&[], &ProductSettings::default()).is_empty());
+    }
+
+    #[test]
+    fn huge_figures_give_no_ratio_rather_than_a_panic() {
+        let max = Money::from_fen(i64::MAX).expect("amount");
+        let huge = ProductFigures {
+            customer: card_id("a"),
+            product: "整车".into(),
+            sales: max,
+            cost_of_sales: Money::ZERO,
+            opening_stock: Money::from_fen(1).expect("fen"),
+            closing_stock: Money::ZERO,
+        };
+        let report = analyse(&[huge.clone(), huge], &ProductSettings::default());
+        let p = &report[0].products[0];
+        assert_eq!(p.gross_margin, r(10_000));
+        assert_eq!(
+            (p.turnover, p.cross_ratio, p.contribution),
+            (None, None, None)
+        );
+        assert_eq!(p.sales.fen(), i64::MAX, "sums saturate");
     }
 
     #[test]
