@@ -10,5 +10,8 @@ pub mod abc;
 pub mod credit;
 pub mod pipeline;
 pub mod product;
+pub mod ratio;
 pub mod route;
+#[cfg(test)]
+mod testing;
 pub mod visits;

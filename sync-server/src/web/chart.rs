@@ -102,7 +102,7 @@ pub fn bar_chart(title: &str, categories: &[String], series: &[Series]) -> Svg {
     // equal steps, or fewer when it is that small (2 is 0, 1, 2; never 0, 0, 1, 1, 2).
     let steps = [4u64, 5, 2, 1]
         .into_iter()
-        .find(|n| top % n == 0)
+        .find(|n| top.is_multiple_of(*n))
         .unwrap_or(1);
     for i in 0..=steps {
         let value = top * i / steps;

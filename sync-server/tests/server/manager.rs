@@ -175,6 +175,29 @@ fn every_endpoint_answers_each_role() {
             "rep on {method} {path}"
         );
     }
+    // Every list pages the same way: a page size out of range is refused, not clamped.
+    for list in [
+        "/v1/manager/team",
+        "/v1/manager/cards",
+        "/v1/manager/activity",
+        "/v1/manager/review",
+    ] {
+        for bad in ["per_page=0", "per_page=201", "page=0"] {
+            let (status, body) = get(&env, Some(&wang.token), &format!("{list}?{bad}"));
+            assert_eq!(
+                (status, code(&body).as_str()),
+                (400, "request.invalid"),
+                "{list}?{bad}"
+            );
+        }
+        let page = json(&env, &wang.token, &format!("{list}?per_page=200"));
+        let page = if list.ends_with("team") || list.ends_with("activity") {
+            page["reps"].clone()
+        } else {
+            page
+        };
+        assert_eq!(page["per_page"], 200, "{list}");
+    }
     // A card's assignment history names who held it.
     let detail = json(&env, &wang.token, &format!("/v1/manager/cards/{east}"));
     let held = detail["assignments"].as_array().expect("assignments");
