@@ -1007,6 +1007,47 @@ mod tests {
         serde_json::to_string(&plan).expect("serializable");
     }
 
+    #[test]
+    fn the_plan_follows_the_abc_classes() {
+        use crate::analysis::abc::{AbcSettings, classify, effective_class};
+        // 80% / 15% / 5% of sales over September to November: A, B, C. All three were
+        // visited on 11-21: only the A customer (weekly) is due on 12-01.
+        let mut cards = Vec::new();
+        for (name, yuan) in [
+            ("上海华东食品有限公司", 80_000),
+            ("上海申江贸易有限公司", 15_000),
+            ("浦东新区百货商店", 5_000),
+        ] {
+            let mut card = customer(name);
+            for m in ["2026-09", "2026-10", "2026-11"] {
+                sale(&mut card, m, yuan);
+            }
+            visit(&mut card, "2026-11-21T10:00:00+08:00");
+            cards.push(card);
+        }
+        let abc = AbcSettings::default();
+        let report = classify(&cards, date(TODAY), &abc);
+        let classes: std::collections::BTreeMap<CardId, Class> = report
+            .rows
+            .iter()
+            .map(|row| (row.card.clone(), effective_class(row, abc.source)))
+            .collect();
+        let plan = visit_plan(
+            &cards,
+            |card| classes.get(&card.id).copied(),
+            date(TODAY),
+            &VisitSettings::default(),
+        )
+        .expect("plan");
+        let due: Vec<(&str, Option<Class>, u32)> = plan
+            .due
+            .iter()
+            .map(|d| (d.name.as_str(), d.class, d.days_overdue))
+            .collect();
+        assert_eq!(due, [("上海华东食品有限公司", Some(Class::A), 3)]);
+        assert_eq!((plan.not_due, plan.dormant.len()), (2, 0));
+    }
+
     /// splitmix64, for generated plans.
     fn next(state: &mut u64) -> u64 {
         *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
