@@ -316,18 +316,20 @@ pub fn schedule(
     settings: &VisitSettings,
 ) -> VisitSchedule {
     let offset = settings.offset().unwrap_or_else(|| Utc.fix());
-    schedule_with(card, class, today, settings, offset)
+    let (dates, latest) = counted_visits(card, today, settings, offset);
+    schedule_from(card, class, today, settings, &dates, latest)
 }
 
-fn schedule_with(
+/// The schedule from the card's counted visits (dates oldest first, and the latest).
+fn schedule_from(
     card: &Card,
     class: Option<Class>,
     today: NaiveDate,
     settings: &VisitSettings,
-    offset: FixedOffset,
+    dates: &[NaiveDate],
+    latest: Option<&Visit>,
 ) -> VisitSchedule {
     let interval = settings.interval_days(class);
-    let (dates, latest) = counted_visits(card, today, settings, offset);
     let last_visit = dates.last().copied();
     let next_due = match last_visit {
         None => today,
@@ -414,7 +416,7 @@ fn plan_with_indices(
     let mut off_plan = Vec::new();
     let mut dormant = Vec::new();
     for (index, card) in cards.iter().enumerate() {
-        let (dates, _) = counted_visits(card, today, settings, offset);
+        let (dates, latest) = counted_visits(card, today, settings, offset);
         let prospect = is_prospect(card);
 
         let last_order = card
@@ -456,7 +458,7 @@ fn plan_with_indices(
             continue;
         }
 
-        let entry = schedule_with(card, classes(card), today, settings, offset);
+        let entry = schedule_from(card, classes(card), today, settings, &dates, latest);
         if entry.due {
             due.push((index, entry));
         } else {
