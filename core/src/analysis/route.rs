@@ -27,12 +27,13 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// The most stops [`RouteSettings::max_stops`] may allow: bounds the local search's work
 /// whatever a configuration says.
-pub const MAX_STOPS_LIMIT: u32 = 1_000;
+pub const MAX_STOPS_LIMIT: u32 = 250;
 
 /// How many move evaluations the local search may spend on one route before it keeps
 /// what it has: the route stays correct (every stop once), only less polished. A 60-stop
-/// day uses a small fraction of it; it is there so that no input can make planning slow.
-const WORK_BUDGET: u64 = 40_000_000;
+/// day uses a small fraction of it; it is there so that no input can make planning slow
+/// (at [`MAX_STOPS_LIMIT`] stops it caps planning at tens of milliseconds).
+const WORK_BUDGET: u64 = 10_000_000;
 
 /// Improvements smaller than this (metres) are ignored, so rounding noise cannot make
 /// the search go back and forth.
@@ -829,6 +830,25 @@ mod tests {
     }
 
     #[test]
+    fn a_spent_budget_leaves_a_valid_route() {
+        let mut rng = Rng(31);
+        let start = rng.shanghai();
+        let points: Vec<GeoPoint> = (0..50).map(|_| rng.shanghai()).collect();
+        let m = Matrix::new(start, &points, false);
+        let built = nearest_neighbour(&m);
+        for budget in [0, 1, 10, 1_000] {
+            let mut path = built.clone();
+            let mut left = budget;
+            improve(&m, &mut path, &mut left);
+            assert_eq!(left, 0, "a budget of {budget} is used up on 50 stops");
+            assert_eq!((path[0], path[path.len() - 1]), (0, 51));
+            let stops: Vec<usize> = path[1..path.len() - 1].iter().map(|n| n - 1).collect();
+            assert!(is_permutation(&stops, 50));
+            assert!(m.path_cost(&path) <= m.path_cost(&built) + 1e-6);
+        }
+    }
+
+    #[test]
     fn stops_on_a_line_are_visited_outwards() {
         // Four customers due north of the start, given out of order: the open route goes
         // outwards and is as long as the way to the farthest; the closed one is twice that.
@@ -957,7 +977,7 @@ mod tests {
                 ..RouteSettings::default()
             };
             let err = settings.validate().expect_err("refused");
-            assert!(err.to_string().contains("between 1 and 1000"), "{err}");
+            assert!(err.to_string().contains("between 1 and 250"), "{err}");
             assert!(plan_route(PEOPLES_SQUARE, vec![], &settings).is_err());
         }
         let partial: RouteSettings =
