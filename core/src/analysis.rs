@@ -8,6 +8,7 @@
 
 pub mod abc;
 pub mod credit;
+pub mod duplicates;
 pub mod pipeline;
 pub mod product;
 pub mod ratio;
