@@ -23,7 +23,7 @@ use serde::Serialize;
 pub use field::{FieldInfo, LongText, Record};
 pub use sections::*;
 pub use validate::{check_visit_people, validate_card_doc, write_skeleton};
-pub use values::{CollectionValues, FieldValue, ItemValues, SectionValues};
+pub use values::{CollectionValues, FieldValue, ItemValues, SectionValues, path_label};
 
 use crate::error::{Error, Result};
 use crate::ids::{CardId, YearMonth, new_item_id};

@@ -690,6 +690,8 @@ pub fn demo_card_on(rng_seed: u64, index: u64, territory: &str, today: NaiveDate
         settlement_day: DayOfMonth::new(rng.range(1, 28) as u8).ok(),
         payment_terms: Some(rng.word(PAYMENT_TERMS).to_string()),
         last_review: Some(today - Duration::days(rng.range(10, 200))),
+        supply_suspended: None,
+        suspended_reason: None,
     };
     card.operating = OperatingData {
         sales_staff: Some(Count(rng.range(2, 80) as u32)),

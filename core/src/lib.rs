@@ -31,6 +31,7 @@
 //! assert_eq!(hits[0].id, id);
 //! ```
 
+pub mod analysis;
 pub mod api_error;
 pub mod card;
 pub mod clock;

@@ -30,10 +30,8 @@ use sha2::{Digest, Sha256};
 use crate::admin::validate_id;
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
-use crate::storage::{
-    Assignment, CardCommit, CardMoves, NewChange, Storage, StoredCard, TerritoryHandoff,
-};
-use crate::sync::{root_string, stored_bytes, take_or_load, validate_card_id};
+use crate::storage::{Assignment, CardCommit, CardMoves, Storage, StoredCard, TerritoryHandoff};
+use crate::sync::{root_string, take_or_load, validate_card_id};
 use crate::viewer::Viewer;
 
 /// The device id the log records for changes the server itself wrote (card moves).
@@ -371,35 +369,19 @@ fn move_commit(
     if root_string(&doc, "territory").as_deref() != Some(target) {
         return Err(Error::Internal("the move did not set the territory".into()));
     }
-    let changes: Vec<NewChange> = doc
-        .get_changes(&before)
-        .into_iter()
-        .map(|c| NewChange {
-            hash: c.hash().0,
-            bytes: c.raw_bytes().to_vec(),
-        })
-        .collect();
-    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
-    let model = crate::manager::read_model::derive(
+    let changes = crate::sync::new_changes(&doc, &before);
+    crate::sync::card_commit(
         storage,
         &stored.card_id,
+        target.to_owned(),
+        Some(stored),
         &doc,
-        &hashes,
-        now,
-        crate::manager::read_model::Times::Received,
-    )?;
-    Ok(CardCommit {
-        card_id: stored.card_id.clone(),
-        territory: target.to_owned(),
-        expected_last_position: Some(stored.last_position),
-        doc: stored_bytes(&doc, Some(stored), &changes),
-        heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-        projection: model.projection,
-        index: model.index,
-        change_rows: model.change_rows,
         changes,
-        late: false,
-        device_id: SERVER_DEVICE.to_owned(),
-        received_at: now,
-    })
+        crate::sync::CommitBy {
+            device_id: SERVER_DEVICE,
+            late: false,
+            now,
+            times: crate::manager::read_model::Times::Received,
+        },
+    )
 }

@@ -56,7 +56,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use error::{Error, Result};
-use storage::{CardCommit, NewChange, ServerIdentity, Storage};
+use storage::{CardCommit, ServerIdentity, Storage};
 
 /// Server limits and policies.
 #[derive(Clone, Debug)]
@@ -358,14 +358,7 @@ pub fn seed_cards(storage: &dyn Storage, docs: &[Automerge]) -> Result<usize> {
         merged
             .load_incremental(&doc.save())
             .map_err(|e| Error::BadChange(e.to_string()))?;
-        let changes: Vec<NewChange> = merged
-            .get_changes(&[])
-            .into_iter()
-            .map(|c| NewChange {
-                hash: c.hash().0,
-                bytes: c.raw_bytes().to_vec(),
-            })
-            .collect();
+        let changes = sync::new_changes(&merged, &[]);
         let known: Vec<automerge::ChangeHash> = stored
             .as_ref()
             .map(|c| c.heads.iter().map(|h| automerge::ChangeHash(*h)).collect())

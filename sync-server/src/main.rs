@@ -150,7 +150,7 @@ enum ReviewCommand {
         status: Option<String>,
         /// The page, from 1.
         #[arg(long, default_value_t = 1)]
-        page: u64,
+        page: u32,
     },
     /// Merge an item's edits into the card, attributed to their author.
     Accept {

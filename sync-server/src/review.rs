@@ -19,15 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::manager::Page;
-use crate::storage::{
-    CardCommit, HeldChanges, NewChange, ReviewDecision, ReviewFilter, Storage, StoredCard,
-};
+use crate::storage::{CardCommit, HeldChanges, ReviewDecision, ReviewFilter, Storage, StoredCard};
 pub use crate::storage::{ReviewItem, ReviewStatus};
-use crate::sync::{root_string, stored_bytes, take_or_load};
+use crate::sync::{root_string, take_or_load};
 use crate::viewer::{Scope, Viewer};
-
-/// Most rows per page.
-pub const MAX_PER_PAGE: u64 = 200;
 
 /// Longest note, in bytes.
 const MAX_NOTE_BYTES: usize = 1_000;
@@ -43,10 +38,11 @@ pub struct ReviewQuery {
     pub status: Option<ReviewStatus>,
     /// The page, from 1 (default 1).
     #[serde(default)]
-    pub page: Option<u64>,
-    /// Rows per page (default 50, at most [`MAX_PER_PAGE`]).
+    pub page: Option<u32>,
+    /// Rows per page (default 50, 1 to [`crate::manager::MAX_PER_PAGE`]; others refused,
+    /// as on every list of the manager's API).
     #[serde(default)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<u32>,
 }
 
 /// What a decision did.
@@ -69,8 +65,7 @@ pub fn list(
     viewer: &Viewer,
     query: &ReviewQuery,
 ) -> Result<Page<ReviewItem>> {
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
+    let (page, per_page, offset) = crate::manager::paging(query.page, query.per_page)?;
     let territories = match viewer.scope(storage)? {
         Scope::All => None,
         Scope::Territories(ids) => Some(ids),
@@ -78,14 +73,13 @@ pub fn list(
     let (items, total) = storage.review_items(&ReviewFilter {
         territories,
         status: query.status,
-        offset: (page - 1).saturating_mul(per_page),
-        limit: per_page,
+        offset,
+        limit: u64::from(per_page),
     })?;
-    let out_of_range = |_| Error::Invalid("page out of range".into());
     Ok(Page {
         items,
-        page: u32::try_from(page).map_err(out_of_range)?,
-        per_page: u32::try_from(per_page).map_err(out_of_range)?,
+        page,
+        per_page,
         total,
     })
 }
@@ -171,14 +165,7 @@ fn merge_commit(
     if !doc.get_missing_deps(&[]).is_empty() {
         return Err(Error::ReviewOutOfOrder);
     }
-    let changes: Vec<NewChange> = doc
-        .get_changes(&before)
-        .into_iter()
-        .map(|c| NewChange {
-            hash: c.hash().0,
-            bytes: c.raw_bytes().to_vec(),
-        })
-        .collect();
+    let changes = crate::sync::new_changes(&doc, &before);
     if changes.is_empty() {
         return Ok(None);
     }
@@ -188,30 +175,22 @@ fn merge_commit(
     if root_string(&doc, "territory").as_deref() != Some(stored.territory.as_str()) {
         return Err(Error::TerritoryChange);
     }
-    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
-    let model = crate::manager::read_model::derive(
+    crate::sync::card_commit(
         storage,
         &stored.card_id,
+        stored.territory.clone(),
+        Some(stored),
         &doc,
-        &hashes,
-        now,
-        crate::manager::read_model::Times::Received,
-    )?;
-    Ok(Some(CardCommit {
-        card_id: stored.card_id.clone(),
-        territory: stored.territory.clone(),
-        expected_last_position: Some(stored.last_position),
-        doc: stored_bytes(&doc, Some(stored), &changes),
-        heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-        projection: model.projection,
-        index: model.index,
-        change_rows: model.change_rows,
         changes,
-        // Edits of the card's previous owner: the history flags them as late.
-        late: true,
-        device_id: item.device_id.clone(),
-        received_at: now,
-    }))
+        crate::sync::CommitBy {
+            device_id: &item.device_id,
+            // Edits of the card's previous owner: the history flags them as late.
+            late: true,
+            now,
+            times: crate::manager::read_model::Times::Received,
+        },
+    )
+    .map(Some)
 }
 
 /// Discards a pending item: the decision is recorded, the bytes are kept (blocking).

@@ -722,7 +722,8 @@ pub trait Storage: Send + Sync + 'static {
     fn activity_counts(&self, range: &ActivityRange) -> Result<Vec<ActivityCount>>;
     /// Fields in open conflict, summed per territory (territories with none left out).
     fn open_conflicts_by_territory(&self) -> Result<Vec<(String, u64)>>;
-    /// Changes held past the handoff grace period, counted per person who made them.
+    /// Review items still pending (changes held past the handoff grace period), counted per
+    /// person who made them.
     fn held_counts_by_person(&self) -> Result<Vec<(String, u64)>>;
     /// Up to `limit` stored cards with no index row yet (a database from before the
     /// manager's read model), by id, after the id `after`.

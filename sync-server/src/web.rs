@@ -3,7 +3,7 @@
 //! What it owns: signing in (a password or a one-time link, [`account`]), the session
 //! cookie and the checks every form passes (`session`: HttpOnly, SameSite=Strict, a
 //! per-session CSRF token and the `Origin` check), the pages and their templates
-//! (`pages`, `sync-server/templates/`, one static stylesheet), the SVG charts
+//! (`pages`: team and review; `cards`: the card list and one card; `activity`; `handoff`: form, preview, confirmation; `sync-server/templates/`, one static stylesheet), the SVG charts
 //! ([`chart`]) and how text is shown ([`text`]). Card data comes from the manager's read
 //! model and the handoff functions, the same ones the JSON API calls; this module never
 //! reads cards from storage itself.
@@ -17,8 +17,11 @@
 //! chart module built from escaped parts.
 
 pub mod account;
+mod activity;
+mod cards;
 pub mod chart;
 mod error;
+mod handoff;
 mod login;
 mod pages;
 mod session;
@@ -53,6 +56,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/login/link", get(login::link_form).post(login::link))
         .route("/logout", post(login::logout))
         .route("/team", get(pages::team))
+        .route("/cards", get(cards::list))
+        .route("/cards/{card_id}", get(cards::show))
+        .route("/activity", get(activity::page))
+        .route("/handoff", get(handoff::form).post(handoff::execute))
+        .route("/handoff/preview", post(handoff::preview))
         .route("/review", get(pages::review))
         .route("/review/{id}/accept", post(pages::review_accept))
         .route("/review/{id}/discard", post(pages::review_discard))

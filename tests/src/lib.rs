@@ -11,6 +11,7 @@
 //! `fieldbook-server` on `127.0.0.1:0` with a fresh temp database per test. The bundle
 //! helpers stay: handing over data without a network is a feature.
 
+pub mod device;
 pub mod server;
 pub mod webdriver;
 

@@ -7,6 +7,7 @@
 use fieldbook_server::admin;
 use fieldbook_server::storage::{PersonKind, Role};
 use fieldbook_server::web::account;
+use fieldbook_tests::device::Device;
 use fieldbook_tests::server::{EAST_AND_NORTH, TestServer};
 use fieldbook_tests::webdriver::Browser;
 
@@ -163,4 +164,176 @@ fn markup_and_terminal_escapes_in_names_stay_inert() {
     );
     assert_eq!(dom["device"], "'><svg onload=window.__xss=4>");
     browser.screenshot("team-xss");
+}
+
+/// The page fits a tablet's width: nothing pushes it sideways.
+fn fits_a_tablet(browser: &Browser, page: &str) {
+    browser.resize(820, 1180);
+    let overflow = browser.script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    );
+    assert_eq!(overflow.as_i64(), Some(0), "{page} is wider than a tablet");
+    browser.screenshot(&format!("{page}-tablet"));
+    browser.resize(1280, 900);
+}
+
+/// A manager's day in the browser, on cards real phones synced: search a Chinese name,
+/// open the card (sections, a conflict with both values and their devices, the history
+/// naming 演示手机, the visit), read the activity chart, hand the territory over with its
+/// preview, and accept the previous owner's late edit from the review queue.
+#[test]
+fn a_manager_searches_opens_a_conflicted_card_hands_over_and_reviews() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let server = TestServer::start();
+    server.add_company(&EAST_AND_NORTH);
+    account::set_password(
+        server.storage().as_ref(),
+        "wangjl",
+        PASSWORD,
+        server.state.now(),
+    )
+    .expect("password");
+    let mut phone = Device::enrol_named(&server, "zhangwei", Role::Rep, "演示手机");
+    let mut tablet = Device::enrol_named(&server, "zhangwei", Role::Rep, "张伟的平板");
+    let food = phone.new_card("上海华东食品有限公司", "east");
+    phone.set(&food, "basic.phone", "021-62345678");
+    phone.set(&food, "classification.abc", "A");
+    phone.visit(&food, "拜访采购部王经理，谈新品试销");
+    let steel = phone.new_card("宝山钢材贸易公司", "east");
+    phone.set(&steel, "basic.phone", "13912345678");
+    phone.sync();
+    tablet.sync();
+    // Both devices change the same phone number offline: a conflict.
+    phone.set(&food, "basic.phone", "021-60000001");
+    tablet.set(&food, "basic.phone", "021-60000002");
+    phone.sync();
+    tablet.sync();
+
+    log_in(&browser, &server, "wangjl", PASSWORD);
+    browser.click_and_wait(&browser.find("nav.tabs a[href='/cards']"));
+    assert_eq!(browser.find_all("#cards tbody tr").len(), 2);
+    browser.type_into(&browser.find("#q"), "华东");
+    browser.click_and_wait(&browser.find("#search"));
+    let rows = browser.find_all("#cards tbody tr");
+    assert_eq!(rows.len(), 1, "two Chinese characters find one card");
+    let row = browser.text_of("#cards tbody tr");
+    assert!(
+        row.contains("上海华东食品有限公司") && row.contains("张伟"),
+        "{row}"
+    );
+    assert!(
+        browser
+            .try_find("#cards tbody tr.conflicted .conflict-flag")
+            .is_some(),
+        "the conflict is flagged in the list"
+    );
+    browser.screenshot("cards-search");
+    // A phone fragment finds the other one.
+    browser.type_into(&browser.find("#q"), "912345");
+    browser.click_and_wait(&browser.find("#search"));
+    assert!(browser.text_of("#cards tbody").contains("宝山钢材贸易公司"));
+    browser.type_into(&browser.find("#q"), "华东");
+    browser.click_and_wait(&browser.find("#search"));
+
+    browser.click_and_wait(&browser.find("#cards .card-link"));
+    assert_eq!(browser.text_of("#card-name"), "上海华东食品有限公司");
+    let sections = browser.text_of(".sections");
+    assert!(sections.contains("基础资料"), "{sections}");
+    let conflicts = browser.text_of("#conflicts");
+    for expected in [
+        "021-60000001",
+        "021-60000002",
+        "演示手机",
+        "张伟的平板",
+        "当前显示",
+    ] {
+        assert!(conflicts.contains(expected), "{expected} in {conflicts}");
+    }
+    assert_eq!(browser.find_all("#conflicts .conflict-value").len(), 2);
+    let history = browser.text_of("#history-table");
+    assert!(
+        history.contains("演示手机（销售）") && history.contains("张伟的平板（销售）"),
+        "{history}"
+    );
+    assert!(history.contains("基础资料 · 电话"), "{history}");
+    assert!(browser.text_of("#visits").contains("拜访采购部王经理"));
+    assert!(browser.text_of("#assignments").contains("张伟"));
+    browser.screenshot("card");
+    fits_a_tablet(&browser, "card");
+
+    // Activity: the chart has bars, the table the visit.
+    browser.click_and_wait(&browser.find("nav.tabs a[href='/activity']"));
+    let bars = browser.script(
+        "return document.querySelectorAll('#activity-chart svg rect.s0, #activity-chart svg rect.s1, #activity-chart svg rect.s2').length",
+    );
+    assert!(bars.as_u64().unwrap_or(0) > 0, "bars: {bars}");
+    let reps = browser.text_of("#activity-reps");
+    assert!(reps.contains("张伟"), "{reps}");
+    assert_eq!(
+        browser.text_of("#activity-reps [data-rep=zhangwei] .visits"),
+        "1"
+    );
+    browser.screenshot("activity");
+    fits_a_tablet(&browser, "activity");
+
+    // An edit 张伟 makes offline before the handoff, synced long after it.
+    phone.set(&steel, "basic.address", "上海市宝山区友谊路1号");
+
+    // Handoff: the preview says what will move; confirming moves exactly that.
+    browser.click_and_wait(&browser.find("nav.tabs a[href='/handoff']"));
+    browser.select("#territory", "east");
+    browser.select("#to", "lina");
+    browser.type_into(&browser.find("#reason"), "张伟调往华北区");
+    browser.click_and_wait(&browser.find("#preview"));
+    assert_eq!(browser.text_of("#preview-count"), "2");
+    assert_eq!(browser.text_of("#preview-from"), "张伟");
+    assert_eq!(browser.text_of("#preview-to"), "李娜");
+    browser.screenshot("handoff-preview");
+    browser.click_and_wait(&browser.find("#confirm"));
+    assert_eq!(browser.text_of("#done-count"), "2");
+    browser.goto(&format!("{}/handoff", server.url()));
+    assert_eq!(
+        browser.text_of("#territories [data-territory=east] .owner"),
+        "李娜"
+    );
+
+    // Past the grace period the edit goes to review; the manager accepts it.
+    server.state.clock.advance(8 * 24 * 3600);
+    let report = phone.sync();
+    assert_eq!(report.to_review.len(), 1, "{report:?}");
+    // A week later the dashboard session has expired too.
+    browser.goto(&format!("{}/review", server.url()));
+    assert!(browser.url().ends_with("/login"));
+    log_in(&browser, &server, "wangjl", PASSWORD);
+    browser.click_and_wait(&browser.find("nav.tabs a[href='/review']"));
+    let review = browser.text_of("#review");
+    assert!(
+        review.contains("宝山钢材贸易公司") && review.contains("待审核"),
+        "{review}"
+    );
+    browser.screenshot("review");
+    browser.click_and_wait(&browser.find("#review .accept"));
+    assert!(browser.text_of("#review").contains("已接受"));
+    let mut lina = Device::enrol_named(&server, "lina", Role::Rep, "李娜的手机");
+    lina.sync();
+    let card = lina.store.card(&steel).expect("the card is 李娜's now");
+    assert_eq!(
+        card.card.basic.address.as_deref(),
+        Some("上海市宝山区友谊路1号"),
+        "the accepted edit reached the new owner"
+    );
+    browser.goto(&format!("{}/cards/{}", server.url(), steel.as_str()));
+    let history = browser.text_of("#history-table");
+    assert!(
+        history.contains("迟到修改"),
+        "the accepted edit is marked late: {history}"
+    );
+    let assignments = browser.text_of("#assignments");
+    assert!(
+        assignments.contains("李娜") && assignments.contains("张伟调往华北区"),
+        "{assignments}"
+    );
+    browser.screenshot("card-after-handoff");
 }

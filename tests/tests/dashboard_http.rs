@@ -232,6 +232,57 @@ fn the_demo_prints_a_manager_login_that_works() {
         .expect("link");
     assert_eq!(by_link.status(), 303);
     assert_eq!(by_link.headers()[header::LOCATION], "/team");
+
+    // Every page of the demo renders, every demo card among them.
+    let cookie = session_cookie(&by_password);
+    let get = |path: &str| {
+        let r = client()
+            .get(format!("{}{path}", server.url()))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .expect("page");
+        let status = r.status().as_u16();
+        (status, r.text().expect("body"))
+    };
+    let cards: serde_json::Value =
+        serde_json::from_str(&get("/v1/manager/cards?per_page=200").1).expect("cards json");
+    let ids: Vec<&str> = cards["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert!(!ids.is_empty());
+    assert_eq!(cards["total"].as_u64(), Some(ids.len() as u64));
+    let mut pages: Vec<String> = [
+        "/team",
+        "/cards",
+        "/cards?q=%E5%8D%8E%E4%B8%9C&sort=updated&desc=1",
+        "/cards?conflicted=1&class=A",
+        "/activity",
+        "/activity?period=week",
+        "/activity?period=month",
+        "/handoff",
+        "/review",
+    ]
+    .map(String::from)
+    .to_vec();
+    pages.extend(ids.iter().map(|id| format!("/cards/{id}")));
+    for path in &pages {
+        let (status, html) = get(path);
+        assert_eq!(status, 200, "{path}: {html}");
+        assert!(!html.contains("<script"), "{path}");
+    }
+    // Input the pages refuse: a clear 400 page with the stable code.
+    for path in [
+        "/cards?page=x",
+        "/activity?from=2026-13-01",
+        "/activity?from=2026-12-01&to=2026-01-01",
+    ] {
+        let (status, html) = get(path);
+        assert_eq!(status, 400, "{path}");
+        assert!(html.contains("request.invalid"), "{path}: {html}");
+    }
 }
 
 #[test]

@@ -128,6 +128,10 @@ record!(
         payment_terms: Option<String> => "付款方式",
         /// Date of the last credit review (上次信用审查).
         last_review: Option<NaiveDate> => "上次信用审查",
+        /// Supply suspended after a change in credit status (交易中止).
+        supply_suspended: Option<bool> => "交易中止",
+        /// Why supply was suspended (中止原因).
+        suspended_reason: Option<String> => "中止原因",
     }
 );
 

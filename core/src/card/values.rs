@@ -102,6 +102,23 @@ impl Card {
     }
 }
 
+/// A field path as people read it: `basic.phone` is "基础资料 · 电话",
+/// `contacts.<id>.mobile` is "联系人 · 手机". `None` for a path outside the sections and
+/// collections (`territory`, `tags.…`), which a front end shows as it is.
+pub fn path_label(path: &str) -> Option<String> {
+    let mut parts = path.split('.');
+    let head = parts.next()?;
+    let (label, fields, key) = if let Some((_, label)) = SECTIONS.iter().find(|(k, _)| *k == head) {
+        (*label, section_fields(head)?, parts.next()?)
+    } else {
+        let (_, label) = COLLECTIONS.iter().find(|(k, _)| *k == head)?;
+        let _item = parts.next()?;
+        (*label, collection_fields(head)?, parts.next()?)
+    };
+    let field = fields.iter().find(|f| f.key == key)?;
+    Some(format!("{label} · {}", field.label))
+}
+
 fn values(card: &Card, prefix: &str, fields: &'static [FieldInfo]) -> Vec<FieldValue> {
     fields
         .iter()
@@ -128,6 +145,19 @@ fn values(card: &Card, prefix: &str, fields: &'static [FieldInfo]) -> Vec<FieldV
 mod tests {
     use super::*;
     use crate::card::{Contact, Visit};
+
+    #[test]
+    fn paths_read_as_labels() {
+        assert_eq!(
+            path_label("basic.phone").as_deref(),
+            Some("基础资料 · 电话")
+        );
+        let contact = path_label("contacts.c1.mobile").expect("a contact's field");
+        assert!(contact.starts_with("联系人 · "), "{contact}");
+        assert_eq!(path_label("territory"), None);
+        assert_eq!(path_label("basic.no_such_field"), None);
+        assert_eq!(path_label("contacts.c1"), None);
+    }
 
     #[test]
     fn values_round_trip_through_set_path() {

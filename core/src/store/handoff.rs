@@ -304,7 +304,9 @@ mod tests {
             .expect("apply");
         assert_eq!(quiet.revoked_kept, vec![id.to_string()]);
         // The server held the pushed edits for review: now the card goes.
-        let (pushes, _) = store.dirty_pushes(usize::MAX, &HashSet::new()).expect("pushes");
+        let (pushes, _) = store
+            .dirty_pushes(usize::MAX, &HashSet::new())
+            .expect("pushes");
         let applied = store
             .apply_sync_response(&held_for_review(&id, false), &pushes)
             .expect("apply");
@@ -330,7 +332,11 @@ mod tests {
 
     fn held_for_review(id: &CardId, revoked: bool) -> SyncResponse {
         SyncResponse {
-            revoked: if revoked { vec![id.to_string()] } else { Vec::new() },
+            revoked: if revoked {
+                vec![id.to_string()]
+            } else {
+                Vec::new()
+            },
             refused: vec![CardRefusal {
                 card_id: id.to_string(),
                 code: HANDOFF_EXPIRED.into(),
@@ -351,7 +357,9 @@ mod tests {
     fn an_edit_made_while_the_sync_was_in_flight_is_not_purged_with_the_reviewed_ones() {
         let (_dir, mut store, id) = store();
         // The push leaves with the card's creation...
-        let (pushes, _) = store.dirty_pushes(usize::MAX, &HashSet::new()).expect("pushes");
+        let (pushes, _) = store
+            .dirty_pushes(usize::MAX, &HashSet::new())
+            .expect("pushes");
         assert_eq!(pushes.len(), 1);
         // ...the rep edits the card before the answer comes back...
         store
@@ -373,7 +381,9 @@ mod tests {
             "card.handed_away"
         );
         // The next sync sends both; the server holds them for review: now the card goes.
-        let (pushes, _) = store.dirty_pushes(usize::MAX, &HashSet::new()).expect("pushes");
+        let (pushes, _) = store
+            .dirty_pushes(usize::MAX, &HashSet::new())
+            .expect("pushes");
         assert_eq!(pushes.len(), 1);
         let applied = store
             .apply_sync_response(&held_for_review(&id, false), &pushes)

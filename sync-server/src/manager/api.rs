@@ -34,6 +34,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/cards/{card_id}"),
     ("get", "/v1/manager/activity"),
     ("get", "/v1/manager/activity.csv"),
+    // Served by `crate::handoff::api`.
+    ("post", "/v1/manager/handoffs/preview"),
+    ("post", "/v1/manager/handoffs"),
+    ("get", "/v1/manager/territories/{territory_id}/assignments"),
+    ("get", "/v1/manager/review"),
+    ("post", "/v1/manager/review/{id}/accept"),
+    ("post", "/v1/manager/review/{id}/discard"),
 ];
 
 /// The routes of the manager's API and its document; they authenticate through the
@@ -389,7 +396,14 @@ fn schemas() -> Value {
             "territory": {"type": "string"}, "owner": text(), "owner_name": text(),
             "conflicts": {"type": "array", "items": {"$ref": "#/components/schemas/ConflictDetail"}},
             "history": page_of("HistoryRow"),
-            "assignments": {"type": "array", "items": {"$ref": "#/components/schemas/Assignment"}}
+            "assignments": {"type": "array", "items": {"$ref": "#/components/schemas/AssignmentRow"}}
+        }},
+        "AssignmentRow": {"type": "object", "description": "Who held the card, from when to when, who decided and why", "properties": {
+            "territory": {"type": "string"}, "card_moved": {"type": "boolean"},
+            "from_territory": text(), "from": text(), "from_name": text(),
+            "to": {"type": "string"}, "to_name": text(),
+            "decided_by": {"type": "string"}, "decided_by_name": text(),
+            "reason": {"type": "string"}, "at": time(), "until": time()
         }},
         "ConflictDetail": {"type": "object", "properties": {
             "path": {"type": "string"},

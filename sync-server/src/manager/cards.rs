@@ -286,9 +286,38 @@ pub struct CardDetail {
     pub conflicts: Vec<ConflictDetail>,
     /// The field-by-field history, newest first, a page at a time.
     pub history: Page<HistoryRow>,
-    /// The card's assignment history (filled from the handoff's
-    /// `storage.card_assignments` once it lands), oldest first.
-    pub assignments: Vec<serde_json::Value>,
+    /// Who held the card, oldest first: the handoffs of each territory while the card was
+    /// in it, and the card's own moves.
+    pub assignments: Vec<AssignmentRow>,
+}
+
+/// One entry of a card's assignment history, with the people's names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentRow {
+    /// The territory handed over, or the one the card moved into.
+    pub territory: String,
+    /// Whether the card itself moved (else its whole territory changed hands).
+    pub card_moved: bool,
+    /// For a card move: the territory it left.
+    pub from_territory: Option<String>,
+    /// Who held it before, if anyone.
+    pub from: Option<String>,
+    /// Their name.
+    pub from_name: Option<String>,
+    /// Who holds it from `at`.
+    pub to: String,
+    /// Their name.
+    pub to_name: Option<String>,
+    /// Who decided (`"admin"`: the operator's command line or admin API).
+    pub decided_by: String,
+    /// Their name.
+    pub decided_by_name: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// From when.
+    pub at: Option<DateTime<Utc>>,
+    /// Until when, if it ended.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// One card in full, for a viewer whose scope holds it (`access.denied` otherwise, and
@@ -379,6 +408,24 @@ pub fn card(
             }
         })
         .collect();
+    let assignments = storage
+        .card_assignments(card_id)?
+        .into_iter()
+        .map(|a| AssignmentRow {
+            card_moved: a.card_id.is_some(),
+            from_name: name_of(&a.from),
+            to_name: names.get(&a.to).cloned(),
+            decided_by_name: names.get(&a.decided_by).cloned(),
+            territory: a.territory,
+            from_territory: a.from_territory,
+            from: a.from,
+            to: a.to,
+            decided_by: a.decided_by,
+            reason: a.reason,
+            at: time(a.at),
+            until: a.until.and_then(time),
+        })
+        .collect();
     Ok(CardDetail {
         card,
         owner_name: name_of(&indexed.owner),
@@ -391,6 +438,6 @@ pub fn card(
             per_page,
             total,
         },
-        assignments: Vec::new(),
+        assignments,
     })
 }

@@ -774,6 +774,20 @@ fn manager_changes_join_the_log_and_devices(s: &dyn Storage) {
         s.held_counts_by_person().expect("held"),
         vec![("rep-a".to_owned(), 1)]
     );
+    // A decided item waits for no one: only pending items count.
+    let held = s.held_changes("c1").expect("held")[0].id;
+    s.decide_review(
+        &ReviewDecision {
+            id: held,
+            status: ReviewStatus::Discarded,
+            decided_by: "boss".into(),
+            note: None,
+            at: 3_100,
+        },
+        None,
+    )
+    .expect("discard");
+    assert_eq!(s.held_counts_by_person().expect("held"), Vec::new());
 }
 
 fn manager_activity_buckets(s: &dyn Storage) {

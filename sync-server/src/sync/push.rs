@@ -11,7 +11,6 @@ use fieldbook_core::sync::wire::CardPush;
 
 use super::SyncLimits;
 use super::handoff::{Handoff, handoff_of, hold};
-use super::stored_bytes::stored_bytes;
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::storage::{CardCommit, CommitOutcome, Device, NewChange, Storage, StoredCard};
@@ -448,29 +447,20 @@ impl Writer<'_> {
         {
             return Err(Error::TerritoryChange);
         }
-        let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
-        let model = crate::manager::read_model::derive(
+        let commit = super::card_commit(
             storage,
             card_id,
-            doc,
-            &hashes,
-            now,
-            crate::manager::read_model::Times::Received,
-        )?;
-        let commit = CardCommit {
-            card_id: card_id.to_owned(),
             territory,
-            expected_last_position: stored.map(|c| c.last_position),
-            doc: stored_bytes(doc, stored, &changes),
-            heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-            projection: model.projection,
-            index: model.index,
-            change_rows: model.change_rows,
+            stored,
+            doc,
             changes,
-            late,
-            device_id: device.id.clone(),
-            received_at: now,
-        };
+            super::CommitBy {
+                device_id: &device.id,
+                late,
+                now,
+                times: crate::manager::read_model::Times::Received,
+            },
+        )?;
         Ok(Some(commit))
     }
 }

@@ -98,10 +98,15 @@ pub fn bar_chart(title: &str, categories: &[String], series: &[Series]) -> Svg {
         return Svg(svg);
     }
     let top = nice_ceiling(max);
-    // Grid lines and the y axis labels: 0, ¼, ½, ¾, 1 of the nice maximum.
-    for i in 0..=4u64 {
-        let value = top * i / 4;
-        let y = f64::from(TOP) + f64::from(plot_h) * (1.0 - i as f64 / 4.0);
+    // Grid lines and y axis labels at whole numbers: the nice maximum split in 4 or 5
+    // equal steps, or fewer when it is that small (2 is 0, 1, 2; never 0, 0, 1, 1, 2).
+    let steps = [4u64, 5, 2, 1]
+        .into_iter()
+        .find(|n| top.is_multiple_of(*n))
+        .unwrap_or(1);
+    for i in 0..=steps {
+        let value = top * i / steps;
+        let y = f64::from(TOP) + f64::from(plot_h) * (1.0 - i as f64 / steps as f64);
         let _ = write!(
             svg,
             r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{value}</text>"#,
@@ -190,7 +195,33 @@ mod tests {
             "{s}"
         );
         assert!(s.contains(r#"height="0.0"><title>张伟 · 11-03: 0</title>"#));
-        assert!(s.contains(">10</text>") && s.contains(">5</text>"));
+        assert!(s.contains(">10</text>") && s.contains(">4</text>"));
+    }
+
+    /// The y axis labels of a chart whose largest value is `max`.
+    fn axis_labels(max: u64) -> Vec<u64> {
+        let svg = bar_chart(
+            "t",
+            &["d".to_owned()],
+            &[Series {
+                name: "s".into(),
+                values: vec![max],
+            }],
+        );
+        svg.as_str()
+            .split(r#"text-anchor="end">"#)
+            .skip(1)
+            .filter_map(|t| t.split('<').next()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn axis_labels_are_distinct_whole_numbers() {
+        assert_eq!(axis_labels(2), [0, 1, 2]);
+        assert_eq!(axis_labels(1), [0, 1]);
+        assert_eq!(axis_labels(4), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(axis_labels(10), [0, 2, 4, 6, 8, 10]);
+        assert_eq!(axis_labels(17), [0, 5, 10, 15, 20]);
     }
 
     #[test]

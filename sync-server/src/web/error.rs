@@ -81,6 +81,11 @@ impl PageError {
             PageError::Login(LoginError::Server(e)) | PageError::Server(e) => match e {
                 Error::AccessDenied => "没有权限查看，或者不存在。".into(),
                 Error::NoRoute => "没有这个页面。".into(),
+                Error::HandoffConflict => {
+                    "这个区域的负责人刚刚变了（另一次交接先完成了）：请回到交接页重新预览。".into()
+                }
+                Error::UnknownRep => "接手人不是在职的销售代表。".into(),
+                Error::ReviewDecided => "这一项已经处理过了。".into(),
                 Error::Invalid(_) | Error::Malformed(_) => "请求的内容不对，请检查后再试。".into(),
                 e if e.status().is_server_error() => "服务器暂时无法完成请求，请稍后再试。".into(),
                 _ => "请求未能完成。".into(),

@@ -3,18 +3,18 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::PageError;
+use super::cards::{page_number, query};
 use super::error::render_failed;
 use super::session::{Dashboard, check_origin, session_token};
 use super::text::shown;
 use crate::AppState;
-use crate::storage::{PersonKind, Storage};
-use crate::viewer::{Scope, Viewer};
+use crate::manager::TeamQuery;
 
 /// Renders a template into an HTML response (a failing template is a logged 500).
 pub(crate) fn render<T: Template>(page: &T) -> Response {
@@ -62,11 +62,53 @@ pub(crate) fn beijing(secs: i64) -> String {
     }
 }
 
+/// Unix-time-like `DateTime` as Beijing time, or empty when unknown.
+pub(crate) fn beijing_time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or_else(String::new, |t| beijing(t.timestamp()))
+}
+
+/// How a device's role reads in Chinese.
+pub(crate) fn role_label(role: &str) -> &'static str {
+    match role {
+        "rep" => "销售",
+        "manager" => "经理",
+        "admin" => "管理员",
+        "server" => "服务器",
+        _ => "设备",
+    }
+}
+
+/// Page links under a list: where the previous and next pages are.
+pub(crate) struct Pager {
+    pub(crate) page: u32,
+    pub(crate) pages: u64,
+    pub(crate) total: u64,
+    pub(crate) prev: Option<String>,
+    pub(crate) next: Option<String>,
+}
+
+impl Pager {
+    /// The pager of page `page` of `total` rows, `per_page` a page; `href` links a page.
+    pub(crate) fn new(page: u32, per_page: u32, total: u64, href: impl Fn(u32) -> String) -> Pager {
+        let pages = total.div_ceil(u64::from(per_page.max(1))).max(1);
+        Pager {
+            page,
+            pages,
+            total,
+            prev: (page > 1).then(|| href(page - 1)),
+            next: (u64::from(page) < pages).then(|| href(page + 1)),
+        }
+    }
+}
+
 /// One device on the team page.
 pub(crate) struct DeviceCell {
     name: String,
+    role: &'static str,
     last_sync: String,
     revoked: bool,
+    unsynced: bool,
+    diverged: bool,
 }
 
 /// One rep on the team page.
@@ -74,61 +116,106 @@ pub(crate) struct TeamRow {
     id: String,
     name: String,
     territories: String,
+    last_sync: String,
     devices: Vec<DeviceCell>,
+    unsynced: u32,
+    diverged: u32,
+    conflicts: u64,
+    pending_review: u64,
+    day: u64,
+    week: u64,
+    month: u64,
 }
 
-/// 团队: the reps of the viewer's territories and their devices.
+/// 团队: the reps of the viewer's territories, their devices and their recent work.
 #[derive(Template)]
 #[template(path = "team.html")]
 struct TeamPage {
     nav: Nav,
     rows: Vec<TeamRow>,
+    pager: Pager,
 }
 
-fn team_rows(s: &dyn Storage, viewer: &Viewer) -> crate::Result<Vec<TeamRow>> {
-    let scope = viewer.scope(s)?;
-    let territories = s.territories()?;
-    let devices = s.devices()?;
-    let mut rows = Vec::new();
-    for person in s.people()? {
-        if person.kind != PersonKind::Rep {
-            continue;
-        }
-        let held: Vec<String> = territories
-            .iter()
-            .filter(|t| t.owner.as_deref() == Some(person.id.as_str()) && scope.contains(&t.id))
-            .map(|t| shown(&t.name))
-            .collect();
-        if held.is_empty() && scope != Scope::All {
-            continue;
-        }
-        rows.push(TeamRow {
-            id: shown(&person.id),
-            name: shown(&person.name),
-            territories: held.join("、"),
-            devices: devices
-                .iter()
-                .filter(|d| d.person_id == person.id)
-                .map(|d| DeviceCell {
-                    name: shown(&d.name),
-                    last_sync: d.last_sync_at.map_or_else(|| "从未同步".into(), beijing),
-                    revoked: d.revoked,
-                })
-                .collect(),
-        });
-    }
-    Ok(rows)
+/// `?page=` of a paged page.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(super) struct PageQuery {
+    page: String,
 }
 
 pub(super) async fn team(
     State(state): State<AppState>,
     dashboard: Dashboard,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
+    let tq = TeamQuery {
+        page: page_number(&query(q)?.page)?,
+        per_page: None,
+    };
     let viewer = dashboard.viewer.clone();
-    let rows = crate::http::blocking(&state, move |s| team_rows(s, &viewer)).await?;
+    let docs = state.docs.clone();
+    let now = state.now();
+    let (report, territories) = crate::http::blocking(&state, move |s| {
+        let report = crate::manager::team(s, &docs, &viewer, &tq, now)?;
+        Ok((report, super::cards::scope_choices(s, &viewer)?.0))
+    })
+    .await?;
+    let territory_name = |id: &String| {
+        territories
+            .iter()
+            .find(|(t, _)| t == id)
+            .map_or_else(|| id.clone(), |(_, n)| n.clone())
+    };
+    let rows = report
+        .reps
+        .items
+        .iter()
+        .map(|r| TeamRow {
+            id: shown(&r.person_id),
+            name: shown(&r.name),
+            territories: shown(
+                &r.territories
+                    .iter()
+                    .map(territory_name)
+                    .collect::<Vec<_>>()
+                    .join("、"),
+            ),
+            last_sync: r
+                .last_sync_at
+                .map_or_else(|| "从未同步".to_owned(), |t| beijing(t.timestamp())),
+            devices: r
+                .devices
+                .iter()
+                .map(|d| DeviceCell {
+                    name: shown(&d.name),
+                    role: role_label(&d.role),
+                    last_sync: d
+                        .last_sync_at
+                        .map_or_else(|| "从未同步".to_owned(), |t| beijing(t.timestamp())),
+                    revoked: d.revoked,
+                    unsynced: d.unsynced,
+                    diverged: d.diverged,
+                })
+                .collect(),
+            unsynced: r.unsynced_devices,
+            diverged: r.diverged_devices,
+            conflicts: r.open_conflicts,
+            pending_review: r.pending_review,
+            day: r.edits_last_day,
+            week: r.edits_last_week,
+            month: r.edits_last_month,
+        })
+        .collect();
+    let pager = Pager::new(
+        report.reps.page,
+        report.reps.per_page,
+        report.reps.total,
+        |p| format!("/team?page={p}"),
+    );
     Ok(render(&TeamPage {
         nav: Nav::new(&dashboard, "team"),
         rows,
+        pager,
     }))
 }
 

@@ -151,7 +151,59 @@ fn every_endpoint_answers_each_role() {
     let doc: Json = serde_json::from_str(&body).expect("json");
     for (method, path) in fieldbook_server::manager::api::ROUTES {
         assert!(doc["paths"][path][method].is_object(), "{path}");
+        // Every manager route, the handoff and review ones included, refuses a rep
+        // before it reads a byte of the request.
+        if *path == "/v1/openapi.json" {
+            continue;
+        }
+        let url = env.url(
+            &path
+                .replace("{card_id}", &east)
+                .replace("{territory_id}", "sh-east")
+                .replace("{id}", "1"),
+        );
+        let req = match *method {
+            "get" => env.http.get(url),
+            _ => env.http.post(url).json(&serde_json::json!({})),
+        };
+        let r = req.bearer_auth(&zw.token).send().expect("request");
+        let status = r.status().as_u16();
+        let body = r.text().expect("body");
+        assert_eq!(
+            (status, code(&body).as_str()),
+            (403, "access.denied"),
+            "rep on {method} {path}"
+        );
     }
+    // Every list pages the same way: a page size out of range is refused, not clamped.
+    for list in [
+        "/v1/manager/team",
+        "/v1/manager/cards",
+        "/v1/manager/activity",
+        "/v1/manager/review",
+    ] {
+        for bad in ["per_page=0", "per_page=201", "page=0"] {
+            let (status, body) = get(&env, Some(&wang.token), &format!("{list}?{bad}"));
+            assert_eq!(
+                (status, code(&body).as_str()),
+                (400, "request.invalid"),
+                "{list}?{bad}"
+            );
+        }
+        let page = json(&env, &wang.token, &format!("{list}?per_page=200"));
+        let page = if list.ends_with("team") || list.ends_with("activity") {
+            page["reps"].clone()
+        } else {
+            page
+        };
+        assert_eq!(page["per_page"], 200, "{list}");
+    }
+    // A card's assignment history names who held it.
+    let detail = json(&env, &wang.token, &format!("/v1/manager/cards/{east}"));
+    let held = detail["assignments"].as_array().expect("assignments");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["to"], "zhangwei");
+    assert_eq!(held[0]["territory"], "sh-east");
 }
 
 /// Two Chinese characters or a phone fragment find a card, as on the phone; punctuation

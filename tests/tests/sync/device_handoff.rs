@@ -72,17 +72,6 @@ fn all_zero(rows: &[(&'static str, i64)]) -> bool {
     rows.iter().all(|(_, n)| *n == 0)
 }
 
-fn enrol_named(server: &Server, person: &str, role: Role, name: &str) -> Device {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(dir.path().join("device.db")).expect("store");
-    let transport: std::sync::Arc<dyn fieldbook_core::sync::Transport> = std::sync::Arc::new(
-        fieldbook_core::sync::http::HttpTransport::new(&server.url(), &[]).expect("transport"),
-    );
-    let token = server.enrolment(person, role, name);
-    fieldbook_core::sync::enrol(&mut store, &*transport, &server.url(), &token).expect("enrol");
-    Device::from_parts(store, transport, dir)
-}
-
 #[test]
 fn cards_handed_over_are_purged_once_the_server_accepted_the_late_edits() {
     let server = Server::start();
@@ -271,8 +260,8 @@ fn a_device_holding_an_old_territory_edit_undoes_it_once_and_syncs_the_rest() {
 fn history_names_devices_by_their_enrolled_name_and_role() {
     let server = Server::start();
     company(&server);
-    let mut phone = enrol_named(&server, "zhangwei", Role::Rep, "演示手机");
-    let mut tablet = enrol_named(&server, "wangjl", Role::Manager, "经理平板");
+    let mut phone = Device::enrol_named(&server, "zhangwei", Role::Rep, "演示手机");
+    let mut tablet = Device::enrol_named(&server, "wangjl", Role::Manager, "经理平板");
     let card = phone.new_card("上海华东食品有限公司", "east");
     phone.sync();
     tablet.sync();
@@ -319,7 +308,7 @@ fn history_names_devices_by_their_enrolled_name_and_role() {
 fn the_dossier_holds_visits_in_time_order_open_items_and_every_field_history() {
     let server = Server::start();
     company(&server);
-    let mut phone = enrol_named(&server, "zhangwei", Role::Rep, "演示手机");
+    let mut phone = Device::enrol_named(&server, "zhangwei", Role::Rep, "演示手机");
     let card = phone.new_card("上海华东食品有限公司", "east");
     phone.set(&card, "basic.phone", "13800001111");
     phone.set(&card, "basic.phone", "13800002222");
@@ -368,7 +357,7 @@ fn the_dossier_holds_visits_in_time_order_open_items_and_every_field_history() {
         state.now(),
     )
     .expect("handoff");
-    let mut ln = enrol_named(&server, "lina", Role::Rep, "李娜的手机");
+    let mut ln = Device::enrol_named(&server, "lina", Role::Rep, "李娜的手机");
     ln.sync();
     let d = ln.store.dossier(&card).expect("dossier");
     assert_eq!(d.name.as_deref(), Some("上海华东食品有限公司"));

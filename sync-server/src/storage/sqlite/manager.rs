@@ -593,7 +593,8 @@ pub(super) fn open_conflicts_by_territory(c: &Connection) -> Result<Vec<(String,
 pub(super) fn held_counts_by_person(c: &Connection) -> Result<Vec<(String, u64)>> {
     let rows = c
         .prepare_cached(
-            "SELECT person_id, count(*) FROM held_changes GROUP BY person_id ORDER BY person_id",
+            "SELECT person_id, count(*) FROM held_changes WHERE status = 'pending' \
+             GROUP BY person_id ORDER BY person_id",
         )?
         .query_map([], |r| Ok((r.get(0)?, pos(r.get(1)?))))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
