@@ -169,14 +169,22 @@ const MAX_QUERIED_BUCKETS: usize = 800;
 fn roll_up_card(tx: &Transaction<'_>, card_id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM manager_activity WHERE card_id = ?1")?
         .execute([card_id])?;
-    // The day is floor((at + 8 h) / 1 day); SQLite's `/` truncates toward zero.
+    // As schema 7 fills it: the day is floor((at + 8 h) / 1 day) (SQLite's `/` truncates
+    // toward zero); a week starts on the Monday on or before the day.
     tx.prepare_cached(
-        "INSERT INTO manager_activity (person_id, day, territory, card_id, changes, visits, \
-         created, stages, edits) \
+        "WITH days AS (\
          SELECT person_id, (at + 28800) / 86400 - ((at + 28800) % 86400 < 0) AS d, territory, \
-         card_id, count(*), sum(visits), sum(created), sum(stages), sum(created = 0) \
-         FROM manager_changes WHERE card_id = ?1 AND person_id IS NOT NULL \
-         GROUP BY person_id, d, territory",
+         card_id, count(*) AS n, sum(visits) AS v, sum(created) AS c, sum(stages) AS s, \
+         sum(created = 0) AS e FROM manager_changes \
+         WHERE card_id = ?1 AND person_id IS NOT NULL GROUP BY person_id, d, territory) \
+         INSERT INTO manager_activity (person_id, day, territory, card_id, changes, visits, \
+         created, stages, edits, week_first, month_first) \
+         SELECT person_id, d, territory, card_id, n, v, c, s, e, \
+         e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
+         d - ((d + 3) % 7 + 7) % 7 ORDER BY d, territory) = 1, \
+         e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
+         date(d * 86400, 'unixepoch', 'start of month') ORDER BY d, territory) = 1 \
+         FROM days",
     )?
     .execute([card_id])?;
     Ok(())
@@ -399,6 +407,15 @@ pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<A
             (b.from + ROLLUP_UTC_OFFSET_SECS) % DAY_SECS == 0
                 && (b.to + ROLLUP_UTC_OFFSET_SECS) % DAY_SECS == 0
         });
+    // For every territory, a bucket from its first day counts its edited cards by the
+    // first-of-bucket marks; a scope of some territories counts them distinct (a card moved
+    // between territories has its first mark in one of them only).
+    let marks = match q.period {
+        Period::Day => None,
+        Period::Week => Some("week_first"),
+        Period::Month => Some("month_first"),
+    }
+    .filter(|_| rolled_up && q.territories.is_none());
     let (sums, source, time) = if rolled_up {
         (
             "sum(changes), sum(visits), sum(created), \
@@ -428,11 +445,20 @@ pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<A
             args.extend(list.iter().cloned().map(SqlValue::Text));
         }
     }
-    let mut stmt = c.prepare(&format!(
-        "SELECT person_id, {sums} FROM {source} \
-         WHERE {time} >= ?1 AND {time} < ?2 AND person_id IS NOT NULL{filter} \
-         GROUP BY person_id ORDER BY person_id"
-    ))?;
+    let sql = |sums: &str| {
+        format!(
+            "SELECT person_id, {sums} FROM {source} \
+             WHERE {time} >= ?1 AND {time} < ?2 AND person_id IS NOT NULL{filter} \
+             GROUP BY person_id ORDER BY person_id"
+        )
+    };
+    let mut distinct = c.prepare(&sql(sums))?;
+    let mut marked = match marks {
+        Some(mark) => Some(c.prepare(&sql(&format!(
+            "sum(changes), sum(visits), sum(created), sum({mark}), sum(stages)"
+        )))?),
+        None => None,
+    };
     let mut out = Vec::new();
     for b in buckets {
         let (from, to) = if rolled_up {
@@ -445,6 +471,10 @@ pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<A
         };
         args[0] = SqlValue::Integer(from);
         args[1] = SqlValue::Integer(to);
+        let stmt = match marked.as_mut() {
+            Some(marked) if b.whole_start => marked,
+            _ => &mut distinct,
+        };
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             Ok(ActivityCount {
                 person_id: r.get(0)?,
@@ -470,6 +500,8 @@ struct Bucket {
     label: String,
     from: i64,
     to: i64,
+    /// The part starts on the bucket's first day (not later in it).
+    whole_start: bool,
 }
 
 /// The range cut at the local calendar's bucket starts, or `None` past
@@ -484,12 +516,14 @@ fn buckets(q: &ActivityRange) -> Option<Vec<Bucket>> {
             return None;
         }
         let (start, next) = bucket_of(q.period, date)?;
-        let end = day_of(next)?.checked_mul(DAY_SECS)?.checked_sub(offset)?;
+        let local_secs = |d| day_of(d)?.checked_mul(DAY_SECS)?.checked_sub(offset);
+        let end = local_secs(next)?;
         let to = end.min(q.to);
         out.push(Bucket {
             label: start.format("%Y-%m-%d").to_string(),
             from,
             to,
+            whole_start: local_secs(start)? == from,
         });
         from = to;
         date = next;
