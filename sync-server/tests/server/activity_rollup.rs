@@ -66,10 +66,10 @@ fn recount(db: &Connection, bucket: &str) -> BTreeMap<(String, String), [u64; 5]
     ))
     .expect("prepare")
     .query_map([], |r| {
-        Ok((
-            (r.get(0)?, r.get(1)?),
-            [r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
-        ))
+        let n = |i: usize| -> rusqlite::Result<u64> {
+            Ok(u64::try_from(r.get::<_, i64>(i)?).expect("count"))
+        };
+        Ok(((r.get(0)?, r.get(1)?), [n(2)?, n(3)?, n(4)?, n(5)?, n(6)?]))
     })
     .expect("query")
     .collect::<rusqlite::Result<_>>()
