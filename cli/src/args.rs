@@ -181,6 +181,26 @@ pub enum Command {
     },
     /// The card schema: every field path with its label and kind.
     Fields,
+    /// ABC classification of this device's cards by average monthly sales (the seed's
+    /// 75/20/5 rule), with the class each card has set by hand next to it.
+    Abc {
+        /// Classify as of this day (default: today); the window is the full months before.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+    /// The day's visit plan: who is due and overdue, ordered along the shortest route
+    /// from a starting point; prospects taken off the plan; dormant customers.
+    Plan {
+        /// Plan for this day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Where the day starts, as LAT,LON (e.g. the office: 31.2304,121.4737).
+        #[arg(long, value_name = "LAT,LON")]
+        from: String,
+        /// Come back to the start at the end of the day.
+        #[arg(long)]
+        return_to_start: bool,
+    },
     /// Show settings, or change them: `fieldbook settings visit_days_a=5`.
     Settings {
         /// KEY=VALUE pairs to change.

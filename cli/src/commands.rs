@@ -5,6 +5,7 @@
 //! id from a unique prefix, and parsing the values people type (assignments, dates,
 //! times) into core's types with core's error codes.
 
+mod analysis;
 mod card;
 mod device;
 mod history;
@@ -93,6 +94,12 @@ pub fn run(cli: Cli) -> Result<Output> {
         } => sync::enrol(store, &url, &token, &ca_certs),
         Command::Sync { ca_certs } => sync::sync(store, &ca_certs, cli.json),
         Command::Status => sync::status(store),
+        Command::Abc { date } => analysis::abc(store, date.as_deref()),
+        Command::Plan {
+            date,
+            from,
+            return_to_start,
+        } => analysis::plan(store, date.as_deref(), &from, return_to_start),
     }
 }
 

@@ -966,3 +966,98 @@ fn search_of_punctuation_finds_nothing_and_search_pages() {
             .contains("of more")
     );
 }
+
+/// `abc` classifies by the last three full months' sales (the seed's 75/20/5 rule) with
+/// the hand-set class beside it; `plan` lists who is due, orders them along the shortest
+/// route from the office, and keeps customers without a position off the route but on
+/// the list. Bad input is refused with a code.
+#[test]
+fn abc_and_the_day_plan_from_the_cards_on_the_device() {
+    let zw = Device::new("abc");
+    zw.ok(&["init", "--rep", "zhangwei"]);
+    // Monthly sales (yuan) and positions along a street east of the office.
+    let customers = [
+        ("上海华东食品有限公司", 900_000, Some("31.2304,121.4837")),
+        ("浦东粮油贸易公司", 600_000, Some("31.2304,121.5037")),
+        ("宝山钢材贸易公司", 300_000, Some("31.2304,121.4937")),
+        ("闵行日用品商行", 50_000, None),
+    ];
+    let mut ids = Vec::new();
+    for (name, amount, position) in customers {
+        let card = zw.json(&["new", "--name", name, "--territory", "east"]);
+        let id = card["id"].as_str().expect("id").to_owned();
+        for month in ["2026-08", "2026-09", "2026-10"] {
+            zw.ok(&["sales", &id, month, &amount.to_string()]);
+        }
+        if let Some((lat, lon)) = position.and_then(|p| p.split_once(',')) {
+            zw.ok(&[
+                "set",
+                &id,
+                &format!("location.lat={lat}"),
+                &format!("location.lon={lon}"),
+            ]);
+        }
+        ids.push(id);
+    }
+    zw.ok(&["set", &ids[3], "classification.abc=B"]);
+
+    let abc = zw.json(&["abc", "--date", "2026-11-15"]);
+    let rows = abc["report"]["rows"].as_array().expect("rows");
+    let classes: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().expect("name"),
+                r["computed"].as_str().expect("class"),
+            )
+        })
+        .collect();
+    // 900k of 1.85M is 48.6%: A; the next starts below 75%: A; then B; the last C.
+    assert_eq!(
+        classes,
+        [
+            ("上海华东食品有限公司", "a"),
+            ("浦东粮油贸易公司", "a"),
+            ("宝山钢材贸易公司", "b"),
+            ("闵行日用品商行", "c"),
+        ]
+    );
+    assert_eq!(rows[3]["manual"], "b", "the hand-set class is shown beside");
+    let human = zw.ok(&["abc", "--date", "2026-11-15"]);
+    assert!(human.contains("2026-08 – 2026-10") && human.contains("上海华东食品有限公司"));
+
+    let plan = zw.json(&["plan", "--date", "2026-11-15", "--from", "31.2304,121.4737"]);
+    let route: Vec<&str> = plan["plan"]["route"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["stops"].as_array().expect("stops"))
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        route,
+        [
+            "上海华东食品有限公司",
+            "宝山钢材贸易公司",
+            "浦东粮油贸易公司"
+        ],
+        "nearest first along the street"
+    );
+    assert_eq!(
+        plan["plan"]["visits"]["due"].as_array().map(Vec::len),
+        Some(4)
+    );
+    let unrouted = &plan["plan"]["route"]["unrouted"];
+    assert_eq!(unrouted[0]["name"], "闵行日用品商行");
+    assert_eq!(unrouted[0]["reason"], "no_coordinates");
+    // About 2.86 km along the street (0.03° of longitude at 31.23° N).
+    let length = plan["plan"]["route"]["length_m"].as_f64().expect("length");
+    assert!((2_800.0..2_900.0).contains(&length), "{length}");
+
+    let bad = zw.fail(&["plan", "--from", "north of the river"]);
+    assert_eq!((bad.exit, bad.code.as_str()), (2, "input.usage"));
+    let bad = zw.fail(&["plan", "--from", "95,121"]);
+    assert_eq!((bad.exit, bad.code.as_str()), (2, "input.usage"));
+    let bad = zw.fail(&["abc", "--date", "2026-13-01"]);
+    assert_eq!(bad.exit, 2);
+}

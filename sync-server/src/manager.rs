@@ -10,6 +10,7 @@
 //! `crate::http::blocking`.
 
 pub mod activity;
+pub mod analysis;
 pub mod api;
 pub mod cards;
 pub mod read_model;
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 pub use activity::{ActivityQuery, ActivityReport, activity, activity_csv};
+pub use analysis::{AbcQuery, abc};
 pub use cards::{CardDetail, CardDetailQuery, CardQuery, CardRow, card, cards};
 pub use team::{TeamQuery, TeamReport, team};
 

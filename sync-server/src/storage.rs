@@ -685,6 +685,15 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Vec<Vec<u8>>>;
     /// The projection (JSON of current field values) of a card.
     fn projection(&self, card_id: &str) -> Result<Option<String>>;
+    /// Up to `limit` projections `(card id, JSON)` of the cards in `territories` (`None`:
+    /// every territory), by card id after `after`: a whole team's cards read a page at a
+    /// time (the analyses read every card of a scope).
+    fn projections_after(
+        &self,
+        territories: Option<&[String]>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>>;
 
     /// Keeps changes refused past the handoff grace period as one pending review item, in
     /// one transaction: changes already held (by hash, for any item) are left out, and

@@ -3,7 +3,7 @@
 //! What it owns: signing in (a password or a one-time link, [`account`]), the session
 //! cookie and the checks every form passes (`session`: HttpOnly, SameSite=Strict, a
 //! per-session CSRF token and the `Origin` check), the pages and their templates
-//! (`pages`: team and review; `cards`: the card list and one card; `activity`; `handoff`: form, preview, confirmation; `sync-server/templates/`, one static stylesheet), the SVG charts
+//! (`pages`: team and review; `cards`: the card list and one card; `activity`; `analysis`: ABC; `handoff`: form, preview, confirmation; `sync-server/templates/`, one static stylesheet), the SVG charts
 //! ([`chart`]) and how text is shown ([`text`]). Card data comes from the manager's read
 //! model and the handoff functions, the same ones the JSON API calls; this module never
 //! reads cards from storage itself.
@@ -18,6 +18,7 @@
 
 pub mod account;
 mod activity;
+mod analysis;
 mod cards;
 pub mod chart;
 mod error;
@@ -59,6 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/cards", get(cards::list))
         .route("/cards/{card_id}", get(cards::show))
         .route("/activity", get(activity::page))
+        .route("/analysis", get(analysis::page))
         .route("/handoff", get(handoff::form).post(handoff::execute))
         .route("/handoff/preview", post(handoff::preview))
         .route("/review", get(pages::review))

@@ -277,6 +277,11 @@ fn a_manager_searches_opens_a_conflicted_card_hands_over_and_reviews() {
     );
     browser.screenshot("activity");
     fits_a_tablet(&browser, "activity");
+    // ABC: both cards listed, with the hand-set A beside the computed class (no sales yet).
+    browser.click_and_wait(&browser.find("nav.tabs a[href='/analysis']"));
+    assert_eq!(browser.find_all("#abc tbody tr").len(), 2);
+    assert!(browser.text_of("#abc").contains("与计算不同"));
+    browser.screenshot("analysis");
 
     // An edit 张伟 makes offline before the handoff, synced long after it.
     phone.set(&steel, "basic.address", "上海市宝山区友谊路1号");

@@ -264,6 +264,8 @@ fn the_demo_prints_a_manager_login_that_works() {
         "/activity?period=month",
         "/handoff",
         "/review",
+        "/analysis",
+        "/analysis?date=2026-11-15",
     ]
     .map(String::from)
     .to_vec();

@@ -17,8 +17,10 @@ use axum::routing::get;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use fieldbook_core::analysis::abc::AbcReport;
+
 use super::{
-    ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow, Page,
+    AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow, Page,
     TeamQuery, TeamReport,
 };
 use crate::AppState;
@@ -34,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/cards/{card_id}"),
     ("get", "/v1/manager/activity"),
     ("get", "/v1/manager/activity.csv"),
+    ("get", "/v1/manager/abc"),
     // Served by `crate::handoff::api`.
     ("post", "/v1/manager/handoffs/preview"),
     ("post", "/v1/manager/handoffs"),
@@ -53,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/manager/cards/{card_id}", get(card))
         .route("/v1/manager/activity", get(activity))
         .route("/v1/manager/activity.csv", get(activity_csv))
+        .route("/v1/manager/abc", get(abc))
 }
 
 /// A query string decoded, or `request.invalid` with a fixed message (the decoder's
@@ -109,6 +113,18 @@ async fn activity(
     let q = query(q)?;
     let (docs, now) = (state.docs.clone(), state.now());
     blocking(&state, move |s| super::activity(s, &docs, &viewer, &q, now))
+        .await
+        .map(Json)
+}
+
+async fn abc(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: std::result::Result<Query<AbcQuery>, QueryRejection>,
+) -> Result<Json<AbcReport>> {
+    let q = query(q)?;
+    let (docs, now) = (state.docs.clone(), state.now());
+    blocking(&state, move |s| super::abc(s, &docs, &viewer, &q, now))
         .await
         .map(Json)
 }
@@ -255,6 +271,14 @@ pub fn document() -> Value {
                     "401": {"$ref": "#/components/responses/Unauthenticated"},
                     "403": {"$ref": "#/components/responses/Denied"}
                 }
+            }},
+            "/v1/manager/abc": {"get": {
+                "summary": "ABC classes of the viewer's cards by average monthly sales (75/20/5), computed by the same code as on the phone", "operationId": "abc",
+                "parameters": [
+                    q("territory", json!({"type": "string"}), "Only this territory"),
+                    q("date", json!({"type": "string", "format": "date"}), "As of this day (default today, China time); the window is the 3 full months before")
+                ],
+                "responses": ok("AbcReport", "One row per card, largest first: rank, monthly average, share, cumulative share, computed and hand-set class")
             }},
             "/v1/manager/handoffs/preview": {"post": {
                 "summary": "Preview a handoff: what would move", "operationId": "handoffPreview",
@@ -440,6 +464,17 @@ fn schemas() -> Value {
             "cards": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: the whole territory; else these cards move to target_territory"},
             "target_territory": text(),
             "reason": {"type": "string"}
+        }},
+        "AbcReport": {"type": "object", "additionalProperties": true, "properties": {
+            "window": {"type": "array", "items": {"type": "string"}},
+            "total_sales": {"type": "integer", "description": "fen"},
+            "rows": {"type": "array", "items": {"type": "object", "properties": {
+                "card": {"type": "string"}, "name": text(), "rank": {"type": "integer"},
+                "window_sales": {"type": "integer"}, "monthly_average": {"type": "integer"},
+                "share": {"type": "integer", "description": "ten-thousandths"},
+                "cumulative_share": {"type": "integer"},
+                "computed": {"enum": ["a", "b", "c", "d"]}, "manual": {"type": ["string", "null"]}
+            }}}
         }},
         "HandoffPreview": {"type": "object", "additionalProperties": true},
         "HandoffOutcome": {"type": "object", "additionalProperties": true},

@@ -64,6 +64,10 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             manager_activity_rollup_counts_the_change_rows,
         ),
         (
+            "projections_page_through_a_scope",
+            projections_page_through_a_scope,
+        ),
+        (
             "manager_read_model_fills_cards_without_one",
             manager_read_model_fills_cards_without_one,
         ),
@@ -618,6 +622,40 @@ fn indexed_commit(card: &str, territory: &str, n: u8, index: CardIndexRow) -> Ca
 
 fn ids(rows: &[super::IndexedCard]) -> Vec<&str> {
     rows.iter().map(|r| r.card_id.as_str()).collect()
+}
+
+fn projections_page_through_a_scope(s: &dyn Storage) {
+    org(s);
+    for (card, territory, n) in [
+        ("c-1", "north", 1),
+        ("c-2", "south", 2),
+        ("c-3", "north", 3),
+    ] {
+        let mut c = commit(card, None, vec![change(n)], "d1");
+        c.territory = territory.into();
+        c.projection = format!(r#"{{"name":"{card}"}}"#);
+        s.commit_card(&c).expect("commit");
+    }
+    let page = s.projections_after(None, "", 2).expect("all");
+    assert_eq!(
+        page.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["c-1", "c-2"]
+    );
+    assert_eq!(page[0].1, r#"{"name":"c-1"}"#);
+    let rest = s.projections_after(None, "c-2", 2).expect("rest");
+    assert_eq!(rest.len(), 1);
+    let north = s
+        .projections_after(Some(&["north".to_owned()]), "", 10)
+        .expect("north");
+    assert_eq!(
+        north.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["c-1", "c-3"]
+    );
+    assert!(
+        s.projections_after(Some(&[]), "", 10)
+            .expect("none")
+            .is_empty()
+    );
 }
 
 fn manager_index_filters_sorts_and_pages(s: &dyn Storage) {

@@ -309,6 +309,15 @@ impl Storage for SqliteStorage {
         self.read(|c| cards::projection(c, card_id))
     }
 
+    fn projections_after(
+        &self,
+        territories: Option<&[String]>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>> {
+        self.read(|c| cards::projections_after(c, territories, after, limit))
+    }
+
     fn hold_changes(&self, held: &HoldRequest) -> Result<Option<u64>> {
         self.write(|tx| held::hold_changes(tx, held))
     }

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod analysis;
 mod clock_skew;
 mod converge;
 mod counts;

@@ -250,3 +250,36 @@ pub(super) fn projection(c: &Connection, card_id: &str) -> Result<Option<String>
     )
     .optional()?)
 }
+
+pub(super) fn projections_after(
+    c: &Connection,
+    territories: Option<&[String]>,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<(String, String)>> {
+    let rows = match territories {
+        None => c
+            .prepare_cached(
+                "SELECT card_id, fields FROM projections WHERE card_id > ?1 \
+                 ORDER BY card_id LIMIT ?2",
+            )?
+            .query_map(rusqlite::params![after, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(ts) => {
+            // A scope is a handful of territories: bound them as a JSON array.
+            let ts = serde_json::to_string(ts).map_err(|e| Error::Internal(e.to_string()))?;
+            c.prepare_cached(
+                "SELECT card_id, fields FROM projections WHERE card_id > ?1 \
+                 AND territory IN (SELECT value FROM json_each(?3)) \
+                 ORDER BY card_id LIMIT ?2",
+            )?
+            .query_map(rusqlite::params![after, limit, ts], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rows)
+}

@@ -1,0 +1,195 @@
+//! `fieldbook abc` and `plan`: the seeds' methods over the cards on this device, offline
+//! (core's `analysis` computes them; the server computes the same from the same code).
+//!
+//! The visit plan's intervals are this device's settings (`fieldbook settings
+//! visit_days_a=…`), the same ones its list's due dates use.
+
+use fieldbook_core::analysis::abc::{self, AbcSettings, ClassSource, effective_class};
+use fieldbook_core::analysis::route::{GeoPoint, RouteSettings};
+use fieldbook_core::analysis::visits::{self, VisitSettings};
+use fieldbook_core::value::{Class, Scalar};
+use fieldbook_core::{Card, Store};
+use serde_json::json;
+
+use super::parse_date;
+use crate::error::{CliError, Result};
+use crate::output::{Output, Table};
+
+fn cards(store: &mut Store) -> Result<Vec<Card>> {
+    let ids = store.card_ids()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        out.push(store.card(id)?.card);
+    }
+    Ok(out)
+}
+
+fn day(date: Option<&str>) -> Result<chrono::NaiveDate> {
+    parse_date("date", date.unwrap_or("today"))
+}
+
+fn class_label(c: Option<Class>) -> String {
+    c.map_or_else(|| "—".to_owned(), |c| format!("{c:?}"))
+}
+
+/// `fieldbook abc [--date D]`.
+pub fn abc(store: &mut Store, date: Option<&str>) -> Result<Output> {
+    let today = day(date)?;
+    let settings = AbcSettings::default();
+    let report = abc::classify(&cards(store)?, today, &settings);
+    let mut t = Table::new(&[
+        "#",
+        "CUSTOMER",
+        "AVG/MONTH",
+        "SHARE",
+        "CUMULATIVE",
+        "CLASS",
+        "SET BY HAND",
+    ]);
+    for r in &report.rows {
+        t.row(vec![
+            r.rank.to_string(),
+            r.name.clone().unwrap_or_else(|| r.card.to_string()),
+            r.monthly_average.display(),
+            r.share.to_string(),
+            r.cumulative_share.to_string(),
+            format!("{:?}", r.computed),
+            class_label(r.manual),
+        ]);
+    }
+    let window = match (report.window.first(), report.window.last()) {
+        (Some(a), Some(b)) => format!("{a} – {b}"),
+        _ => String::new(),
+    };
+    let human = format!(
+        "ABC by average monthly sales, {window} (A {}%, B {}%, C {}%), total {}\n{}",
+        settings.a_percent,
+        settings.b_percent,
+        100u32.saturating_sub(settings.a_percent + settings.b_percent),
+        report.total_sales.display(),
+        t.render()
+    );
+    Ok(Output::new(
+        json!({ "date": today, "settings": settings, "report": report }),
+        human,
+    ))
+}
+
+fn point(input: &str) -> Result<GeoPoint> {
+    let bad = || {
+        CliError::input(
+            "input.usage",
+            format!("{input:?} is not LAT,LON, e.g. 31.2304,121.4737"),
+        )
+    };
+    let (lat, lon) = input.split_once(',').ok_or_else(bad)?;
+    let lat: f64 = lat.trim().parse().map_err(|_| bad())?;
+    let lon: f64 = lon.trim().parse().map_err(|_| bad())?;
+    GeoPoint::new(lat, lon).map_err(|_| bad())
+}
+
+/// The device's visit intervals as the plan's settings (the rest: the seed's defaults).
+fn visit_settings(store: &Store) -> VisitSettings {
+    let s = store.settings();
+    VisitSettings {
+        interval_days_a: s.visit_days_a,
+        interval_days_b: s.visit_days_b,
+        interval_days_c: s.visit_days_c,
+        interval_days_d: s.visit_days_d,
+        interval_days_unclassified: s.visit_days_unclassified,
+        ..VisitSettings::default()
+    }
+}
+
+fn km(m: f64) -> String {
+    format!("{:.1} km", m / 1000.0)
+}
+
+/// `fieldbook plan --from LAT,LON [--date D] [--return-to-start]`.
+pub fn plan(
+    store: &mut Store,
+    date: Option<&str>,
+    from: &str,
+    return_to_start: bool,
+) -> Result<Output> {
+    let today = day(date)?;
+    let start = point(from)?;
+    let settings = visit_settings(store);
+    let route = RouteSettings {
+        return_to_start,
+        ..RouteSettings::default()
+    };
+    let cards = cards(store)?;
+    // The class a rep set on the card drives the plan; the computed one where none is set.
+    let classes = abc::classify(&cards, today, &AbcSettings::default());
+    let class_of = |card: &Card| {
+        classes
+            .rows
+            .iter()
+            .find(|r| r.card == card.id)
+            .map(|r| effective_class(r, ClassSource::Manual))
+    };
+    let plan = visits::plan_day(&cards, class_of, today, start, &settings, &route)
+        .map_err(|e| CliError::invalid("plan", e.to_string()))?;
+
+    let mut out = format!(
+        "Visit plan for {today}: {} due, {} not due yet; route {}\n",
+        plan.visits.due.len(),
+        plan.visits.not_due,
+        km(plan.route.length_m)
+    );
+    let mut t = Table::new(&["#", "CUSTOMER", "AREA", "LEG", "TOTAL"]);
+    for (i, s) in plan.route.stops().enumerate() {
+        t.row(vec![
+            (i + 1).to_string(),
+            s.stop.name.clone(),
+            s.stop.area.clone().unwrap_or_else(|| "—".into()),
+            km(s.leg_m),
+            km(s.cumulative_m),
+        ]);
+    }
+    out.push_str(&t.render());
+    if !plan.route.unrouted.is_empty() {
+        out.push_str("\nDue, without a position on the card (not on the route):\n");
+        for u in &plan.route.unrouted {
+            out.push_str(&format!("  {}\n", u.stop.name));
+        }
+    }
+    let mut due = Table::new(&["CUSTOMER", "CLASS", "LAST VISIT", "DUE", "OVERDUE"]);
+    for d in &plan.visits.due {
+        due.row(vec![
+            d.name.clone(),
+            class_label(d.class),
+            d.last_visit
+                .map_or_else(|| "never".into(), |v| v.to_string()),
+            d.next_due.to_string(),
+            format!("{} d", d.days_overdue),
+        ]);
+    }
+    out.push_str("\nDue visits:\n");
+    out.push_str(&due.render());
+    if !plan.visits.off_plan.is_empty() {
+        out.push_str(&format!(
+            "\nProspects off the plan ({}+ visits, no result):\n",
+            settings.off_plan_after_visits
+        ));
+        for o in &plan.visits.off_plan {
+            out.push_str(&format!("  {} ({} visits)\n", o.name, o.visits));
+        }
+    }
+    if !plan.visits.dormant.is_empty() {
+        out.push_str(&format!(
+            "\nDormant (no visit and no order for {}+ days):\n",
+            settings.dormant_after_days
+        ));
+        for d in &plan.visits.dormant {
+            out.push_str(&format!(
+                "  {} ({})\n",
+                d.name,
+                d.days_inactive
+                    .map_or_else(|| "no activity".into(), |n| format!("{n} d")),
+            ));
+        }
+    }
+    Ok(Output::new(json!({ "date": today, "plan": plan }), out))
+}
