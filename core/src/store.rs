@@ -19,6 +19,7 @@
 //! search), `merge` (bundle export and import), `sync_state` (outbox and sync
 //! responses), `index`, `text`, `schema`, `bundle`.
 
+mod analysis;
 mod attribution;
 mod bundle;
 mod directory;

@@ -298,6 +298,37 @@ impl Fieldbook {
         Ok(self.read(|r| r.dossier(&id))?.into())
     }
 
+    /// ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+    /// the seed's 75/20/5 by average monthly sales over the three full months before,
+    /// with the class the rep set beside each (the read connection; offline).
+    pub fn abc(&self, date: Option<String>) -> Result<crate::AbcReport> {
+        let day = self::date("date", &date)?.unwrap_or_else(|| chrono::Local::now().date_naive());
+        Ok(self.read(|r| r.abc(day))?.into())
+    }
+
+    /// The day's visit plan (`date` default today): the cards due a visit in the order
+    /// of the shortest route from (`lat`, `lon`), back there at the end if
+    /// `return_to_start`; prospects off the plan; dormant customers (the read connection;
+    /// offline).
+    pub fn day_plan(
+        &self,
+        date: Option<String>,
+        lat: f64,
+        lon: f64,
+        return_to_start: bool,
+    ) -> Result<crate::DayPlan> {
+        let day = self::date("date", &date)?.unwrap_or_else(|| chrono::Local::now().date_naive());
+        let start = fieldbook_core::analysis::route::GeoPoint::new(lat, lon).map_err(|e| {
+            fieldbook_core::Error::InvalidValue {
+                field: "start".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(self
+            .read(|r| r.day_plan(day, start, return_to_start))?
+            .into())
+    }
+
     /// The device's sync state (the read connection; no network).
     pub fn status(&self) -> Result<SyncStatus> {
         self.read(|r| {

@@ -22,12 +22,14 @@
 //! to the writer and wait at most for one sync step. `sync` is `async` (Kotlin
 //! `suspend`, Swift `async`, Python `async def`) and runs on a thread of its own.
 
+mod analysis;
 mod error;
 mod fieldbook;
 mod oneshot;
 mod records;
 mod transport;
 
+pub use analysis::{AbcEntry, AbcReport, DayPlan, DueVisit, PlanNote, RouteStop};
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
 pub use records::*;

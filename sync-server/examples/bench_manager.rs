@@ -8,8 +8,10 @@
 //! cargo run --release -p fieldbook-server --example bench_manager
 //! ```
 //!
-//! `BENCH_CARDS` (default 10000) and `BENCH_CHANGES` (24) size the data; `BENCH_DB=path`
-//! keeps the seeded database to time again without seeding.
+//! `BENCH_CARDS` (default 10000) and `BENCH_CHANGES` (24) size the data, plus one card of
+//! `BENCH_LONG_CHANGES` (2000) changes for the card in full with a long history;
+//! `BENCH_DB=path` keeps the seeded database to time again without seeding (a database
+//! seeded by an older build is migrated when opened, as a server's would be).
 
 use std::time::Instant;
 
@@ -34,7 +36,10 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn seed(s: &dyn Storage, cards: u64, changes: usize, today: NaiveDate) {
+/// The id of the card with a long history: the first rep's, seeded after the others.
+const LONG_CARD_INDEX: u64 = 1_000_000;
+
+fn seed(s: &dyn Storage, cards: u64, changes: usize, long_changes: usize, today: NaiveDate) {
     let started = Instant::now();
     for m in 0..MANAGERS {
         admin::add_person(
@@ -73,6 +78,19 @@ fn seed(s: &dyn Storage, cards: u64, changes: usize, today: NaiveDate) {
             })
             .collect();
         total_changes += seed_cards(s, &docs).expect("seed");
+        if r == 0 {
+            let (_, bytes) = demo_document(
+                7,
+                LONG_CARD_INDEX,
+                &territory,
+                &authors,
+                long_changes,
+                today,
+            )
+            .expect("long card");
+            let doc = load_bounded(&bytes, &BytesLimits::CARD).expect("load long card");
+            total_changes += seed_cards(s, &[doc]).expect("seed long card");
+        }
         if r % 10 == 9 {
             eprintln!(
                 "seeded {} reps, {} changes, {:.0} s",
@@ -83,8 +101,8 @@ fn seed(s: &dyn Storage, cards: u64, changes: usize, today: NaiveDate) {
         }
     }
     println!(
-        "seeded {} cards, {} changes in {:.0} s",
-        per_rep * REPS as u64,
+        "seeded {} cards (one of {long_changes} changes), {} changes in {:.0} s",
+        per_rep * REPS as u64 + 1,
         total_changes,
         started.elapsed().as_secs_f64()
     );
@@ -113,6 +131,7 @@ fn time(name: &str, mut f: impl FnMut(usize) -> usize) -> f64 {
 fn main() {
     let cards = env_or("BENCH_CARDS", 10_000);
     let changes = env_or("BENCH_CHANGES", 24) as usize;
+    let long_changes = env_or("BENCH_LONG_CHANGES", 2000) as usize;
     let dir = tempfile::tempdir().expect("dir");
     let path = std::env::var("BENCH_DB")
         .map(std::path::PathBuf::from)
@@ -122,15 +141,46 @@ fn main() {
     let s: &dyn Storage = state.storage.as_ref();
     let today = chrono::Utc::now().date_naive();
     if !existed {
-        seed(s, cards, changes, today);
+        seed(s, cards, changes, long_changes, today);
     }
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    println!(
+        "database: {:.1} MiB (+ {:.1} MiB WAL)",
+        size(&path) as f64 / 1048576.0,
+        size(std::path::Path::new(&wal)) as f64 / 1048576.0
+    );
     let docs = state.docs.clone();
     let now = state.now();
     let admin = Viewer::new("mgr0".into(), Role::Admin).expect("admin");
     let mgr = Viewer::new("mgr0".into(), Role::Manager).expect("manager");
     let sample = manager::cards(s, &docs, &admin, &CardQuery::default(), now).expect("cards");
     let ids: Vec<String> = sample.items.iter().map(|c| c.id.clone()).collect();
-    let two_chars: String = sample.items[0].name.chars().take(2).collect();
+    // Search terms from names that start with Chinese characters (the first page by name
+    // starts with Latin ones: 7-Eleven …).
+    let chinese = |c: &char| ('\u{4e00}'..='\u{9fff}').contains(c);
+    let later = manager::cards(
+        s,
+        &docs,
+        &admin,
+        &CardQuery {
+            page: Some(100),
+            ..CardQuery::default()
+        },
+        now,
+    )
+    .expect("cards");
+    let chinese_names: Vec<&manager::CardRow> = sample
+        .items
+        .iter()
+        .chain(later.items.iter())
+        .filter(|c| c.name.chars().take(3).all(|ch| chinese(&ch)) && c.name.chars().count() >= 3)
+        .collect();
+    let two_chars: String = chinese_names
+        .first()
+        .map(|c| c.name.chars().take(2).collect())
+        .unwrap_or_else(|| "上海".into());
     let phone_fragment: String = sample
         .items
         .iter()
@@ -143,6 +193,25 @@ fn main() {
                 .collect()
         })
         .unwrap_or_else(|| "1380".into());
+    // A 3-character Chinese term (the trigram index) from a classified card's name, with
+    // that card's class as a filter and sorted by last visit.
+    let (three_chars, class) = chinese_names
+        .iter()
+        .find_map(|c| Some((c.name.chars().take(3).collect::<String>(), c.class.clone()?)))
+        .unwrap_or_else(|| ("有限公".into(), "A".into()));
+    let long_card = {
+        let (id, _) = demo_document(
+            7,
+            LONG_CARD_INDEX,
+            "t00",
+            &[DemoAuthor::new("rep00".parse().expect("rep id"))],
+            1,
+            today,
+        )
+        .expect("long card id");
+        id.to_string()
+    };
+    let long_pages = u32::try_from(long_changes.div_ceil(50)).unwrap_or(1).max(1);
     let json = |v: &dyn erased::Json| v.encoded_len();
 
     println!("| call | p50 ms | p95 ms | bytes |");
@@ -197,6 +266,18 @@ fn main() {
                 json(&manager::cards(s, &docs, viewer, &q, now).expect("search"))
             },
         ));
+        worst = worst.max(time(
+            &format!("search \"{three_chars}\" + class {class}, by last visit ({who})"),
+            |_| {
+                let q = CardQuery {
+                    q: Some(three_chars.clone()),
+                    class: Some(class.clone()),
+                    sort: CardSort::LastVisit,
+                    ..CardQuery::default()
+                };
+                json(&manager::cards(s, &docs, viewer, &q, now).expect("search"))
+            },
+        ));
         for (period, label) in [
             (ActivityPeriod::Day, "30 days"),
             (ActivityPeriod::Week, "12 weeks"),
@@ -224,6 +305,18 @@ fn main() {
         let id = &ids[i % ids.len()];
         json(&manager::card(s, &docs, &admin, id, &CardDetailQuery::default(), now).expect("card"))
     }));
+    for (label, page) in [("newest", 1), ("oldest", long_pages)] {
+        worst = worst.max(time(
+            &format!("card in full, {long_changes} changes, {label} history page (admin)"),
+            |_| {
+                let q = CardDetailQuery {
+                    page: Some(page),
+                    per_page: None,
+                };
+                json(&manager::card(s, &docs, &admin, &long_card, &q, now).expect("long card"))
+            },
+        ));
+    }
     println!("\nworst p95: {worst:.1} ms (target: no page over 300 ms)");
 }
 

@@ -726,6 +726,8 @@ pub trait Storage: Send + Sync + 'static {
     /// are left out.
     fn device_labels(&self, actors: &[Vec<u8>]) -> Result<Vec<DeviceLabel>>;
     /// Activity counted per person per bucket over a range, ordered by person then bucket.
+    /// Both ways of counting agree: whole days of China time (UTC+8) for a list of people
+    /// may be summed from a rollup of the change rows; any other range counts the rows.
     fn activity_counts(&self, range: &ActivityRange) -> Result<Vec<ActivityCount>>;
     /// Fields in open conflict, summed per territory (territories with none left out).
     fn open_conflicts_by_territory(&self) -> Result<Vec<(String, u64)>>;

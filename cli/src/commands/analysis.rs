@@ -4,25 +4,15 @@
 //! The visit plan's intervals are this device's settings (`fieldbook settings
 //! visit_days_a=…`), the same ones its list's due dates use.
 
-use fieldbook_core::analysis::abc::{self, AbcSettings, ClassSource, effective_class};
-use fieldbook_core::analysis::route::{GeoPoint, RouteSettings};
-use fieldbook_core::analysis::visits::{self, VisitSettings};
+use fieldbook_core::Store;
+use fieldbook_core::analysis::abc::AbcSettings;
+use fieldbook_core::analysis::route::GeoPoint;
 use fieldbook_core::value::{Class, Scalar};
-use fieldbook_core::{Card, Store};
 use serde_json::json;
 
 use super::parse_date;
 use crate::error::{CliError, Result};
 use crate::output::{Output, Table};
-
-fn cards(store: &mut Store) -> Result<Vec<Card>> {
-    let ids = store.card_ids()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in &ids {
-        out.push(store.card(id)?.card);
-    }
-    Ok(out)
-}
 
 fn day(date: Option<&str>) -> Result<chrono::NaiveDate> {
     parse_date("date", date.unwrap_or("today"))
@@ -36,7 +26,7 @@ fn class_label(c: Option<Class>) -> String {
 pub fn abc(store: &mut Store, date: Option<&str>) -> Result<Output> {
     let today = day(date)?;
     let settings = AbcSettings::default();
-    let report = abc::classify(&cards(store)?, today, &settings);
+    let report = store.abc(today)?;
     let mut t = Table::new(&[
         "#",
         "CUSTOMER",
@@ -88,19 +78,6 @@ fn point(input: &str) -> Result<GeoPoint> {
     GeoPoint::new(lat, lon).map_err(|_| bad())
 }
 
-/// The device's visit intervals as the plan's settings (the rest: the seed's defaults).
-fn visit_settings(store: &Store) -> VisitSettings {
-    let s = store.settings();
-    VisitSettings {
-        interval_days_a: s.visit_days_a,
-        interval_days_b: s.visit_days_b,
-        interval_days_c: s.visit_days_c,
-        interval_days_d: s.visit_days_d,
-        interval_days_unclassified: s.visit_days_unclassified,
-        ..VisitSettings::default()
-    }
-}
-
 fn km(m: f64) -> String {
     format!("{:.1} km", m / 1000.0)
 }
@@ -114,23 +91,8 @@ pub fn plan(
 ) -> Result<Output> {
     let today = day(date)?;
     let start = point(from)?;
-    let settings = visit_settings(store);
-    let route = RouteSettings {
-        return_to_start,
-        ..RouteSettings::default()
-    };
-    let cards = cards(store)?;
-    // The class a rep set on the card drives the plan; the computed one where none is set.
-    let classes = abc::classify(&cards, today, &AbcSettings::default());
-    let class_of = |card: &Card| {
-        classes
-            .rows
-            .iter()
-            .find(|r| r.card == card.id)
-            .map(|r| effective_class(r, ClassSource::Manual))
-    };
-    let plan = visits::plan_day(&cards, class_of, today, start, &settings, &route)
-        .map_err(|e| CliError::invalid("plan", e.to_string()))?;
+    let settings = store.settings().visit_settings();
+    let plan = store.day_plan(today, start, return_to_start)?;
 
     let mut out = format!(
         "Visit plan for {today}: {} due, {} not due yet; route {}\n",

@@ -319,7 +319,7 @@ fn cache_size(settings: &Settings) -> NonZeroUsize {
 /// the writer; it never writes, and it does not take the writer lock. It has its own
 /// small document cache, checked against each card's stored version like the writer's.
 pub struct StoreReader {
-    inner: Store,
+    pub(super) inner: Store,
 }
 
 impl StoreReader {

@@ -529,6 +529,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_func_encrypt_store() != 24752:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 5307:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() != 37354:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_item() != 14173:
@@ -542,6 +544,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts() != 58013:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() != 21032:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan() != 48658:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() != 39770:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -612,6 +616,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_func_card_schema.restype = ctypes.c_uin
 _UniffiLib.uniffi_fieldbook_ffi_checksum_func_encrypt_store.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_func_encrypt_store.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate.restype = ctypes.c_uint16
@@ -633,6 +640,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts.restype = ct
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier.restype = ctypes.c_uint16
@@ -694,6 +704,12 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_func_encrypt_store.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_func_encrypt_store.restype = None
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_add_ca_certificate.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -736,6 +752,15 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_double,
+    ctypes.c_double,
+    ctypes.c_int8,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1268,6 +1293,198 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i64(value)
+
+@dataclass
+class AbcEntry:
+    """
+    One customer of the ABC analysis.
+"""
+    def __init__(self, *, card_id:str, name:typing.Optional[str], rank:int, monthly_average:str, share_e4:int, cumulative_share_e4:int, computed:str, manual:typing.Optional[str]):
+        self.card_id = card_id
+        self.name = name
+        self.rank = rank
+        self.monthly_average = monthly_average
+        self.share_e4 = share_e4
+        self.cumulative_share_e4 = cumulative_share_e4
+        self.computed = computed
+        self.manual = manual
+        
+        
+
+    
+    def __str__(self):
+        return "AbcEntry(card_id={}, name={}, rank={}, monthly_average={}, share_e4={}, cumulative_share_e4={}, computed={}, manual={})".format(self.card_id, self.name, self.rank, self.monthly_average, self.share_e4, self.cumulative_share_e4, self.computed, self.manual)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.rank != other.rank:
+            return False
+        if self.monthly_average != other.monthly_average:
+            return False
+        if self.share_e4 != other.share_e4:
+            return False
+        if self.cumulative_share_e4 != other.cumulative_share_e4:
+            return False
+        if self.computed != other.computed:
+            return False
+        if self.manual != other.manual:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAbcEntry(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AbcEntry(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterOptionalString.read(buf),
+            rank=_UniffiFfiConverterUInt32.read(buf),
+            monthly_average=_UniffiFfiConverterString.read(buf),
+            share_e4=_UniffiFfiConverterInt64.read(buf),
+            cumulative_share_e4=_UniffiFfiConverterInt64.read(buf),
+            computed=_UniffiFfiConverterString.read(buf),
+            manual=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterUInt32.check_lower(value.rank)
+        _UniffiFfiConverterString.check_lower(value.monthly_average)
+        _UniffiFfiConverterInt64.check_lower(value.share_e4)
+        _UniffiFfiConverterInt64.check_lower(value.cumulative_share_e4)
+        _UniffiFfiConverterString.check_lower(value.computed)
+        _UniffiFfiConverterOptionalString.check_lower(value.manual)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterUInt32.write(value.rank, buf)
+        _UniffiFfiConverterString.write(value.monthly_average, buf)
+        _UniffiFfiConverterInt64.write(value.share_e4, buf)
+        _UniffiFfiConverterInt64.write(value.cumulative_share_e4, buf)
+        _UniffiFfiConverterString.write(value.computed, buf)
+        _UniffiFfiConverterOptionalString.write(value.manual, buf)
+
+class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterString.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterString.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterString.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeAbcEntry(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAbcEntry.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAbcEntry.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAbcEntry.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class AbcReport:
+    """
+    ABC classes of the phone's cards.
+"""
+    def __init__(self, *, window:typing.List[str], total_sales:str, entries:typing.List[AbcEntry]):
+        self.window = window
+        self.total_sales = total_sales
+        self.entries = entries
+        
+        
+
+    
+    def __str__(self):
+        return "AbcReport(window={}, total_sales={}, entries={})".format(self.window, self.total_sales, self.entries)
+    def __eq__(self, other):
+        if self.window != other.window:
+            return False
+        if self.total_sales != other.total_sales:
+            return False
+        if self.entries != other.entries:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAbcReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AbcReport(
+            window=_UniffiFfiConverterSequenceString.read(buf),
+            total_sales=_UniffiFfiConverterString.read(buf),
+            entries=_UniffiFfiConverterSequenceTypeAbcEntry.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterSequenceString.check_lower(value.window)
+        _UniffiFfiConverterString.check_lower(value.total_sales)
+        _UniffiFfiConverterSequenceTypeAbcEntry.check_lower(value.entries)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterSequenceString.write(value.window, buf)
+        _UniffiFfiConverterString.write(value.total_sales, buf)
+        _UniffiFfiConverterSequenceTypeAbcEntry.write(value.entries, buf)
+
 # The Timestamp type.
 Timestamp = datetime.datetime
 
@@ -1373,29 +1590,6 @@ class _UniffiFfiConverterTypeAssignment(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.decided_by, buf)
         _UniffiFfiConverterString.write(value.reason, buf)
         _UniffiFfiConverterTimestamp.write(value.at, buf)
-
-class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterString.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterString.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterString.read(buf) for i in range(count)
-        ]
 
 
 
@@ -2177,19 +2371,6 @@ class _UniffiFfiConverterTypeCardDetail(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeConflict.write(value.conflicts, buf)
         _UniffiFfiConverterSequenceString.write(value.heads, buf)
 
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
-
 @dataclass
 class CardRow:
     """
@@ -2288,6 +2469,362 @@ class _UniffiFfiConverterTypeCardRow(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.credit_limit, buf)
         _UniffiFfiConverterUInt32.write(value.conflicts, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
+
+class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
+    @staticmethod
+    def read(buf):
+        return buf.read_double()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_double(value)
+
+@dataclass
+class RouteStop:
+    """
+    A stop of the day's route.
+"""
+    def __init__(self, *, card_id:str, name:str, area:typing.Optional[str], leg_m:float, cumulative_m:float):
+        self.card_id = card_id
+        self.name = name
+        self.area = area
+        self.leg_m = leg_m
+        self.cumulative_m = cumulative_m
+        
+        
+
+    
+    def __str__(self):
+        return "RouteStop(card_id={}, name={}, area={}, leg_m={}, cumulative_m={})".format(self.card_id, self.name, self.area, self.leg_m, self.cumulative_m)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.area != other.area:
+            return False
+        if self.leg_m != other.leg_m:
+            return False
+        if self.cumulative_m != other.cumulative_m:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRouteStop(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RouteStop(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            area=_UniffiFfiConverterOptionalString.read(buf),
+            leg_m=_UniffiFfiConverterFloat64.read(buf),
+            cumulative_m=_UniffiFfiConverterFloat64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value.area)
+        _UniffiFfiConverterFloat64.check_lower(value.leg_m)
+        _UniffiFfiConverterFloat64.check_lower(value.cumulative_m)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value.area, buf)
+        _UniffiFfiConverterFloat64.write(value.leg_m, buf)
+        _UniffiFfiConverterFloat64.write(value.cumulative_m, buf)
+
+class _UniffiFfiConverterSequenceTypeRouteStop(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeRouteStop.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeRouteStop.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeRouteStop.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class PlanNote:
+    """
+    A card the plan lists apart (off the plan, dormant, or due but not on the route).
+"""
+    def __init__(self, *, card_id:str, name:str, count:typing.Optional[int]):
+        self.card_id = card_id
+        self.name = name
+        self.count = count
+        
+        
+
+    
+    def __str__(self):
+        return "PlanNote(card_id={}, name={}, count={})".format(self.card_id, self.name, self.count)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.count != other.count:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePlanNote(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PlanNote(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            count=_UniffiFfiConverterOptionalUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.count)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.count, buf)
+
+class _UniffiFfiConverterSequenceTypePlanNote(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypePlanNote.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypePlanNote.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypePlanNote.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class DueVisit:
+    """
+    A card due a visit.
+"""
+    def __init__(self, *, card_id:str, name:str, _class:typing.Optional[str], last_visit:typing.Optional[str], next_due:str, days_overdue:int):
+        self.card_id = card_id
+        self.name = name
+        self._class = _class
+        self.last_visit = last_visit
+        self.next_due = next_due
+        self.days_overdue = days_overdue
+        
+        
+
+    
+    def __str__(self):
+        return "DueVisit(card_id={}, name={}, _class={}, last_visit={}, next_due={}, days_overdue={})".format(self.card_id, self.name, self._class, self.last_visit, self.next_due, self.days_overdue)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self._class != other._class:
+            return False
+        if self.last_visit != other.last_visit:
+            return False
+        if self.next_due != other.next_due:
+            return False
+        if self.days_overdue != other.days_overdue:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDueVisit(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DueVisit(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            _class=_UniffiFfiConverterOptionalString.read(buf),
+            last_visit=_UniffiFfiConverterOptionalString.read(buf),
+            next_due=_UniffiFfiConverterString.read(buf),
+            days_overdue=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value._class)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_visit)
+        _UniffiFfiConverterString.check_lower(value.next_due)
+        _UniffiFfiConverterUInt32.check_lower(value.days_overdue)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value._class, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_visit, buf)
+        _UniffiFfiConverterString.write(value.next_due, buf)
+        _UniffiFfiConverterUInt32.write(value.days_overdue, buf)
+
+class _UniffiFfiConverterSequenceTypeDueVisit(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDueVisit.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDueVisit.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDueVisit.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+@dataclass
+class DayPlan:
+    """
+    The day's visit plan.
+"""
+    def __init__(self, *, date:str, route:typing.List[RouteStop], length_m:float, unrouted:typing.List[PlanNote], due:typing.List[DueVisit], not_due:int, off_plan:typing.List[PlanNote], dormant:typing.List[PlanNote]):
+        self.date = date
+        self.route = route
+        self.length_m = length_m
+        self.unrouted = unrouted
+        self.due = due
+        self.not_due = not_due
+        self.off_plan = off_plan
+        self.dormant = dormant
+        
+        
+
+    
+    def __str__(self):
+        return "DayPlan(date={}, route={}, length_m={}, unrouted={}, due={}, not_due={}, off_plan={}, dormant={})".format(self.date, self.route, self.length_m, self.unrouted, self.due, self.not_due, self.off_plan, self.dormant)
+    def __eq__(self, other):
+        if self.date != other.date:
+            return False
+        if self.route != other.route:
+            return False
+        if self.length_m != other.length_m:
+            return False
+        if self.unrouted != other.unrouted:
+            return False
+        if self.due != other.due:
+            return False
+        if self.not_due != other.not_due:
+            return False
+        if self.off_plan != other.off_plan:
+            return False
+        if self.dormant != other.dormant:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDayPlan(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DayPlan(
+            date=_UniffiFfiConverterString.read(buf),
+            route=_UniffiFfiConverterSequenceTypeRouteStop.read(buf),
+            length_m=_UniffiFfiConverterFloat64.read(buf),
+            unrouted=_UniffiFfiConverterSequenceTypePlanNote.read(buf),
+            due=_UniffiFfiConverterSequenceTypeDueVisit.read(buf),
+            not_due=_UniffiFfiConverterUInt64.read(buf),
+            off_plan=_UniffiFfiConverterSequenceTypePlanNote.read(buf),
+            dormant=_UniffiFfiConverterSequenceTypePlanNote.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.date)
+        _UniffiFfiConverterSequenceTypeRouteStop.check_lower(value.route)
+        _UniffiFfiConverterFloat64.check_lower(value.length_m)
+        _UniffiFfiConverterSequenceTypePlanNote.check_lower(value.unrouted)
+        _UniffiFfiConverterSequenceTypeDueVisit.check_lower(value.due)
+        _UniffiFfiConverterUInt64.check_lower(value.not_due)
+        _UniffiFfiConverterSequenceTypePlanNote.check_lower(value.off_plan)
+        _UniffiFfiConverterSequenceTypePlanNote.check_lower(value.dormant)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.date, buf)
+        _UniffiFfiConverterSequenceTypeRouteStop.write(value.route, buf)
+        _UniffiFfiConverterFloat64.write(value.length_m, buf)
+        _UniffiFfiConverterSequenceTypePlanNote.write(value.unrouted, buf)
+        _UniffiFfiConverterSequenceTypeDueVisit.write(value.due, buf)
+        _UniffiFfiConverterUInt64.write(value.not_due, buf)
+        _UniffiFfiConverterSequenceTypePlanNote.write(value.off_plan, buf)
+        _UniffiFfiConverterSequenceTypePlanNote.write(value.dormant, buf)
 
 class _UniffiFfiConverterSequenceTypeAssignment(_UniffiConverterRustBuffer):
     @classmethod
@@ -3219,19 +3756,6 @@ class _UniffiFfiConverterTypeRefusedCard(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.card_id, buf)
         _UniffiFfiConverterString.write(value.code, buf)
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 @dataclass
 class SyncProgress:
@@ -4330,6 +4854,13 @@ class FieldbookProtocol(typing.Protocol):
     A store of customer cards on this device. See the crate docs for threads.
 """
     
+    def abc(self, date: typing.Optional[str]) -> AbcReport:
+        """
+        ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+        the seed's 75/20/5 by average monthly sales over the three full months before,
+        with the class the rep set beside each (the read connection; offline).
+"""
+        raise NotImplementedError
     def add_ca_certificate(self, pem: str) -> None:
         """
         Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
@@ -4365,6 +4896,14 @@ class FieldbookProtocol(typing.Protocol):
     def create_card(self, fields: typing.List[FieldEdit]) -> str:
         """
         Create a card with these fields (`basic.name`, `territory`, …); returns its id.
+"""
+        raise NotImplementedError
+    def day_plan(self, date: typing.Optional[str],lat: float,lon: float,return_to_start: bool) -> DayPlan:
+        """
+        The day's visit plan (`date` default today): the cards due a visit in the order
+        of the shortest route from (`lat`, `lon`), back there at the end if
+        `return_to_start`; prospects off the plan; dormant customers (the read connection;
+        offline).
 """
         raise NotImplementedError
     def dossier(self, card_id: str) -> Dossier:
@@ -4499,6 +5038,26 @@ class Fieldbook(FieldbookProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    def abc(self, date: typing.Optional[str]) -> AbcReport:
+        """
+        ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+        the seed's 75/20/5 by average monthly sales over the three full months before,
+        with the class the rep set beside each (the read connection; offline).
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(date)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(date),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeAbcReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def add_ca_certificate(self, pem: str) -> None:
         """
         Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
@@ -4624,6 +5183,36 @@ class Fieldbook(FieldbookProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def day_plan(self, date: typing.Optional[str],lat: float,lon: float,return_to_start: bool) -> DayPlan:
+        """
+        The day's visit plan (`date` default today): the cards due a visit in the order
+        of the shortest route from (`lat`, `lon`), back there at the end if
+        `return_to_start`; prospects off the plan; dormant customers (the read connection;
+        offline).
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(date)
+
+        _UniffiFfiConverterFloat64.check_lower(lat)
+
+        _UniffiFfiConverterFloat64.check_lower(lon)
+
+        _UniffiFfiConverterBoolean.check_lower(return_to_start)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(date),
+            _UniffiFfiConverterFloat64.lower(lat),
+            _UniffiFfiConverterFloat64.lower(lon),
+            _UniffiFfiConverterBoolean.lower(return_to_start),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDayPlan.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5037,6 +5626,8 @@ __all__ = [
     "SortOrder",
     "FieldbookError",
     "TransportError",
+    "AbcEntry",
+    "AbcReport",
     "Assignment",
     "Field",
     "Section",
@@ -5047,6 +5638,10 @@ __all__ = [
     "Conflict",
     "CardDetail",
     "CardRow",
+    "RouteStop",
+    "PlanNote",
+    "DueVisit",
+    "DayPlan",
     "HistoryEntry",
     "FieldChange",
     "FieldHistory",

@@ -519,6 +519,38 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -656,6 +688,13 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 public protocol FieldbookProtocol: AnyObject, Sendable {
     
     /**
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+     * the seed's 75/20/5 by average monthly sales over the three full months before,
+     * with the class the rep set beside each (the read connection; offline).
+     */
+    func abc(date: String?) throws  -> AbcReport
+    
+    /**
      * Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
      */
     func addCaCertificate(pem: String) 
@@ -691,6 +730,14 @@ public protocol FieldbookProtocol: AnyObject, Sendable {
      * Create a card with these fields (`basic.name`, `territory`, …); returns its id.
      */
     func createCard(fields: [FieldEdit]) throws  -> String
+    
+    /**
+     * The day's visit plan (`date` default today): the cards due a visit in the order
+     * of the shortest route from (`lat`, `lon`), back there at the end if
+     * `return_to_start`; prospects off the plan; dormant customers (the read connection;
+     * offline).
+     */
+    func dayPlan(date: String?, lat: Double, lon: Double, returnToStart: Bool) throws  -> DayPlan
     
     /**
      * A card's handover dossier: assignment history, visit log in time order, open
@@ -846,6 +893,21 @@ public static func `open`(path: String, key: Data?)throws  -> Fieldbook  {
 
     
     /**
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+     * the seed's 75/20/5 by average monthly sales over the three full months before,
+     * with the class the rep set beside each (the read connection; offline).
+     */
+open func abc(date: String?)throws  -> AbcReport  {
+    return try  FfiConverterTypeAbcReport_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_abc(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(date),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
      */
 open func addCaCertificate(pem: String)  {try! rustCall() {
@@ -931,6 +993,25 @@ open func createCard(fields: [FieldEdit])throws  -> String  {
     uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeFieldEdit.lower(fields),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The day's visit plan (`date` default today): the cards due a visit in the order
+     * of the shortest route from (`lat`, `lon`), back there at the end if
+     * `return_to_start`; prospects off the plan; dormant customers (the read connection;
+     * offline).
+     */
+open func dayPlan(date: String?, lat: Double, lon: Double, returnToStart: Bool)throws  -> DayPlan  {
+    return try  FfiConverterTypeDayPlan_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(date),
+        FfiConverterDouble.lower(lat),
+        FfiConverterDouble.lower(lon),
+        FfiConverterBool.lower(returnToStart),uniffiCallStatus
     )
 })
 }
@@ -1611,6 +1692,214 @@ public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 
 }
 
 
+
+
+/**
+ * One customer of the ABC analysis.
+ */
+public struct AbcEntry: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var name: String?
+    /**
+     * 1 for the largest customer.
+     */
+    public var rank: UInt32
+    /**
+     * Average monthly sales over the window, in yuan (`12345.60`).
+     */
+    public var monthlyAverage: String
+    /**
+     * Share of all sales in the window, in ten-thousandths.
+     */
+    public var shareE4: Int64
+    /**
+     * Cumulative share up to this customer, in ten-thousandths.
+     */
+    public var cumulativeShareE4: Int64
+    /**
+     * The class computed from sales: `A`, `B` or `C`.
+     */
+    public var computed: String
+    /**
+     * The class the rep set on the card, if any.
+     */
+    public var manual: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */name: String?, 
+        /**
+         * 1 for the largest customer.
+         */rank: UInt32, 
+        /**
+         * Average monthly sales over the window, in yuan (`12345.60`).
+         */monthlyAverage: String, 
+        /**
+         * Share of all sales in the window, in ten-thousandths.
+         */shareE4: Int64, 
+        /**
+         * Cumulative share up to this customer, in ten-thousandths.
+         */cumulativeShareE4: Int64, 
+        /**
+         * The class computed from sales: `A`, `B` or `C`.
+         */computed: String, 
+        /**
+         * The class the rep set on the card, if any.
+         */manual: String?) {
+        self.cardId = cardId
+        self.name = name
+        self.rank = rank
+        self.monthlyAverage = monthlyAverage
+        self.shareE4 = shareE4
+        self.cumulativeShareE4 = cumulativeShareE4
+        self.computed = computed
+        self.manual = manual
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AbcEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAbcEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AbcEntry {
+        return
+            try AbcEntry(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                rank: FfiConverterUInt32.read(from: &buf), 
+                monthlyAverage: FfiConverterString.read(from: &buf), 
+                shareE4: FfiConverterInt64.read(from: &buf), 
+                cumulativeShareE4: FfiConverterInt64.read(from: &buf), 
+                computed: FfiConverterString.read(from: &buf), 
+                manual: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AbcEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterUInt32.write(value.rank, into: &buf)
+        FfiConverterString.write(value.monthlyAverage, into: &buf)
+        FfiConverterInt64.write(value.shareE4, into: &buf)
+        FfiConverterInt64.write(value.cumulativeShareE4, into: &buf)
+        FfiConverterString.write(value.computed, into: &buf)
+        FfiConverterOptionString.write(value.manual, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAbcEntry_lift(_ buf: RustBuffer) throws -> AbcEntry {
+    return try FfiConverterTypeAbcEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAbcEntry_lower(_ value: AbcEntry) -> RustBuffer {
+    return FfiConverterTypeAbcEntry.lower(value)
+}
+
+
+/**
+ * ABC classes of the phone's cards.
+ */
+public struct AbcReport: Equatable, Hashable {
+    /**
+     * The months averaged, oldest first (`2026-08`).
+     */
+    public var window: [String]
+    /**
+     * Total sales over the window, in yuan.
+     */
+    public var totalSales: String
+    /**
+     * Largest first.
+     */
+    public var entries: [AbcEntry]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The months averaged, oldest first (`2026-08`).
+         */window: [String], 
+        /**
+         * Total sales over the window, in yuan.
+         */totalSales: String, 
+        /**
+         * Largest first.
+         */entries: [AbcEntry]) {
+        self.window = window
+        self.totalSales = totalSales
+        self.entries = entries
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AbcReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAbcReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AbcReport {
+        return
+            try AbcReport(
+                window: FfiConverterSequenceString.read(from: &buf), 
+                totalSales: FfiConverterString.read(from: &buf), 
+                entries: FfiConverterSequenceTypeAbcEntry.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AbcReport, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.window, into: &buf)
+        FfiConverterString.write(value.totalSales, into: &buf)
+        FfiConverterSequenceTypeAbcEntry.write(value.entries, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAbcReport_lift(_ buf: RustBuffer) throws -> AbcReport {
+    return try FfiConverterTypeAbcReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAbcReport_lower(_ value: AbcReport) -> RustBuffer {
+    return FfiConverterTypeAbcReport.lower(value)
+}
 
 
 /**
@@ -2298,6 +2587,135 @@ public func FfiConverterTypeConflictValue_lower(_ value: ConflictValue) -> RustB
 
 
 /**
+ * The day's visit plan.
+ */
+public struct DayPlan: Equatable, Hashable {
+    /**
+     * The day (`2026-12-01`).
+     */
+    public var date: String
+    /**
+     * The due cards in route order.
+     */
+    public var route: [RouteStop]
+    /**
+     * The route's length in metres.
+     */
+    public var lengthM: Double
+    /**
+     * Due cards not on the route (no position on the card, or too many stops).
+     */
+    public var unrouted: [PlanNote]
+    /**
+     * Every due card, most overdue first.
+     */
+    public var due: [DueVisit]
+    /**
+     * Cards on the plan, not due yet.
+     */
+    public var notDue: UInt64
+    /**
+     * Prospects taken off the plan after visits without a result.
+     */
+    public var offPlan: [PlanNote]
+    /**
+     * Dormant customers.
+     */
+    public var dormant: [PlanNote]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The day (`2026-12-01`).
+         */date: String, 
+        /**
+         * The due cards in route order.
+         */route: [RouteStop], 
+        /**
+         * The route's length in metres.
+         */lengthM: Double, 
+        /**
+         * Due cards not on the route (no position on the card, or too many stops).
+         */unrouted: [PlanNote], 
+        /**
+         * Every due card, most overdue first.
+         */due: [DueVisit], 
+        /**
+         * Cards on the plan, not due yet.
+         */notDue: UInt64, 
+        /**
+         * Prospects taken off the plan after visits without a result.
+         */offPlan: [PlanNote], 
+        /**
+         * Dormant customers.
+         */dormant: [PlanNote]) {
+        self.date = date
+        self.route = route
+        self.lengthM = lengthM
+        self.unrouted = unrouted
+        self.due = due
+        self.notDue = notDue
+        self.offPlan = offPlan
+        self.dormant = dormant
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DayPlan: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDayPlan: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DayPlan {
+        return
+            try DayPlan(
+                date: FfiConverterString.read(from: &buf), 
+                route: FfiConverterSequenceTypeRouteStop.read(from: &buf), 
+                lengthM: FfiConverterDouble.read(from: &buf), 
+                unrouted: FfiConverterSequenceTypePlanNote.read(from: &buf), 
+                due: FfiConverterSequenceTypeDueVisit.read(from: &buf), 
+                notDue: FfiConverterUInt64.read(from: &buf), 
+                offPlan: FfiConverterSequenceTypePlanNote.read(from: &buf), 
+                dormant: FfiConverterSequenceTypePlanNote.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DayPlan, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.date, into: &buf)
+        FfiConverterSequenceTypeRouteStop.write(value.route, into: &buf)
+        FfiConverterDouble.write(value.lengthM, into: &buf)
+        FfiConverterSequenceTypePlanNote.write(value.unrouted, into: &buf)
+        FfiConverterSequenceTypeDueVisit.write(value.due, into: &buf)
+        FfiConverterUInt64.write(value.notDue, into: &buf)
+        FfiConverterSequenceTypePlanNote.write(value.offPlan, into: &buf)
+        FfiConverterSequenceTypePlanNote.write(value.dormant, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDayPlan_lift(_ buf: RustBuffer) throws -> DayPlan {
+    return try FfiConverterTypeDayPlan.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDayPlan_lower(_ value: DayPlan) -> RustBuffer {
+    return FfiConverterTypeDayPlan.lower(value)
+}
+
+
+/**
  * A card's handover dossier.
  */
 public struct Dossier: Equatable, Hashable {
@@ -2423,6 +2841,115 @@ public func FfiConverterTypeDossier_lift(_ buf: RustBuffer) throws -> Dossier {
 #endif
 public func FfiConverterTypeDossier_lower(_ value: Dossier) -> RustBuffer {
     return FfiConverterTypeDossier.lower(value)
+}
+
+
+/**
+ * A card due a visit.
+ */
+public struct DueVisit: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var name: String
+    /**
+     * The class that set its visit interval.
+     */
+    public var `class`: String?
+    /**
+     * The last counted visit (`2026-11-20`), if any.
+     */
+    public var lastVisit: String?
+    /**
+     * When the next visit was due.
+     */
+    public var nextDue: String
+    /**
+     * Days past that date.
+     */
+    public var daysOverdue: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */name: String, 
+        /**
+         * The class that set its visit interval.
+         */`class`: String?, 
+        /**
+         * The last counted visit (`2026-11-20`), if any.
+         */lastVisit: String?, 
+        /**
+         * When the next visit was due.
+         */nextDue: String, 
+        /**
+         * Days past that date.
+         */daysOverdue: UInt32) {
+        self.cardId = cardId
+        self.name = name
+        self.`class` = `class`
+        self.lastVisit = lastVisit
+        self.nextDue = nextDue
+        self.daysOverdue = daysOverdue
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DueVisit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDueVisit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DueVisit {
+        return
+            try DueVisit(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                class: FfiConverterOptionString.read(from: &buf), 
+                lastVisit: FfiConverterOptionString.read(from: &buf), 
+                nextDue: FfiConverterString.read(from: &buf), 
+                daysOverdue: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DueVisit, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.`class`, into: &buf)
+        FfiConverterOptionString.write(value.lastVisit, into: &buf)
+        FfiConverterString.write(value.nextDue, into: &buf)
+        FfiConverterUInt32.write(value.daysOverdue, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDueVisit_lift(_ buf: RustBuffer) throws -> DueVisit {
+    return try FfiConverterTypeDueVisit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDueVisit_lower(_ value: DueVisit) -> RustBuffer {
+    return FfiConverterTypeDueVisit.lower(value)
 }
 
 
@@ -3644,6 +4171,87 @@ public func FfiConverterTypeMonthlySales_lower(_ value: MonthlySales) -> RustBuf
 
 
 /**
+ * A card the plan lists apart (off the plan, dormant, or due but not on the route).
+ */
+public struct PlanNote: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var name: String
+    /**
+     * Visits so far (off the plan) or days without a visit or an order (dormant;
+     * `None`: never any).
+     */
+    public var count: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */name: String, 
+        /**
+         * Visits so far (off the plan) or days without a visit or an order (dormant;
+         * `None`: never any).
+         */count: UInt32?) {
+        self.cardId = cardId
+        self.name = name
+        self.count = count
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlanNote: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlanNote: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlanNote {
+        return
+            try PlanNote(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                count: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlanNote, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionUInt32.write(value.count, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanNote_lift(_ buf: RustBuffer) throws -> PlanNote {
+    return try FfiConverterTypePlanNote.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanNote_lower(_ value: PlanNote) -> RustBuffer {
+    return FfiConverterTypePlanNote.lower(value)
+}
+
+
+/**
  * A card the server did not accept, with the reason's code.
  */
 public struct RefusedCard: Equatable, Hashable {
@@ -3709,6 +4317,105 @@ public func FfiConverterTypeRefusedCard_lift(_ buf: RustBuffer) throws -> Refuse
 #endif
 public func FfiConverterTypeRefusedCard_lower(_ value: RefusedCard) -> RustBuffer {
     return FfiConverterTypeRefusedCard.lower(value)
+}
+
+
+/**
+ * A stop of the day's route.
+ */
+public struct RouteStop: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var name: String
+    /**
+     * Its route area (路线区域), if set.
+     */
+    public var area: String?
+    /**
+     * Metres from the previous stop (or the start).
+     */
+    public var legM: Double
+    /**
+     * Metres from the start.
+     */
+    public var cumulativeM: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */name: String, 
+        /**
+         * Its route area (路线区域), if set.
+         */area: String?, 
+        /**
+         * Metres from the previous stop (or the start).
+         */legM: Double, 
+        /**
+         * Metres from the start.
+         */cumulativeM: Double) {
+        self.cardId = cardId
+        self.name = name
+        self.area = area
+        self.legM = legM
+        self.cumulativeM = cumulativeM
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RouteStop: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRouteStop: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RouteStop {
+        return
+            try RouteStop(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                area: FfiConverterOptionString.read(from: &buf), 
+                legM: FfiConverterDouble.read(from: &buf), 
+                cumulativeM: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RouteStop, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.area, into: &buf)
+        FfiConverterDouble.write(value.legM, into: &buf)
+        FfiConverterDouble.write(value.cumulativeM, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteStop_lift(_ buf: RustBuffer) throws -> RouteStop {
+    return try FfiConverterTypeRouteStop.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteStop_lower(_ value: RouteStop) -> RustBuffer {
+    return FfiConverterTypeRouteStop.lower(value)
 }
 
 
@@ -4801,6 +5508,30 @@ public func FfiConverterTypeTransportError_lower(_ value: TransportError) -> Rus
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -4970,6 +5701,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAbcEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [AbcEntry]
+
+    public static func write(_ value: [AbcEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAbcEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AbcEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AbcEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAbcEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAssignment: FfiConverterRustBuffer {
     typealias SwiftType = [Assignment]
 
@@ -5087,6 +5843,31 @@ fileprivate struct FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConflictValue.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDueVisit: FfiConverterRustBuffer {
+    typealias SwiftType = [DueVisit]
+
+    public static func write(_ value: [DueVisit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDueVisit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DueVisit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DueVisit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDueVisit.read(from: &buf))
         }
         return seq
     }
@@ -5345,6 +6126,31 @@ fileprivate struct FfiConverterSequenceTypeMonthlySales: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePlanNote: FfiConverterRustBuffer {
+    typealias SwiftType = [PlanNote]
+
+    public static func write(_ value: [PlanNote], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePlanNote.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PlanNote] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PlanNote]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePlanNote.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeRefusedCard: FfiConverterRustBuffer {
     typealias SwiftType = [RefusedCard]
 
@@ -5362,6 +6168,31 @@ fileprivate struct FfiConverterSequenceTypeRefusedCard: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeRefusedCard.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRouteStop: FfiConverterRustBuffer {
+    typealias SwiftType = [RouteStop]
+
+    public static func write(_ value: [RouteStop], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRouteStop.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RouteStop] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RouteStop]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRouteStop.read(from: &buf))
         }
         return seq
     }
@@ -5483,6 +6314,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_func_encrypt_store() != 24752) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 5307) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() != 37354) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5502,6 +6336,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() != 21032) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan() != 48658) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() != 39770) {

@@ -290,6 +290,11 @@ void uniffi_fieldbook_ffi_fn_free_fieldbook(uint64_t handle, RustCallStatus *_No
 uint64_t uniffi_fieldbook_ffi_fn_constructor_fieldbook_open(RustBuffer path, RustBuffer key, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ABC
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ABC
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_abc(uint64_t ptr, RustBuffer date, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ADD_CA_CERTIFICATE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ADD_CA_CERTIFICATE
 void uniffi_fieldbook_ffi_fn_method_fieldbook_add_ca_certificate(uint64_t ptr, RustBuffer pem, RustCallStatus *_Nonnull out_status
@@ -323,6 +328,11 @@ RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_CREATE_CARD
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_CREATE_CARD
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(uint64_t ptr, RustBuffer fields, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DAY_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DAY_PLAN
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan(uint64_t ptr, RustBuffer date, double lat, double lon, int8_t return_to_start, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DOSSIER
@@ -718,6 +728,12 @@ uint16_t uniffi_fieldbook_ffi_checksum_func_encrypt_store(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ABC
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ABC
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_abc(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ADD_CA_CERTIFICATE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ADD_CA_CERTIFICATE
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate(void
@@ -757,6 +773,12 @@ uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CREATE_CARD
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CREATE_CARD
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_DAY_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_DAY_PLAN
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan(void
     
 );
 #endif

@@ -60,6 +60,10 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
         ),
         ("manager_activity_buckets", manager_activity_buckets),
         (
+            "manager_activity_rollup_counts_the_change_rows",
+            manager_activity_rollup_counts_the_change_rows,
+        ),
+        (
             "projections_page_through_a_scope",
             projections_page_through_a_scope,
         ),
@@ -915,6 +919,118 @@ fn manager_activity_buckets(s: &dyn Storage) {
     let mut other = range(Period::Day, None);
     other.territories = Some(vec!["south".into()]);
     assert!(s.activity_counts(&other).expect("none").is_empty());
+}
+
+/// Whole local days of China time for a list of people are summed from the activity rollup:
+/// the same answer as the count over the change rows (asked for everyone, which counts from
+/// the rows), a card edited on two days of a week counted once that week, a change row
+/// committed twice counted once, a card's later commit adding to its days.
+fn manager_activity_rollup_counts_the_change_rows(s: &dyn Storage) {
+    org(s);
+    const DAY: i64 = 86_400;
+    // 2026-11-30, a Monday, 00:00 in China time.
+    let monday = 1_795_996_800 - 8 * 3_600;
+    let mut c1 = commit("c1", None, vec![change(1), change(2)], "d1");
+    c1.change_rows = vec![
+        ChangeRow {
+            created: true,
+            ..change_row(1, "rep-a", monday + 3_600)
+        },
+        ChangeRow {
+            visits: 1,
+            ..change_row(2, "rep-a", monday + 7_200)
+        },
+    ];
+    let first = s.commit_card(&c1).expect("c1");
+    let mut again = commit("c1", Some(first.last_position), vec![change(3)], "d1");
+    again.change_rows = vec![
+        // Already stored: a row sent again is no second change.
+        ChangeRow {
+            visits: 1,
+            ..change_row(2, "rep-a", monday + 7_200)
+        },
+        ChangeRow {
+            stages: 1,
+            ..change_row(3, "rep-a", monday + DAY + 60)
+        },
+    ];
+    s.commit_card(&again).expect("c1 again");
+    let mut c2 = commit("c2", None, vec![change(4), change(5)], "d1");
+    c2.change_rows = vec![
+        // The last second of Monday, local time.
+        change_row(4, "rep-a", monday + DAY - 1),
+        change_row(5, "rep-b", monday + 40 * DAY),
+    ];
+    s.commit_card(&c2).expect("c2");
+    let range = |period, people: Option<Vec<String>>| ActivityRange {
+        territories: Some(vec!["north".into()]),
+        people,
+        from: monday,
+        to: monday + 60 * DAY,
+        period,
+        utc_offset_secs: 8 * 3_600,
+    };
+    let both = Some(vec!["rep-a".to_owned(), "rep-b".to_owned()]);
+    for period in [Period::Day, Period::Week, Period::Month] {
+        let rolled = s
+            .activity_counts(&range(period, both.clone()))
+            .expect("rollup");
+        let counted = s.activity_counts(&range(period, None)).expect("rows");
+        assert_eq!(rolled, counted, "{period:?}");
+    }
+    // Past the per-bucket limit the range is counted in one query: the same rows.
+    let mut long = range(Period::Day, None);
+    long.from = monday - 900 * DAY;
+    let mut short = range(Period::Day, None);
+    short.territories = None;
+    long.territories = None;
+    assert_eq!(
+        s.activity_counts(&long).expect("one query"),
+        s.activity_counts(&short).expect("per bucket")
+    );
+    let counts = |period| -> Vec<(String, String, [u64; 5])> {
+        s.activity_counts(&range(period, both.clone()))
+            .expect("counts")
+            .into_iter()
+            .map(|r| {
+                (
+                    r.person_id,
+                    r.bucket,
+                    [
+                        r.changes,
+                        r.visits,
+                        r.new_customers,
+                        r.cards_updated,
+                        r.stages_moved,
+                    ],
+                )
+            })
+            .collect()
+    };
+    let row = |p: &str, b: &str, n: [u64; 5]| (p.to_owned(), b.to_owned(), n);
+    assert_eq!(
+        counts(Period::Day),
+        vec![
+            row("rep-a", "2026-11-30", [3, 1, 1, 2, 0]),
+            row("rep-a", "2026-12-01", [1, 0, 0, 1, 1]),
+            row("rep-b", "2027-01-09", [1, 0, 0, 1, 0]),
+        ]
+    );
+    assert_eq!(
+        counts(Period::Week),
+        vec![
+            row("rep-a", "2026-11-30", [4, 1, 1, 2, 1]),
+            row("rep-b", "2027-01-04", [1, 0, 0, 1, 0]),
+        ]
+    );
+    assert_eq!(
+        counts(Period::Month),
+        vec![
+            row("rep-a", "2026-11-01", [3, 1, 1, 2, 0]),
+            row("rep-a", "2026-12-01", [1, 0, 0, 1, 1]),
+            row("rep-b", "2027-01-01", [1, 0, 0, 1, 0]),
+        ]
+    );
 }
 
 fn manager_read_model_fills_cards_without_one(s: &dyn Storage) {

@@ -4,6 +4,7 @@
 mod harness;
 
 mod abuse;
+mod activity_rollup;
 mod authz;
 mod bad_input;
 mod bombs;

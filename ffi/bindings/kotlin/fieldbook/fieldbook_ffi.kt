@@ -730,6 +730,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_func_encrypt_store(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_abc(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_add_item(
@@ -743,6 +745,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier(
     ): Int
@@ -806,6 +810,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_constructor_fieldbook_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_abc(`ptr`: Long,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_add_ca_certificate(`ptr`: Long,`pem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_add_item(`ptr`: Long,`cardId`: RustBuffer.ByValue,`collection`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -819,6 +825,8 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(`ptr`: Long,`fields`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan(`ptr`: Long,`date`: RustBuffer.ByValue,`lat`: Double,`lon`: Double,`returnToStart`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -993,6 +1001,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_func_encrypt_store() and 0xFFFF) != 24752) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() and 0xFFFF) != 5307) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() and 0xFFFF) != 37354) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1012,6 +1023,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() and 0xFFFF) != 21032) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan() and 0xFFFF) != 48658) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() and 0xFFFF) != 39770) {
@@ -1369,6 +1383,52 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 /**
  * @suppress
  */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
     override fun lift(value: Byte): Boolean {
         return value.toInt() != 0
@@ -1610,6 +1670,13 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 public interface FieldbookInterface {
     
     /**
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+     * the seed's 75/20/5 by average monthly sales over the three full months before,
+     * with the class the rep set beside each (the read connection; offline).
+     */
+    fun `abc`(`date`: kotlin.String?): AbcReport
+    
+    /**
      * Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
      */
     fun `addCaCertificate`(`pem`: kotlin.String)
@@ -1645,6 +1712,14 @@ public interface FieldbookInterface {
      * Create a card with these fields (`basic.name`, `territory`, …); returns its id.
      */
     fun `createCard`(`fields`: List<FieldEdit>): kotlin.String
+    
+    /**
+     * The day's visit plan (`date` default today): the cards due a visit in the order
+     * of the shortest route from (`lat`, `lon`), back there at the end if
+     * `return_to_start`; prospects off the plan; dormant customers (the read connection;
+     * offline).
+     */
+    fun `dayPlan`(`date`: kotlin.String?, `lat`: kotlin.Double, `lon`: kotlin.Double, `returnToStart`: kotlin.Boolean): DayPlan
     
     /**
      * A card's handover dossier: assignment history, visit log in time order, open
@@ -1835,6 +1910,26 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
 
     
     /**
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
+     * the seed's 75/20/5 by average monthly sales over the three full months before,
+     * with the class the rep set beside each (the read connection; offline).
+     */
+    @Throws(FieldbookException::class)override fun `abc`(`date`: kotlin.String?): AbcReport {
+            return FfiConverterTypeAbcReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc(
+        it,
+        
+        FfiConverterOptionalString.lower(`date`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
      */override fun `addCaCertificate`(`pem`: kotlin.String)
         = 
@@ -1949,6 +2044,30 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
         it,
         
         FfiConverterSequenceTypeFieldEdit.lower(`fields`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The day's visit plan (`date` default today): the cards due a visit in the order
+     * of the shortest route from (`lat`, `lon`), back there at the end if
+     * `return_to_start`; prospects off the plan; dormant customers (the read connection;
+     * offline).
+     */
+    @Throws(FieldbookException::class)override fun `dayPlan`(`date`: kotlin.String?, `lat`: kotlin.Double, `lon`: kotlin.Double, `returnToStart`: kotlin.Boolean): DayPlan {
+            return FfiConverterTypeDayPlan.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan(
+        it,
+        
+        FfiConverterOptionalString.lower(`date`),
+        FfiConverterDouble.lower(`lat`),
+        FfiConverterDouble.lower(`lon`),
+        FfiConverterBoolean.lower(`returnToStart`),_status)
 }
     }
     )
@@ -2950,6 +3069,156 @@ public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Long> {
 
 
 /**
+ * One customer of the ABC analysis.
+ */
+data class AbcEntry (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * 1 for the largest customer.
+     */
+    var `rank`: kotlin.UInt
+    , 
+    /**
+     * Average monthly sales over the window, in yuan (`12345.60`).
+     */
+    var `monthlyAverage`: kotlin.String
+    , 
+    /**
+     * Share of all sales in the window, in ten-thousandths.
+     */
+    var `shareE4`: kotlin.Long
+    , 
+    /**
+     * Cumulative share up to this customer, in ten-thousandths.
+     */
+    var `cumulativeShareE4`: kotlin.Long
+    , 
+    /**
+     * The class computed from sales: `A`, `B` or `C`.
+     */
+    var `computed`: kotlin.String
+    , 
+    /**
+     * The class the rep set on the card, if any.
+     */
+    var `manual`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAbcEntry: FfiConverterRustBuffer<AbcEntry> {
+    override fun read(buf: ByteBuffer): AbcEntry {
+        return AbcEntry(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AbcEntry) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterUInt.allocationSize(value.`rank`) +
+            FfiConverterString.allocationSize(value.`monthlyAverage`) +
+            FfiConverterLong.allocationSize(value.`shareE4`) +
+            FfiConverterLong.allocationSize(value.`cumulativeShareE4`) +
+            FfiConverterString.allocationSize(value.`computed`) +
+            FfiConverterOptionalString.allocationSize(value.`manual`)
+    )
+
+    override fun write(value: AbcEntry, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterUInt.write(value.`rank`, buf)
+            FfiConverterString.write(value.`monthlyAverage`, buf)
+            FfiConverterLong.write(value.`shareE4`, buf)
+            FfiConverterLong.write(value.`cumulativeShareE4`, buf)
+            FfiConverterString.write(value.`computed`, buf)
+            FfiConverterOptionalString.write(value.`manual`, buf)
+    }
+}
+
+
+
+/**
+ * ABC classes of the phone's cards.
+ */
+data class AbcReport (
+    /**
+     * The months averaged, oldest first (`2026-08`).
+     */
+    var `window`: List<kotlin.String>
+    , 
+    /**
+     * Total sales over the window, in yuan.
+     */
+    var `totalSales`: kotlin.String
+    , 
+    /**
+     * Largest first.
+     */
+    var `entries`: List<AbcEntry>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAbcReport: FfiConverterRustBuffer<AbcReport> {
+    override fun read(buf: ByteBuffer): AbcReport {
+        return AbcReport(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeAbcEntry.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AbcReport) = (
+            FfiConverterSequenceString.allocationSize(value.`window`) +
+            FfiConverterString.allocationSize(value.`totalSales`) +
+            FfiConverterSequenceTypeAbcEntry.allocationSize(value.`entries`)
+    )
+
+    override fun write(value: AbcReport, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`window`, buf)
+            FfiConverterString.write(value.`totalSales`, buf)
+            FfiConverterSequenceTypeAbcEntry.write(value.`entries`, buf)
+    }
+}
+
+
+
+/**
  * One assignment of a territory (or one card of it) to a rep.
  */
 data class Assignment (
@@ -3448,6 +3717,101 @@ public object FfiConverterTypeConflictValue: FfiConverterRustBuffer<ConflictValu
 
 
 /**
+ * The day's visit plan.
+ */
+data class DayPlan (
+    /**
+     * The day (`2026-12-01`).
+     */
+    var `date`: kotlin.String
+    , 
+    /**
+     * The due cards in route order.
+     */
+    var `route`: List<RouteStop>
+    , 
+    /**
+     * The route's length in metres.
+     */
+    var `lengthM`: kotlin.Double
+    , 
+    /**
+     * Due cards not on the route (no position on the card, or too many stops).
+     */
+    var `unrouted`: List<PlanNote>
+    , 
+    /**
+     * Every due card, most overdue first.
+     */
+    var `due`: List<DueVisit>
+    , 
+    /**
+     * Cards on the plan, not due yet.
+     */
+    var `notDue`: kotlin.ULong
+    , 
+    /**
+     * Prospects taken off the plan after visits without a result.
+     */
+    var `offPlan`: List<PlanNote>
+    , 
+    /**
+     * Dormant customers.
+     */
+    var `dormant`: List<PlanNote>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDayPlan: FfiConverterRustBuffer<DayPlan> {
+    override fun read(buf: ByteBuffer): DayPlan {
+        return DayPlan(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeRouteStop.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterSequenceTypePlanNote.read(buf),
+            FfiConverterSequenceTypeDueVisit.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceTypePlanNote.read(buf),
+            FfiConverterSequenceTypePlanNote.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DayPlan) = (
+            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterSequenceTypeRouteStop.allocationSize(value.`route`) +
+            FfiConverterDouble.allocationSize(value.`lengthM`) +
+            FfiConverterSequenceTypePlanNote.allocationSize(value.`unrouted`) +
+            FfiConverterSequenceTypeDueVisit.allocationSize(value.`due`) +
+            FfiConverterULong.allocationSize(value.`notDue`) +
+            FfiConverterSequenceTypePlanNote.allocationSize(value.`offPlan`) +
+            FfiConverterSequenceTypePlanNote.allocationSize(value.`dormant`)
+    )
+
+    override fun write(value: DayPlan, buf: ByteBuffer) {
+            FfiConverterString.write(value.`date`, buf)
+            FfiConverterSequenceTypeRouteStop.write(value.`route`, buf)
+            FfiConverterDouble.write(value.`lengthM`, buf)
+            FfiConverterSequenceTypePlanNote.write(value.`unrouted`, buf)
+            FfiConverterSequenceTypeDueVisit.write(value.`due`, buf)
+            FfiConverterULong.write(value.`notDue`, buf)
+            FfiConverterSequenceTypePlanNote.write(value.`offPlan`, buf)
+            FfiConverterSequenceTypePlanNote.write(value.`dormant`, buf)
+    }
+}
+
+
+
+/**
  * A card's handover dossier.
  */
 data class Dossier (
@@ -3537,6 +3901,85 @@ public object FfiConverterTypeDossier: FfiConverterRustBuffer<Dossier> {
             FfiConverterSequenceTypeItem.write(value.`openTodos`, buf)
             FfiConverterSequenceTypeItem.write(value.`openOpportunities`, buf)
             FfiConverterSequenceTypeFieldHistory.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * A card due a visit.
+ */
+data class DueVisit (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * The class that set its visit interval.
+     */
+    var `class`: kotlin.String?
+    , 
+    /**
+     * The last counted visit (`2026-11-20`), if any.
+     */
+    var `lastVisit`: kotlin.String?
+    , 
+    /**
+     * When the next visit was due.
+     */
+    var `nextDue`: kotlin.String
+    , 
+    /**
+     * Days past that date.
+     */
+    var `daysOverdue`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDueVisit: FfiConverterRustBuffer<DueVisit> {
+    override fun read(buf: ByteBuffer): DueVisit {
+        return DueVisit(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DueVisit) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`class`) +
+            FfiConverterOptionalString.allocationSize(value.`lastVisit`) +
+            FfiConverterString.allocationSize(value.`nextDue`) +
+            FfiConverterUInt.allocationSize(value.`daysOverdue`)
+    )
+
+    override fun write(value: DueVisit, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`class`, buf)
+            FfiConverterOptionalString.write(value.`lastVisit`, buf)
+            FfiConverterString.write(value.`nextDue`, buf)
+            FfiConverterUInt.write(value.`daysOverdue`, buf)
     }
 }
 
@@ -4402,6 +4845,62 @@ public object FfiConverterTypeMonthlySales: FfiConverterRustBuffer<MonthlySales>
 
 
 /**
+ * A card the plan lists apart (off the plan, dormant, or due but not on the route).
+ */
+data class PlanNote (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Visits so far (off the plan) or days without a visit or an order (dormant;
+     * `None`: never any).
+     */
+    var `count`: kotlin.UInt?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlanNote: FfiConverterRustBuffer<PlanNote> {
+    override fun read(buf: ByteBuffer): PlanNote {
+        return PlanNote(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlanNote) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalUInt.allocationSize(value.`count`)
+    )
+
+    override fun write(value: PlanNote, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalUInt.write(value.`count`, buf)
+    }
+}
+
+
+
+/**
  * A card the server did not accept, with the reason's code.
  */
 data class RefusedCard (
@@ -4443,6 +4942,77 @@ public object FfiConverterTypeRefusedCard: FfiConverterRustBuffer<RefusedCard> {
     override fun write(value: RefusedCard, buf: ByteBuffer) {
             FfiConverterString.write(value.`cardId`, buf)
             FfiConverterString.write(value.`code`, buf)
+    }
+}
+
+
+
+/**
+ * A stop of the day's route.
+ */
+data class RouteStop (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Its route area (路线区域), if set.
+     */
+    var `area`: kotlin.String?
+    , 
+    /**
+     * Metres from the previous stop (or the start).
+     */
+    var `legM`: kotlin.Double
+    , 
+    /**
+     * Metres from the start.
+     */
+    var `cumulativeM`: kotlin.Double
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRouteStop: FfiConverterRustBuffer<RouteStop> {
+    override fun read(buf: ByteBuffer): RouteStop {
+        return RouteStop(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RouteStop) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`area`) +
+            FfiConverterDouble.allocationSize(value.`legM`) +
+            FfiConverterDouble.allocationSize(value.`cumulativeM`)
+    )
+
+    override fun write(value: RouteStop, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`area`, buf)
+            FfiConverterDouble.write(value.`legM`, buf)
+            FfiConverterDouble.write(value.`cumulativeM`, buf)
     }
 }
 
@@ -5365,6 +5935,38 @@ public object FfiConverterTypeTransportError : FfiConverterRustBuffer<TransportE
 /**
  * @suppress
  */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -5585,6 +6187,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAbcEntry: FfiConverterRustBuffer<List<AbcEntry>> {
+    override fun read(buf: ByteBuffer): List<AbcEntry> {
+        val len = buf.getInt()
+        return List<AbcEntry>(len) {
+            FfiConverterTypeAbcEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AbcEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAbcEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AbcEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAbcEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeAssignment: FfiConverterRustBuffer<List<Assignment>> {
     override fun read(buf: ByteBuffer): List<Assignment> {
         val len = buf.getInt()
@@ -5715,6 +6345,34 @@ public object FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConflictValue.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDueVisit: FfiConverterRustBuffer<List<DueVisit>> {
+    override fun read(buf: ByteBuffer): List<DueVisit> {
+        val len = buf.getInt()
+        return List<DueVisit>(len) {
+            FfiConverterTypeDueVisit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DueVisit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDueVisit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DueVisit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDueVisit.write(it, buf)
         }
     }
 }
@@ -6005,6 +6663,34 @@ public object FfiConverterSequenceTypeMonthlySales: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePlanNote: FfiConverterRustBuffer<List<PlanNote>> {
+    override fun read(buf: ByteBuffer): List<PlanNote> {
+        val len = buf.getInt()
+        return List<PlanNote>(len) {
+            FfiConverterTypePlanNote.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PlanNote>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePlanNote.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PlanNote>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePlanNote.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRefusedCard: FfiConverterRustBuffer<List<RefusedCard>> {
     override fun read(buf: ByteBuffer): List<RefusedCard> {
         val len = buf.getInt()
@@ -6023,6 +6709,34 @@ public object FfiConverterSequenceTypeRefusedCard: FfiConverterRustBuffer<List<R
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRefusedCard.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRouteStop: FfiConverterRustBuffer<List<RouteStop>> {
+    override fun read(buf: ByteBuffer): List<RouteStop> {
+        val len = buf.getInt()
+        return List<RouteStop>(len) {
+            FfiConverterTypeRouteStop.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RouteStop>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRouteStop.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RouteStop>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRouteStop.write(it, buf)
         }
     }
 }

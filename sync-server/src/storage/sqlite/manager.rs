@@ -1,8 +1,11 @@
 //! The manager's read model in SQLite: the card index (`manager_cards`, its tags and two
 //! FTS5 tables laid out as a device's store lays out its own, so the same search matches
-//! the same cards), and one classified row per accepted change (`manager_changes`), which
-//! the card history and the activity report read. Rows are written in the card commit's
-//! transaction ([`write_in_commit`]), so they can never disagree with the documents.
+//! the same cards), one classified row per accepted change (`manager_changes`), which the
+//! card history reads, and the activity rollup (`manager_activity`: per person, day,
+//! territory and card, the sums of the change rows), which the activity report reads.
+//! Rows are written in the card commit's transaction ([`write_in_commit`]), so they can
+//! never disagree with the documents; the rollup is rewritten from the card's change rows
+//! at each commit, so it can never disagree with them.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
@@ -129,8 +132,9 @@ fn write_changes(
          device_time, at, created, visits, stages, fields) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
+    let mut inserted = 0;
     for c in rows {
-        insert.execute(params![
+        inserted += insert.execute(params![
             &c.hash[..],
             card_id,
             territory,
@@ -144,6 +148,45 @@ fn write_changes(
             c.fields.join("\n"),
         ])?;
     }
+    if inserted > 0 {
+        roll_up_card(tx, card_id)?;
+    }
+    Ok(())
+}
+
+/// The calendar the activity rollup's days follow: China time, UTC+8 (the offset the
+/// activity report assumes unless asked for another). The SQL below spells it as 28800.
+const ROLLUP_UTC_OFFSET_SECS: i64 = 8 * 3_600;
+const DAY_SECS: i64 = 86_400;
+/// Beyond this many buckets a range is counted in one query rather than one per bucket
+/// (the activity report, at most 731 days, never asks for more).
+const MAX_QUERIED_BUCKETS: usize = 800;
+
+/// Rewrites a card's rows of the activity rollup from its change rows: the rollup is a
+/// projection of `manager_changes` (recomputed, never incremented), so a change row counts
+/// exactly once however often its commit is retried. A card has at most a few thousand
+/// change rows; they are read through `manager_changes_card`.
+fn roll_up_card(tx: &Transaction<'_>, card_id: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM manager_activity WHERE card_id = ?1")?
+        .execute([card_id])?;
+    // As schema 7 fills it: the day is floor((at + 8 h) / 1 day) (SQLite's `/` truncates
+    // toward zero); a week starts on the Monday on or before the day.
+    tx.prepare_cached(
+        "WITH days AS (\
+         SELECT person_id, (at + 28800) / 86400 - ((at + 28800) % 86400 < 0) AS d, territory, \
+         card_id, count(*) AS n, sum(visits) AS v, sum(created) AS c, sum(stages) AS s, \
+         sum(created = 0) AS e FROM manager_changes \
+         WHERE card_id = ?1 AND person_id IS NOT NULL GROUP BY person_id, d, territory) \
+         INSERT INTO manager_activity (person_id, day, territory, card_id, changes, visits, \
+         created, stages, edits, week_first, month_first) \
+         SELECT person_id, d, territory, card_id, n, v, c, s, e, \
+         e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
+         d - ((d + 3) % 7 + 7) % 7 ORDER BY d, territory) = 1, \
+         e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
+         date(d * 86400, 'unixepoch', 'start of month') ORDER BY d, territory) = 1 \
+         FROM days",
+    )?
+    .execute([card_id])?;
     Ok(())
 }
 
@@ -346,7 +389,183 @@ pub(super) fn device_labels(c: &Connection, actors: &[Vec<u8>]) -> Result<Vec<De
     Ok(out)
 }
 
+/// Activity per person per bucket, one query per bucket grouped by person only (the
+/// `(person, time)` key's order serves the grouping: no sort, and a temporary set holds
+/// only one person's distinct cards of one bucket). A range of whole days of the rollup's
+/// calendar for a list of people (what the activity report asks) is summed from the
+/// rollup; any other range (another calendar, a rolling window such as the team page's
+/// last 24 hours) is counted from the change rows, through the covering
+/// `manager_changes_activity` index. Both count the same rows the same way: the rollup is
+/// those rows grouped by local day.
 pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<ActivityCount>> {
+    let Some(buckets) = buckets(q) else {
+        return counted_in_one_query(c, q);
+    };
+    let rolled_up = q.people.is_some()
+        && q.utc_offset_secs == ROLLUP_UTC_OFFSET_SECS
+        && buckets.iter().all(|b| {
+            (b.from + ROLLUP_UTC_OFFSET_SECS) % DAY_SECS == 0
+                && (b.to + ROLLUP_UTC_OFFSET_SECS) % DAY_SECS == 0
+        });
+    // For every territory, a bucket from its first day counts its edited cards by the
+    // first-of-bucket marks; a scope of some territories counts them distinct (a card moved
+    // between territories has its first mark in one of them only).
+    let marks = match q.period {
+        Period::Day => None,
+        Period::Week => Some("week_first"),
+        Period::Month => Some("month_first"),
+    }
+    .filter(|_| rolled_up && q.territories.is_none());
+    let (sums, source, time) = if rolled_up {
+        (
+            "sum(changes), sum(visits), sum(created), \
+             count(DISTINCT CASE WHEN edits > 0 THEN card_id END), sum(stages)",
+            "manager_activity",
+            "day",
+        )
+    } else {
+        (
+            "count(*), sum(visits), sum(created), \
+             count(DISTINCT CASE WHEN created = 0 THEN card_id END), sum(stages)",
+            "manager_changes",
+            "at",
+        )
+    };
+    let mut args: Vec<SqlValue> = vec![SqlValue::Integer(0), SqlValue::Integer(0)];
+    let mut filter = String::new();
+    for (column, list) in [("person_id", &q.people), ("territory", &q.territories)] {
+        if let Some(list) = list {
+            if list.is_empty() {
+                return Ok(Vec::new());
+            }
+            filter.push_str(&format!(
+                " AND {column} IN ({})",
+                placeholders(list.len(), args.len() + 1)
+            ));
+            args.extend(list.iter().cloned().map(SqlValue::Text));
+        }
+    }
+    let sql = |sums: &str| {
+        format!(
+            "SELECT person_id, {sums} FROM {source} \
+             WHERE {time} >= ?1 AND {time} < ?2 AND person_id IS NOT NULL{filter} \
+             GROUP BY person_id ORDER BY person_id"
+        )
+    };
+    let mut distinct = c.prepare(&sql(sums))?;
+    let mut marked = match marks {
+        Some(mark) => Some(c.prepare(&sql(&format!(
+            "sum(changes), sum(visits), sum(created), sum({mark}), sum(stages)"
+        )))?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for b in buckets {
+        let (from, to) = if rolled_up {
+            (
+                (b.from + ROLLUP_UTC_OFFSET_SECS) / DAY_SECS,
+                (b.to + ROLLUP_UTC_OFFSET_SECS) / DAY_SECS,
+            )
+        } else {
+            (b.from, b.to)
+        };
+        args[0] = SqlValue::Integer(from);
+        args[1] = SqlValue::Integer(to);
+        let stmt = match marked.as_mut() {
+            Some(marked) if b.whole_start => marked,
+            _ => &mut distinct,
+        };
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            Ok(ActivityCount {
+                person_id: r.get(0)?,
+                bucket: b.label.clone(),
+                changes: pos(r.get(1)?),
+                visits: pos(r.get(2)?),
+                new_customers: pos(r.get(3)?),
+                cards_updated: pos(r.get(4)?),
+                stages_moved: pos(r.get(5)?),
+            })
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    out.sort_by(|a, b| (&a.person_id, &a.bucket).cmp(&(&b.person_id, &b.bucket)));
+    Ok(out)
+}
+
+/// One bucket of a range: its first day (local, `YYYY-MM-DD`) and the part of the range
+/// in it (unix seconds, `[from, to)`).
+struct Bucket {
+    label: String,
+    from: i64,
+    to: i64,
+    /// The part starts on the bucket's first day (not later in it).
+    whole_start: bool,
+}
+
+/// The range cut at the local calendar's bucket starts, or `None` past
+/// [`MAX_QUERIED_BUCKETS`] (or out of the calendar): counted in one query then.
+fn buckets(q: &ActivityRange) -> Option<Vec<Bucket>> {
+    let offset = q.utc_offset_secs;
+    let mut out = Vec::new();
+    let mut from = q.from;
+    let mut date = date_of(from.checked_add(offset)?.div_euclid(DAY_SECS))?;
+    while from < q.to {
+        if out.len() >= MAX_QUERIED_BUCKETS {
+            return None;
+        }
+        let (start, next) = bucket_of(q.period, date)?;
+        let local_secs = |d| day_of(d)?.checked_mul(DAY_SECS)?.checked_sub(offset);
+        let end = local_secs(next)?;
+        let to = end.min(q.to);
+        out.push(Bucket {
+            label: start.format("%Y-%m-%d").to_string(),
+            from,
+            to,
+            whole_start: local_secs(start)? == from,
+        });
+        from = to;
+        date = next;
+    }
+    Some(out)
+}
+
+/// Days since 1970-01-01 as a date, and back.
+fn date_of(day: i64) -> Option<chrono::NaiveDate> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    epoch.checked_add_signed(chrono::TimeDelta::try_days(day)?)
+}
+
+fn day_of(date: chrono::NaiveDate) -> Option<i64> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    Some((date - epoch).num_days())
+}
+
+/// The first day of the bucket holding `date`, and the first day of the next bucket.
+fn bucket_of(
+    period: Period,
+    date: chrono::NaiveDate,
+) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    use chrono::Datelike;
+    let start = match period {
+        Period::Day => date,
+        Period::Week => date.checked_sub_days(chrono::Days::new(u64::from(
+            date.weekday().num_days_from_monday(),
+        )))?,
+        Period::Month => date.with_day(1)?,
+    };
+    let next = match period {
+        Period::Day => start.checked_add_days(chrono::Days::new(1))?,
+        Period::Week => start.checked_add_days(chrono::Days::new(7))?,
+        Period::Month => start.checked_add_months(chrono::Months::new(1))?,
+    };
+    Some((start, next))
+}
+
+/// The whole range in one `GROUP BY` over the change rows (bucketed by SQLite's date
+/// functions): for ranges of more buckets than are worth a query each.
+fn counted_in_one_query(c: &Connection, q: &ActivityRange) -> Result<Vec<ActivityCount>> {
     // Buckets follow the local calendar: shift to local time, then take the day, the
     // Monday on or before it, or the first of the month.
     let bucket = match q.period {

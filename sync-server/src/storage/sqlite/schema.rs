@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 6;
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -51,6 +51,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             4 => tx.execute_batch(SCHEMA_V4)?,
             5 => tx.execute_batch(SCHEMA_V5)?,
             6 => tx.execute_batch(SCHEMA_V6)?,
+            // Issue 8 at scale: the activity rollup, filled from the change rows.
+            7 => tx.execute_batch(SCHEMA_V7)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -334,4 +336,52 @@ CREATE TABLE web_login_failures (
     at INTEGER NOT NULL
 );
 CREATE INDEX web_login_failures_person ON web_login_failures(person_id, at);
+"#;
+
+/// The activity rollup: per person, local day (China time, UTC+8), territory and card, the
+/// sums of that card's classified change rows. A projection of `manager_changes`, never a
+/// counter: every card commit rewrites the card's rows from its change rows
+/// (`sqlite::manager::roll_up_card`), and this step fills it from the rows already stored.
+/// The activity report reads a day's rows per person instead of every change of the range.
+/// `week_first`/`month_first` mark, per person and card, the first row with edits in its
+/// week (from Monday) and calendar month: summed over a whole bucket they count the cards
+/// edited in it, which a report for every territory needs without a distinct count.
+/// `day` is the floor of (activity time + 8 h) / 1 day: SQLite's `/` truncates toward zero,
+/// so a time before 1970 steps one day back. Ranges the rollup cannot answer (another
+/// calendar, a rolling window) count the change rows through a covering index, which
+/// replaces the `(person_id, at)` one.
+const SCHEMA_V7: &str = r#"
+CREATE TABLE manager_activity (
+    person_id TEXT NOT NULL,
+    day INTEGER NOT NULL,             -- days since 1970-01-01 in UTC+8
+    territory TEXT NOT NULL,          -- as on the change rows
+    card_id TEXT NOT NULL,
+    changes INTEGER NOT NULL,
+    visits INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    stages INTEGER NOT NULL,
+    edits INTEGER NOT NULL,           -- changes that did not create the card
+    week_first INTEGER NOT NULL,      -- the person's first row with edits of the card that week
+    month_first INTEGER NOT NULL,     -- … that calendar month
+    PRIMARY KEY (person_id, day, territory, card_id)
+) WITHOUT ROWID;
+CREATE INDEX manager_activity_card ON manager_activity(card_id);
+WITH days AS (
+    SELECT person_id, (at + 28800) / 86400 - ((at + 28800) % 86400 < 0) AS d, territory,
+        card_id, count(*) AS n, sum(visits) AS v, sum(created) AS c, sum(stages) AS s,
+        sum(created = 0) AS e
+    FROM manager_changes WHERE person_id IS NOT NULL
+    GROUP BY person_id, d, territory, card_id
+)
+INSERT INTO manager_activity (person_id, day, territory, card_id, changes, visits, created,
+    stages, edits, week_first, month_first)
+SELECT person_id, d, territory, card_id, n, v, c, s, e,
+    e > 0 AND row_number() OVER (PARTITION BY person_id, card_id, e > 0,
+        d - ((d + 3) % 7 + 7) % 7 ORDER BY d, territory) = 1,
+    e > 0 AND row_number() OVER (PARTITION BY person_id, card_id, e > 0,
+        date(d * 86400, 'unixepoch', 'start of month') ORDER BY d, territory) = 1
+FROM days;
+DROP INDEX manager_changes_person;
+CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory, card_id,
+    created, visits, stages);
 "#;

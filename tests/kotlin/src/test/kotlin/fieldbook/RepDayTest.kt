@@ -240,6 +240,42 @@ class RepDayTest {
     }
 
     @Test
+    fun `the phone classifies its customers and plans the day's route offline`() {
+        val phone = phone("analysis")
+        phone.initRep("zhangwei")
+        // Three customers along a street east of the office, one without a position.
+        val customers = listOf(
+            Triple("上海华东食品有限公司", "900000", "121.4837"),
+            Triple("浦东粮油贸易公司", "600000", "121.5037"),
+            Triple("宝山钢材贸易公司", "300000", "121.4937"),
+            Triple("闵行日用品商行", "50000", null),
+        )
+        val ids = customers.map { (name, sales, lon) ->
+            val edits = mutableListOf(edit("basic.name", name), edit("territory", "east"))
+            for (month in listOf("2026-08", "2026-09", "2026-10")) edits += edit("sales.$month", sales)
+            if (lon != null) {
+                edits += edit("location.lat", "31.2304")
+                edits += edit("location.lon", lon)
+            }
+            phone.createCard(edits)
+        }
+        val abc = phone.abc("2026-11-15")
+        assertEquals(listOf("2026-08", "2026-09", "2026-10"), abc.window)
+        assertEquals(listOf("A", "A", "B", "C"), abc.entries.map { it.computed })
+        assertEquals("上海华东食品有限公司", abc.entries.first().name)
+        assertEquals(10_000L, abc.entries.last().cumulativeShareE4)
+
+        val plan = phone.dayPlan("2026-11-15", 31.2304, 121.4737, false)
+        assertEquals(listOf(ids[0], ids[2], ids[1]), plan.route.map { it.cardId }, "nearest first along the street")
+        assertEquals(listOf("闵行日用品商行"), plan.unrouted.map { it.name })
+        assertEquals(4, plan.due.size)
+        assertTrue(plan.lengthM in 2_800.0..2_900.0, "about 2.86 km: ${plan.lengthM}")
+        assertEquals("input.invalid_value", assertThrows<FieldbookException.InvalidInput> { phone.dayPlan(null, 95.0, 121.0, false) }.code)
+        assertEquals("input.invalid_value", assertThrows<FieldbookException.InvalidInput> { phone.abc("2026-13-01") }.code)
+        phone.close()
+    }
+
+    @Test
     fun `bad input and bad states are typed exceptions, never a crash`() = runBlocking {
         val key = ByteArray(32) { it.toByte() }
         val path = dir.resolve("errors.db").toString()
