@@ -1089,6 +1089,46 @@ mod tests {
         assert_eq!(got, planted);
     }
 
+    #[test]
+    fn the_result_does_not_depend_on_the_cards_order() {
+        let (mut cards, _) = generated(300, 30);
+        let forward = found(&cards);
+        cards.reverse();
+        assert_eq!(found(&cards), forward);
+        cards.rotate_left(77);
+        assert_eq!(found(&cards), forward);
+    }
+
+    proptest::proptest! {
+        /// A mobile number is one phone whatever way it is written.
+        #[test]
+        fn a_mobile_in_any_format_is_one_phone(
+            second in 3u8..=9,
+            rest in 0u64..1_000_000_000,
+            format in 0usize..6,
+        ) {
+            let plain = format!("1{second}{rest:09}");
+            let written = match format {
+                0 => plain.clone(),
+                1 => format!("+86 {} {} {}", &plain[..3], &plain[3..7], &plain[7..]),
+                2 => format!("0086{plain}"),
+                3 => format!("86{plain}"),
+                4 => format!("{}-{}-{}", &plain[..3], &plain[3..7], &plain[7..]),
+                _ => plain.chars().map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap_or(c)).collect(),
+            };
+            proptest::prop_assert_eq!(normalize_phone(&written), Some(plain));
+        }
+
+        /// Any text normalizes without panicking, to a bounded name.
+        #[test]
+        fn any_name_normalizes_within_bounds(name in "\\PC{0,300}") {
+            let core = normalize_name(&name);
+            proptest::prop_assert!(core.chars().count() <= MAX_NAME_CHARS);
+            let _ = normalize_phone(&name);
+            let _ = normalize_tax_id(&name);
+        }
+    }
+
     /// `n` distinct customers and `dups` variants of the first ones.
     fn generated(n: usize, dups: usize) -> (Vec<Card>, BTreeSet<(CardId, CardId)>) {
         const SIMPLE: [char; 10] = ['东', '华', '兴', '发', '达', '顺', '丰', '宝', '龙', '万'];
