@@ -27,6 +27,11 @@
 //! (`examples/bench_duplicates.rs`) finds about a hundred such false pairs; a typo in a
 //! short name is left to the phone and the tax number.
 //!
+//! **Phones** match when the shorter normalized number, of at least `min_phone_digits`
+//! digits, is the end of the longer: 021-62345678 and 62345678 (written without the
+//! area code) are one phone; a mobile and a landline never end alike. A phone or tax
+//! number on more than `max_block` cards (a chain's hotline) is no reason at all.
+//!
 //! **Cost.** No comparison of all pairs: cards are blocked by phone (last 8 digits), tax
 //! number, core name and name bigram in inverted indexes, and only cards sharing a block
 //! are scored. A block larger than `max_block` (a chain's hotline on 300 cards, the
