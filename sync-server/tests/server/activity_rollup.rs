@@ -15,27 +15,11 @@ use crate::harness::{Device, Env};
 
 const DAY: i64 = 24 * 3600;
 
-fn post(env: &Env, who: &Device, path: &str, body: &Json) -> (u16, Json) {
-    let r = env
-        .http
-        .post(env.url(path))
-        .bearer_auth(&who.token)
-        .json(body)
-        .send()
-        .expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Json::Null))
-}
-
-fn get(env: &Env, who: &Device, path: &str) -> Json {
-    let r = env
-        .http
-        .get(env.url(path))
-        .bearer_auth(&who.token)
-        .send()
-        .expect("request");
-    assert_eq!(r.status().as_u16(), 200, "{path}");
-    r.json().expect("json")
+/// A GET that must answer 200 with JSON.
+fn ok_json(env: &Env, who: &Device, path: &str) -> Json {
+    let (status, body) = env.get_json(who, path);
+    assert_eq!(status, 200, "{path}");
+    body
 }
 
 /// One rollup row: (person, day, territory, card) → (changes, visits, created, stages,
@@ -128,11 +112,14 @@ fn the_activity_rollup_equals_a_recount_of_the_change_rows() {
         "territory": "sh-east", "from": "zhangwei", "to": "lina",
         "cards": [a], "target_territory": "sh-west", "reason": "张伟调往华北",
     });
-    assert_eq!(post(&env, &wang, "/v1/manager/handoffs", &handoff).0, 200);
+    assert_eq!(
+        env.post_json(&wang, "/v1/manager/handoffs", &handoff).0,
+        200
+    );
     env.server.running.state.clock.advance(8 * DAY);
     let (response, _) = zhang.sync_once(None);
     assert_eq!(response.refused.len(), 1, "the edit of a is held");
-    let pending = get(&env, &wang, "/v1/manager/review?status=pending");
+    let pending = ok_json(&env, &wang, "/v1/manager/review?status=pending");
     let item = pending["items"]
         .as_array()
         .expect("items")
@@ -140,8 +127,7 @@ fn the_activity_rollup_equals_a_recount_of_the_change_rows() {
         .find(|i| i["card_id"] == json!(a))
         .and_then(|i| i["id"].as_u64())
         .expect("the held edit of card a");
-    let (status, body) = post(
-        &env,
+    let (status, body) = env.post_json(
         &wang,
         &format!("/v1/manager/review/{item}/accept"),
         &json!({}),
@@ -205,7 +191,7 @@ fn the_activity_rollup_equals_a_recount_of_the_change_rows() {
     let now = env.server.running.state.now();
     let (from, to) = (day(now - 10 * DAY), day(now));
     for (period, bucket) in [("day", ""), ("month", ", 'start of month'")] {
-        let report = get(
+        let report = ok_json(
             &env,
             &admin,
             &format!("/v1/manager/activity?period={period}&from={from}&to={to}"),

@@ -7,33 +7,9 @@ use fieldbook_server::Config;
 use fieldbook_server::storage::{ReviewStatus, Role};
 use serde_json::{Value as Json, json};
 
-use crate::harness::{Device, Env};
+use crate::harness::Env;
 
 const DAY: i64 = 24 * 3600;
-
-/// POSTs JSON with a device's token; returns the status and the JSON body.
-fn post(env: &Env, who: &Device, path: &str, body: &Json) -> (u16, Json) {
-    let r = env
-        .http
-        .post(env.url(path))
-        .bearer_auth(&who.token)
-        .json(body)
-        .send()
-        .expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Json::Null))
-}
-
-fn get(env: &Env, who: &Device, path: &str) -> (u16, Json) {
-    let r = env
-        .http
-        .get(env.url(path))
-        .bearer_auth(&who.token)
-        .send()
-        .expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Json::Null))
-}
 
 fn handoff_body(from: &str, to: &str) -> Json {
     json!({"territory": "sh-east", "from": from, "to": to, "reason": "张伟调往华北"})
@@ -65,36 +41,29 @@ fn a_territory_handoff_is_scoped_checked_and_recorded() {
 
     // A rep and the manager of another team are refused alike.
     for who in [&zhang, &chen] {
-        let (status, body) = post(
-            &env,
+        let (status, body) = env.post_json(
             who,
             "/v1/manager/handoffs",
             &handoff_body("zhangwei", "lina"),
         );
         assert_eq!((status, code(&body)), (403, "access.denied"));
-        let (status, _) = post(
-            &env,
+        let (status, _) = env.post_json(
             who,
             "/v1/manager/handoffs/preview",
             &handoff_body("zhangwei", "lina"),
         );
         assert_eq!(status, 403);
-        let (status, _) = get(&env, who, "/v1/manager/territories/sh-east/assignments");
+        let (status, _) = env.get_json(who, "/v1/manager/territories/sh-east/assignments");
         assert_eq!(status, 403);
     }
     // Unknown and non-rep receivers.
     for to in ["nobody", "chen"] {
-        let (status, body) = post(
-            &env,
-            &wang,
-            "/v1/manager/handoffs",
-            &handoff_body("zhangwei", to),
-        );
+        let (status, body) =
+            env.post_json(&wang, "/v1/manager/handoffs", &handoff_body("zhangwei", to));
         assert_eq!((status, code(&body)), (400, "handoff.unknown_rep"), "{to}");
     }
     // The preview says what would move, and moves nothing.
-    let (status, preview) = post(
-        &env,
+    let (status, preview) = env.post_json(
         &wang,
         "/v1/manager/handoffs/preview",
         &handoff_body("zhangwei", "lina"),
@@ -118,8 +87,7 @@ fn a_territory_handoff_is_scoped_checked_and_recorded() {
         "a preview writes nothing"
     );
 
-    let (status, out) = post(
-        &env,
+    let (status, out) = env.post_json(
         &wang,
         "/v1/manager/handoffs",
         &handoff_body("zhangwei", "lina"),
@@ -127,14 +95,13 @@ fn a_territory_handoff_is_scoped_checked_and_recorded() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["cards_moved"], 3);
     // The same request again: zhangwei is not the owner any more.
-    let (status, body) = post(
-        &env,
+    let (status, body) = env.post_json(
         &wang,
         "/v1/manager/handoffs",
         &handoff_body("zhangwei", "lina"),
     );
     assert_eq!((status, code(&body)), (409, "handoff.conflict"));
-    let (status, history) = get(&env, &wang, "/v1/manager/territories/sh-east/assignments");
+    let (status, history) = env.get_json(&wang, "/v1/manager/territories/sh-east/assignments");
     assert_eq!(status, 200);
     let history = history.as_array().expect("history");
     let last = history.last().expect("an entry");
@@ -161,8 +128,7 @@ fn a_deactivated_rep_receives_nothing() {
     let env = Env::start();
     let wang = env.device("wang", Role::Manager);
     fieldbook_server::admin::deactivate_rep(env.storage().as_ref(), "lina").expect("deactivate");
-    let (status, body) = post(
-        &env,
+    let (status, body) = env.post_json(
         &wang,
         "/v1/manager/handoffs",
         &handoff_body("zhangwei", "lina"),
@@ -196,12 +162,8 @@ fn concurrent_handoffs_of_one_territory_one_wins() {
             .map(|to| {
                 let (env, wang) = (&env, &wang);
                 s.spawn(move || {
-                    let (status, body) = post(
-                        env,
-                        wang,
-                        "/v1/manager/handoffs",
-                        &handoff_body("zhangwei", to),
-                    );
+                    let (status, body) =
+                        env.post_json(wang, "/v1/manager/handoffs", &handoff_body("zhangwei", to));
                     (status, code(&body).to_owned())
                 })
             })
@@ -259,14 +221,14 @@ fn a_card_moves_by_a_change_the_server_writes_for_the_manager() {
         "cards": [moving], "target_territory": "sh-west", "reason": "客户搬到浦西",
     });
     // chen manages neither territory.
-    let (status, _) = post(&env, &chen, "/v1/manager/handoffs", &body);
+    let (status, _) = env.post_json(&chen, "/v1/manager/handoffs", &body);
     assert_eq!(status, 403);
     // A card that is not in the territory, or does not exist: one answer.
     let mut bad = body.clone();
     bad["cards"] = json!(["00000000-0000-4000-8000-000000000000"]);
-    let (status, _) = post(&env, &wang, "/v1/manager/handoffs", &bad);
+    let (status, _) = env.post_json(&wang, "/v1/manager/handoffs", &bad);
     assert_eq!(status, 403);
-    let (status, preview) = post(&env, &wang, "/v1/manager/handoffs/preview", &body);
+    let (status, preview) = env.post_json(&wang, "/v1/manager/handoffs/preview", &body);
     assert_eq!(status, 200, "{preview}");
     assert_eq!(
         (
@@ -277,7 +239,7 @@ fn a_card_moves_by_a_change_the_server_writes_for_the_manager() {
     );
 
     let log = env.log_len();
-    let (status, out) = post(&env, &wang, "/v1/manager/handoffs", &body);
+    let (status, out) = env.post_json(&wang, "/v1/manager/handoffs", &body);
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["cards_moved"], 1);
     assert_eq!(env.log_len(), log + 1, "one change per card moved");
@@ -315,7 +277,7 @@ fn a_card_moves_by_a_change_the_server_writes_for_the_manager() {
         (Some("zhangwei"), "lina", Some("sh-east"))
     );
     // The card stays where it was on the API of the old territory's history too.
-    let (_, east) = get(&env, &wang, "/v1/manager/territories/sh-east/assignments");
+    let (_, east) = env.get_json(&wang, "/v1/manager/territories/sh-east/assignments");
     assert!(
         east.as_array()
             .expect("list")
@@ -372,7 +334,7 @@ fn late_edits_of_a_moved_card_are_accepted_within_grace() {
         "territory": "sh-east", "from": "zhangwei", "to": "lina",
         "cards": [card], "target_territory": "sh-west", "reason": "r",
     });
-    assert_eq!(post(&env, &wang, "/v1/manager/handoffs", &body).0, 200);
+    assert_eq!(env.post_json(&wang, "/v1/manager/handoffs", &body).0, 200);
     let (response, _) = zhang.sync_once(None);
     assert!(response.refused.is_empty(), "{:?}", response.refused);
     assert_eq!(response.acks.len(), 1);
@@ -398,8 +360,7 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
     let wang = env.device("wang", Role::Manager);
     let chen = env.device("chen", Role::Manager);
     assert_eq!(
-        post(
-            &env,
+        env.post_json(
             &wang,
             "/v1/manager/handoffs",
             &handoff_body("zhangwei", "lina")
@@ -423,7 +384,7 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
     let (again, _) = zhang.send(&request);
     assert_eq!(again.refused.len(), 2);
     zhang.apply(&again);
-    let (status, page) = get(&env, &wang, "/v1/manager/review?status=pending");
+    let (status, page) = env.get_json(&wang, "/v1/manager/review?status=pending");
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["total"], 2);
     let items = page["items"].as_array().expect("items");
@@ -438,7 +399,7 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
             .all(|i| i["device_name"] == "test phone" && i["territory"] == "sh-east")
     );
     // Out of scope: listed as nothing, decided as access.denied.
-    let (_, other) = get(&env, &chen, "/v1/manager/review");
+    let (_, other) = env.get_json(&chen, "/v1/manager/review");
     assert_eq!(other["total"], 0);
     let id_of = |card: &str| {
         items
@@ -448,28 +409,25 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
             .expect("item of card")
     };
     let (ia, ib) = (id_of(&a), id_of(&b));
-    let (status, _) = post(
-        &env,
+    let (status, _) = env.post_json(
         &chen,
         &format!("/v1/manager/review/{ia}/accept"),
         &json!({}),
     );
     assert_eq!(status, 403);
-    let (status, _) = post(
-        &env,
+    let (status, _) = env.post_json(
         &zhang,
         &format!("/v1/manager/review/{ia}/accept"),
         &json!({}),
     );
     assert_eq!(status, 403);
-    let (status, body) = post(&env, &wang, "/v1/manager/review/abc/accept", &json!({}));
+    let (status, body) = env.post_json(&wang, "/v1/manager/review/abc/accept", &json!({}));
     assert_eq!((status, code(&body)), (400, "request.invalid"));
 
     // Accept: merged, attributed to zhang, the record names wang.
     let mut lina = env.rep("lina");
     lina.sync();
-    let (status, out) = post(
-        &env,
+    let (status, out) = env.post_json(
         &wang,
         &format!("/v1/manager/review/{ia}/accept"),
         &json!({}),
@@ -489,8 +447,7 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
     let item = env.storage().held_item(ia).expect("item").expect("exists");
     assert_eq!(item.status, ReviewStatus::Accepted);
     assert_eq!(item.decided_by.as_deref(), Some("wang"));
-    let (status, body) = post(
-        &env,
+    let (status, body) = env.post_json(
         &wang,
         &format!("/v1/manager/review/{ia}/accept"),
         &json!({}),
@@ -501,8 +458,7 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
 
     // Discard: recorded with its note, bytes kept, the card untouched.
     let before = env.storage().card(&b).expect("card").expect("exists").heads;
-    let (status, out) = post(
-        &env,
+    let (status, out) = env.post_json(
         &wang,
         &format!("/v1/manager/review/{ib}/discard"),
         &json!({"note": "客户已确认不需要"}),
@@ -516,9 +472,9 @@ fn past_grace_edits_go_to_review_and_decisions_are_recorded() {
         env.storage().card(&b).expect("card").expect("exists").heads,
         before
     );
-    let (_, page) = get(&env, &wang, "/v1/manager/review");
+    let (_, page) = env.get_json(&wang, "/v1/manager/review");
     assert_eq!(page["total"], 2, "decided items stay listed");
-    let (_, pending) = get(&env, &wang, "/v1/manager/review?status=pending");
+    let (_, pending) = env.get_json(&wang, "/v1/manager/review?status=pending");
     assert_eq!(pending["total"], 0);
 }
 
@@ -538,8 +494,7 @@ fn a_flood_of_late_edits_is_refused_not_stored() {
     }
     let wang = env.device("wang", Role::Manager);
     assert_eq!(
-        post(
-            &env,
+        env.post_json(
             &wang,
             "/v1/manager/handoffs",
             &handoff_body("zhangwei", "lina")
@@ -571,33 +526,31 @@ fn a_flood_of_late_edits_is_refused_not_stored() {
 fn an_administrator_hands_off_any_territory_and_a_rep_sees_no_queue() {
     let env = Env::start();
     let zhang = env.rep("zhangwei");
-    let (status, body) = get(&env, &zhang, "/v1/manager/review");
+    let (status, body) = env.get_json(&zhang, "/v1/manager/review");
     assert_eq!((status, code(&body)), (403, "access.denied"));
-    let (status, _) = get(
-        &env,
+    let (status, _) = env.get_json(
         &env.device("chen", Role::Manager),
         "/v1/manager/territories/sh-east/assignments",
     );
     assert_eq!(status, 403);
     // chen's admin device: every territory is in scope.
     let admin = env.device("chen", Role::Admin);
-    let (status, out) = post(
-        &env,
+    let (status, out) = env.post_json(
         &admin,
         "/v1/manager/handoffs",
         &handoff_body("zhangwei", "lina"),
     );
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["assignments"][0]["decided_by"], "chen");
-    let (status, history) = get(&env, &admin, "/v1/manager/territories/sh-east/assignments");
+    let (status, history) = env.get_json(&admin, "/v1/manager/territories/sh-east/assignments");
     assert_eq!(status, 200);
     assert_eq!(history.as_array().map(Vec::len), Some(2));
     // A territory that does not exist: only an administrator is told so.
     let mut body = handoff_body("zhangwei", "lina");
     body["territory"] = json!("nowhere");
-    let (status, out) = post(&env, &admin, "/v1/manager/handoffs/preview", &body);
+    let (status, out) = env.post_json(&admin, "/v1/manager/handoffs/preview", &body);
     assert_eq!((status, code(&out)), (404, "admin.not_found"));
     let wang = env.device("wang", Role::Manager);
-    let (status, out) = post(&env, &wang, "/v1/manager/handoffs/preview", &body);
+    let (status, out) = env.post_json(&wang, "/v1/manager/handoffs/preview", &body);
     assert_eq!((status, code(&out)), (403, "access.denied"));
 }

@@ -40,6 +40,36 @@ pub struct Env {
 }
 
 impl Env {
+    /// POSTs JSON with a device's token: the status and the JSON body (`null` if none).
+    pub fn post_json(
+        &self,
+        who: &Device,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&who.token)
+            .json(body)
+            .send()
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(serde_json::Value::Null))
+    }
+
+    /// GETs with a device's token: the status and the JSON body (`null` if none).
+    pub fn get_json(&self, who: &Device, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&who.token)
+            .send()
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(serde_json::Value::Null))
+    }
+
     pub fn start() -> Env {
         Env::start_with(Config::default())
     }
