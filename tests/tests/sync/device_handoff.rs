@@ -12,60 +12,36 @@ use crate::support::{Device, Server, company};
 /// Every row a card leaves in the device's tables, by table (0 everywhere = purged).
 fn rows_of(path: &std::path::Path, card: &str) -> Vec<(&'static str, i64)> {
     let conn = rusqlite::Connection::open(path).expect("open the store file");
-    let num: Option<i64> = conn
+    let num: i64 = conn
         .query_row("SELECT num FROM cards WHERE id = ?1", [card], |r| r.get(0))
-        .ok();
-    let num = num.unwrap_or(-1);
-    let by_num = [
-        "card_chunks",
-        "card_index",
-        "card_tags",
-        "card_views",
-        "sync_cards",
-        "sync_outbox",
-        "sync_handoff_pending",
+        .unwrap_or(-1);
+    // (table, the column that names the card in it, keyed by the card's number or id)
+    let tables: [(&'static str, &str, bool); 12] = [
+        ("cards", "id", false),
+        ("card_chunks", "card_num", true),
+        ("card_index", "card_num", true),
+        ("card_tags", "card_num", true),
+        ("card_views", "card_num", true),
+        ("sync_cards", "card_num", true),
+        ("sync_outbox", "card_num", true),
+        ("sync_handoff_pending", "card_num", true),
+        ("card_fts", "rowid", true),
+        ("card_grams", "rowid", true),
+        ("sync_quarantine", "card_id", false),
+        ("card_assignments", "card_id", false),
     ];
-    let mut out = vec![(
-        "cards",
-        conn.query_row("SELECT count(*) FROM cards WHERE id = ?1", [card], |r| {
-            r.get(0)
+    tables
+        .into_iter()
+        .map(|(table, column, by_num)| {
+            let sql = format!("SELECT count(*) FROM {table} WHERE {column} = ?1");
+            let count = if by_num {
+                conn.query_row(&sql, [num], |r| r.get(0))
+            } else {
+                conn.query_row(&sql, [card], |r| r.get(0))
+            };
+            (table, count.expect("count"))
         })
-        .expect("count"),
-    )];
-    for table in by_num {
-        out.push((
-            table,
-            conn.query_row(
-                &format!("SELECT count(*) FROM {table} WHERE card_num = ?1"),
-                [num],
-                |r| r.get(0),
-            )
-            .expect("count"),
-        ));
-    }
-    for table in ["card_fts", "card_grams"] {
-        out.push((
-            table,
-            conn.query_row(
-                &format!("SELECT count(*) FROM {table} WHERE rowid = ?1"),
-                [num],
-                |r| r.get(0),
-            )
-            .expect("count"),
-        ));
-    }
-    for table in ["sync_quarantine", "card_assignments"] {
-        out.push((
-            table,
-            conn.query_row(
-                &format!("SELECT count(*) FROM {table} WHERE card_id = ?1"),
-                [card],
-                |r| r.get(0),
-            )
-            .expect("count"),
-        ));
-    }
-    out
+        .collect()
 }
 
 fn all_zero(rows: &[(&'static str, i64)]) -> bool {

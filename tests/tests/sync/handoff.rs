@@ -43,6 +43,24 @@ fn hand_over_east(server: &Server) -> fieldbook_server::Result<handoff::HandoffO
     )
 }
 
+/// A (paged) sync of `phone` during which, after its first request, 华东区 is handed
+/// over; the sync must have taken more than one request.
+fn sync_with_a_handoff_after_the_first_page(
+    server: &Server,
+    phone: &mut Device,
+) -> fieldbook_core::sync::SyncReport {
+    let mut handed = false;
+    let report = fieldbook_core::sync::sync(&mut phone.store, &*phone.transport, &mut |p| {
+        if p.requests == 1 && !handed {
+            hand_over_east(server).expect("handoff");
+            handed = true;
+        }
+    })
+    .expect("sync");
+    assert!(handed && report.progress.requests > 1, "{report:?}");
+    report
+}
+
 fn manager() -> Viewer {
     Viewer {
         person_id: "wangjl".into(),
@@ -359,16 +377,7 @@ fn a_first_sync_interrupted_by_a_handoff_keeps_no_handed_card() {
     zhang.sync();
     // A new phone of his, pulling everything in pages.
     let mut phone = Device::enrol(&w.server, "zhangwei", Role::Rep);
-    let server = &w.server;
-    let mut handed = false;
-    let report = fieldbook_core::sync::sync(&mut phone.store, &*phone.transport, &mut |p| {
-        if p.requests == 1 && !handed {
-            hand_over_east(server).expect("handoff");
-            handed = true;
-        }
-    })
-    .expect("sync");
-    assert!(handed && report.progress.requests > 1, "{report:?}");
+    sync_with_a_handoff_after_the_first_page(&w.server, &mut phone);
     assert!(
         phone.store.card_ids().expect("ids").is_empty(),
         "cards pulled before the handoff are revoked by the same pass"
@@ -395,16 +404,7 @@ fn a_territory_gained_during_a_first_sync_arrives_whole_in_the_same_pass() {
         .collect();
     tablet.sync();
     let mut phone = Device::enrol(&w.server, "lina", Role::Rep);
-    let server = &w.server;
-    let mut handed = false;
-    let report = fieldbook_core::sync::sync(&mut phone.store, &*phone.transport, &mut |p| {
-        if p.requests == 1 && !handed {
-            hand_over_east(server).expect("handoff");
-            handed = true;
-        }
-    })
-    .expect("sync");
-    assert!(handed && report.progress.requests > 1, "{report:?}");
+    sync_with_a_handoff_after_the_first_page(&w.server, &mut phone);
     let held: std::collections::BTreeSet<CardId> =
         phone.store.card_ids().expect("ids").into_iter().collect();
     for id in w.cards.iter().chain(&north) {
