@@ -2,15 +2,18 @@
 //! [`crate::analysis`] computes (the same code the server runs for managers). The visit
 //! plan's intervals are this store's settings, the same ones its due dates use.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
 use super::{Store, StoreReader};
-use crate::Card;
 use crate::analysis::abc::{self, AbcReport, AbcSettings, ClassSource, effective_class};
 use crate::analysis::route::{GeoPoint, RouteSettings};
 use crate::analysis::visits::{self, DayPlan, VisitSettings};
 use crate::error::{Error, Result};
 use crate::settings::Settings;
+use crate::value::Class;
+use crate::{Card, CardId};
 
 impl Settings {
     /// The visit plan's settings with this store's intervals per class (the rest: the
@@ -39,14 +42,12 @@ fn plan_of(
     return_to_start: bool,
 ) -> Result<DayPlan> {
     // A class the rep set by hand drives the plan; the computed one where none is set.
-    let classes = abc_of(cards, today);
-    let class_of = |card: &Card| {
-        classes
-            .rows
-            .iter()
-            .find(|r| r.card == card.id)
-            .map(|r| effective_class(r, ClassSource::Manual))
-    };
+    let classes: HashMap<CardId, Class> = abc_of(cards, today)
+        .rows
+        .iter()
+        .map(|r| (r.card.clone(), effective_class(r, ClassSource::Manual)))
+        .collect();
+    let class_of = |card: &Card| classes.get(&card.id).copied();
     let route = RouteSettings {
         return_to_start,
         ..RouteSettings::default()
