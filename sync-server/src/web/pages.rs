@@ -157,7 +157,13 @@ pub(super) async fn team(
     let now = state.now();
     let (report, territories) = crate::http::blocking(&state, move |s| {
         let report = crate::manager::team(s, &docs, &viewer, &tq, now)?;
-        Ok((report, super::cards::scope_choices(s, &viewer)?.0))
+        // Only the territories' names: the report already holds the reps.
+        let names: Vec<(String, String)> = s
+            .territories()?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        Ok((report, names))
     })
     .await?;
     let territory_name = |id: &String| {
@@ -294,6 +300,30 @@ fn checked_form(
     dashboard.check_form(&form.csrf)
 }
 
+/// Accepts (`accept`) or discards a review item, then shows the queue again.
+async fn decide(
+    state: AppState,
+    dashboard: Dashboard,
+    id: u64,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+    accept: bool,
+) -> Result<Response, PageError> {
+    checked_form(&dashboard, &headers, form)?;
+    let viewer = dashboard.viewer.clone();
+    let docs = state.docs.clone();
+    let now = state.now();
+    crate::http::blocking(&state, move |s| {
+        if accept {
+            crate::review::accept(s, &docs, &viewer, id, now).map(|_| ())
+        } else {
+            crate::review::discard(s, &viewer, id, None, now).map(|_| ())
+        }
+    })
+    .await?;
+    Ok(Redirect::to("/review").into_response())
+}
+
 pub(super) async fn review_accept(
     State(state): State<AppState>,
     dashboard: Dashboard,
@@ -301,15 +331,7 @@ pub(super) async fn review_accept(
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    checked_form(&dashboard, &headers, form)?;
-    let viewer = dashboard.viewer.clone();
-    let docs = state.docs.clone();
-    let now = state.now();
-    crate::http::blocking(&state, move |s| {
-        crate::review::accept(s, &docs, &viewer, id, now)
-    })
-    .await?;
-    Ok(Redirect::to("/review").into_response())
+    decide(state, dashboard, id, headers, form, true).await
 }
 
 pub(super) async fn review_discard(
@@ -319,12 +341,5 @@ pub(super) async fn review_discard(
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    checked_form(&dashboard, &headers, form)?;
-    let viewer = dashboard.viewer.clone();
-    let now = state.now();
-    crate::http::blocking(&state, move |s| {
-        crate::review::discard(s, &viewer, id, None, now)
-    })
-    .await?;
-    Ok(Redirect::to("/review").into_response())
+    decide(state, dashboard, id, headers, form, false).await
 }
