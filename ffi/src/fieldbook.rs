@@ -302,7 +302,7 @@ impl Fieldbook {
     /// similar name), most certain first.
     pub fn duplicates(&self) -> Result<Vec<crate::DuplicatePairInfo>> {
         let mut pairs = self.write(|s| s.duplicates())?;
-        pairs.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.confidence));
         Ok(pairs.into_iter().map(Into::into).collect())
     }
 
