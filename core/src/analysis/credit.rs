@@ -648,7 +648,7 @@ pub struct CreditReport {
 }
 
 /// The credit report of `cards` on `today`: each card's class is its effective ABC class
-/// (hand-set first, as the visit plan uses it); limits, exposure, approvals and reviews
+/// (the hand-set or the computed one, as the ABC settings choose for the visit plan); limits, exposure, approvals and reviews
 /// by this module's rules. The device and the server both call this.
 pub fn credit_report(
     cards: &[Card],
@@ -656,11 +656,11 @@ pub fn credit_report(
     settings: &CreditSettings,
     abc: &super::abc::AbcSettings,
 ) -> CreditReport {
-    use super::abc::{ClassSource, classify, effective_class};
+    use super::abc::{classify, effective_class};
     let classes: std::collections::HashMap<CardId, Class> = classify(cards, today, abc)
         .rows
         .iter()
-        .map(|r| (r.card.clone(), effective_class(r, ClassSource::Manual)))
+        .map(|r| (r.card.clone(), effective_class(r, abc.source)))
         .collect();
     let class_of = |card: &Card| classes.get(&card.id).copied();
     let mut rows: Vec<CreditRow> = cards

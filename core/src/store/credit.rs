@@ -10,10 +10,7 @@
 use chrono::NaiveDate;
 
 use super::{Store, StoreReader};
-use crate::analysis::abc::AbcSettings;
-use crate::analysis::credit::{
-    self, CreditReport, CreditSettings, TransactionCard, validate_approval,
-};
+use crate::analysis::credit::{self, CreditReport, TransactionCard, validate_approval};
 use crate::card::{Card, CreditData};
 use crate::error::{Error, Result};
 use crate::ids::{CardId, RepId};
@@ -72,11 +69,6 @@ pub(super) fn resolves_approval(path: &str) -> bool {
     credit::touches_approval(path, false)
 }
 
-fn settings() -> (CreditSettings, AbcSettings) {
-    // Company settings replace these defaults once the server delivers them.
-    (CreditSettings::default(), AbcSettings::default())
-}
-
 impl Store {
     /// Approve a credit limit of `amount` on a card, as this device's person (a sales
     /// manager or admin: the role the server enrolled the device with). Records the
@@ -106,15 +98,17 @@ impl Store {
         Ok(())
     }
 
-    /// Credit on `today` over the store's cards: limits, exposure, what needs a manager's
-    /// approval and why, approvals, credit reviews due and overdue, suspended supply.
+    /// Credit on `today` over the store's cards, by the company's settings as sync
+    /// delivered them: limits, exposure, what needs a manager's approval and why,
+    /// approvals, credit reviews due and overdue, suspended supply.
     pub fn credit_report(&mut self, today: NaiveDate) -> Result<CreditReport> {
-        let (credit_settings, abc) = settings();
+        let cards = self.all_cards()?;
+        let company = &self.settings.company.settings;
         Ok(credit::credit_report(
-            &self.all_cards()?,
+            &cards,
             today,
-            &credit_settings,
-            &abc,
+            &company.credit,
+            &company.abc,
         ))
     }
 
@@ -126,8 +120,10 @@ impl Store {
 }
 
 impl StoreReader {
-    /// See [`Store::credit_report`].
+    /// See [`Store::credit_report`]; follows the company settings now stored (the writer
+    /// may have adopted new ones since this connection opened).
     pub fn credit_report(&mut self, today: NaiveDate) -> Result<CreditReport> {
+        self.inner.settings = Store::load_settings(&self.inner.conn)?;
         self.inner.credit_report(today)
     }
 

@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -22,11 +22,11 @@ use fieldbook_core::analysis::credit::{CreditReport, TransactionCard};
 
 use super::{
     AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow,
-    CreditQuery, Page, TeamQuery, TeamReport,
+    CreditQuery, Page, SettingsUpdate, SettingsView, TeamQuery, TeamReport,
 };
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::http::blocking;
+use crate::http::{blocking, json_body};
 use crate::viewer::Viewer;
 
 /// Every `(method, path)` this module serves, as the OpenAPI document writes it.
@@ -40,6 +40,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/abc"),
     ("get", "/v1/manager/credit"),
     ("get", "/v1/manager/cards/{card_id}/transaction"),
+    ("get", "/v1/manager/settings"),
+    ("put", "/v1/manager/settings"),
     // Served by `crate::handoff::api`.
     ("post", "/v1/manager/handoffs/preview"),
     ("post", "/v1/manager/handoffs"),
@@ -62,6 +64,27 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/manager/abc", get(abc))
         .route("/v1/manager/credit", get(credit))
         .route("/v1/manager/cards/{card_id}/transaction", get(transaction))
+        .route("/v1/manager/settings", get(settings).put(put_settings))
+}
+
+async fn settings(State(state): State<AppState>, viewer: Viewer) -> Result<Json<SettingsView>> {
+    blocking(&state, move |s| super::settings_view(s, &viewer))
+        .await
+        .map(Json)
+}
+
+async fn put_settings(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: std::result::Result<Json<SettingsUpdate>, JsonRejection>,
+) -> Result<Json<SettingsView>> {
+    let update = json_body(body)?;
+    let now = state.now();
+    blocking(&state, move |s| {
+        super::set_settings(s, &viewer, &update, now)
+    })
+    .await
+    .map(Json)
 }
 
 /// A query string decoded, or `request.invalid` with a fixed message (the decoder's
@@ -322,6 +345,23 @@ pub fn document() -> Value {
                 "parameters": [{"name": "card_id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": ok("TransactionCard", "The seed's items in order, with the card field each is read from")
             }},
+            "/v1/manager/settings": {
+                "get": {
+                    "summary": "The company settings in force: every rule's parameters, delivered to every device by sync", "operationId": "settings",
+                    "responses": ok("SettingsView", "The revision, the settings and who set them")
+                },
+                "put": {
+                    "summary": "Change the company settings (manager or admin); devices receive them on their next sync", "operationId": "setSettings",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsUpdate"}}}},
+                    "responses": {
+                        "200": {"description": "In force", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsView"}}}},
+                        "400": {"description": "settings.invalid: a section does not add up (the previous settings stay)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "401": {"$ref": "#/components/responses/Unauthenticated"},
+                        "403": {"$ref": "#/components/responses/Denied"},
+                        "409": {"description": "settings.conflict: changed meanwhile; reload", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
+            },
             "/v1/manager/handoffs/preview": {"post": {
                 "summary": "Preview a handoff: what would move", "operationId": "handoffPreview",
                 "requestBody": handoff_body.clone(),
@@ -409,6 +449,36 @@ fn activity_params() -> Vec<Value> {
     ]
 }
 
+/// The credit report's and transaction card's schemas (apart: one `json!` of every
+/// schema passes the macro's recursion limit).
+fn credit_schemas() -> Value {
+    json!({
+        "CreditReport": {"type": "object", "additionalProperties": true, "properties": {
+            "date": {"type": "string", "format": "date"},
+            "needing_approval": {"type": "integer"}, "suspended": {"type": "integer"},
+            "rows": {"type": "array", "items": {"type": "object", "additionalProperties": true, "properties": {
+                "card": {"type": "string"}, "name": text(), "class": {"type": ["string", "null"]},
+                "check": {"type": "object", "description": "limit ({kind: unlimited} or {kind: amount, amount: fen}), exposure, over_limit, over_by, headroom (fen)"},
+                "needs_approval": {"type": ["object", "null"], "description": "{reason: over_limit, limit, over_by} or {reason: supply_suspended, note}"},
+                "approval": {"type": ["object", "null"], "description": "limit, requested (fen), by (person id), at, note"},
+                "review": {"type": "object", "description": "last_review, interval_months, due, state ({state: not_due | due_this_month | overdue, days})"},
+                "supply_suspended": {"type": "boolean"}, "suspended_reason": text()
+            }}},
+            "alerts": {"type": "array", "items": {"type": "object", "additionalProperties": true}}
+        }},
+        "TransactionCard": {"type": "object", "additionalProperties": true, "properties": {
+            "card": {"type": "string"},
+            "lines": {"type": "array", "items": {"type": "object", "properties": {
+                "path": {"type": "string"}, "label": {"type": "string"}, "value": text()
+            }}},
+            "missing": {"type": "array", "items": {"type": "string"}},
+            "requested_limit": {"type": ["integer", "null"], "description": "fen"},
+            "approval": {"type": ["object", "null"]},
+            "approved": {"type": "boolean"}
+        }}
+    })
+}
+
 fn schemas() -> Value {
     let counts = json!({
         "visits": {"type": "integer"}, "new_customers": {"type": "integer"},
@@ -424,7 +494,7 @@ fn schemas() -> Value {
         "properties": {"device_id": {"type": "string"}, "name": {"type": "string"},
                        "role": {"enum": ["rep", "manager", "admin"]}, "person_id": {"type": "string"}}
     });
-    json!({
+    let mut all = json!({
         "Error": {"type": "object", "required": ["code", "message"],
                   "properties": {"code": {"type": "string", "examples": ["access.denied"]}, "message": {"type": "string"}}},
         "TeamReport": {"type": "object", "properties": {
@@ -507,6 +577,22 @@ fn schemas() -> Value {
             "target_territory": text(),
             "reason": {"type": "string"}
         }},
+        "SettingsView": {"type": "object", "required": ["revision", "settings"], "properties": {
+            "revision": {"type": "integer", "minimum": 0},
+            "settings": {"$ref": "#/components/schemas/CompanySettings"},
+            "set_by": text(), "set_by_name": text(), "set_at": time()
+        }},
+        "SettingsUpdate": {"type": "object", "required": ["revision", "settings"], "properties": {
+            "revision": {"type": "integer", "minimum": 0, "description": "The revision the editor read"},
+            "settings": {"$ref": "#/components/schemas/CompanySettings"}
+        }},
+        "CompanySettings": {"type": "object", "additionalProperties": true,
+            "description": "Sections abc, visits, route, credit, pipeline, product, duplicates; a missing key takes its default",
+            "properties": {
+                "abc": {"type": "object"}, "visits": {"type": "object"}, "route": {"type": "object"},
+                "credit": {"type": "object"}, "pipeline": {"type": "object"},
+                "product": {"type": "object"}, "duplicates": {"type": "object"}
+        }},
         "AbcReport": {"type": "object", "additionalProperties": true, "properties": {
             "window": {"type": "array", "items": {"type": "string"}},
             "total_sales": {"type": "integer", "description": "fen"},
@@ -517,29 +603,6 @@ fn schemas() -> Value {
                 "cumulative_share": {"type": "integer"},
                 "computed": {"enum": ["a", "b", "c", "d"]}, "manual": {"type": ["string", "null"]}
             }}}
-        }},
-        "CreditReport": {"type": "object", "additionalProperties": true, "properties": {
-            "date": {"type": "string", "format": "date"},
-            "needing_approval": {"type": "integer"}, "suspended": {"type": "integer"},
-            "rows": {"type": "array", "items": {"type": "object", "additionalProperties": true, "properties": {
-                "card": {"type": "string"}, "name": text(), "class": {"type": ["string", "null"]},
-                "check": {"type": "object", "description": "limit ({kind: unlimited} or {kind: amount, amount: fen}), exposure, over_limit, over_by, headroom (fen)"},
-                "needs_approval": {"type": ["object", "null"], "description": "{reason: over_limit, limit, over_by} or {reason: supply_suspended, note}"},
-                "approval": {"type": ["object", "null"], "description": "limit, requested (fen), by (person id), at, note"},
-                "review": {"type": "object", "description": "last_review, interval_months, due, state ({state: not_due | due_this_month | overdue, days})"},
-                "supply_suspended": {"type": "boolean"}, "suspended_reason": text()
-            }}},
-            "alerts": {"type": "array", "items": {"type": "object", "additionalProperties": true}}
-        }},
-        "TransactionCard": {"type": "object", "additionalProperties": true, "properties": {
-            "card": {"type": "string"},
-            "lines": {"type": "array", "items": {"type": "object", "properties": {
-                "path": {"type": "string"}, "label": {"type": "string"}, "value": text()
-            }}},
-            "missing": {"type": "array", "items": {"type": "string"}},
-            "requested_limit": {"type": ["integer", "null"], "description": "fen"},
-            "approval": {"type": ["object", "null"]},
-            "approved": {"type": "boolean"}
         }},
         "HandoffPreview": {"type": "object", "additionalProperties": true},
         "HandoffOutcome": {"type": "object", "additionalProperties": true},
@@ -556,7 +619,11 @@ fn schemas() -> Value {
             "status": {"enum": ["pending", "accepted", "discarded"]},
             "decided_by": text(), "decided_at": {}
         }}
-    })
+    });
+    if let (Some(all), Value::Object(credit)) = (all.as_object_mut(), credit_schemas()) {
+        all.extend(credit);
+    }
+    all
 }
 
 #[cfg(test)]

@@ -2,15 +2,15 @@
 //! exposure, what needs a sales manager's approval and why, approvals recorded, credit
 //! reviews due and overdue, suspended supply — and one card's transaction card
 //! (客户交易卡). Read through core's card model from the projections and computed by
-//! core's `analysis::credit`, the code a phone runs: the two give the same report.
+//! core's `analysis::credit` with the company's settings, the code and the settings a phone
+//! runs with: the two give the same report.
 //!
 //! Approving is not done here: an approval is a change the manager's device makes
 //! (`Store::approve_credit`), checked at push (`crate::approval`).
 
-use chrono::{NaiveDate, Utc};
-use fieldbook_core::analysis::abc::AbcSettings;
+use chrono::NaiveDate;
 use fieldbook_core::analysis::credit::{
-    CreditReport, CreditSettings, TransactionCard, credit_report, transaction_card,
+    CreditReport, TransactionCard, credit_report, transaction_card,
 };
 use fieldbook_core::store::CardView;
 use serde::{Deserialize, Serialize};
@@ -27,14 +27,8 @@ use crate::viewer::Viewer;
 pub struct CreditQuery {
     /// Only this territory (in the viewer's scope); default: every card the viewer sees.
     pub territory: Option<String>,
-    /// The report's day (reviews due, classes); default today in China time.
+    /// The report's day (reviews due, classes); default today in the company's calendar.
     pub date: Option<NaiveDate>,
-}
-
-fn today(now: i64) -> NaiveDate {
-    chrono::DateTime::<Utc>::from_timestamp(now + 8 * 3600, 0)
-        .unwrap_or_default()
-        .date_naive()
 }
 
 /// The credit report of the viewer's cards on the query's day.
@@ -45,15 +39,12 @@ pub fn credit(
     query: &CreditQuery,
     now: i64,
 ) -> Result<CreditReport> {
-    let day = query.date.unwrap_or_else(|| today(now));
+    let company = super::settings::company_settings(storage)?.settings;
+    let day = query
+        .date
+        .unwrap_or_else(|| super::settings::company_today(&company, now));
     let cards = scope_cards(storage, viewer, query.territory.as_deref())?;
-    // Company settings replace these defaults once they are kept on the server.
-    Ok(credit_report(
-        &cards,
-        day,
-        &CreditSettings::default(),
-        &AbcSettings::default(),
-    ))
+    Ok(credit_report(&cards, day, &company.credit, &company.abc))
 }
 
 /// One card's transaction card, for a viewer whose scope holds it (`access.denied`

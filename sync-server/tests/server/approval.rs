@@ -15,6 +15,7 @@ fn push_only(device: &Device, pushes: Vec<CardPush>) -> SyncResponse {
         cursor: device.cursor.clone(),
         pushes,
         max_response_bytes: None,
+        settings_revision: 0,
     };
     device.send(&request).0
 }
