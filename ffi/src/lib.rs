@@ -23,6 +23,7 @@
 //! `suspend`, Swift `async`, Python `async def`) and runs on a thread of its own.
 
 mod analysis;
+mod credit;
 mod error;
 mod fieldbook;
 mod oneshot;
@@ -30,6 +31,7 @@ mod records;
 mod transport;
 
 pub use analysis::{AbcEntry, AbcReport, DayPlan, DueVisit, PlanNote, RouteStop};
+pub use credit::{CreditLine, CreditReport, TransactionCard, TransactionItem};
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
 pub use records::*;
