@@ -16,4 +16,5 @@ mod faults;
 mod handoff;
 mod quarantine;
 mod recover;
+mod settings;
 mod shared;
