@@ -433,6 +433,8 @@ mod tests {
             Error::ReviewFull,
             Error::ReviewDecided,
             Error::ReviewOutOfOrder,
+            Error::SettingsInvalid(String::new()),
+            Error::SettingsConflict,
             Error::Storage(String::new()),
             Error::Internal(String::new()),
         ];
