@@ -97,6 +97,11 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Status => sync::status(store),
         Command::Abc { date } => analysis::abc(store, date.as_deref()),
         Command::Credit { date, action } => credit::run(store, date.as_deref(), action),
+        Command::Duplicates => analysis::duplicates(store),
+        Command::Merge { keep, other } => {
+            let (keep, other) = (card_id(store, &keep)?, card_id(store, &other)?);
+            analysis::merge(store, &keep, &other)
+        }
         Command::Plan {
             date,
             from,

@@ -31,7 +31,8 @@ mod records;
 mod transport;
 
 pub use analysis::{
-    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, PlanNote, RouteStop,
+    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, DuplicatePairInfo, MergeInfo,
+    PlanNote, RouteStop,
 };
 pub use credit::{CreditLine, CreditReport, TransactionCard, TransactionItem};
 pub use error::FieldbookError;

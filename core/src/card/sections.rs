@@ -54,6 +54,10 @@ record!(
         head_office: Option<String> => "总部所在地",
         /// Age of the owner-manager (经营者年龄), for the transaction card.
         owner_age: Option<Count> => "经营者年龄",
+        /// The card this one was merged into, as a duplicate of the same customer (已合并至):
+        /// set by `Store::merge_duplicate`; the card stays, with its history, and every
+        /// device lists only the card it points to.
+        merged_into: Option<String> => "已合并至",
     }
 );
 

@@ -12,6 +12,7 @@ mod counts;
 mod credit;
 mod device_handoff;
 mod disk;
+mod duplicates;
 mod faults;
 mod handoff;
 mod quarantine;
