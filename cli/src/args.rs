@@ -201,6 +201,17 @@ pub enum Command {
         #[arg(long)]
         return_to_start: bool,
     },
+    /// Credit (信用管理): every card's limit and exposure, what needs a sales manager's
+    /// approval and why, approvals, credit reviews due and overdue, suspended supply; or,
+    /// with a subcommand, one card's transaction card, or a manager's approval.
+    Credit {
+        /// The report's day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// `card ID` or `approve ID AMOUNT`.
+        #[command(subcommand)]
+        action: Option<CreditCommand>,
+    },
     /// Cards on this device that look like one customer (same tax number, same phone,
     /// similar name), with the reasons.
     Duplicates,
@@ -313,6 +324,30 @@ pub struct VisitArgs {
     /// visit and its history still show this device's rep as who recorded it).
     #[arg(long, value_name = "REP")]
     pub rep: Option<String>,
+}
+
+/// `fieldbook credit ...`.
+#[derive(Debug, Subcommand)]
+pub enum CreditCommand {
+    /// The customer transaction card (客户交易卡): its items, which are missing, the
+    /// limit requested and whether it is approved.
+    Card {
+        /// Card id (or a unique prefix of it).
+        id: String,
+    },
+    /// Approve a credit limit on a card (a sales manager's or admin's device only):
+    /// recorded as this device's person's change, with the limit requested on the
+    /// transaction card.
+    Approve {
+        /// Card id (or a unique prefix of it).
+        id: String,
+        /// The approved limit in yuan (e.g. 150000 or 150000.50).
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// The approver's note (核准意见).
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// `fieldbook contact ...`.

@@ -7,6 +7,7 @@
 
 mod analysis;
 mod card;
+mod credit;
 mod device;
 mod history;
 mod list;
@@ -95,6 +96,7 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Sync { ca_certs } => sync::sync(store, &ca_certs, cli.json),
         Command::Status => sync::status(store),
         Command::Abc { date } => analysis::abc(store, date.as_deref()),
+        Command::Credit { date, action } => credit::run(store, date.as_deref(), action),
         Command::Duplicates => analysis::duplicates(store),
         Command::Merge { keep, other } => {
             let (keep, other) = (card_id(store, &keep)?, card_id(store, &other)?);

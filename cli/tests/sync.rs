@@ -257,3 +257,71 @@ fn a_territory_edit_is_refused_history_names_devices_and_the_dossier_gathers_the
     assert_eq!(phone_field["changes"][0]["value"], "13800001234");
     assert_eq!(phone_field["changes"][0]["device_name"], "经理平板");
 }
+
+#[test]
+fn credit_the_report_the_transaction_card_and_only_a_managers_approval() {
+    let server = TestServer::start();
+    server.add_company(&EAST_AND_NORTH);
+    let phone_token = server.enrolment("zhangwei", Role::Rep, "手机");
+    let tablet_token = server.enrolment("wangjl", Role::Manager, "平板");
+    let url = server.url();
+    let (phone, tablet) = (Device::new(), Device::new());
+    phone.json(&["enrol", &url, &phone_token]);
+    tablet.json(&["enrol", &url, &tablet_token]);
+    phone.json(&["sync"]);
+    let id = phone.json(&["new", "--name", "上海华联超市有限公司"])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    phone.json(&[
+        "set",
+        &id,
+        "credit.requested_limit=150000",
+        "credit.receivables=120000",
+        "basic.head_office=上海市黄浦区",
+    ]);
+    let report = phone.json(&["credit", "--date", "2026-12-15"]);
+    assert_eq!(report["needing_approval"], 1, "{report}");
+    assert_eq!(report["rows"][0]["check"]["exposure"], 12_000_000);
+    let card = phone.json(&["credit", "card", &id]);
+    assert_eq!(card["approved"], false);
+    assert_eq!(card["lines"][1]["value"], "上海市黄浦区");
+    assert!(
+        card["missing"]
+            .as_array()
+            .is_some_and(|m| m.contains(&Value::from("credit.collection_terms")))
+    );
+
+    // The rep's device refuses (exit 2, a stable code) and writes nothing.
+    phone.json(&["sync"]);
+    assert_eq!(
+        phone.error_code(&["credit", "approve", &id, "150000"]),
+        "access.not_approver"
+    );
+    assert_eq!(
+        phone.error_code(&["set", &id, "credit.approval_limit=150000"]),
+        "access.not_approver"
+    );
+    assert_eq!(phone.json(&["status"])["pending"], 0);
+
+    // The manager approves; bad amounts are refused first.
+    tablet.json(&["sync"]);
+    assert_eq!(
+        tablet.error_code(&["credit", "approve", &id, "-5"]),
+        "input.invalid_value"
+    );
+    assert_eq!(
+        tablet.error_code(&["credit", "approve", &id, "99999999999"]),
+        "input.invalid_value"
+    );
+    let approved = tablet.json(&["credit", "approve", &id, "150000", "--note", "同意"]);
+    assert_eq!(approved["approval"]["by"], "wangjl");
+    tablet.json(&["sync"]);
+    phone.json(&["sync"]);
+    let card = phone.json(&["credit", "card", &id]);
+    assert_eq!(card["approved"], true, "{card}");
+    assert_eq!(card["approval"]["limit"], 15_000_000);
+    assert_eq!(card["approval"]["note"], "同意");
+    let report = phone.json(&["credit", "--date", "2026-12-15"]);
+    assert_eq!(report["needing_approval"], 0, "{report}");
+}

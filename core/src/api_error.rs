@@ -138,6 +138,10 @@ impl From<&Error> for ApiError {
                 AccessDenied,
                 "only a manager's device records on another rep's behalf",
             ),
+            Error::NotApprover => (
+                AccessDenied,
+                "only a sales manager's device approves credit",
+            ),
             Error::TerritoryFixed => (
                 InvalidInput,
                 "a card's territory is not edited on a device: a manager moves cards",

@@ -637,7 +637,7 @@ pub fn demo_card_on(rng_seed: u64, index: u64, territory: &str, today: NaiveDate
                 .to_string(),
         ),
         size: Some(rng.word(&["大型", "中型", "小型"]).to_string()),
-        merged_into: None,
+        ..Default::default()
     };
     card.characteristics = Characteristics {
         service_area: Some(format!("{}{}及周边", city.name, district)),
@@ -693,6 +693,7 @@ pub fn demo_card_on(rng_seed: u64, index: u64, territory: &str, today: NaiveDate
         last_review: Some(today - Duration::days(rng.range(10, 200))),
         supply_suspended: None,
         suspended_reason: None,
+        ..Default::default()
     };
     card.operating = OperatingData {
         sales_staff: Some(Count(rng.range(2, 80) as u32)),
@@ -707,6 +708,7 @@ pub fn demo_card_on(rng_seed: u64, index: u64, territory: &str, today: NaiveDate
             rng.word(ROADS),
             rng.range(1, 500)
         )),
+        ..Default::default()
     };
     card.marketing = MarketingInfo {
         products: Some(format!("{}；{}", rng.word(PRODUCTS), rng.word(PRODUCTS))),

@@ -163,6 +163,11 @@ pub enum Error {
     )]
     NotOnBehalf,
 
+    /// A device not enrolled as a sales manager (or admin) tried to record or change a
+    /// credit approval: only a manager approves credit.
+    #[error("only a sales manager's device approves credit; this device is a rep's")]
+    NotApprover,
+
     /// An edit tried to move an existing card to another territory. Moving cards is a
     /// manager's operation on the server (a handoff); a device only creates cards in its
     /// territories.
@@ -274,6 +279,7 @@ impl Error {
             Error::NewerSchema { .. } => "store.newer_schema",
             Error::NotInitialised => "device.not_initialised",
             Error::NotOnBehalf => "access.not_on_behalf",
+            Error::NotApprover => "access.not_approver",
             Error::TerritoryFixed => "card.territory_fixed",
             Error::HandedAway(_) => "card.handed_away",
             Error::Sqlite(_) => "store.sqlite",
@@ -311,6 +317,7 @@ impl Error {
         "store.newer_schema",
         "device.not_initialised",
         "access.not_on_behalf",
+        "access.not_approver",
         "card.territory_fixed",
         "card.handed_away",
         "store.sqlite",
@@ -364,6 +371,7 @@ mod tests {
             Error::NewerSchema { .. } => "store.newer_schema",
             Error::NotInitialised => "device.not_initialised",
             Error::NotOnBehalf => "access.not_on_behalf",
+            Error::NotApprover => "access.not_approver",
             Error::TerritoryFixed => "card.territory_fixed",
             Error::HandedAway(_) => "card.handed_away",
             Error::Sqlite(_) => "store.sqlite",
@@ -415,6 +423,7 @@ mod tests {
             },
             Error::NotInitialised,
             Error::NotOnBehalf,
+            Error::NotApprover,
             Error::TerritoryFixed,
             Error::HandedAway("c".into()),
             Error::from(rusqlite::Error::QueryReturnedNoRows),

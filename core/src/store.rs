@@ -22,6 +22,7 @@
 mod analysis;
 mod attribution;
 mod bundle;
+mod credit;
 mod directory;
 mod dossier;
 mod duplicates;

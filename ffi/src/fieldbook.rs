@@ -49,7 +49,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn card_id(id: &str) -> Result<CardId> {
+pub(crate) fn card_id(id: &str) -> Result<CardId> {
     Ok(id.parse::<CardId>()?)
 }
 
@@ -67,7 +67,7 @@ fn pairs(edits: &[FieldEdit]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn date(field: &str, s: &Option<String>) -> Result<Option<NaiveDate>> {
+pub(crate) fn date(field: &str, s: &Option<String>) -> Result<Option<NaiveDate>> {
     s.as_deref()
         .map(|d| {
             NaiveDate::parse(d).map_err(|reason| fieldbook_core::Error::InvalidValue {
@@ -430,11 +430,17 @@ impl Fieldbook {
 }
 
 impl Fieldbook {
-    fn write<T>(&self, f: impl FnOnce(&mut Store) -> fieldbook_core::Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> fieldbook_core::Result<T>,
+    ) -> Result<T> {
         Ok(self.writer.with_store(f)?)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&mut StoreReader) -> fieldbook_core::Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut StoreReader) -> fieldbook_core::Result<T>,
+    ) -> Result<T> {
         let mut guard = lock(&self.reader);
         let reader = guard.as_mut().ok_or(fieldbook_core::Error::Closed)?;
         Ok(f(reader)?)

@@ -23,6 +23,7 @@
 //! `suspend`, Swift `async`, Python `async def`) and runs on a thread of its own.
 
 mod analysis;
+mod credit;
 mod error;
 mod fieldbook;
 mod oneshot;
@@ -33,6 +34,7 @@ pub use analysis::{
     AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, DuplicatePairInfo, MergeInfo,
     PlanNote, RouteStop,
 };
+pub use credit::{CreditLine, CreditReport, TransactionCard, TransactionItem};
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
 pub use records::*;

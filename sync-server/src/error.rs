@@ -33,6 +33,10 @@ pub enum Error {
         "a visit is in the name of the device's person; only a manager records on another's behalf"
     )]
     NotOnBehalf,
+    /// A push from a rep's device touches a card's credit approval record: only a sales
+    /// manager (or admin) approves credit.
+    #[error("only a sales manager approves credit; a rep's change may not touch the approval")]
+    NotApprover,
     /// Edits to a card handed to another rep, past the grace period: kept for review.
     #[error(
         "this card was handed to another rep and the grace period for late edits is over; \
@@ -149,6 +153,7 @@ pub const ALL_CODES: &[&str] = &[
     "auth.revoked",
     "access.denied",
     "access.not_on_behalf",
+    "access.not_approver",
     "access.handoff_expired",
     "auth.actor_mismatch",
     "auth.author_mismatch",
@@ -193,6 +198,7 @@ impl Error {
             Error::Revoked => "auth.revoked",
             Error::AccessDenied => "access.denied",
             Error::NotOnBehalf => "access.not_on_behalf",
+            Error::NotApprover => "access.not_approver",
             Error::HandoffExpired => "access.handoff_expired",
             Error::ActorMismatch => "auth.actor_mismatch",
             Error::AuthorMismatch => "auth.author_mismatch",
@@ -237,6 +243,7 @@ impl Error {
             | Error::BadEnrolment => StatusCode::UNAUTHORIZED,
             Error::AccessDenied
             | Error::NotOnBehalf
+            | Error::NotApprover
             | Error::HandoffExpired
             | Error::ReviewFull
             | Error::TerritoryChange
@@ -304,6 +311,7 @@ impl Error {
             fieldbook_core::Error::CardTooLarge(m) => Error::CardTooLarge(m),
             fieldbook_core::Error::InvalidCard(m) => Error::InvalidCard(m),
             fieldbook_core::Error::NotOnBehalf => Error::NotOnBehalf,
+            fieldbook_core::Error::NotApprover => Error::NotApprover,
             // Automerge refuses a change whose (actor, seq) it holds with another hash; the
             // guard tells it apart by the error's variant. That is a copied store, not a bad
             // change.
@@ -396,6 +404,7 @@ mod tests {
             Error::Revoked,
             Error::AccessDenied,
             Error::NotOnBehalf,
+            Error::NotApprover,
             Error::HandoffExpired,
             Error::ActorMismatch,
             Error::AuthorMismatch,
@@ -424,6 +433,8 @@ mod tests {
             Error::ReviewFull,
             Error::ReviewDecided,
             Error::ReviewOutOfOrder,
+            Error::SettingsInvalid(String::new()),
+            Error::SettingsConflict,
             Error::Storage(String::new()),
             Error::Internal(String::new()),
         ];

@@ -24,6 +24,7 @@
 //! codes; [`web`] the manager's dashboard (login, sessions, pages, charts).
 
 pub mod admin;
+pub mod approval;
 pub mod auth;
 pub mod cache;
 pub mod clock;

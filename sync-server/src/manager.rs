@@ -13,6 +13,7 @@ pub mod activity;
 pub mod analysis;
 pub mod api;
 pub mod cards;
+pub mod credit;
 pub mod read_model;
 pub mod settings;
 pub mod team;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use activity::{ActivityQuery, ActivityReport, activity, activity_csv};
 pub use analysis::{AbcQuery, abc};
 pub use cards::{CardDetail, CardDetailQuery, CardQuery, CardRow, card, cards};
+pub use credit::{CreditQuery, card_transaction, credit};
 pub use settings::{SettingsUpdate, SettingsView, set_settings, settings_view};
 pub use team::{TeamQuery, TeamReport, team};
 

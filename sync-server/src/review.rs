@@ -175,7 +175,7 @@ fn merge_commit(
     if root_string(&doc, "territory").as_deref() != Some(stored.territory.as_str()) {
         return Err(Error::TerritoryChange);
     }
-    crate::sync::card_commit(
+    let commit = crate::sync::card_commit(
         storage,
         &stored.card_id,
         stored.territory.clone(),
@@ -189,8 +189,10 @@ fn merge_commit(
             now,
             times: crate::manager::read_model::Times::Received,
         },
-    )
-    .map(Some)
+    )?;
+    // Held edits are a previous owner's, judged as a rep's (as their visits are above).
+    crate::approval::check_approval(&commit, false, false)?;
+    Ok(Some(commit))
 }
 
 /// Discards a pending item: the decision is recorded, the bytes are kept (blocking).

@@ -335,5 +335,6 @@ fn is_card_refusal(e: &Error) -> bool {
             | Error::Invalid(_)
             | Error::ActorReused
             | Error::NotOnBehalf
+            | Error::NotApprover
     )
 }

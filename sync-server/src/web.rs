@@ -21,6 +21,7 @@ mod activity;
 mod analysis;
 mod cards;
 pub mod chart;
+mod credit;
 mod error;
 mod handoff;
 mod login;

@@ -434,3 +434,71 @@ fn a_session_cookie_is_a_viewer_of_the_json_api_but_posts_need_this_origin() {
         .expect("review list");
     assert_eq!(signed_out.status(), 401);
 }
+
+/// 信用 on the dashboard: a card's page shows its transaction card with the manager's
+/// approval, and the 分析 page lists credit (over the limit needs approval, approved
+/// limits with the approver) — from the JSON API's functions, as the phone computes.
+#[test]
+fn the_card_page_shows_the_transaction_card_and_analysis_lists_credit() {
+    use fieldbook_core::value::Money;
+    use fieldbook_server::storage::Role;
+    use fieldbook_tests::device::Device;
+    let server = server();
+    let mut phone = Device::enrol(&server, "zhangwei", Role::Rep);
+    let approved = phone.new_card("杭州西湖食品批发部", "east");
+    let over = phone.new_card("宁波海曙百货商店", "east");
+    for id in [&approved, &over] {
+        phone
+            .store
+            .update(id, |c| {
+                c.credit.requested_limit = Money::yuan(150_000).ok();
+                c.credit.receivables = Money::yuan(120_000).ok();
+                c.basic.head_office = Some("杭州市西湖区".into());
+                Ok(())
+            })
+            .expect("edit");
+    }
+    phone.sync();
+    let mut manager = Device::enrol(&server, "wangjl", Role::Manager);
+    manager.sync();
+    manager
+        .store
+        .approve_credit(
+            &approved,
+            Money::yuan(150_000).expect("amount"),
+            Some("同意"),
+        )
+        .expect("approve");
+    manager.sync();
+
+    let cookie = session_cookie(&login(&server, "wangjl", PASSWORD, Some(&server.url())));
+    let get = |path: &str| {
+        let r = client()
+            .get(format!("{}{path}", server.url()))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .expect("page");
+        assert_eq!(r.status(), 200, "{path}");
+        r.text().expect("body")
+    };
+    let page = get(&format!("/cards/{approved}"));
+    assert!(page.contains("id=\"transaction-card\""), "{page}");
+    assert!(page.contains("id=\"transaction-approved\""));
+    assert!(page.contains("核准信用限度 150000.00（核准人 wangjl"));
+    assert!(page.contains("杭州市西湖区"));
+    let page = get(&format!("/cards/{over}"));
+    assert!(page.contains("尚未核准") && !page.contains("id=\"transaction-approved\""));
+
+    let analysis = get("/analysis?date=2026-12-15");
+    assert!(analysis.contains("id=\"credit\""), "{analysis}");
+    assert!(analysis.contains("1 家需核准"));
+    let credit = &analysis[analysis.find("id=\"credit\"").expect("the credit list")..];
+    let row = |id: &str| {
+        let at = credit
+            .find(&format!("data-card=\"{id}\""))
+            .expect("a credit row");
+        credit[at..].split("</tr>").next().expect("row").to_owned()
+    };
+    assert!(row(over.as_str()).contains("超出限度 100000.00，需销售经理核准"));
+    assert!(row(approved.as_str()).contains("150000.00（wangjl）"));
+}

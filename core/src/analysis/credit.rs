@@ -310,10 +310,11 @@ pub fn class_default_limit(class: Option<Class>, settings: &CreditSettings) -> L
     }
 }
 
-/// The limit in force for a card: the one recorded on it (`credit.credit_limit`),
-/// or its class's default when none is recorded.
+/// The limit in force for a card: the one a sales manager approved
+/// (`credit.approval_limit`), else the one recorded on it (`credit.credit_limit`), else
+/// its class's default.
 pub fn card_limit(card: &Card, class: Option<Class>, settings: &CreditSettings) -> Limit {
-    match card.credit.credit_limit {
+    match card.credit.approval_limit.or(card.credit.credit_limit) {
         Some(amount) => Limit::Amount(amount),
         None => class_default_limit(class, settings),
     }
@@ -514,6 +515,269 @@ pub fn review_alerts<'a>(
             .then_with(|| x.card.cmp(&y.card))
     });
     alerts
+}
+
+/// The fields of a card's approval record (`credit.<field>`): written only by a sales
+/// manager's (or admin's) device, through `Store::approve_credit`; the server refuses a
+/// rep's change that touches any of them ([`touches_approval`]).
+pub const APPROVAL_FIELDS: &[&str] = &[
+    "approval_limit",
+    "approval_requested",
+    "approval_by",
+    "approval_at",
+    "approval_note",
+];
+
+/// Whether a change that touched the field path `touched` (as history derives it from the
+/// change's own diff: `credit.approval_limit`, or `credit` for the whole section) touched
+/// the approval record. Replacing or removing the whole credit section touches it too,
+/// except in the change that creates the card (its skeleton writes every section once).
+/// The one definition the device and the server apply.
+pub fn touches_approval(touched: &str, creates_card: bool) -> bool {
+    match touched.split_once('.') {
+        Some(("credit", rest)) => {
+            let field = rest.split('.').next().unwrap_or(rest);
+            APPROVAL_FIELDS.contains(&field)
+        }
+        None => touched == "credit" && !creates_card,
+        Some(_) => false,
+    }
+}
+
+/// The largest limit an approval may record: ¥10,000,000,000 (in fen). A larger number is
+/// a typing error, and keeping every amount far below `i64::MAX` keeps sums exact.
+pub const MAX_APPROVAL_FEN: i64 = 1_000_000_000_000;
+
+/// The longest approval note, in characters.
+pub const MAX_APPROVAL_NOTE_CHARS: usize = crate::value::MAX_LINE_CHARS;
+
+/// Why an approval was refused before anything was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalInputError {
+    /// The amount is above [`MAX_APPROVAL_FEN`].
+    #[error("an approved limit cannot be above ¥10,000,000,000")]
+    TooLarge,
+    /// The note is longer than [`MAX_APPROVAL_NOTE_CHARS`].
+    #[error("an approval note is at most 2,000 characters")]
+    NoteTooLong,
+}
+
+/// Checks an approval's amount and note (amounts are never negative: [`Money`]).
+pub fn validate_approval(amount: Money, note: Option<&str>) -> Result<(), ApprovalInputError> {
+    if amount.fen() > MAX_APPROVAL_FEN {
+        return Err(ApprovalInputError::TooLarge);
+    }
+    if note.is_some_and(|n| n.chars().count() > MAX_APPROVAL_NOTE_CHARS) {
+        return Err(ApprovalInputError::NoteTooLong);
+    }
+    Ok(())
+}
+
+/// A sales manager's approval recorded on a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditApproval {
+    /// The approved limit.
+    pub limit: Money,
+    /// The limit requested on the transaction card when it was approved.
+    pub requested: Option<Money>,
+    /// The approver's person id (the approving change's author).
+    pub by: Option<String>,
+    /// When.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The approver's note.
+    pub note: Option<String>,
+}
+
+/// The approval recorded on a card, if any.
+pub fn approval_of(card: &Card) -> Option<CreditApproval> {
+    let c = &card.credit;
+    c.approval_limit.map(|limit| CreditApproval {
+        limit,
+        requested: c.approval_requested,
+        by: c.approval_by.clone(),
+        at: c.approval_at,
+        note: c.approval_note.clone(),
+    })
+}
+
+/// The exposure recorded on a card: receivables plus unsettled bills (empty counts as 0).
+pub fn card_exposure(card: &Card) -> Exposure {
+    Exposure {
+        receivables: card.credit.receivables.unwrap_or(Money::ZERO),
+        unsettled_bills: card.credit.unsettled_bills.unwrap_or(Money::ZERO),
+    }
+}
+
+/// One card in the credit report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditRow {
+    /// The card.
+    pub card: CardId,
+    /// The customer's name.
+    pub name: Option<String>,
+    /// The class used (the hand-set one where set, else the computed ABC class).
+    pub class: Option<Class>,
+    /// The card's exposure against the limit in force.
+    pub check: ExposureCheck,
+    /// Why supply needs a manager's approval now (`None`: the rep may go ahead).
+    pub needs_approval: Option<ApprovalReason>,
+    /// The approval recorded on the card.
+    pub approval: Option<CreditApproval>,
+    /// The credit review schedule.
+    pub review: ReviewStatus,
+    /// Supply suspended (交易中止).
+    pub supply_suspended: bool,
+    /// Why, as recorded.
+    pub suspended_reason: Option<String>,
+}
+
+/// Credit on a date over a set of cards: every card's limit, exposure, approval and review,
+/// and the review alerts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditReport {
+    /// The day the report is for.
+    pub date: NaiveDate,
+    /// Cards needing approval first, then by card id.
+    pub rows: Vec<CreditRow>,
+    /// Reviews overdue or due this month ([`review_alerts`]).
+    pub alerts: Vec<ReviewAlert>,
+    /// How many cards need a manager's approval.
+    pub needing_approval: u32,
+    /// How many cards have supply suspended.
+    pub suspended: u32,
+}
+
+/// The credit report of `cards` on `today`: each card's class is its effective ABC class
+/// (the hand-set or the computed one, as the ABC settings choose for the visit plan); limits, exposure, approvals and reviews
+/// by this module's rules. The device and the server both call this.
+pub fn credit_report(
+    cards: &[Card],
+    today: NaiveDate,
+    settings: &CreditSettings,
+    abc: &super::abc::AbcSettings,
+) -> CreditReport {
+    use super::abc::{classify, effective_class};
+    let classes: std::collections::HashMap<CardId, Class> = classify(cards, today, abc)
+        .rows
+        .iter()
+        .map(|r| (r.card.clone(), effective_class(r, abc.source)))
+        .collect();
+    let class_of = |card: &Card| classes.get(&card.id).copied();
+    let mut rows: Vec<CreditRow> = cards
+        .iter()
+        .map(|card| {
+            let class = class_of(card);
+            let exposure = card_exposure(card).total();
+            CreditRow {
+                card: card.id.clone(),
+                name: card.basic.name.clone(),
+                class,
+                check: check_exposure(card_limit(card, class, settings), exposure),
+                needs_approval: needs_approval(card, class, exposure, settings),
+                approval: approval_of(card),
+                review: review_status(card, class, today, settings),
+                supply_suspended: card.credit.supply_suspended == Some(true),
+                suspended_reason: card.credit.suspended_reason.clone(),
+            }
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        y.needs_approval
+            .is_some()
+            .cmp(&x.needs_approval.is_some())
+            .then_with(|| x.card.cmp(&y.card))
+    });
+    let alerts = review_alerts(cards.iter().map(|c| (c, class_of(c))), today, settings);
+    let count = |f: &dyn Fn(&CreditRow) -> bool| {
+        u32::try_from(rows.iter().filter(|r| f(r)).count()).unwrap_or(u32::MAX)
+    };
+    CreditReport {
+        date: today,
+        needing_approval: count(&|r| r.needs_approval.is_some()),
+        suspended: count(&|r| r.supply_suspended),
+        rows,
+        alerts,
+    }
+}
+
+/// One line of the transaction card: the card field it comes from, its label, its value
+/// as shown (`None`: missing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionLine {
+    /// The field path on the card (`basic.name`).
+    pub path: String,
+    /// The transaction card's label (客户名称).
+    pub label: String,
+    /// The value as shown, or `None` when the card lacks it.
+    pub value: Option<String>,
+}
+
+/// The customer transaction card (客户交易卡, seed 002): what the rep fills in before the
+/// first order, approved by the sales manager. A view of the card's own fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionCard {
+    /// The card.
+    pub card: CardId,
+    /// The seed's items in its order.
+    pub lines: Vec<TransactionLine>,
+    /// The paths of the items still missing.
+    pub missing: Vec<String>,
+    /// The limit requested (信用限度申请额).
+    pub requested_limit: Option<Money>,
+    /// The approval recorded on the card.
+    pub approval: Option<CreditApproval>,
+    /// Whether the approval is of the limit requested now (a request changed after the
+    /// approval needs approving again).
+    pub approved: bool,
+}
+
+/// The transaction card's items (seed 002: 客户名称、总部所在地、交易对象所在地、通信地址及
+/// 电话、开业时间、资本额、职工人数、管理者人数、设备、经营者年龄、信用限度申请额、基本约定、
+/// 回收条件) and the card fields they are read from.
+pub const TRANSACTION_ITEMS: &[(&str, &str)] = &[
+    ("basic.name", "客户名称"),
+    ("basic.head_office", "总部所在地"),
+    ("basic.address", "交易对象所在地"),
+    ("basic.phone", "通信地址及电话"),
+    ("basic.founded", "开业时间"),
+    ("credit.registered_capital", "资本额"),
+    ("operating.employees", "职工人数"),
+    ("operating.manager_count", "管理者人数"),
+    ("operating.equipment", "设备"),
+    ("basic.owner_age", "经营者年龄"),
+    ("credit.requested_limit", "信用限度申请额"),
+    ("transaction.trading_terms", "基本约定"),
+    ("credit.collection_terms", "回收条件"),
+];
+
+/// The transaction card of a card, with what is missing and whether the limit requested
+/// is the one approved.
+pub fn transaction_card(card: &Card) -> TransactionCard {
+    let lines: Vec<TransactionLine> = TRANSACTION_ITEMS
+        .iter()
+        .map(|(path, label)| TransactionLine {
+            path: (*path).to_owned(),
+            label: (*label).to_owned(),
+            value: card.get_path(path).ok().flatten(),
+        })
+        .collect();
+    let missing = lines
+        .iter()
+        .filter(|l| l.value.is_none())
+        .map(|l| l.path.clone())
+        .collect();
+    let approval = approval_of(card);
+    let requested = card.credit.requested_limit;
+    TransactionCard {
+        card: card.id.clone(),
+        lines,
+        missing,
+        requested_limit: requested,
+        approved: approval
+            .as_ref()
+            .is_some_and(|a| requested.is_none_or(|r| a.requested == Some(r))),
+        approval,
+    }
 }
 
 #[cfg(test)]
@@ -919,6 +1183,140 @@ mod tests {
             })
             .to_string()
             .contains("1 to 28")
+        );
+    }
+
+    #[test]
+    fn which_paths_touch_the_approval_record() {
+        for f in APPROVAL_FIELDS {
+            assert!(touches_approval(&format!("credit.{f}"), false));
+            assert!(touches_approval(&format!("credit.{f}"), true));
+        }
+        // The whole section, replaced or removed, except by the change creating the card.
+        assert!(touches_approval("credit", false));
+        assert!(!touches_approval("credit", true));
+        for other in [
+            "credit.credit_limit",
+            "credit.requested_limit",
+            "credit.receivables",
+            "basic.name",
+            "visits.abc.summary",
+            "territory",
+            "approval_limit",
+        ] {
+            assert!(!touches_approval(other, false), "{other}");
+        }
+    }
+
+    #[test]
+    fn an_approval_supersedes_the_recorded_limit_and_is_bounded() {
+        let s = CreditSettings::default();
+        let mut c = card("a", "南京金陵商行");
+        c.credit.credit_limit = Some(yuan(80_000));
+        c.credit.receivables = Some(yuan(90_000));
+        c.credit.unsettled_bills = Some(yuan(30_000));
+        let exposure = card_exposure(&c).total();
+        assert_eq!(exposure, yuan(120_000));
+        assert!(needs_approval(&c, Some(Class::B), exposure, &s).is_some());
+        c.credit.approval_limit = Some(yuan(150_000));
+        assert_eq!(
+            card_limit(&c, Some(Class::B), &s),
+            Limit::Amount(yuan(150_000))
+        );
+        assert_eq!(needs_approval(&c, Some(Class::B), exposure, &s), None);
+        assert_eq!(validate_approval(yuan(150_000), Some("同意")), Ok(()));
+        let over = Money::from_fen(MAX_APPROVAL_FEN + 1).expect("money");
+        assert_eq!(
+            validate_approval(over, None),
+            Err(ApprovalInputError::TooLarge)
+        );
+        assert_eq!(
+            validate_approval(yuan(1), Some(&"批".repeat(2_001))),
+            Err(ApprovalInputError::NoteTooLong)
+        );
+    }
+
+    #[test]
+    fn the_transaction_card_lists_what_is_missing_and_whether_it_is_approved() {
+        let mut c = card("a", "广州南方百货公司");
+        c.basic.head_office = Some("广州市天河区".into());
+        c.basic.address = Some("广州市越秀区北京路 88 号".into());
+        c.basic.phone = Some("020-8888 6666".into());
+        c.credit.registered_capital = Some(yuan(5_000_000));
+        c.operating.employees = Some(crate::value::Count(120));
+        c.credit.requested_limit = Some(yuan(300_000));
+        c.transaction.trading_terms = Some("月结 30 天".into());
+        let tc = transaction_card(&c);
+        assert_eq!(tc.lines.len(), TRANSACTION_ITEMS.len());
+        assert_eq!(tc.lines[0].value.as_deref(), Some("广州南方百货公司"));
+        assert_eq!(tc.lines[0].label, "客户名称");
+        assert_eq!(
+            tc.missing,
+            [
+                "basic.founded",
+                "operating.manager_count",
+                "operating.equipment",
+                "basic.owner_age",
+                "credit.collection_terms"
+            ]
+        );
+        assert_eq!(tc.requested_limit, Some(yuan(300_000)));
+        assert!(!tc.approved);
+        c.credit.approval_limit = Some(yuan(300_000));
+        c.credit.approval_requested = Some(yuan(300_000));
+        c.credit.approval_by = Some("wangjl".into());
+        assert!(transaction_card(&c).approved);
+        // Requested more since: not approved any more.
+        c.credit.requested_limit = Some(yuan(400_000));
+        let tc = transaction_card(&c);
+        assert!(!tc.approved);
+        assert_eq!(tc.approval.map(|a| a.limit), Some(yuan(300_000)));
+        // Every item path is a field of the card model.
+        for (path, _) in TRANSACTION_ITEMS {
+            assert!(crate::card::kind_of(path).is_some(), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_credit_report_over_cards() {
+        let s = CreditSettings::default();
+        let today = date(2026, 12, 15);
+        let mut over = card("b", "西安长安副食店");
+        over.credit.receivables = Some(yuan(30_000)); // unclassified: C's ¥20,000
+        over.credit.last_review = Some(date(2026, 12, 1));
+        let mut suspended = card("c", "重庆山城百货");
+        suspended.credit.supply_suspended = Some(true);
+        suspended.credit.suspended_reason = Some("支票被拒付".into());
+        suspended.credit.last_review = Some(date(2026, 12, 1));
+        let mut fine = card("a", "天津津门商店");
+        fine.credit.receivables = Some(yuan(5_000));
+        let report = credit_report(
+            &[fine.clone(), over, suspended],
+            today,
+            &s,
+            &crate::analysis::abc::AbcSettings::default(),
+        );
+        let ids: Vec<CardId> = report.rows.iter().map(|r| r.card.clone()).collect();
+        assert_eq!(ids, ["b", "c", "a"].map(card_id));
+        assert_eq!((report.needing_approval, report.suspended), (2, 1));
+        assert_eq!(
+            report.rows[0].needs_approval,
+            Some(ApprovalReason::OverLimit {
+                limit: yuan(20_000),
+                over_by: yuan(10_000)
+            })
+        );
+        assert!(report.rows[1].supply_suspended);
+        assert_eq!(
+            report.rows[1].suspended_reason.as_deref(),
+            Some("支票被拒付")
+        );
+        // Only the never-reviewed card is due (by the 10th, so overdue).
+        assert_eq!(report.alerts.len(), 1);
+        assert_eq!(report.alerts[0].card, fine.id);
+        assert_eq!(
+            report.alerts[0].status.state,
+            ReviewState::Overdue { days: 5 }
         );
     }
 

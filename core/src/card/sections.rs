@@ -50,6 +50,10 @@ record!(
         category: Option<String> => "类别",
         /// Size (规模).
         size: Option<String> => "规模",
+        /// Where the head office is (总部所在地), for the transaction card.
+        head_office: Option<String> => "总部所在地",
+        /// Age of the owner-manager (经营者年龄), for the transaction card.
+        owner_age: Option<Count> => "经营者年龄",
         /// The card this one was merged into, as a duplicate of the same customer (已合并至):
         /// set by `Store::merge_duplicate`; the card stays, with its history, and every
         /// device lists only the card it points to.
@@ -136,6 +140,26 @@ record!(
         supply_suspended: Option<bool> => "交易中止",
         /// Why supply was suspended (中止原因).
         suspended_reason: Option<String> => "中止原因",
+        /// Receivables now outstanding (应收账款): part of the exposure a limit caps.
+        receivables: Option<Money> => "应收账款",
+        /// Bills not yet settled (未结算票据): the other part of the exposure.
+        unsettled_bills: Option<Money> => "未结算票据",
+        /// The credit limit the customer asks for on the transaction card (信用限度申请额).
+        requested_limit: Option<Money> => "信用限度申请额",
+        /// Collection terms of the transaction card (回收条件).
+        collection_terms: Option<String> => "回收条件",
+        /// The limit a sales manager approved (核准信用限度). This and the other
+        /// `approval_*` fields are written only by `Store::approve_credit` on a manager's
+        /// device; the server refuses a rep's change that touches them.
+        approval_limit: Option<Money> => "核准信用限度",
+        /// What was requested when the approval was given (核准时申请额).
+        approval_requested: Option<Money> => "核准时申请额",
+        /// Who approved: the person id of the approving change's author (核准人).
+        approval_by: Option<String> => "核准人",
+        /// When the approval was given (核准时间).
+        approval_at: Option<DateTime<Utc>> => "核准时间",
+        /// The approver's note (核准意见).
+        approval_note: Option<String> => "核准意见",
     }
 );
 
@@ -154,6 +178,12 @@ record!(
         transport: Option<String> => "运输工具",
         /// Delivery addresses (送货地址).
         delivery_addresses: Option<String> => "送货地址",
+        /// Number of employees (职工人数), for the transaction card.
+        employees: Option<Count> => "职工人数",
+        /// Number of managers (管理者人数), for the transaction card.
+        manager_count: Option<Count> => "管理者人数",
+        /// Equipment (设备), for the transaction card.
+        equipment: Option<String> => "设备",
     }
 );
 

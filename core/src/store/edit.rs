@@ -120,6 +120,7 @@ impl Store {
     /// Store a card built elsewhere (an import, the demo seeder) as a new card.
     pub fn insert_new(&mut self, card: Card) -> Result<CardId> {
         let (actor, rep) = self.identity_for_writing()?;
+        super::credit::guard_new_card(&card, self.may_act_for_others()?)?;
         let id = card.id.clone();
         let mut doc = Automerge::new();
         Self::act_as(&mut doc, &actor, &rep);
@@ -216,6 +217,7 @@ impl Store {
             return Err(Error::TerritoryFixed);
         }
         attribute(&old, &mut new, &writer.rep, writer.may_act_for_others)?;
+        super::credit::guard_approval(&old, &mut new, &writer.rep, writer.may_act_for_others)?;
         let heads = cached.doc.get_heads();
         Self::act_as(&mut cached.doc, &writer.actor, &writer.rep);
         let touched = cached
@@ -237,6 +239,9 @@ impl Store {
     pub fn resolve(&mut self, id: &CardId, path: &str, input: &str) -> Result<()> {
         if !self.conflicts(id)?.iter().any(|c| c.path == path) {
             return Err(Error::NoConflict(path.to_string()));
+        }
+        if super::credit::resolves_approval(path) && !self.may_act_for_others()? {
+            return Err(Error::NotApprover);
         }
         let result = (|| {
             let (actor, rep) = self.identity_for_writing()?;

@@ -535,6 +535,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_item() != 14173:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit() != 3465:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_cancel_sync() != 42257:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_card() != 31045:
@@ -546,6 +548,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts() != 58013:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card() != 21032:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report() != 55415:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan() != 48658:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -580,6 +584,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_status() != 47418:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_sync() != 2016:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card() != 62340:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card() != 17810:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -633,6 +639,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate.res
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_item.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_cancel_sync.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_cancel_sync.restype = ctypes.c_uint16
@@ -651,6 +660,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts.restype = ct
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan.restype = ctypes.c_uint16
@@ -702,6 +714,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_status.restype = ctype
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_sync.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_sync.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card.restype = ctypes.c_uint16
@@ -744,6 +759,14 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_add_item.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_add_item.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit.restype = None
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_cancel_sync.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -777,6 +800,12 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -889,6 +918,12 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_sync.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_sync.restype = ctypes.c_uint64
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_update_card.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2625,6 +2660,209 @@ class _UniffiFfiConverterTypeCompanySettingsInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceUInt32.write(value.abc_percent, buf)
         _UniffiFfiConverterString.write(value.json, buf)
 
+@dataclass
+class CreditLine:
+    """
+    One card of the credit report.
+"""
+    def __init__(self, *, card_id:str, name:typing.Optional[str], _class:typing.Optional[str], limit:typing.Optional[str], exposure:str, over_by:str, needs_approval:typing.Optional[str], approved_limit:typing.Optional[str], approved_by:typing.Optional[str], approved_at:typing.Optional[str], approval_note:typing.Optional[str], review_due:str, review_state:str, days_overdue:int, supply_suspended:bool, suspended_reason:typing.Optional[str]):
+        self.card_id = card_id
+        self.name = name
+        self._class = _class
+        self.limit = limit
+        self.exposure = exposure
+        self.over_by = over_by
+        self.needs_approval = needs_approval
+        self.approved_limit = approved_limit
+        self.approved_by = approved_by
+        self.approved_at = approved_at
+        self.approval_note = approval_note
+        self.review_due = review_due
+        self.review_state = review_state
+        self.days_overdue = days_overdue
+        self.supply_suspended = supply_suspended
+        self.suspended_reason = suspended_reason
+        
+        
+
+    
+    def __str__(self):
+        return "CreditLine(card_id={}, name={}, _class={}, limit={}, exposure={}, over_by={}, needs_approval={}, approved_limit={}, approved_by={}, approved_at={}, approval_note={}, review_due={}, review_state={}, days_overdue={}, supply_suspended={}, suspended_reason={})".format(self.card_id, self.name, self._class, self.limit, self.exposure, self.over_by, self.needs_approval, self.approved_limit, self.approved_by, self.approved_at, self.approval_note, self.review_due, self.review_state, self.days_overdue, self.supply_suspended, self.suspended_reason)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self._class != other._class:
+            return False
+        if self.limit != other.limit:
+            return False
+        if self.exposure != other.exposure:
+            return False
+        if self.over_by != other.over_by:
+            return False
+        if self.needs_approval != other.needs_approval:
+            return False
+        if self.approved_limit != other.approved_limit:
+            return False
+        if self.approved_by != other.approved_by:
+            return False
+        if self.approved_at != other.approved_at:
+            return False
+        if self.approval_note != other.approval_note:
+            return False
+        if self.review_due != other.review_due:
+            return False
+        if self.review_state != other.review_state:
+            return False
+        if self.days_overdue != other.days_overdue:
+            return False
+        if self.supply_suspended != other.supply_suspended:
+            return False
+        if self.suspended_reason != other.suspended_reason:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCreditLine(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CreditLine(
+            card_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterOptionalString.read(buf),
+            _class=_UniffiFfiConverterOptionalString.read(buf),
+            limit=_UniffiFfiConverterOptionalString.read(buf),
+            exposure=_UniffiFfiConverterString.read(buf),
+            over_by=_UniffiFfiConverterString.read(buf),
+            needs_approval=_UniffiFfiConverterOptionalString.read(buf),
+            approved_limit=_UniffiFfiConverterOptionalString.read(buf),
+            approved_by=_UniffiFfiConverterOptionalString.read(buf),
+            approved_at=_UniffiFfiConverterOptionalString.read(buf),
+            approval_note=_UniffiFfiConverterOptionalString.read(buf),
+            review_due=_UniffiFfiConverterString.read(buf),
+            review_state=_UniffiFfiConverterString.read(buf),
+            days_overdue=_UniffiFfiConverterUInt32.read(buf),
+            supply_suspended=_UniffiFfiConverterBoolean.read(buf),
+            suspended_reason=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value._class)
+        _UniffiFfiConverterOptionalString.check_lower(value.limit)
+        _UniffiFfiConverterString.check_lower(value.exposure)
+        _UniffiFfiConverterString.check_lower(value.over_by)
+        _UniffiFfiConverterOptionalString.check_lower(value.needs_approval)
+        _UniffiFfiConverterOptionalString.check_lower(value.approved_limit)
+        _UniffiFfiConverterOptionalString.check_lower(value.approved_by)
+        _UniffiFfiConverterOptionalString.check_lower(value.approved_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.approval_note)
+        _UniffiFfiConverterString.check_lower(value.review_due)
+        _UniffiFfiConverterString.check_lower(value.review_state)
+        _UniffiFfiConverterUInt32.check_lower(value.days_overdue)
+        _UniffiFfiConverterBoolean.check_lower(value.supply_suspended)
+        _UniffiFfiConverterOptionalString.check_lower(value.suspended_reason)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value._class, buf)
+        _UniffiFfiConverterOptionalString.write(value.limit, buf)
+        _UniffiFfiConverterString.write(value.exposure, buf)
+        _UniffiFfiConverterString.write(value.over_by, buf)
+        _UniffiFfiConverterOptionalString.write(value.needs_approval, buf)
+        _UniffiFfiConverterOptionalString.write(value.approved_limit, buf)
+        _UniffiFfiConverterOptionalString.write(value.approved_by, buf)
+        _UniffiFfiConverterOptionalString.write(value.approved_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.approval_note, buf)
+        _UniffiFfiConverterString.write(value.review_due, buf)
+        _UniffiFfiConverterString.write(value.review_state, buf)
+        _UniffiFfiConverterUInt32.write(value.days_overdue, buf)
+        _UniffiFfiConverterBoolean.write(value.supply_suspended, buf)
+        _UniffiFfiConverterOptionalString.write(value.suspended_reason, buf)
+
+class _UniffiFfiConverterSequenceTypeCreditLine(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeCreditLine.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeCreditLine.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeCreditLine.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class CreditReport:
+    """
+    Credit on a day over the phone's cards.
+"""
+    def __init__(self, *, date:str, lines:typing.List[CreditLine], review_alerts:typing.List[str], needing_approval:int, suspended:int):
+        self.date = date
+        self.lines = lines
+        self.review_alerts = review_alerts
+        self.needing_approval = needing_approval
+        self.suspended = suspended
+        
+        
+
+    
+    def __str__(self):
+        return "CreditReport(date={}, lines={}, review_alerts={}, needing_approval={}, suspended={})".format(self.date, self.lines, self.review_alerts, self.needing_approval, self.suspended)
+    def __eq__(self, other):
+        if self.date != other.date:
+            return False
+        if self.lines != other.lines:
+            return False
+        if self.review_alerts != other.review_alerts:
+            return False
+        if self.needing_approval != other.needing_approval:
+            return False
+        if self.suspended != other.suspended:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCreditReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CreditReport(
+            date=_UniffiFfiConverterString.read(buf),
+            lines=_UniffiFfiConverterSequenceTypeCreditLine.read(buf),
+            review_alerts=_UniffiFfiConverterSequenceString.read(buf),
+            needing_approval=_UniffiFfiConverterUInt32.read(buf),
+            suspended=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.date)
+        _UniffiFfiConverterSequenceTypeCreditLine.check_lower(value.lines)
+        _UniffiFfiConverterSequenceString.check_lower(value.review_alerts)
+        _UniffiFfiConverterUInt32.check_lower(value.needing_approval)
+        _UniffiFfiConverterUInt32.check_lower(value.suspended)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.date, buf)
+        _UniffiFfiConverterSequenceTypeCreditLine.write(value.lines, buf)
+        _UniffiFfiConverterSequenceString.write(value.review_alerts, buf)
+        _UniffiFfiConverterUInt32.write(value.needing_approval, buf)
+        _UniffiFfiConverterUInt32.write(value.suspended, buf)
+
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def read(buf):
@@ -4290,6 +4528,155 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.handed_away_pending, buf)
         _UniffiFfiConverterSequenceString.write(value.territory_restored, buf)
 
+@dataclass
+class TransactionItem:
+    """
+    One item of the transaction card.
+"""
+    def __init__(self, *, path:str, label:str, value:typing.Optional[str]):
+        self.path = path
+        self.label = label
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "TransactionItem(path={}, label={}, value={})".format(self.path, self.label, self.value)
+    def __eq__(self, other):
+        if self.path != other.path:
+            return False
+        if self.label != other.label:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTransactionItem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TransactionItem(
+            path=_UniffiFfiConverterString.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.path)
+        _UniffiFfiConverterString.check_lower(value.label)
+        _UniffiFfiConverterOptionalString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.path, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+        _UniffiFfiConverterOptionalString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeTransactionItem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeTransactionItem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeTransactionItem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeTransactionItem.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class TransactionCard:
+    """
+    A card's transaction card (客户交易卡).
+"""
+    def __init__(self, *, card_id:str, items:typing.List[TransactionItem], missing:typing.List[str], requested_limit:typing.Optional[str], approved:bool, approved_limit:typing.Optional[str], approved_by:typing.Optional[str], approved_at:typing.Optional[str], approval_note:typing.Optional[str]):
+        self.card_id = card_id
+        self.items = items
+        self.missing = missing
+        self.requested_limit = requested_limit
+        self.approved = approved
+        self.approved_limit = approved_limit
+        self.approved_by = approved_by
+        self.approved_at = approved_at
+        self.approval_note = approval_note
+        
+        
+
+    
+    def __str__(self):
+        return "TransactionCard(card_id={}, items={}, missing={}, requested_limit={}, approved={}, approved_limit={}, approved_by={}, approved_at={}, approval_note={})".format(self.card_id, self.items, self.missing, self.requested_limit, self.approved, self.approved_limit, self.approved_by, self.approved_at, self.approval_note)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.items != other.items:
+            return False
+        if self.missing != other.missing:
+            return False
+        if self.requested_limit != other.requested_limit:
+            return False
+        if self.approved != other.approved:
+            return False
+        if self.approved_limit != other.approved_limit:
+            return False
+        if self.approved_by != other.approved_by:
+            return False
+        if self.approved_at != other.approved_at:
+            return False
+        if self.approval_note != other.approval_note:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTransactionCard(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TransactionCard(
+            card_id=_UniffiFfiConverterString.read(buf),
+            items=_UniffiFfiConverterSequenceTypeTransactionItem.read(buf),
+            missing=_UniffiFfiConverterSequenceString.read(buf),
+            requested_limit=_UniffiFfiConverterOptionalString.read(buf),
+            approved=_UniffiFfiConverterBoolean.read(buf),
+            approved_limit=_UniffiFfiConverterOptionalString.read(buf),
+            approved_by=_UniffiFfiConverterOptionalString.read(buf),
+            approved_at=_UniffiFfiConverterOptionalString.read(buf),
+            approval_note=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterSequenceTypeTransactionItem.check_lower(value.items)
+        _UniffiFfiConverterSequenceString.check_lower(value.missing)
+        _UniffiFfiConverterOptionalString.check_lower(value.requested_limit)
+        _UniffiFfiConverterBoolean.check_lower(value.approved)
+        _UniffiFfiConverterOptionalString.check_lower(value.approved_limit)
+        _UniffiFfiConverterOptionalString.check_lower(value.approved_by)
+        _UniffiFfiConverterOptionalString.check_lower(value.approved_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.approval_note)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterSequenceTypeTransactionItem.write(value.items, buf)
+        _UniffiFfiConverterSequenceString.write(value.missing, buf)
+        _UniffiFfiConverterOptionalString.write(value.requested_limit, buf)
+        _UniffiFfiConverterBoolean.write(value.approved, buf)
+        _UniffiFfiConverterOptionalString.write(value.approved_limit, buf)
+        _UniffiFfiConverterOptionalString.write(value.approved_by, buf)
+        _UniffiFfiConverterOptionalString.write(value.approved_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.approval_note, buf)
+
 
 
 # FieldbookError
@@ -5146,6 +5533,14 @@ class FieldbookProtocol(typing.Protocol):
         `opportunities`) with its fields by key (`name`, `mobile`); returns its id.
 """
         raise NotImplementedError
+    def approve_credit(self, id: str,amount: str,note: typing.Optional[str]) -> None:
+        """
+        Approve a credit limit of `amount` yuan (`150000`) on a card, as this phone's
+        person: only a phone enrolled as a sales manager's or admin's
+        (`access.not_approver` otherwise, nothing written). Recorded as one change with
+        the limit requested, the approver, the time and `note`; durable when it returns.
+"""
+        raise NotImplementedError
     def cancel_sync(self, ) -> None:
         """
         Ask a running sync to stop before its next request.
@@ -5177,6 +5572,13 @@ class FieldbookProtocol(typing.Protocol):
     def create_card(self, fields: typing.List[FieldEdit]) -> str:
         """
         Create a card with these fields (`basic.name`, `territory`, …); returns its id.
+"""
+        raise NotImplementedError
+    def credit_report(self, date: typing.Optional[str]) -> CreditReport:
+        """
+        Credit on `date` (`2026-12-15`; default today) over the cards on this phone:
+        limits, exposure, what needs a sales manager's approval and why, approvals, credit
+        reviews due and overdue, suspended supply (the read connection; offline).
 """
         raise NotImplementedError
     def day_plan(self, date: typing.Optional[str],lat: float,lon: float,return_to_start: bool) -> DayPlan:
@@ -5278,6 +5680,12 @@ class FieldbookProtocol(typing.Protocol):
         request. Cancel with [`Fieldbook::cancel_sync`] or by cancelling the awaiting
         coroutine/task: the sync stops before its next request (`sync.cancelled`), and
         what it applied stays. A second sync waits for the first.
+"""
+        raise NotImplementedError
+    def transaction_card(self, id: str) -> TransactionCard:
+        """
+        A card's transaction card (客户交易卡): its items, which are missing, the limit
+        requested and whether it is approved (the read connection; offline).
 """
         raise NotImplementedError
     def update_card(self, card_id: str,edits: typing.List[FieldEdit]) -> typing.List[str]:
@@ -5401,6 +5809,33 @@ class Fieldbook(FieldbookProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def approve_credit(self, id: str,amount: str,note: typing.Optional[str]) -> None:
+        """
+        Approve a credit limit of `amount` yuan (`150000`) on a card, as this phone's
+        person: only a phone enrolled as a sales manager's or admin's
+        (`access.not_approver` otherwise, nothing written). Recorded as one change with
+        the limit requested, the approver, the time and `note`; durable when it returns.
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterString.check_lower(amount)
+
+        _UniffiFfiConverterOptionalString.check_lower(note)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterString.lower(amount),
+            _UniffiFfiConverterOptionalString.lower(note),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def cancel_sync(self, ) -> None:
         """
         Ask a running sync to stop before its next request.
@@ -5500,6 +5935,26 @@ class Fieldbook(FieldbookProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_create_card,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def credit_report(self, date: typing.Optional[str]) -> CreditReport:
+        """
+        Credit on `date` (`2026-12-15`; default today) over the cards on this phone:
+        limits, exposure, what needs a sales manager's approval and why, approvals, credit
+        reviews due and overdue, suspended supply (the read connection; offline).
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(date)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(date),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCreditReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5860,6 +6315,25 @@ class Fieldbook(FieldbookProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def transaction_card(self, id: str) -> TransactionCard:
+        """
+        A card's transaction card (客户交易卡): its items, which are missing, the limit
+        requested and whether it is approved (the read connection; offline).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeTransactionCard.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def update_card(self, card_id: str,edits: typing.List[FieldEdit]) -> typing.List[str]:
         """
         Set fields of a card, all in one change or none; returns the paths changed.
@@ -6013,6 +6487,8 @@ __all__ = [
     "CardDetail",
     "CardRow",
     "CompanySettingsInfo",
+    "CreditLine",
+    "CreditReport",
     "RouteStop",
     "PlanNote",
     "DueVisit",
@@ -6035,6 +6511,8 @@ __all__ = [
     "SyncProgress",
     "SyncStatus",
     "SyncSummary",
+    "TransactionItem",
+    "TransactionCard",
     "card_schema",
     "encrypt_store",
     "HttpClientImpl",

@@ -688,6 +688,27 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 public protocol FieldbookProtocol: AnyObject, Sendable {
     
     /**
+     * Approve a credit limit of `amount` yuan (`150000`) on a card, as this phone's
+     * person: only a phone enrolled as a sales manager's or admin's
+     * (`access.not_approver` otherwise, nothing written). Recorded as one change with
+     * the limit requested, the approver, the time and `note`; durable when it returns.
+     */
+    func approveCredit(id: String, amount: String, note: String?) throws 
+    
+    /**
+     * Credit on `date` (`2026-12-15`; default today) over the cards on this phone:
+     * limits, exposure, what needs a sales manager's approval and why, approvals, credit
+     * reviews due and overdue, suspended supply (the read connection; offline).
+     */
+    func creditReport(date: String?) throws  -> CreditReport
+    
+    /**
+     * A card's transaction card (客户交易卡): its items, which are missing, the limit
+     * requested and whether it is approved (the read connection; offline).
+     */
+    func transactionCard(id: String) throws  -> TransactionCard
+    
+    /**
      * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
      * by the company's settings (by default the seed's 75/20/5 of average monthly sales
      * over the three full months before), with the class the rep set beside each (the
@@ -917,6 +938,52 @@ public static func `open`(path: String, key: Data?)throws  -> Fieldbook  {
 }
     
 
+    
+    /**
+     * Approve a credit limit of `amount` yuan (`150000`) on a card, as this phone's
+     * person: only a phone enrolled as a sales manager's or admin's
+     * (`access.not_approver` otherwise, nothing written). Recorded as one change with
+     * the limit requested, the approver, the time and `note`; durable when it returns.
+     */
+open func approveCredit(id: String, amount: String, note: String?)throws   {try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(amount),
+        FfiConverterOptionString.lower(note),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Credit on `date` (`2026-12-15`; default today) over the cards on this phone:
+     * limits, exposure, what needs a sales manager's approval and why, approvals, credit
+     * reviews due and overdue, suspended supply (the read connection; offline).
+     */
+open func creditReport(date: String?)throws  -> CreditReport  {
+    return try  FfiConverterTypeCreditReport_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(date),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A card's transaction card (客户交易卡): its items, which are missing, the limit
+     * requested and whether it is approved (the read connection; offline).
+     */
+open func transactionCard(id: String)throws  -> TransactionCard  {
+    return try  FfiConverterTypeTransactionCard_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
     
     /**
      * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
@@ -2796,6 +2863,316 @@ public func FfiConverterTypeConflictValue_lift(_ buf: RustBuffer) throws -> Conf
 #endif
 public func FfiConverterTypeConflictValue_lower(_ value: ConflictValue) -> RustBuffer {
     return FfiConverterTypeConflictValue.lower(value)
+}
+
+
+/**
+ * One card of the credit report.
+ */
+public struct CreditLine: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var name: String?
+    /**
+     * The class its limit and review interval follow (`A`…`D`), if any.
+     */
+    public var `class`: String?
+    /**
+     * The limit in force; `None`: no limit (class A).
+     */
+    public var limit: String?
+    /**
+     * Receivables plus unsettled bills.
+     */
+    public var exposure: String
+    /**
+     * By how much the exposure exceeds the limit (`0.00` within it).
+     */
+    public var overBy: String
+    /**
+     * Why a sales manager's approval is needed now: `over_limit`, `supply_suspended`,
+     * or `None`.
+     */
+    public var needsApproval: String?
+    /**
+     * The approved limit, if a manager approved one.
+     */
+    public var approvedLimit: String?
+    /**
+     * Who approved (person id).
+     */
+    public var approvedBy: String?
+    /**
+     * When (RFC 3339).
+     */
+    public var approvedAt: String?
+    /**
+     * The approver's note.
+     */
+    public var approvalNote: String?
+    /**
+     * When the next credit review report is due (`2026-12-10`).
+     */
+    public var reviewDue: String
+    /**
+     * `not_due`, `due_this_month` or `overdue`.
+     */
+    public var reviewState: String
+    /**
+     * Days past the due date (0 unless overdue).
+     */
+    public var daysOverdue: UInt32
+    /**
+     * Supply suspended (交易中止).
+     */
+    public var supplySuspended: Bool
+    /**
+     * Why.
+     */
+    public var suspendedReason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */name: String?, 
+        /**
+         * The class its limit and review interval follow (`A`…`D`), if any.
+         */`class`: String?, 
+        /**
+         * The limit in force; `None`: no limit (class A).
+         */limit: String?, 
+        /**
+         * Receivables plus unsettled bills.
+         */exposure: String, 
+        /**
+         * By how much the exposure exceeds the limit (`0.00` within it).
+         */overBy: String, 
+        /**
+         * Why a sales manager's approval is needed now: `over_limit`, `supply_suspended`,
+         * or `None`.
+         */needsApproval: String?, 
+        /**
+         * The approved limit, if a manager approved one.
+         */approvedLimit: String?, 
+        /**
+         * Who approved (person id).
+         */approvedBy: String?, 
+        /**
+         * When (RFC 3339).
+         */approvedAt: String?, 
+        /**
+         * The approver's note.
+         */approvalNote: String?, 
+        /**
+         * When the next credit review report is due (`2026-12-10`).
+         */reviewDue: String, 
+        /**
+         * `not_due`, `due_this_month` or `overdue`.
+         */reviewState: String, 
+        /**
+         * Days past the due date (0 unless overdue).
+         */daysOverdue: UInt32, 
+        /**
+         * Supply suspended (交易中止).
+         */supplySuspended: Bool, 
+        /**
+         * Why.
+         */suspendedReason: String?) {
+        self.cardId = cardId
+        self.name = name
+        self.`class` = `class`
+        self.limit = limit
+        self.exposure = exposure
+        self.overBy = overBy
+        self.needsApproval = needsApproval
+        self.approvedLimit = approvedLimit
+        self.approvedBy = approvedBy
+        self.approvedAt = approvedAt
+        self.approvalNote = approvalNote
+        self.reviewDue = reviewDue
+        self.reviewState = reviewState
+        self.daysOverdue = daysOverdue
+        self.supplySuspended = supplySuspended
+        self.suspendedReason = suspendedReason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreditLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreditLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreditLine {
+        return
+            try CreditLine(
+                cardId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                class: FfiConverterOptionString.read(from: &buf), 
+                limit: FfiConverterOptionString.read(from: &buf), 
+                exposure: FfiConverterString.read(from: &buf), 
+                overBy: FfiConverterString.read(from: &buf), 
+                needsApproval: FfiConverterOptionString.read(from: &buf), 
+                approvedLimit: FfiConverterOptionString.read(from: &buf), 
+                approvedBy: FfiConverterOptionString.read(from: &buf), 
+                approvedAt: FfiConverterOptionString.read(from: &buf), 
+                approvalNote: FfiConverterOptionString.read(from: &buf), 
+                reviewDue: FfiConverterString.read(from: &buf), 
+                reviewState: FfiConverterString.read(from: &buf), 
+                daysOverdue: FfiConverterUInt32.read(from: &buf), 
+                supplySuspended: FfiConverterBool.read(from: &buf), 
+                suspendedReason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreditLine, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.`class`, into: &buf)
+        FfiConverterOptionString.write(value.limit, into: &buf)
+        FfiConverterString.write(value.exposure, into: &buf)
+        FfiConverterString.write(value.overBy, into: &buf)
+        FfiConverterOptionString.write(value.needsApproval, into: &buf)
+        FfiConverterOptionString.write(value.approvedLimit, into: &buf)
+        FfiConverterOptionString.write(value.approvedBy, into: &buf)
+        FfiConverterOptionString.write(value.approvedAt, into: &buf)
+        FfiConverterOptionString.write(value.approvalNote, into: &buf)
+        FfiConverterString.write(value.reviewDue, into: &buf)
+        FfiConverterString.write(value.reviewState, into: &buf)
+        FfiConverterUInt32.write(value.daysOverdue, into: &buf)
+        FfiConverterBool.write(value.supplySuspended, into: &buf)
+        FfiConverterOptionString.write(value.suspendedReason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreditLine_lift(_ buf: RustBuffer) throws -> CreditLine {
+    return try FfiConverterTypeCreditLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreditLine_lower(_ value: CreditLine) -> RustBuffer {
+    return FfiConverterTypeCreditLine.lower(value)
+}
+
+
+/**
+ * Credit on a day over the phone's cards.
+ */
+public struct CreditReport: Equatable, Hashable {
+    /**
+     * The day (`2026-12-15`).
+     */
+    public var date: String
+    /**
+     * Cards needing approval first, then by card id.
+     */
+    public var lines: [CreditLine]
+    /**
+     * Cards whose credit review is overdue or due this month, overdue first.
+     */
+    public var reviewAlerts: [String]
+    /**
+     * How many cards need a sales manager's approval.
+     */
+    public var needingApproval: UInt32
+    /**
+     * How many cards have supply suspended.
+     */
+    public var suspended: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The day (`2026-12-15`).
+         */date: String, 
+        /**
+         * Cards needing approval first, then by card id.
+         */lines: [CreditLine], 
+        /**
+         * Cards whose credit review is overdue or due this month, overdue first.
+         */reviewAlerts: [String], 
+        /**
+         * How many cards need a sales manager's approval.
+         */needingApproval: UInt32, 
+        /**
+         * How many cards have supply suspended.
+         */suspended: UInt32) {
+        self.date = date
+        self.lines = lines
+        self.reviewAlerts = reviewAlerts
+        self.needingApproval = needingApproval
+        self.suspended = suspended
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreditReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreditReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreditReport {
+        return
+            try CreditReport(
+                date: FfiConverterString.read(from: &buf), 
+                lines: FfiConverterSequenceTypeCreditLine.read(from: &buf), 
+                reviewAlerts: FfiConverterSequenceString.read(from: &buf), 
+                needingApproval: FfiConverterUInt32.read(from: &buf), 
+                suspended: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreditReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.date, into: &buf)
+        FfiConverterSequenceTypeCreditLine.write(value.lines, into: &buf)
+        FfiConverterSequenceString.write(value.reviewAlerts, into: &buf)
+        FfiConverterUInt32.write(value.needingApproval, into: &buf)
+        FfiConverterUInt32.write(value.suspended, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreditReport_lift(_ buf: RustBuffer) throws -> CreditReport {
+    return try FfiConverterTypeCreditReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreditReport_lower(_ value: CreditReport) -> RustBuffer {
+    return FfiConverterTypeCreditReport.lower(value)
 }
 
 
@@ -5311,6 +5688,224 @@ public func FfiConverterTypeSyncSummary_lower(_ value: SyncSummary) -> RustBuffe
 
 
 /**
+ * A card's transaction card (客户交易卡).
+ */
+public struct TransactionCard: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The seed's items in order.
+     */
+    public var items: [TransactionItem]
+    /**
+     * The paths of the items still missing.
+     */
+    public var missing: [String]
+    /**
+     * The limit requested (信用限度申请额).
+     */
+    public var requestedLimit: String?
+    /**
+     * Whether the limit requested now is the one approved.
+     */
+    public var approved: Bool
+    /**
+     * The approved limit, if any.
+     */
+    public var approvedLimit: String?
+    /**
+     * Who approved (person id).
+     */
+    public var approvedBy: String?
+    /**
+     * When (RFC 3339).
+     */
+    public var approvedAt: String?
+    /**
+     * The approver's note.
+     */
+    public var approvalNote: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The seed's items in order.
+         */items: [TransactionItem], 
+        /**
+         * The paths of the items still missing.
+         */missing: [String], 
+        /**
+         * The limit requested (信用限度申请额).
+         */requestedLimit: String?, 
+        /**
+         * Whether the limit requested now is the one approved.
+         */approved: Bool, 
+        /**
+         * The approved limit, if any.
+         */approvedLimit: String?, 
+        /**
+         * Who approved (person id).
+         */approvedBy: String?, 
+        /**
+         * When (RFC 3339).
+         */approvedAt: String?, 
+        /**
+         * The approver's note.
+         */approvalNote: String?) {
+        self.cardId = cardId
+        self.items = items
+        self.missing = missing
+        self.requestedLimit = requestedLimit
+        self.approved = approved
+        self.approvedLimit = approvedLimit
+        self.approvedBy = approvedBy
+        self.approvedAt = approvedAt
+        self.approvalNote = approvalNote
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TransactionCard: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransactionCard: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TransactionCard {
+        return
+            try TransactionCard(
+                cardId: FfiConverterString.read(from: &buf), 
+                items: FfiConverterSequenceTypeTransactionItem.read(from: &buf), 
+                missing: FfiConverterSequenceString.read(from: &buf), 
+                requestedLimit: FfiConverterOptionString.read(from: &buf), 
+                approved: FfiConverterBool.read(from: &buf), 
+                approvedLimit: FfiConverterOptionString.read(from: &buf), 
+                approvedBy: FfiConverterOptionString.read(from: &buf), 
+                approvedAt: FfiConverterOptionString.read(from: &buf), 
+                approvalNote: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TransactionCard, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterSequenceTypeTransactionItem.write(value.items, into: &buf)
+        FfiConverterSequenceString.write(value.missing, into: &buf)
+        FfiConverterOptionString.write(value.requestedLimit, into: &buf)
+        FfiConverterBool.write(value.approved, into: &buf)
+        FfiConverterOptionString.write(value.approvedLimit, into: &buf)
+        FfiConverterOptionString.write(value.approvedBy, into: &buf)
+        FfiConverterOptionString.write(value.approvedAt, into: &buf)
+        FfiConverterOptionString.write(value.approvalNote, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionCard_lift(_ buf: RustBuffer) throws -> TransactionCard {
+    return try FfiConverterTypeTransactionCard.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionCard_lower(_ value: TransactionCard) -> RustBuffer {
+    return FfiConverterTypeTransactionCard.lower(value)
+}
+
+
+/**
+ * One item of the transaction card.
+ */
+public struct TransactionItem: Equatable, Hashable {
+    /**
+     * The card field it is read from (`basic.head_office`): edit it there.
+     */
+    public var path: String
+    /**
+     * The item's label (总部所在地).
+     */
+    public var label: String
+    /**
+     * Its value as shown; `None`: missing.
+     */
+    public var value: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card field it is read from (`basic.head_office`): edit it there.
+         */path: String, 
+        /**
+         * The item's label (总部所在地).
+         */label: String, 
+        /**
+         * Its value as shown; `None`: missing.
+         */value: String?) {
+        self.path = path
+        self.label = label
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TransactionItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransactionItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TransactionItem {
+        return
+            try TransactionItem(
+                path: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                value: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TransactionItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterOptionString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionItem_lift(_ buf: RustBuffer) throws -> TransactionItem {
+    return try FfiConverterTypeTransactionItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionItem_lower(_ value: TransactionItem) -> RustBuffer {
+    return FfiConverterTypeTransactionItem.lower(value)
+}
+
+
+/**
  * The kind of a field's value, which decides its editor.
  */
 
@@ -6277,6 +6872,31 @@ fileprivate struct FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCreditLine: FfiConverterRustBuffer {
+    typealias SwiftType = [CreditLine]
+
+    public static func write(_ value: [CreditLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCreditLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CreditLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CreditLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCreditLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDueVisit: FfiConverterRustBuffer {
     typealias SwiftType = [DueVisit]
 
@@ -6673,6 +7293,31 @@ fileprivate struct FfiConverterSequenceTypeSection: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTransactionItem: FfiConverterRustBuffer {
+    typealias SwiftType = [TransactionItem]
+
+    public static func write(_ value: [TransactionItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTransactionItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TransactionItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TransactionItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTransactionItem.read(from: &buf))
+        }
+        return seq
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -6763,6 +7408,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_func_encrypt_store() != 24752) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit() != 3465) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report() != 55415) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card() != 62340) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 1031) {

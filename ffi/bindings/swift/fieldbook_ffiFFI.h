@@ -290,6 +290,21 @@ void uniffi_fieldbook_ffi_fn_free_fieldbook(uint64_t handle, RustCallStatus *_No
 uint64_t uniffi_fieldbook_ffi_fn_constructor_fieldbook_open(RustBuffer path, RustBuffer key, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_APPROVE_CREDIT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_APPROVE_CREDIT
+void uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit(uint64_t ptr, RustBuffer id, RustBuffer amount, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_CREDIT_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_CREDIT_REPORT
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report(uint64_t ptr, RustBuffer date, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_TRANSACTION_CARD
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_TRANSACTION_CARD
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ABC
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ABC
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_abc(uint64_t ptr, RustBuffer date, RustCallStatus *_Nonnull out_status
@@ -745,6 +760,24 @@ uint16_t uniffi_fieldbook_ffi_checksum_func_card_schema(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_FUNC_ENCRYPT_STORE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_FUNC_ENCRYPT_STORE
 uint16_t uniffi_fieldbook_ffi_checksum_func_encrypt_store(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_APPROVE_CREDIT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_APPROVE_CREDIT
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CREDIT_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CREDIT_REPORT
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_TRANSACTION_CARD
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_TRANSACTION_CARD
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card(void
     
 );
 #endif

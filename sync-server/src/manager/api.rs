@@ -18,10 +18,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use fieldbook_core::analysis::abc::AbcReport;
+use fieldbook_core::analysis::credit::{CreditReport, TransactionCard};
 
 use super::{
-    AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow, Page,
-    SettingsUpdate, SettingsView, TeamQuery, TeamReport,
+    AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow,
+    CreditQuery, Page, SettingsUpdate, SettingsView, TeamQuery, TeamReport,
 };
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -37,6 +38,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/activity"),
     ("get", "/v1/manager/activity.csv"),
     ("get", "/v1/manager/abc"),
+    ("get", "/v1/manager/credit"),
+    ("get", "/v1/manager/cards/{card_id}/transaction"),
     ("get", "/v1/manager/settings"),
     ("put", "/v1/manager/settings"),
     // Served by `crate::handoff::api`.
@@ -59,6 +62,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/manager/activity", get(activity))
         .route("/v1/manager/activity.csv", get(activity_csv))
         .route("/v1/manager/abc", get(abc))
+        .route("/v1/manager/credit", get(credit))
+        .route("/v1/manager/cards/{card_id}/transaction", get(transaction))
         .route("/v1/manager/settings", get(settings).put(put_settings))
 }
 
@@ -150,6 +155,30 @@ async fn abc(
     blocking(&state, move |s| super::abc(s, &docs, &viewer, &q, now))
         .await
         .map(Json)
+}
+
+async fn credit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: std::result::Result<Query<CreditQuery>, QueryRejection>,
+) -> Result<Json<CreditReport>> {
+    let q = query(q)?;
+    let (docs, now) = (state.docs.clone(), state.now());
+    blocking(&state, move |s| super::credit(s, &docs, &viewer, &q, now))
+        .await
+        .map(Json)
+}
+
+async fn transaction(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(card_id): Path<String>,
+) -> Result<Json<TransactionCard>> {
+    blocking(&state, move |s| {
+        super::card_transaction(s, &viewer, &card_id)
+    })
+    .await
+    .map(Json)
 }
 
 async fn activity_csv(
@@ -303,6 +332,19 @@ pub fn document() -> Value {
                 ],
                 "responses": ok("AbcReport", "One row per card, largest first: rank, monthly average, share, cumulative share, computed and hand-set class")
             }},
+            "/v1/manager/credit": {"get": {
+                "summary": "Credit of the viewer's cards: limit in force, exposure, what needs a sales manager's approval and why, approvals, credit reviews due and overdue, suspended supply; computed by the same code as on the phone", "operationId": "credit",
+                "parameters": [
+                    q("territory", json!({"type": "string"}), "Only this territory"),
+                    q("date", json!({"type": "string", "format": "date"}), "As of this day (default today, China time)")
+                ],
+                "responses": ok("CreditReport", "One row per card (needing approval first, then by card id) and the review alerts (overdue first)")
+            }},
+            "/v1/manager/cards/{card_id}/transaction": {"get": {
+                "summary": "A card's transaction card (客户交易卡): its items, which are missing, the limit requested and whether it is approved", "operationId": "transactionCard",
+                "parameters": [{"name": "card_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": ok("TransactionCard", "The seed's items in order, with the card field each is read from")
+            }},
             "/v1/manager/settings": {
                 "get": {
                     "summary": "The company settings in force: every rule's parameters, delivered to every device by sync", "operationId": "settings",
@@ -407,6 +449,36 @@ fn activity_params() -> Vec<Value> {
     ]
 }
 
+/// The credit report's and transaction card's schemas (apart: one `json!` of every
+/// schema passes the macro's recursion limit).
+fn credit_schemas() -> Value {
+    json!({
+        "CreditReport": {"type": "object", "additionalProperties": true, "properties": {
+            "date": {"type": "string", "format": "date"},
+            "needing_approval": {"type": "integer"}, "suspended": {"type": "integer"},
+            "rows": {"type": "array", "items": {"type": "object", "additionalProperties": true, "properties": {
+                "card": {"type": "string"}, "name": text(), "class": {"type": ["string", "null"]},
+                "check": {"type": "object", "description": "limit ({kind: unlimited} or {kind: amount, amount: fen}), exposure, over_limit, over_by, headroom (fen)"},
+                "needs_approval": {"type": ["object", "null"], "description": "{reason: over_limit, limit, over_by} or {reason: supply_suspended, note}"},
+                "approval": {"type": ["object", "null"], "description": "limit, requested (fen), by (person id), at, note"},
+                "review": {"type": "object", "description": "last_review, interval_months, due, state ({state: not_due | due_this_month | overdue, days})"},
+                "supply_suspended": {"type": "boolean"}, "suspended_reason": text()
+            }}},
+            "alerts": {"type": "array", "items": {"type": "object", "additionalProperties": true}}
+        }},
+        "TransactionCard": {"type": "object", "additionalProperties": true, "properties": {
+            "card": {"type": "string"},
+            "lines": {"type": "array", "items": {"type": "object", "properties": {
+                "path": {"type": "string"}, "label": {"type": "string"}, "value": text()
+            }}},
+            "missing": {"type": "array", "items": {"type": "string"}},
+            "requested_limit": {"type": ["integer", "null"], "description": "fen"},
+            "approval": {"type": ["object", "null"]},
+            "approved": {"type": "boolean"}
+        }}
+    })
+}
+
 fn schemas() -> Value {
     let counts = json!({
         "visits": {"type": "integer"}, "new_customers": {"type": "integer"},
@@ -422,7 +494,7 @@ fn schemas() -> Value {
         "properties": {"device_id": {"type": "string"}, "name": {"type": "string"},
                        "role": {"enum": ["rep", "manager", "admin"]}, "person_id": {"type": "string"}}
     });
-    json!({
+    let mut all = json!({
         "Error": {"type": "object", "required": ["code", "message"],
                   "properties": {"code": {"type": "string", "examples": ["access.denied"]}, "message": {"type": "string"}}},
         "TeamReport": {"type": "object", "properties": {
@@ -547,7 +619,11 @@ fn schemas() -> Value {
             "status": {"enum": ["pending", "accepted", "discarded"]},
             "decided_by": text(), "decided_at": {}
         }}
-    })
+    });
+    if let (Some(all), Value::Object(credit)) = (all.as_object_mut(), credit_schemas()) {
+        all.extend(credit);
+    }
+    all
 }
 
 #[cfg(test)]

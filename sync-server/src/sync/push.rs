@@ -461,6 +461,12 @@ impl Writer<'_> {
                 times: crate::manager::read_model::Times::Received,
             },
         )?;
+        // Only a sales manager approves credit: from the changes' own diffs (above).
+        crate::approval::check_approval(
+            &commit,
+            stored.is_none(),
+            crate::approval::may_approve(device.role),
+        )?;
         Ok(Some(commit))
     }
 }

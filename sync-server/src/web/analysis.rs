@@ -2,7 +2,8 @@
 //! seed's 75/20/5 of average monthly sales over the last three full months), with the
 //! class each rep set by hand beside
 //! the computed one. The numbers are [`crate::manager::abc`]'s — core's `analysis`, the
-//! same code as on the phone.
+//! same code as on the phone. Below them 信用, the credit list of the same cards
+//! ([`super::credit`]).
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -64,6 +65,8 @@ struct AbcPage {
     a_percent: u32,
     b_percent: u32,
     c_percent: u32,
+    /// 信用: the credit list of the same cards on the same day.
+    credit: super::credit::CreditSection,
 }
 
 fn letter(c: Class) -> &'static str {
@@ -96,11 +99,16 @@ pub(super) async fn page(
     let viewer = dashboard.viewer.clone();
     let docs = state.docs.clone();
     let now = state.now();
-    let (report, (territories, _), abc) = crate::http::blocking(&state, move |s| {
+    let cq = crate::manager::CreditQuery {
+        territory: aq.territory.clone(),
+        date,
+    };
+    let (report, (territories, _), abc, credit) = crate::http::blocking(&state, move |s| {
         Ok((
             crate::manager::abc(s, &docs, &viewer, &aq, now)?,
             scope_choices(s, &viewer)?,
             crate::manager::settings::company_settings(s)?.settings.abc,
+            crate::manager::credit(s, &docs, &viewer, &cq, now)?,
         ))
     })
     .await?;
@@ -157,5 +165,6 @@ pub(super) async fn page(
         a_percent: abc.a_percent,
         b_percent: abc.b_percent,
         c_percent: abc.c_percent,
+        credit: credit.into(),
     }))
 }

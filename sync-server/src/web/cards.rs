@@ -335,6 +335,8 @@ struct CardPage {
     history: Vec<HistoryLine>,
     history_pager: Pager,
     assignments: Vec<AssignmentLine>,
+    /// The transaction card (客户交易卡), from the JSON API's.
+    transaction: Option<super::credit::TransactionBlock>,
 }
 
 /// `?page=` of a card's history.
@@ -496,6 +498,7 @@ fn card_page(dashboard: &Dashboard, detail: CardDetail) -> Result<CardPage, Page
         history,
         history_pager,
         assignments,
+        transaction: None,
     })
 }
 
@@ -513,13 +516,15 @@ pub(super) async fn show(
     let viewer = dashboard.viewer.clone();
     let docs = state.docs.clone();
     let now = state.now();
-    let (detail, territory) = crate::http::blocking(&state, move |s| {
+    let (detail, territory, transaction) = crate::http::blocking(&state, move |s| {
         let detail = crate::manager::card(s, &docs, &viewer, &card_id, &hq, now)?;
         let territory = s.territory(&detail.territory)?.map(|t| t.name);
-        Ok((detail, territory))
+        let transaction = crate::manager::card_transaction(s, &viewer, &card_id)?;
+        Ok((detail, territory, transaction))
     })
     .await?;
     let mut page = card_page(&dashboard, detail)?;
+    page.transaction = Some(transaction.into());
     if let Some(name) = territory {
         page.territory = shown(&format!("{name}（{}）", page.territory));
     }

@@ -5,6 +5,7 @@ mod harness;
 
 mod abuse;
 mod activity_rollup;
+mod approval;
 mod authz;
 mod bad_input;
 mod bombs;

@@ -9,6 +9,7 @@ mod analysis;
 mod clock_skew;
 mod converge;
 mod counts;
+mod credit;
 mod device_handoff;
 mod disk;
 mod duplicates;

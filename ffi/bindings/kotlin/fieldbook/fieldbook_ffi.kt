@@ -730,6 +730,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_func_encrypt_store(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_abc(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate(
@@ -818,6 +824,12 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_constructor_fieldbook_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit(`ptr`: Long,`id`: RustBuffer.ByValue,`amount`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report(`ptr`: Long,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_abc(`ptr`: Long,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_add_ca_certificate(`ptr`: Long,`pem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1015,6 +1027,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_func_encrypt_store() and 0xFFFF) != 24752) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_approve_credit() and 0xFFFF) != 3465) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_credit_report() and 0xFFFF) != 55415) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_transaction_card() and 0xFFFF) != 62340) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() and 0xFFFF) != 1031) {
@@ -1698,6 +1719,27 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 public interface FieldbookInterface {
     
     /**
+     * Approve a credit limit of `amount` yuan (`150000`) on a card, as this phone's
+     * person: only a phone enrolled as a sales manager's or admin's
+     * (`access.not_approver` otherwise, nothing written). Recorded as one change with
+     * the limit requested, the approver, the time and `note`; durable when it returns.
+     */
+    fun `approveCredit`(`id`: kotlin.String, `amount`: kotlin.String, `note`: kotlin.String?)
+    
+    /**
+     * Credit on `date` (`2026-12-15`; default today) over the cards on this phone:
+     * limits, exposure, what needs a sales manager's approval and why, approvals, credit
+     * reviews due and overdue, suspended supply (the read connection; offline).
+     */
+    fun `creditReport`(`date`: kotlin.String?): CreditReport
+    
+    /**
+     * A card's transaction card (客户交易卡): its items, which are missing, the limit
+     * requested and whether it is approved (the read connection; offline).
+     */
+    fun `transactionCard`(`id`: kotlin.String): TransactionCard
+    
+    /**
      * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
      * by the company's settings (by default the seed's 75/20/5 of average monthly sales
      * over the three full months before), with the class the rep set beside each (the
@@ -1961,6 +2003,67 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
             UniffiLib.uniffi_fieldbook_ffi_fn_clone_fieldbook(handle, status)
         }
     }
+
+    
+    /**
+     * Approve a credit limit of `amount` yuan (`150000`) on a card, as this phone's
+     * person: only a phone enrolled as a sales manager's or admin's
+     * (`access.not_approver` otherwise, nothing written). Recorded as one change with
+     * the limit requested, the approver, the time and `note`; durable when it returns.
+     */
+    @Throws(FieldbookException::class)override fun `approveCredit`(`id`: kotlin.String, `amount`: kotlin.String, `note`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_approve_credit(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`amount`),
+        FfiConverterOptionalString.lower(`note`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Credit on `date` (`2026-12-15`; default today) over the cards on this phone:
+     * limits, exposure, what needs a sales manager's approval and why, approvals, credit
+     * reviews due and overdue, suspended supply (the read connection; offline).
+     */
+    @Throws(FieldbookException::class)override fun `creditReport`(`date`: kotlin.String?): CreditReport {
+            return FfiConverterTypeCreditReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_credit_report(
+        it,
+        
+        FfiConverterOptionalString.lower(`date`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A card's transaction card (客户交易卡): its items, which are missing, the limit
+     * requested and whether it is approved (the read connection; offline).
+     */
+    @Throws(FieldbookException::class)override fun `transactionCard`(`id`: kotlin.String): TransactionCard {
+            return FfiConverterTypeTransactionCard.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_transaction_card(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -3944,6 +4047,237 @@ public object FfiConverterTypeConflictValue: FfiConverterRustBuffer<ConflictValu
 
 
 /**
+ * One card of the credit report.
+ */
+data class CreditLine (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * The class its limit and review interval follow (`A`…`D`), if any.
+     */
+    var `class`: kotlin.String?
+    , 
+    /**
+     * The limit in force; `None`: no limit (class A).
+     */
+    var `limit`: kotlin.String?
+    , 
+    /**
+     * Receivables plus unsettled bills.
+     */
+    var `exposure`: kotlin.String
+    , 
+    /**
+     * By how much the exposure exceeds the limit (`0.00` within it).
+     */
+    var `overBy`: kotlin.String
+    , 
+    /**
+     * Why a sales manager's approval is needed now: `over_limit`, `supply_suspended`,
+     * or `None`.
+     */
+    var `needsApproval`: kotlin.String?
+    , 
+    /**
+     * The approved limit, if a manager approved one.
+     */
+    var `approvedLimit`: kotlin.String?
+    , 
+    /**
+     * Who approved (person id).
+     */
+    var `approvedBy`: kotlin.String?
+    , 
+    /**
+     * When (RFC 3339).
+     */
+    var `approvedAt`: kotlin.String?
+    , 
+    /**
+     * The approver's note.
+     */
+    var `approvalNote`: kotlin.String?
+    , 
+    /**
+     * When the next credit review report is due (`2026-12-10`).
+     */
+    var `reviewDue`: kotlin.String
+    , 
+    /**
+     * `not_due`, `due_this_month` or `overdue`.
+     */
+    var `reviewState`: kotlin.String
+    , 
+    /**
+     * Days past the due date (0 unless overdue).
+     */
+    var `daysOverdue`: kotlin.UInt
+    , 
+    /**
+     * Supply suspended (交易中止).
+     */
+    var `supplySuspended`: kotlin.Boolean
+    , 
+    /**
+     * Why.
+     */
+    var `suspendedReason`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreditLine: FfiConverterRustBuffer<CreditLine> {
+    override fun read(buf: ByteBuffer): CreditLine {
+        return CreditLine(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreditLine) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`class`) +
+            FfiConverterOptionalString.allocationSize(value.`limit`) +
+            FfiConverterString.allocationSize(value.`exposure`) +
+            FfiConverterString.allocationSize(value.`overBy`) +
+            FfiConverterOptionalString.allocationSize(value.`needsApproval`) +
+            FfiConverterOptionalString.allocationSize(value.`approvedLimit`) +
+            FfiConverterOptionalString.allocationSize(value.`approvedBy`) +
+            FfiConverterOptionalString.allocationSize(value.`approvedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`approvalNote`) +
+            FfiConverterString.allocationSize(value.`reviewDue`) +
+            FfiConverterString.allocationSize(value.`reviewState`) +
+            FfiConverterUInt.allocationSize(value.`daysOverdue`) +
+            FfiConverterBoolean.allocationSize(value.`supplySuspended`) +
+            FfiConverterOptionalString.allocationSize(value.`suspendedReason`)
+    )
+
+    override fun write(value: CreditLine, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`class`, buf)
+            FfiConverterOptionalString.write(value.`limit`, buf)
+            FfiConverterString.write(value.`exposure`, buf)
+            FfiConverterString.write(value.`overBy`, buf)
+            FfiConverterOptionalString.write(value.`needsApproval`, buf)
+            FfiConverterOptionalString.write(value.`approvedLimit`, buf)
+            FfiConverterOptionalString.write(value.`approvedBy`, buf)
+            FfiConverterOptionalString.write(value.`approvedAt`, buf)
+            FfiConverterOptionalString.write(value.`approvalNote`, buf)
+            FfiConverterString.write(value.`reviewDue`, buf)
+            FfiConverterString.write(value.`reviewState`, buf)
+            FfiConverterUInt.write(value.`daysOverdue`, buf)
+            FfiConverterBoolean.write(value.`supplySuspended`, buf)
+            FfiConverterOptionalString.write(value.`suspendedReason`, buf)
+    }
+}
+
+
+
+/**
+ * Credit on a day over the phone's cards.
+ */
+data class CreditReport (
+    /**
+     * The day (`2026-12-15`).
+     */
+    var `date`: kotlin.String
+    , 
+    /**
+     * Cards needing approval first, then by card id.
+     */
+    var `lines`: List<CreditLine>
+    , 
+    /**
+     * Cards whose credit review is overdue or due this month, overdue first.
+     */
+    var `reviewAlerts`: List<kotlin.String>
+    , 
+    /**
+     * How many cards need a sales manager's approval.
+     */
+    var `needingApproval`: kotlin.UInt
+    , 
+    /**
+     * How many cards have supply suspended.
+     */
+    var `suspended`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreditReport: FfiConverterRustBuffer<CreditReport> {
+    override fun read(buf: ByteBuffer): CreditReport {
+        return CreditReport(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeCreditLine.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreditReport) = (
+            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterSequenceTypeCreditLine.allocationSize(value.`lines`) +
+            FfiConverterSequenceString.allocationSize(value.`reviewAlerts`) +
+            FfiConverterUInt.allocationSize(value.`needingApproval`) +
+            FfiConverterUInt.allocationSize(value.`suspended`)
+    )
+
+    override fun write(value: CreditReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`date`, buf)
+            FfiConverterSequenceTypeCreditLine.write(value.`lines`, buf)
+            FfiConverterSequenceString.write(value.`reviewAlerts`, buf)
+            FfiConverterUInt.write(value.`needingApproval`, buf)
+            FfiConverterUInt.write(value.`suspended`, buf)
+    }
+}
+
+
+
+/**
  * The day's visit plan.
  */
 data class DayPlan (
@@ -5738,6 +6072,164 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
 
 
 /**
+ * A card's transaction card (客户交易卡).
+ */
+data class TransactionCard (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The seed's items in order.
+     */
+    var `items`: List<TransactionItem>
+    , 
+    /**
+     * The paths of the items still missing.
+     */
+    var `missing`: List<kotlin.String>
+    , 
+    /**
+     * The limit requested (信用限度申请额).
+     */
+    var `requestedLimit`: kotlin.String?
+    , 
+    /**
+     * Whether the limit requested now is the one approved.
+     */
+    var `approved`: kotlin.Boolean
+    , 
+    /**
+     * The approved limit, if any.
+     */
+    var `approvedLimit`: kotlin.String?
+    , 
+    /**
+     * Who approved (person id).
+     */
+    var `approvedBy`: kotlin.String?
+    , 
+    /**
+     * When (RFC 3339).
+     */
+    var `approvedAt`: kotlin.String?
+    , 
+    /**
+     * The approver's note.
+     */
+    var `approvalNote`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTransactionCard: FfiConverterRustBuffer<TransactionCard> {
+    override fun read(buf: ByteBuffer): TransactionCard {
+        return TransactionCard(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeTransactionItem.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TransactionCard) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterSequenceTypeTransactionItem.allocationSize(value.`items`) +
+            FfiConverterSequenceString.allocationSize(value.`missing`) +
+            FfiConverterOptionalString.allocationSize(value.`requestedLimit`) +
+            FfiConverterBoolean.allocationSize(value.`approved`) +
+            FfiConverterOptionalString.allocationSize(value.`approvedLimit`) +
+            FfiConverterOptionalString.allocationSize(value.`approvedBy`) +
+            FfiConverterOptionalString.allocationSize(value.`approvedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`approvalNote`)
+    )
+
+    override fun write(value: TransactionCard, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterSequenceTypeTransactionItem.write(value.`items`, buf)
+            FfiConverterSequenceString.write(value.`missing`, buf)
+            FfiConverterOptionalString.write(value.`requestedLimit`, buf)
+            FfiConverterBoolean.write(value.`approved`, buf)
+            FfiConverterOptionalString.write(value.`approvedLimit`, buf)
+            FfiConverterOptionalString.write(value.`approvedBy`, buf)
+            FfiConverterOptionalString.write(value.`approvedAt`, buf)
+            FfiConverterOptionalString.write(value.`approvalNote`, buf)
+    }
+}
+
+
+
+/**
+ * One item of the transaction card.
+ */
+data class TransactionItem (
+    /**
+     * The card field it is read from (`basic.head_office`): edit it there.
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * The item's label (总部所在地).
+     */
+    var `label`: kotlin.String
+    , 
+    /**
+     * Its value as shown; `None`: missing.
+     */
+    var `value`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTransactionItem: FfiConverterRustBuffer<TransactionItem> {
+    override fun read(buf: ByteBuffer): TransactionItem {
+        return TransactionItem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TransactionItem) = (
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterOptionalString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: TransactionItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterOptionalString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
  * The kind of a field's value, which decides its editor.
  */
 
@@ -6744,6 +7236,34 @@ public object FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer<List
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCreditLine: FfiConverterRustBuffer<List<CreditLine>> {
+    override fun read(buf: ByteBuffer): List<CreditLine> {
+        val len = buf.getInt()
+        return List<CreditLine>(len) {
+            FfiConverterTypeCreditLine.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CreditLine>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCreditLine.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CreditLine>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCreditLine.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeDueVisit: FfiConverterRustBuffer<List<DueVisit>> {
     override fun read(buf: ByteBuffer): List<DueVisit> {
         val len = buf.getInt()
@@ -7182,6 +7702,34 @@ public object FfiConverterSequenceTypeSection: FfiConverterRustBuffer<List<Secti
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSection.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTransactionItem: FfiConverterRustBuffer<List<TransactionItem>> {
+    override fun read(buf: ByteBuffer): List<TransactionItem> {
+        val len = buf.getInt()
+        return List<TransactionItem>(len) {
+            FfiConverterTypeTransactionItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TransactionItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTransactionItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TransactionItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTransactionItem.write(it, buf)
         }
     }
 }
