@@ -1,6 +1,6 @@
 //! The manager's read model and its queries: the team, the card list and search, one card
-//! in full (the device's view, its conflicts, its field history, its assignments), and
-//! activity per rep — what the dashboard pages and the JSON API ([`api`]) both show.
+//! in full (the device's view, its conflicts, its field history, its assignments),
+//! the seeds' methods (ABC, the pipeline), and activity per rep — what the dashboard pages and the JSON API ([`api`]) both show.
 //!
 //! Every query is `(storage, docs, viewer, &Query, now) -> Result<T>` with a serde `T`,
 //! checks the [`Viewer`]'s scope itself (a rep never gets here; a manager of another team
@@ -13,6 +13,7 @@ pub mod activity;
 pub mod analysis;
 pub mod api;
 pub mod cards;
+pub mod pipeline;
 pub mod read_model;
 pub mod team;
 
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use activity::{ActivityQuery, ActivityReport, activity, activity_csv};
 pub use analysis::{AbcQuery, abc};
 pub use cards::{CardDetail, CardDetailQuery, CardQuery, CardRow, card, cards};
+pub use pipeline::{PipelineQuery, pipeline};
 pub use team::{TeamQuery, TeamReport, team};
 
 use crate::error::{Error, Result};

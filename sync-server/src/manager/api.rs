@@ -18,10 +18,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use fieldbook_core::analysis::abc::AbcReport;
+use fieldbook_core::analysis::pipeline::PipelineReport;
 
 use super::{
     AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow, Page,
-    TeamQuery, TeamReport,
+    PipelineQuery, TeamQuery, TeamReport,
 };
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -37,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/activity"),
     ("get", "/v1/manager/activity.csv"),
     ("get", "/v1/manager/abc"),
+    ("get", "/v1/manager/pipeline"),
     // Served by `crate::handoff::api`.
     ("post", "/v1/manager/handoffs/preview"),
     ("post", "/v1/manager/handoffs"),
@@ -57,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/manager/activity", get(activity))
         .route("/v1/manager/activity.csv", get(activity_csv))
         .route("/v1/manager/abc", get(abc))
+        .route("/v1/manager/pipeline", get(pipeline))
 }
 
 /// A query string decoded, or `request.invalid` with a fixed message (the decoder's
@@ -125,6 +128,18 @@ async fn abc(
     let q = query(q)?;
     let (docs, now) = (state.docs.clone(), state.now());
     blocking(&state, move |s| super::abc(s, &docs, &viewer, &q, now))
+        .await
+        .map(Json)
+}
+
+async fn pipeline(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: std::result::Result<Query<PipelineQuery>, QueryRejection>,
+) -> Result<Json<PipelineReport>> {
+    let q = query(q)?;
+    let (docs, now) = (state.docs.clone(), state.now());
+    blocking(&state, move |s| super::pipeline(s, &docs, &viewer, &q, now))
         .await
         .map(Json)
 }
@@ -265,7 +280,7 @@ pub fn document() -> Value {
                 "summary": "Activity as CSV", "operationId": "activityCsv",
                 "parameters": with_page(activity_params()),
                 "responses": {
-                    "200": {"description": "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes",
+                    "200": {"description": "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes,contracts,orders",
                             "content": {"text/csv": {"schema": {"type": "string"}}}},
                     "400": {"$ref": "#/components/responses/Invalid"},
                     "401": {"$ref": "#/components/responses/Unauthenticated"},
@@ -279,6 +294,15 @@ pub fn document() -> Value {
                     q("date", json!({"type": "string", "format": "date"}), "As of this day (default today, China time); the window is the 3 full months before")
                 ],
                 "responses": ok("AbcReport", "One row per card, largest first: rank, monthly average, share, cumulative share, computed and hand-set class")
+            }},
+            "/v1/manager/pipeline": {"get": {
+                "summary": "The sales pipeline of the viewer's cards: weighted forecast per stage, rep and territory, time in each stage from the cards' history, stalled opportunities; computed by the same code as on the phone", "operationId": "pipeline",
+                "parameters": [
+                    q("territory", json!({"type": "string"}), "Only this territory"),
+                    q("date", json!({"type": "string", "format": "date"}), "As of the end of this day (default today)"),
+                    q("utc_offset_minutes", json!({"type": "integer", "minimum": -720, "maximum": 840}), "The local calendar's offset from UTC (default 480, China time)")
+                ],
+                "responses": ok("PipelineReport", "Forecast, time in stage, stalled opportunities")
             }},
             "/v1/manager/handoffs/preview": {"post": {
                 "summary": "Preview a handoff: what would move", "operationId": "handoffPreview",
@@ -367,10 +391,32 @@ fn activity_params() -> Vec<Value> {
     ]
 }
 
+/// The pipeline report's schema (apart: one `json!` of every schema would pass the macro's
+/// recursion limit).
+fn pipeline_schema() -> Value {
+    json!({"type": "object", "additionalProperties": true, "properties": {
+        "as_of": {"type": "string", "format": "date-time"},
+        "forecast": {"type": "object", "description": "total, by_rep, by_territory: each opportunities, amount and weighted (fen) and by_stage lines"},
+        "time_in_stage": {"type": "array", "items": {"type": "object", "properties": {
+            "stage": {"type": "string"}, "spells": {"type": "integer"}, "open_spells": {"type": "integer"},
+            "total_seconds": {"type": "integer"}, "mean_seconds": {"type": "integer"}
+        }}},
+        "stalled_after_days": {"type": "integer"},
+        "stalled": {"type": "array", "items": {"type": "object", "properties": {
+            "card": {"type": "string"}, "customer": {"type": "string"}, "territory": text(),
+            "rep": text(), "opportunity_id": {"type": "string"}, "title": text(),
+            "stage": {"type": "string"}, "since": {"type": "string", "format": "date-time"},
+            "days": {"type": "integer"}, "amount": {"type": ["integer", "null"], "description": "fen"}
+        }}}
+    }})
+}
+
 fn schemas() -> Value {
     let counts = json!({
         "visits": {"type": "integer"}, "new_customers": {"type": "integer"},
         "cards_updated": {"type": "integer"}, "opportunities_moved": {"type": "integer"},
+        "contracts": {"type": "integer", "description": "opportunities entering contract or won from another stage"},
+        "orders": {"type": "integer", "description": "months of sales figures added"},
         "changes": {"type": "integer"}
     });
     let mut bucket = counts.clone();
@@ -382,7 +428,7 @@ fn schemas() -> Value {
         "properties": {"device_id": {"type": "string"}, "name": {"type": "string"},
                        "role": {"enum": ["rep", "manager", "admin"]}, "person_id": {"type": "string"}}
     });
-    json!({
+    let mut schemas = json!({
         "Error": {"type": "object", "required": ["code", "message"],
                   "properties": {"code": {"type": "string", "examples": ["access.denied"]}, "message": {"type": "string"}}},
         "TeamReport": {"type": "object", "properties": {
@@ -491,7 +537,11 @@ fn schemas() -> Value {
             "status": {"enum": ["pending", "accepted", "discarded"]},
             "decided_by": text(), "decided_at": {}
         }}
-    })
+    });
+    if let Some(map) = schemas.as_object_mut() {
+        map.insert("PipelineReport".into(), pipeline_schema());
+    }
+    schemas
 }
 
 #[cfg(test)]

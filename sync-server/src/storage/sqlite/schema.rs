@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -53,6 +53,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             6 => tx.execute_batch(SCHEMA_V6)?,
             // Issue 8 at scale: the activity rollup, filled from the change rows.
             7 => tx.execute_batch(SCHEMA_V7)?,
+            // Issue 9: contracts and orders in the activity rows.
+            8 => tx.execute_batch(SCHEMA_V8)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -384,4 +386,24 @@ FROM days;
 DROP INDEX manager_changes_person;
 CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory, card_id,
     created, visits, stages);
+"#;
+
+/// Contracts and orders in activity (issue 9): two counts per change row and per rollup
+/// row, as core's `analysis::activity::classify` defines them. They cannot be computed in
+/// SQL, so every card with change rows is queued in `manager_reclassify`; at start the
+/// server classifies those cards' changes again from their documents
+/// (`manager::read_model::reclassify`), which sets the counts, rolls the card up again and
+/// takes it off the queue. The covering index gains the two columns.
+const SCHEMA_V8: &str = r#"
+ALTER TABLE manager_changes ADD COLUMN contracts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manager_changes ADD COLUMN orders INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manager_activity ADD COLUMN contracts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manager_activity ADD COLUMN orders INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE manager_reclassify (
+    card_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO manager_reclassify (card_id) SELECT DISTINCT card_id FROM manager_changes;
+DROP INDEX manager_changes_activity;
+CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory, card_id,
+    created, visits, stages, contracts, orders);
 "#;
