@@ -15,6 +15,7 @@ pub mod api;
 pub mod cards;
 pub mod pipeline;
 pub mod read_model;
+pub mod settings;
 pub mod team;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ pub use activity::{ActivityQuery, ActivityReport, activity, activity_csv};
 pub use analysis::{AbcQuery, abc};
 pub use cards::{CardDetail, CardDetailQuery, CardQuery, CardRow, card, cards};
 pub use pipeline::{PipelineQuery, pipeline};
+pub use settings::{SettingsUpdate, SettingsView, set_settings, settings_view};
 pub use team::{TeamQuery, TeamReport, team};
 
 use crate::error::{Error, Result};

@@ -87,8 +87,20 @@ impl Store {
 
     /// The pipeline at the end of `date` (local, `utc_offset_minutes` east of UTC): the
     /// weighted forecast per stage, rep and territory, time in each stage from the cards'
-    /// history, the stalled opportunities.
-    pub fn pipeline(
+    /// history, the stalled opportunities; stage probabilities and the stalled threshold
+    /// are the company's settings as sync delivered them.
+    pub fn pipeline(&mut self, date: NaiveDate, utc_offset_minutes: i32) -> Result<PipelineReport> {
+        let settings = self.settings.company.settings.pipeline.clone();
+        self.pipeline_with(date, utc_offset_minutes, &settings)
+    }
+
+    /// The company's offset from UTC (its visit calendar's), the default of every report.
+    pub fn company_utc_offset_minutes(&self) -> i32 {
+        self.settings.company.settings.visits.utc_offset_minutes
+    }
+
+    /// [`Store::pipeline`] with other settings (to preview a change of them).
+    pub fn pipeline_with(
         &mut self,
         date: NaiveDate,
         utc_offset_minutes: i32,
@@ -122,14 +134,17 @@ impl Store {
 }
 
 impl StoreReader {
-    /// See [`Store::pipeline`].
-    pub fn pipeline(
-        &mut self,
-        date: NaiveDate,
-        utc_offset_minutes: i32,
-        settings: &PipelineSettings,
-    ) -> Result<PipelineReport> {
-        self.inner.pipeline(date, utc_offset_minutes, settings)
+    /// See [`Store::pipeline`]; the company settings are read again (the writer may have
+    /// adopted new ones since this connection opened).
+    pub fn pipeline(&mut self, date: NaiveDate, utc_offset_minutes: i32) -> Result<PipelineReport> {
+        self.inner.settings = Store::load_settings(&self.inner.conn)?;
+        self.inner.pipeline(date, utc_offset_minutes)
+    }
+
+    /// See [`Store::company_utc_offset_minutes`].
+    pub fn company_utc_offset_minutes(&mut self) -> Result<i32> {
+        self.inner.settings = Store::load_settings(&self.inner.conn)?;
+        Ok(self.inner.company_utc_offset_minutes())
     }
 
     /// See [`Store::activity`].
@@ -209,9 +224,7 @@ mod tests {
         );
         assert_eq!((t.opportunities_moved, t.contracts, t.orders), (1, 1, 1));
 
-        let p = store
-            .pipeline(today, 480, &PipelineSettings::default())
-            .expect("pipeline");
+        let p = store.pipeline(today, 480).expect("pipeline");
         assert_eq!(p.forecast.total.weighted, Money::yuan(24_000).expect("m"));
         assert_eq!(
             p.forecast.by_rep[0].rep.as_ref().map(|r| r.as_str()),

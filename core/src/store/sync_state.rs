@@ -49,6 +49,8 @@ pub(crate) struct Applied {
     pub need_fallback: Vec<String>,
     /// Cards put in quarantine by this response: (card id, code).
     pub quarantined: Vec<(String, String)>,
+    /// The company settings revision this response put in force, if it carried new ones.
+    pub settings_revision: Option<u64>,
 }
 
 /// Why a card from the server was not applied.
@@ -373,7 +375,13 @@ impl Store {
         let result = self.apply_inner(resp, pushed);
         if result.is_err() {
             self.cache.clear();
+            // The transaction rolled back: so do any settings it had adopted.
+            if let Ok(stored) = Self::load_settings(&self.conn) {
+                self.settings = stored;
+            }
+            return result;
         }
+        self.rebuild_index_if_asked()?;
         result
     }
 
@@ -388,7 +396,7 @@ impl Store {
     /// stored document is left as it was.
     fn apply_to_existing(
         tx: &Transaction<'_>,
-        settings: &crate::settings::Settings,
+        settings: &super::StoreSettings,
         cache: &mut lru::LruCache<CardId, Cached>,
         num: i64,
         id: &CardId,
@@ -408,7 +416,7 @@ impl Store {
 
     fn try_apply_to_existing(
         tx: &Transaction<'_>,
-        settings: &crate::settings::Settings,
+        settings: &super::StoreSettings,
         cache: &mut lru::LruCache<CardId, Cached>,
         num: i64,
         id: &CardId,
@@ -451,7 +459,7 @@ impl Store {
     /// Store a card new to the device, already decoded.
     fn insert_new_card(
         tx: &Transaction<'_>,
-        settings: &crate::settings::Settings,
+        settings: &super::StoreSettings,
         cache: &mut lru::LruCache<CardId, Cached>,
         id: &CardId,
         change: &crate::sync::wire::CardChanges,
@@ -481,6 +489,34 @@ impl Store {
         Ok(())
     }
 
+    /// Adopts the company settings a response carried, if they are usable: bounded,
+    /// parsed and validated first; settings this device refuses leave the previous ones
+    /// in force (the server sends them again next time, since the revision did not move).
+    fn receive_settings(
+        tx: &Transaction<'_>,
+        settings: &mut super::StoreSettings,
+        payload: &crate::sync::wire::SettingsPayload,
+    ) -> Result<Option<u64>> {
+        if payload.revision == settings.company.revision {
+            return Ok(None);
+        }
+        match crate::company::CompanySettings::from_json(payload.json.as_bytes()) {
+            Ok(company) => {
+                let revised = crate::company::RevisedSettings {
+                    revision: payload.revision,
+                    settings: company,
+                };
+                Self::adopt_company_settings(tx, settings, revised)?;
+                tracing::info!(revision = payload.revision, "company settings adopted");
+                Ok(Some(payload.revision))
+            }
+            Err(e) => {
+                tracing::warn!(revision = payload.revision, error = %e, "company settings refused; previous ones kept");
+                Ok(None)
+            }
+        }
+    }
+
     fn apply_inner(&mut self, resp: &SyncResponse, pushed: &[PendingPush]) -> Result<Applied> {
         let mut new_cards = Vec::new();
         for change in &resp.changes {
@@ -491,6 +527,10 @@ impl Store {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         crate::clock::record_server_time(&tx, resp.server_time)?;
         let mut out = Applied::default();
+        // New company settings first, so the cards of this response are indexed by them.
+        if let Some(payload) = &resp.settings {
+            out.settings_revision = Self::receive_settings(&tx, &mut self.settings, payload)?;
+        }
         for ack in &resp.acks {
             let Some(p) = pushed.iter().find(|p| p.push.card_id == ack.card_id) else {
                 continue;

@@ -6,13 +6,13 @@ use automerge::Automerge;
 use rusqlite::{Transaction, params};
 use serde::Serialize;
 
+use super::StoreSettings;
 use super::{Cached, Store, index};
 use crate::Conflict;
 use crate::card::Card;
 use crate::card::conflicts::find_conflicts;
 use crate::card::doc::read_card;
 use crate::error::{Error, Result};
-use crate::settings::Settings;
 
 /// A card as shown to a person: its data, its open conflicts, its heads.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -67,7 +67,7 @@ pub(crate) fn count_conflicts(doc: &Automerge) -> usize {
 /// Write a card's index rows and its view; returns its number of open conflicts.
 pub(crate) fn write_index(
     tx: &Transaction<'_>,
-    settings: &Settings,
+    settings: &StoreSettings,
     num: i64,
     view: &CardView,
 ) -> Result<usize> {
@@ -91,7 +91,7 @@ impl Store {
     /// Rewrite a card's index rows; returns its number of open conflicts.
     pub(super) fn reindex(
         tx: &Transaction<'_>,
-        settings: &Settings,
+        settings: &StoreSettings,
         cached: &Cached,
     ) -> Result<usize> {
         write_index(tx, settings, cached.num, &index_input(&cached.doc)?)

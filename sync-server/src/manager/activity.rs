@@ -32,7 +32,8 @@ pub struct ActivityQuery {
     pub to: Option<NaiveDate>,
     /// Only this rep (who must be in the viewer's team).
     pub rep: Option<String>,
-    /// Offset of the local calendar from UTC in minutes (default 480, China time).
+    /// Offset of the local calendar from UTC in minutes (default: the company's, its visit
+    /// calendar's; 480, China time, unless changed).
     pub utc_offset_minutes: Option<i32>,
     /// Page of reps, from 1.
     pub page: Option<u32>,
@@ -77,7 +78,15 @@ pub fn activity(
     now: i64,
 ) -> Result<ActivityReport> {
     let (page, per_page, offset) = paging(query.page, query.per_page)?;
-    let offset_minutes = query.utc_offset_minutes.unwrap_or(480);
+    let offset_minutes = match query.utc_offset_minutes {
+        Some(m) => m,
+        None => {
+            super::settings::company_settings(storage)?
+                .settings
+                .visits
+                .utc_offset_minutes
+        }
+    };
     check_range(NaiveDate::MIN, NaiveDate::MIN, offset_minutes)
         .map_err(|e| Error::Invalid(e.to_string()))?;
     let offset_secs = i64::from(offset_minutes) * 60;

@@ -3,14 +3,15 @@
 //! each card's stage changes (core's `history::stage_changes` of its stored document) —
 //! the same functions over the same documents a phone's `Store::pipeline` runs, so the
 //! forecast, the time in each stage and the stalled list agree with the rep's phone.
-//! Territory holders are the server's territory owners.
+//! Territory holders are the server's territory owners; probabilities, the stalled
+//! threshold and the default calendar are the company settings the phones receive.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use fieldbook_core::RepId;
 use fieldbook_core::analysis::activity::{check_range, day_start, local_date};
-use fieldbook_core::analysis::pipeline::{PipelineReport, PipelineSettings, StageChange, report};
+use fieldbook_core::analysis::pipeline::{PipelineReport, StageChange, report};
 use fieldbook_core::history::stage_changes;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,8 @@ pub struct PipelineQuery {
     pub territory: Option<String>,
     /// As of the end of this day (local); default today.
     pub date: Option<NaiveDate>,
-    /// Offset of the local calendar from UTC in minutes (default 480, China time).
+    /// Offset of the local calendar from UTC in minutes (default: the company's, its
+    /// visit calendar's).
     pub utc_offset_minutes: Option<i32>,
 }
 
@@ -40,7 +42,10 @@ pub fn pipeline(
     query: &PipelineQuery,
     now: i64,
 ) -> Result<PipelineReport> {
-    let offset = query.utc_offset_minutes.unwrap_or(480);
+    let company = super::settings::company_settings(storage)?.settings;
+    let offset = query
+        .utc_offset_minutes
+        .unwrap_or(company.visits.utc_offset_minutes);
     let today = local_date(super::time(now).unwrap_or_default(), offset);
     let date = query.date.unwrap_or(today);
     check_range(date, date, offset).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -60,11 +65,5 @@ pub fn pipeline(
         .filter_map(|t| Some((t.id, t.owner?.parse().ok()?)))
         .collect();
     let as_of = day_start(date, offset) + chrono::Duration::days(1);
-    Ok(report(
-        &cards,
-        &stages,
-        &holders,
-        as_of,
-        &PipelineSettings::default(),
-    ))
+    Ok(report(&cards, &stages, &holders, as_of, &company.pipeline))
 }

@@ -124,7 +124,7 @@ pub fn backfill(storage: &dyn Storage) -> Result<usize> {
 }
 
 /// Classifies again the changes of cards recorded before a count existed (a database
-/// upgraded to schema 8: contracts and orders), so the activity report counts them for
+/// upgraded to schema 9: contracts and orders), so the activity report counts them for
 /// the past too; returns how many cards it did. As [`backfill`], a card that cannot be
 /// read is logged and left for the next start.
 pub fn reclassify(storage: &dyn Storage) -> Result<usize> {

@@ -7,7 +7,6 @@
 
 use chrono::{Days, Utc};
 use fieldbook_core::analysis::activity::{Period, local_date};
-use fieldbook_core::analysis::pipeline::PipelineSettings;
 use fieldbook_core::card::{Keyed, Opportunity};
 use fieldbook_core::value::{Money, OppStage};
 use fieldbook_core::{CardId, YearMonth};
@@ -142,7 +141,7 @@ fn pipeline_and_activity_are_the_same_on_the_phone_and_on_the_server() {
         for date in [today, today + Days::new(40)] {
             let on_phone = phone
                 .store
-                .pipeline(date, 480, &PipelineSettings::default())
+                .pipeline(date, 480)
                 .expect("pipeline on the phone");
             let on_server = pipeline(
                 storage.as_ref(),
@@ -194,7 +193,7 @@ fn pipeline_and_activity_are_the_same_on_the_phone_and_on_the_server() {
     );
     let later = zhang
         .store
-        .pipeline(today + Days::new(40), 480, &PipelineSettings::default())
+        .pipeline(today + Days::new(40), 480)
         .expect("pipeline");
     // 节日礼盒 (first contact) and 年度酱油供货 (contract) are open and stalled.
     assert_eq!(later.stalled.len(), 2);
@@ -239,7 +238,7 @@ fn server_contracts_and_orders(server: &Server) -> (u64, u64) {
     (t.contracts, t.orders)
 }
 
-/// A database from before contracts and orders were counted (schema 7) has them counted
+/// A database from before contracts and orders were counted (schema 8) has them counted
 /// for its past changes once the server starts on it: the upgrade queues every card, and
 /// the start classifies their changes again from the documents.
 #[test]
@@ -257,7 +256,7 @@ fn contracts_and_orders_are_counted_for_changes_stored_before_schema_8() {
     assert_eq!(server_contracts_and_orders(&server), (1, 1));
     server.running.shutdown().expect("shutdown");
 
-    // The file as schema 7 left it: no such columns, no queue.
+    // The file as schema 8 left it: no such columns, no queue.
     let conn = rusqlite::Connection::open(&db).expect("open");
     conn.execute_batch(
         "DROP INDEX manager_changes_activity;
@@ -268,7 +267,7 @@ fn contracts_and_orders_are_counted_for_changes_stored_before_schema_8() {
          DROP TABLE manager_reclassify;
          CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory,
              card_id, created, visits, stages);
-         PRAGMA user_version = 7;",
+         PRAGMA user_version = 8;",
     )
     .expect("schema 7");
     drop(conn);

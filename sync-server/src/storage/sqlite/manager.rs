@@ -666,7 +666,7 @@ pub(super) fn cards_without_index(c: &Connection, after: &str, limit: u32) -> Re
     Ok(rows)
 }
 
-/// Up to `limit` cards whose change rows predate a count core now derives (schema 8's
+/// Up to `limit` cards whose change rows predate a count core now derives (schema 9's
 /// contracts and orders), by id, after `after`.
 pub(super) fn cards_to_reclassify(c: &Connection, after: &str, limit: u32) -> Result<Vec<String>> {
     let rows = c
