@@ -700,3 +700,52 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod settings_tests {
+    use crate::Store;
+    use crate::sync::wire::{SettingsPayload, SyncResponse};
+
+    fn response(revision: u64, json: &str) -> SyncResponse {
+        SyncResponse {
+            settings: Some(SettingsPayload {
+                revision,
+                json: json.into(),
+            }),
+            ..SyncResponse::default()
+        }
+    }
+
+    /// Settings a device cannot use (that do not add up, malformed, oversized) leave
+    /// the previous ones in force and the rest of the response is applied; good ones are
+    /// adopted and kept across a restart.
+    #[test]
+    fn refused_settings_leave_the_previous_ones_in_force() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("phone.db");
+        let mut store = Store::open(&path).expect("store");
+        let applied = store
+            .apply_sync_response(&response(4, r#"{"visits":{"interval_days_a":3}}"#), &[])
+            .expect("applied");
+        assert_eq!(applied.settings_revision, Some(4));
+        let huge = format!(r#"{{"x":"{}"}}"#, "长".repeat(40_000));
+        for bad in [
+            r#"{"abc":{"a_percent":90}}"#,
+            r#"{"visits":{"interval_days_a":0}}"#,
+            r#"{"visits":"每周"}"#,
+            "not json",
+            huge.as_str(),
+        ] {
+            let applied = store
+                .apply_sync_response(&response(5, bad), &[])
+                .expect("the rest of the response is applied");
+            assert_eq!(applied.settings_revision, None);
+            assert_eq!(store.company_settings().revision, 4);
+            assert_eq!(store.company_settings().settings.visits.interval_days_a, 3);
+        }
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.company_settings().revision, 4);
+        assert_eq!(store.company_settings().settings.visits.interval_days_a, 3);
+    }
+}

@@ -16,4 +16,5 @@ mod handoff;
 mod quarantine;
 mod recover;
 mod reports;
+mod settings;
 mod shared;
