@@ -67,7 +67,7 @@ fn pairs(edits: &[FieldEdit]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn date(field: &str, s: &Option<String>) -> Result<Option<NaiveDate>> {
+pub(crate) fn date(field: &str, s: &Option<String>) -> Result<Option<NaiveDate>> {
     s.as_deref()
         .map(|d| {
             NaiveDate::parse(d).map_err(|reason| fieldbook_core::Error::InvalidValue {
@@ -404,7 +404,10 @@ impl Fieldbook {
         Ok(self.writer.with_store(f)?)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&mut StoreReader) -> fieldbook_core::Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut StoreReader) -> fieldbook_core::Result<T>,
+    ) -> Result<T> {
         let mut guard = lock(&self.reader);
         let reader = guard.as_mut().ok_or(fieldbook_core::Error::Closed)?;
         Ok(f(reader)?)

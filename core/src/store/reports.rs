@@ -73,8 +73,13 @@ impl Store {
                 holders.insert(territory, rep);
             }
         }
+        // Read from the file, not the identity this connection opened with: a reader
+        // opened before the rep was set would not know them.
+        let stored_rep: Option<RepId> = Self::meta(&self.conn, "rep")?
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse().ok());
         let own_rep = match self.role()?.as_deref() {
-            None | Some("rep") => self.rep().cloned(),
+            None | Some("rep") => stored_rep,
             Some(_) => None,
         };
         if let Some(rep) = own_rep {
