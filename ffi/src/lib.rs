@@ -32,7 +32,9 @@ mod records;
 mod reports;
 mod transport;
 
-pub use analysis::{AbcEntry, AbcReport, DayPlan, DueVisit, PlanNote, RouteStop};
+pub use analysis::{
+    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, PlanNote, RouteStop,
+};
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
 pub use records::*;

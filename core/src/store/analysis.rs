@@ -94,6 +94,13 @@ impl StoreReader {
         Ok(())
     }
 
+    /// The company settings now in force on this device (see [`Store::company_settings`]),
+    /// read afresh: the writer may have adopted new ones since this connection opened.
+    pub fn company_settings(&mut self) -> Result<crate::company::RevisedSettings> {
+        self.refresh_settings()?;
+        Ok(self.inner.settings.company.clone())
+    }
+
     /// See [`Store::abc`].
     pub fn abc(&mut self, today: NaiveDate) -> Result<AbcReport> {
         self.refresh_settings()?;
