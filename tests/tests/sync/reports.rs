@@ -280,3 +280,76 @@ fn contracts_and_orders_are_counted_for_changes_stored_before_schema_8() {
         .expect("count");
     assert_eq!(queued, 0, "every queued card was classified again");
 }
+
+/// The dashboard's 分析 page shows the pipeline the API computes: per stage count and
+/// weighted value, the rep's forecast, and the stalled opportunity by its customer.
+#[test]
+fn the_analysis_page_shows_the_pipeline() {
+    use reqwest::blocking::Client;
+    use reqwest::header;
+
+    let server = Server::start();
+    company(&server);
+    let password = "王经理的密码-2026";
+    fieldbook_server::web::account::set_password(
+        server.storage().as_ref(),
+        "wangjl",
+        password,
+        server.state.now(),
+    )
+    .expect("password");
+    let mut zhang = Device::enrol(&server, "zhangwei", Role::Rep);
+    let card = zhang.new_card("上海华东食品有限公司", "east");
+    add_opportunity(&mut zhang, &card, "o-soy", "年度酱油供货", 100_000);
+    move_to(&mut zhang, &card, "o-soy", OppStage::Contract);
+    zhang.sync();
+
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = client
+        .post(format!("{}/login", server.url()))
+        .header(header::ORIGIN, server.url())
+        .form(&[("person", "wangjl"), ("password", password)])
+        .send()
+        .expect("login");
+    let cookie = login
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let later = local_date(Utc::now(), 480) + Days::new(40);
+    let page = client
+        .get(format!("{}/analysis?date={later}", server.url()))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().expect("html");
+    let row = |id: &str| {
+        let at = html.find(id).unwrap_or_else(|| panic!("{id} in {html}"));
+        let end = html[at..].find("</tr>").map_or(html.len(), |e| at + e);
+        html[at..end].to_owned()
+    };
+    let contract = row(r#"data-stage="contract""#);
+    assert!(
+        contract.contains(r#"<td class="num count">1</td>"#),
+        "{contract}"
+    );
+    assert!(contract.contains("40000.00"), "¥100,000 at 40%: {contract}");
+    assert!(
+        html.contains(r#"id="pipeline-reps""#) && html.contains("张伟"),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="pipeline-stalled""#), "{html}");
+    let stalled_row = row(&format!(
+        r#"<tr data-card="{card}"><td class="clip" title="上海华东食品有限公司">"#
+    ));
+    assert!(
+        stalled_row.contains("签订合同") && stalled_row.contains("年度酱油供货"),
+        "{stalled_row}"
+    );
+}
