@@ -12,7 +12,6 @@ use super::text::{digits, grams, normalize, sort_key};
 use crate::analysis::visits::{self, VisitSettings};
 use crate::card::Card;
 use crate::error::Result;
-use crate::ids::YearMonth;
 use crate::value::{Class, Scalar};
 
 /// Whether a change of visit settings changes which visit is a card's last counted one
@@ -25,7 +24,9 @@ pub(crate) fn due_inputs_changed(old: &VisitSettings, new: &VisitSettings) -> bo
 /// Re-derive every card's due date from its index columns (after the cadence changed),
 /// with the one rule, [`visits::next_due`].
 pub(crate) fn recompute_due(tx: &Transaction<'_>, settings: &VisitSettings) -> Result<()> {
-    let rows: Vec<(i64, Option<String>, Option<String>, Option<String>)> = {
+    // (card, class, last counted visit's local date, planned next visit)
+    type DueRow = (i64, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<DueRow> = {
         let mut stmt =
             tx.prepare("SELECT card_num, class, last_counted_on, next_visit_on FROM card_index")?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
@@ -48,7 +49,7 @@ pub(crate) fn write(
     num: i64,
     card: &Card,
     conflicts: usize,
-    today: NaiveDate,
+    updated_at: Option<i64>,
     settings: &StoreSettings,
 ) -> Result<()> {
     let rules = settings.visits();
@@ -67,17 +68,6 @@ pub(crate) fn write(
         .map(|at| visits::local_date(at, rules));
     let next_visit_on = last_counted.and_then(|v| v.next_visit);
     let due_on = visits::next_due(last_counted_on, next_visit_on, rules.interval_days(class));
-    let this_month = YearMonth::of(today);
-    let recent = [
-        this_month.prev(),
-        this_month.prev().prev(),
-        this_month.prev().prev().prev(),
-    ];
-    let sales_3m: i64 = recent
-        .iter()
-        .filter_map(|m| card.sales.get(m))
-        .map(|m| m.fen())
-        .sum();
     // Full-text rows are rewritten only when the searchable text changed: most edits
     // (a credit limit, a class, a date) leave it alone.
     let (full, short) = index_text(card);
@@ -93,9 +83,9 @@ pub(crate) fn write(
     tx.execute(
         "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
             route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
-            sales_3m, conflicts, updated_at, card_id, search_hash, last_counted_on, due_on)
+            conflicts, updated_at, card_id, search_hash, last_counted_on, due_on)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20)",
+            ?19)",
         params![
             num,
             card.display_name(),
@@ -110,15 +100,22 @@ pub(crate) fn write(
             next_visit_on.map(|d| d.to_string()),
             card.visits.len() as i64,
             card.credit.credit_limit.map(|m| m.fen()),
-            sales_3m,
             conflicts as i64,
-            Utc::now().timestamp(),
+            updated_at.unwrap_or_else(|| Utc::now().timestamp()),
             card.id.as_str(),
             search_hash,
             last_counted_on.map(|d| d.to_string()),
             due_on.map(|d| d.to_string()),
         ],
     )?;
+    // Monthly sales, so a sort by recent sales sums the months before *today* when asked.
+    tx.execute("DELETE FROM card_sales WHERE card_num = ?1", [num])?;
+    for (month, amount) in &card.sales {
+        tx.execute(
+            "INSERT INTO card_sales (card_num, month, fen) VALUES (?1, ?2, ?3)",
+            params![num, month.to_string(), amount.fen()],
+        )?;
+    }
     tx.execute("DELETE FROM card_tags WHERE card_num = ?1", [num])?;
     for tag in &card.tags {
         tx.execute(
@@ -215,9 +212,4 @@ fn full_text(card: &Card) -> String {
     }
     add(card.marketing.products.as_deref().unwrap_or_default());
     text
-}
-
-/// Today, as the index understands "the last three months".
-pub(crate) fn today() -> NaiveDate {
-    Utc::now().date_naive()
 }

@@ -201,8 +201,20 @@ fn upgrade_to_v4(tx: &Transaction<'_>) -> Result<()> {
 /// `analysis::visits::next_due` from the last *counted* visit's local date
 /// (`last_counted_on`), not in SQL from the last visit of any kind; the index is rebuilt
 /// on open to fill the column.
+///
+/// Sales per month move to `card_sales` (the sales sort sums the months before the day it
+/// is asked, not the day the card was indexed), and `card_index.updated_at` becomes the
+/// card's latest change time rather than the time it was indexed.
 const V5: &str = "
 ALTER TABLE card_index ADD COLUMN last_counted_on TEXT;
+DROP INDEX IF EXISTS card_index_sales;
+ALTER TABLE card_index DROP COLUMN sales_3m;
+CREATE TABLE card_sales (
+    card_num INTEGER NOT NULL REFERENCES cards(num) ON DELETE CASCADE,
+    month    TEXT NOT NULL,
+    fen      INTEGER NOT NULL,
+    PRIMARY KEY (card_num, month)
+) WITHOUT ROWID;
 INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
 ";
 

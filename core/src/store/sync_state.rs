@@ -749,3 +749,89 @@ mod settings_tests {
         assert_eq!(store.company_settings().settings.visits.interval_days_a, 3);
     }
 }
+
+// The demo's documents carry a year of history; the demo is compiled with the workspace's
+// tests (the CLI turns it on).
+#[cfg(all(test, feature = "demo"))]
+mod index_time_tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use crate::demo::{DemoAuthor, demo_document};
+    use crate::sync::wire::{CardChanges, PayloadKind, SyncResponse};
+    use crate::value::Money;
+    use crate::{CardQuery, SortBy, Store, YearMonth};
+
+    /// A card that arrives with a year of history is "updated" when its last change was
+    /// made, not when this device indexed it; and the sales sort sums the months before
+    /// today from the card's monthly sales, not a total frozen at indexing.
+    #[test]
+    fn updated_is_the_last_change_and_sales_are_summed_when_asked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(dir.path().join("phone.db")).expect("store");
+        store
+            .init_identity("zhangwei".parse().expect("rep"))
+            .expect("rep");
+        let day = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+        let author = DemoAuthor::new("lina".parse().expect("rep"));
+        let (id, bytes) = demo_document(7, 1, "east", &[author], 12, day).expect("doc");
+        let doc = automerge::Automerge::load(&bytes).expect("load");
+        let heads = doc.get_heads().iter().map(|h| h.0).collect();
+        let response = SyncResponse {
+            changes: vec![CardChanges {
+                card_id: id.to_string(),
+                kind: PayloadKind::Snapshot,
+                bytes: bytes.to_vec(),
+                heads,
+            }],
+            ..SyncResponse::default()
+        };
+        store.apply_sync_response(&response, &[]).expect("applied");
+        let listed = store
+            .list(&CardQuery {
+                sort: SortBy::Updated,
+                limit: 10,
+                ..CardQuery::default()
+            })
+            .expect("list");
+        let last_change = Utc
+            .from_utc_datetime(&day.and_hms_opt(9, 0, 0).expect("time"))
+            .timestamp();
+        let updated = listed[0].updated_at.timestamp();
+        assert!(
+            updated <= last_change && updated > last_change - 40 * 86_400,
+            "the last change's time ({updated}), not the indexing time"
+        );
+
+        // Two customers: one sold a lot long ago, one a little last month.
+        let this_month = YearMonth::of(Utc::now().date_naive());
+        let long_ago = this_month.prev().prev().prev().prev().prev();
+        let old = store
+            .create(|c| {
+                c.basic.name = Some("嘉定农资公司".into());
+                c.sales
+                    .insert(long_ago, Money::yuan(900_000).expect("yuan"));
+                Ok(())
+            })
+            .expect("old");
+        let recent = store
+            .create(|c| {
+                c.basic.name = Some("松江纺织品商行".into());
+                c.sales
+                    .insert(this_month.prev(), Money::yuan(1_000).expect("yuan"));
+                Ok(())
+            })
+            .expect("recent");
+        let by_sales: Vec<_> = store
+            .list(&CardQuery {
+                sort: SortBy::Sales,
+                limit: 10,
+                ..CardQuery::default()
+            })
+            .expect("list")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let at = |id: &crate::CardId| by_sales.iter().position(|r| r == id).expect("listed");
+        assert!(at(&recent) < at(&old), "{by_sales:?}");
+    }
+}
