@@ -282,9 +282,10 @@ fn contracts_and_orders_are_counted_for_changes_stored_before_schema_8() {
 }
 
 /// The dashboard's 分析 page shows the pipeline the API computes: per stage count and
-/// weighted value, the rep's forecast, and the stalled opportunity by its customer.
+/// weighted value, the rep's forecast, and the stalled opportunity by its customer; 活动
+/// counts the contract.
 #[test]
-fn the_analysis_page_shows_the_pipeline() {
+fn the_dashboard_shows_the_pipeline_and_the_contracts() {
     use reqwest::blocking::Client;
     use reqwest::header;
 
