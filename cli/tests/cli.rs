@@ -1135,6 +1135,7 @@ fn pipeline_and_activity_from_the_cards_history() {
     assert_eq!(reversed.code, "input.invalid_value");
     let offset = zw.fail(&["pipeline", "--utc-offset", "9999"]);
     assert_eq!(offset.code, "input.invalid_value");
+}
 
 /// `duplicates` finds the two cards of one customer; `merge` keeps one, the list shows one
 /// card, and the merged card still opens, pointing to the kept one.
