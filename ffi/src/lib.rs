@@ -33,7 +33,8 @@ mod reports;
 mod transport;
 
 pub use analysis::{
-    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, PlanNote, RouteStop,
+    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, DuplicatePairInfo, MergeInfo,
+    PlanNote, RouteStop,
 };
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
