@@ -212,6 +212,32 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<CreditCommand>,
     },
+    /// The sales pipeline: weighted forecast per stage and rep, time in each stage from
+    /// the cards' history, stalled opportunities.
+    Pipeline {
+        /// As of the end of this day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// The calendar's offset from UTC in minutes (default: the company's).
+        #[arg(long, value_name = "MINUTES", allow_hyphen_values = true)]
+        utc_offset: Option<i32>,
+    },
+    /// Activity per rep per day, week or month from the cards' history: visits, new
+    /// customers, cards updated, opportunities moved, contracts, orders.
+    Activity {
+        /// day, week (from Monday) or month.
+        #[arg(long, default_value = "day")]
+        period: String,
+        /// First day (default: 30 days, 12 weeks or 12 months back).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<String>,
+        /// Last day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: Option<String>,
+        /// The calendar's offset from UTC in minutes (default: the company's).
+        #[arg(long, value_name = "MINUTES", allow_hyphen_values = true)]
+        utc_offset: Option<i32>,
+    },
     /// Cards on this device that look like one customer (same tax number, same phone,
     /// similar name), with the reasons.
     Duplicates,

@@ -11,6 +11,7 @@ mod credit;
 mod device;
 mod history;
 mod list;
+mod reports;
 mod show;
 mod sync;
 mod transfer;
@@ -107,6 +108,15 @@ pub fn run(cli: Cli) -> Result<Output> {
             from,
             return_to_start,
         } => analysis::plan(store, date.as_deref(), &from, return_to_start),
+        Command::Pipeline { date, utc_offset } => {
+            reports::pipeline(store, date.as_deref(), utc_offset)
+        }
+        Command::Activity {
+            period,
+            from,
+            to,
+            utc_offset,
+        } => reports::activity(store, &period, from.as_deref(), to.as_deref(), utc_offset),
     }
 }
 

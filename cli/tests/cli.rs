@@ -1074,6 +1074,72 @@ fn abc_and_the_day_plan_from_the_cards_on_the_device() {
     assert_eq!(bad.exit, 2);
 }
 
+/// `pipeline` and `activity` report what the card's history says: an opportunity moved
+/// from first contact through negotiation to a contract, a visit, a month of sales; a
+/// period or a range that makes no report is refused with a code.
+#[test]
+fn pipeline_and_activity_from_the_cards_history() {
+    let zw = Device::new("reports");
+    zw.ok(&["init", "--rep", "zhangwei"]);
+    let id = zw.ok(&["new", "--name", "杭州西湖食品批发部", "--territory", "杭州"]);
+    let opp = zw.ok(&[
+        "opp",
+        "add",
+        &id,
+        "调味品全线",
+        "--stage",
+        "first_contact",
+        "--amount",
+        "60000",
+    ]);
+    zw.ok(&["opp", "stage", &id, &opp, "商务谈判"]);
+    zw.ok(&["opp", "stage", &id, &opp, "contract"]);
+    zw.ok(&["visit", &id, "--summary", "签合同"]);
+    zw.ok(&["sales", &id, "2026-11", "8000"]);
+
+    let p = zw.json(&["pipeline"]);
+    let total = &p["report"]["forecast"]["total"];
+    assert_eq!(total["opportunities"], 1);
+    assert_eq!(
+        total["weighted"],
+        6_000_000 * 40 / 100,
+        "fen, at contract's 40%"
+    );
+    let dwell: Vec<&str> = p["report"]["time_in_stage"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|d| d["stage"].as_str().expect("stage"))
+        .collect();
+    assert_eq!(dwell, ["first_contact", "negotiation", "contract"]);
+    assert!(zw.ok(&["pipeline"]).contains("签订合同"));
+
+    let a = zw.json(&["activity", "--period", "month"]);
+    let reps = a["report"]["reps"].as_array().expect("reps");
+    assert_eq!(reps.len(), 1);
+    let t = &reps[0]["totals"];
+    let counts: Vec<u64> = [
+        "new_customers",
+        "visits",
+        "opportunities_moved",
+        "contracts",
+        "orders",
+        "cards_updated",
+        "changes",
+    ]
+    .iter()
+    .map(|k| t[*k].as_u64().expect("count"))
+    .collect();
+    assert_eq!(counts, [1, 1, 2, 1, 1, 1, 6]);
+
+    let bad = zw.fail(&["activity", "--period", "year"]);
+    assert_eq!((bad.exit, bad.code.as_str()), (2, "input.invalid_value"));
+    let reversed = zw.fail(&["activity", "--from", "2026-12-02", "--to", "2026-12-01"]);
+    assert_eq!(reversed.code, "input.invalid_value");
+    let offset = zw.fail(&["pipeline", "--utc-offset", "9999"]);
+    assert_eq!(offset.code, "input.invalid_value");
+}
+
 /// `duplicates` finds the two cards of one customer; `merge` keeps one, the list shows one
 /// card, and the merged card still opens, pointing to the kept one.
 #[test]

@@ -7,6 +7,7 @@
 //! add up (the previous one then stays in force).
 
 pub mod abc;
+pub mod activity;
 pub mod credit;
 pub mod duplicates;
 pub mod pipeline;

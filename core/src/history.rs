@@ -15,6 +15,11 @@ use crate::card::conflicts::visit_id as item_id_of;
 use crate::card::doc::read_card;
 use crate::error::{Error, Result};
 use crate::ids::RepId;
+use crate::value::{OppStage, Stored};
+
+mod stages;
+pub use stages::stage_changes;
+pub(crate) use stages::summaries_and_stages;
 
 /// One change to a card.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,35 +77,89 @@ fn segment(doc: &Automerge, obj: &ObjId, prop: &Prop, heads: &[ChangeHash]) -> S
 
 /// The field paths a change touched.
 fn touched_fields(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Vec<String> {
-    walk_change(doc, hash, deps).0
+    walk_change(doc, hash, deps).fields
 }
 
-/// The field paths a change touched, how many visits it added to the visit log, and how
-/// many existing opportunity stages it replaced, from one walk of its diff.
-fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> (Vec<String>, u32, u32) {
+/// What one walk of a change's diff finds.
+#[derive(Default)]
+struct Walk {
+    fields: Vec<String>,
+    visits: u32,
+    stages_moved: u32,
+    entered: Vec<StageEntered>,
+    sales_months_added: u32,
+}
+
+/// The stage a patch put on an opportunity (`opportunities.<id>.stage`), with the item's
+/// id and the stages it had before the change (none for a new opportunity).
+fn stage_put(
+    doc: &Automerge,
+    patch: &automerge::Patch,
+    deps: &[ChangeHash],
+) -> Option<StageEntered> {
+    let PatchAction::PutMap { key, value, .. } = &patch.action else {
+        return None;
+    };
+    let [(_, Prop::Map(top)), (_, Prop::Map(item))] = patch.path.as_slice() else {
+        return None;
+    };
+    if key != "stage" || top != "opportunities" {
+        return None;
+    }
+    let stage_of = |v: &automerge::Value<'_>| match v {
+        automerge::Value::Scalar(s) => OppStage::from_scalar(s),
+        automerge::Value::Object(_) => None,
+    };
+    let stage = stage_of(&value.0)?;
+    // Every value the stage had, several while concurrent moves stay unresolved.
+    let from = doc
+        .get_all_at(&patch.obj, "stage", deps)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(v, _)| stage_of(v))
+        .collect();
+    Some(StageEntered {
+        opportunity_id: item.clone(),
+        stage,
+        from,
+    })
+}
+
+/// The field paths a change touched, how many visits it added to the visit log, the
+/// opportunity stages it put and the sales months it added, from one walk of its diff.
+fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
     let after = [hash];
-    let mut fields: Vec<String> = Vec::new();
-    let (mut visits, mut stages) = (0u32, 0u32);
+    let mut walk = Walk::default();
     for patch in doc.diff(deps, &after) {
         let top = patch.path.first().map(|(_, prop)| prop);
         let top_is = |key: &str| matches!(top, Some(Prop::Map(k)) if k == key);
         match &patch.action {
             PatchAction::Insert { values, .. } if patch.path.len() == 1 && top_is("visits") => {
-                visits = visits.saturating_add(u32::try_from(values.len()).unwrap_or(u32::MAX));
+                walk.visits = walk
+                    .visits
+                    .saturating_add(u32::try_from(values.len()).unwrap_or(u32::MAX));
             }
-            // A stage put on an opportunity that already had one moved it; the first
-            // stage of a new opportunity did not.
+            PatchAction::PutMap { .. } if patch.path.len() == 2 && top_is("opportunities") => {
+                if let Some(entered) = stage_put(doc, &patch, deps) {
+                    // A stage put on an opportunity that already had one moved it; the
+                    // first stage of a new opportunity did not.
+                    if !entered.from.is_empty() {
+                        walk.stages_moved = walk.stages_moved.saturating_add(1);
+                    }
+                    walk.entered.push(entered);
+                }
+            }
+            // A month's figure where there was none: a sale recorded.
             PatchAction::PutMap { key, .. }
-                if key == "stage"
-                    && patch.path.len() == 2
-                    && top_is("opportunities")
+                if patch.path.len() == 1
+                    && top_is("sales")
                     && doc
-                        .get_at(&patch.obj, "stage", deps)
+                        .get_at(&patch.obj, key.as_str(), deps)
                         .ok()
                         .flatten()
-                        .is_some() =>
+                        .is_none() =>
             {
-                stages = stages.saturating_add(1);
+                walk.sales_months_added = walk.sales_months_added.saturating_add(1);
             }
             _ => {}
         }
@@ -132,11 +191,23 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> (Vec<S
             continue;
         }
         let path = parts.join(".");
-        if !path.is_empty() && !fields.contains(&path) {
-            fields.push(path);
+        if !path.is_empty() && !walk.fields.contains(&path) {
+            walk.fields.push(path);
         }
     }
-    (fields, visits, stages)
+    walk
+}
+
+/// An opportunity's stage as one change put it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageEntered {
+    /// The opportunity's item id.
+    pub opportunity_id: String,
+    /// The stage the change put.
+    pub stage: OppStage,
+    /// The stage it had before the change: empty for a new opportunity (or one without a
+    /// stage until then), several while concurrent moves were unresolved.
+    pub from: Vec<OppStage>,
 }
 
 /// What one change did to a card, for activity reports: derived from the change's own
@@ -152,6 +223,12 @@ pub struct ChangeSummary {
     pub visits_logged: u32,
     /// How many opportunities' stages it moved (an existing stage replaced).
     pub stages_moved: u32,
+    /// Every opportunity stage it put (a new opportunity's first stage included), with
+    /// the stage before.
+    pub stages_entered: Vec<StageEntered>,
+    /// How many months of sales figures it added (`sales.<YYYY-MM>` where there was
+    /// none: an order recorded; a month's figure corrected is no new one).
+    pub sales_months_added: u32,
 }
 
 fn entry_of(meta: &automerge::ChangeMetadata<'_>, fields: Vec<String>) -> HistoryEntry {
@@ -185,15 +262,24 @@ pub fn summarize_changes(doc: &Automerge, hashes: &[[u8; 32]]) -> Vec<ChangeSumm
         .iter()
         .filter_map(|h| {
             let meta = doc.get_change_meta_by_hash(&ChangeHash(*h))?;
-            let (fields, visits_logged, stages_moved) = walk_change(doc, meta.hash, &meta.deps);
-            Some(ChangeSummary {
-                created: meta.deps.is_empty(),
-                visits_logged,
-                stages_moved,
-                entry: entry_of(&meta, fields),
-            })
+            Some(summary_of(doc, &meta))
         })
         .collect()
+}
+
+fn summary_of(doc: &Automerge, meta: &automerge::ChangeMetadata<'_>) -> ChangeSummary {
+    summary_of_walk(meta, walk_change(doc, meta.hash, &meta.deps))
+}
+
+fn summary_of_walk(meta: &automerge::ChangeMetadata<'_>, walk: Walk) -> ChangeSummary {
+    ChangeSummary {
+        created: meta.deps.is_empty(),
+        visits_logged: walk.visits,
+        stages_moved: walk.stages_moved,
+        stages_entered: walk.entered,
+        sales_months_added: walk.sales_months_added,
+        entry: entry_of(meta, walk.fields),
+    }
 }
 
 /// Every change of a document, oldest first (causal order).
@@ -297,4 +383,10 @@ pub(crate) fn card_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Card> {
         }
     }
     read_card(doc, Some(heads))
+}
+
+/// Every change's summary, for tests next to the derivations.
+#[cfg(test)]
+pub(crate) fn summarize_all_for_tests(doc: &Automerge) -> Vec<ChangeSummary> {
+    summaries_and_stages(doc).0
 }

@@ -33,6 +33,7 @@ mod list_query;
 mod merge;
 mod open;
 mod reapply;
+mod reports;
 pub(crate) mod schema;
 pub(crate) mod sync_state;
 pub(crate) mod text;

@@ -32,6 +32,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("guard.rs", "apply_checked"),
     ("store/view.rs", "card_view"),
     ("history.rs", "summarize_changes"),
+    ("history/stages.rs", "stage_changes"),
 ];
 
 /// One public item that names a foreign type.

@@ -13,6 +13,8 @@
 //! - `transport.rs`: how a sync reaches the server: built in (reqwest + rustls with
 //!   bundled roots), or the app's own HTTP stack through the [`HttpClient`] foreign
 //!   trait (OkHttp, URLSession), so its proxy, pinning and network policy apply.
+//! - `analysis.rs`, `reports.rs`: the seeds' methods, the pipeline and the activity
+//!   report over the cards on the phone.
 //! - `oneshot.rs`: the future an async sync returns.
 //!
 //! **Threads.** Every method except `sync` does disk I/O (SQLite) and must not run on a
@@ -28,6 +30,7 @@ mod error;
 mod fieldbook;
 mod oneshot;
 mod records;
+mod reports;
 mod transport;
 
 pub use analysis::{
@@ -38,6 +41,10 @@ pub use credit::{CreditLine, CreditReport, TransactionCard, TransactionItem};
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
 pub use records::*;
+pub use reports::{
+    ActivityBucket, ActivityCounts, ActivityReport, Forecast, ForecastStage, PipelineReport,
+    RepActivity, ReportPeriod, StageTime, StalledOpportunity,
+};
 pub use transport::{HttpClient, HttpRequest, HttpResponse, TransportError};
 
 uniffi::setup_scaffolding!();

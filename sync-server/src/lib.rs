@@ -233,6 +233,13 @@ pub fn state_for_sqlite(db: &Path, config: Config) -> Result<AppState> {
                 "manager index filled for cards stored before it"
             );
         }
+        let reclassified = manager::read_model::reclassify(state.storage.as_ref())?;
+        if reclassified > 0 {
+            tracing::info!(
+                cards = reclassified,
+                "activity rows classified again (contracts, orders)"
+            );
+        }
     }
     Ok(state)
 }

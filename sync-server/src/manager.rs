@@ -1,6 +1,6 @@
 //! The manager's read model and its queries: the team, the card list and search, one card
-//! in full (the device's view, its conflicts, its field history, its assignments), and
-//! activity per rep — what the dashboard pages and the JSON API ([`api`]) both show.
+//! in full (the device's view, its conflicts, its field history, its assignments),
+//! the seeds' methods (ABC, the pipeline), and activity per rep — what the dashboard pages and the JSON API ([`api`]) both show.
 //!
 //! Every query is `(storage, docs, viewer, &Query, now) -> Result<T>` with a serde `T`,
 //! checks the [`Viewer`]'s scope itself (a rep never gets here; a manager of another team
@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod api;
 pub mod cards;
 pub mod credit;
+pub mod pipeline;
 pub mod read_model;
 pub mod settings;
 pub mod team;
@@ -26,6 +27,7 @@ pub use activity::{ActivityQuery, ActivityReport, activity, activity_csv};
 pub use analysis::{AbcQuery, abc};
 pub use cards::{CardDetail, CardDetailQuery, CardQuery, CardRow, card, cards};
 pub use credit::{CreditQuery, card_transaction, credit};
+pub use pipeline::{PipelineQuery, pipeline};
 pub use settings::{SettingsUpdate, SettingsView, set_settings, settings_view};
 pub use team::{TeamQuery, TeamReport, team};
 

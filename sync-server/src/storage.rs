@@ -737,8 +737,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Up to `limit` stored cards with no index row yet (a database from before the
     /// manager's read model), by id, after the id `after`.
     fn cards_without_index(&self, after: &str, limit: u32) -> Result<Vec<String>>;
+    /// Up to `limit` cards whose change rows were classified before a count existed and
+    /// must be classified again (schema 9: contracts and orders), by id, after `after`.
+    /// [`Storage::write_read_model`] of a card takes it off the list.
+    fn cards_to_reclassify(&self, after: &str, limit: u32) -> Result<Vec<String>>;
     /// Writes the read model of a stored card without touching its log: its index row,
-    /// and the classified changes not recorded yet (filling a database from before it).
+    /// and the classified changes not recorded yet (filling a database from before it);
+    /// a change already recorded gets the counts given (its time stays).
     fn write_read_model(
         &self,
         card_id: &str,

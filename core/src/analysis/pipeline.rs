@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::card::Card;
-use crate::ids::RepId;
+use crate::ids::{CardId, RepId};
 use crate::value::{Money, OppStage};
 
 /// The probability that an opportunity in a stage closes, in percent.
@@ -29,14 +29,24 @@ pub struct StageProbability {
     pub percent: u32,
 }
 
-/// Pipeline settings: the stages in pipeline order with their probabilities. A stage
-/// left out of the list weighs nothing (and is reported as unlisted).
+/// Pipeline settings: the stages in pipeline order with their probabilities, and when an
+/// opportunity counts as stalled. A stage left out of the list weighs nothing (and is
+/// reported as unlisted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PipelineSettings {
     /// Stages in the order they are shown.
     pub stages: Vec<StageProbability>,
+    /// An open opportunity (not won or lost) in its current stage longer than this many
+    /// days is stalled.
+    pub stalled_after_days: u32,
 }
+
+/// The default of [`PipelineSettings::stalled_after_days`]: a month in one stage.
+pub const DEFAULT_STALLED_AFTER_DAYS: u32 = 30;
+
+/// The longest [`PipelineSettings::stalled_after_days`] accepted (ten years).
+pub const MAX_STALLED_AFTER_DAYS: u32 = 3_650;
 
 impl Default for PipelineSettings {
     fn default() -> Self {
@@ -50,6 +60,7 @@ impl Default for PipelineSettings {
                 p(OppStage::Won, 100),
                 p(OppStage::Lost, 0),
             ],
+            stalled_after_days: DEFAULT_STALLED_AFTER_DAYS,
         }
     }
 }
@@ -71,13 +82,20 @@ pub enum PipelineSettingsError {
     /// A stage listed twice.
     #[error("stage {0} is listed twice")]
     Duplicate(&'static str),
+    /// A stalled threshold of zero days or more than ten years.
+    #[error("an opportunity is stalled after 1–3650 days, not {0}")]
+    StalledAfter(u32),
 }
 
 impl PipelineSettings {
-    /// Refuses an empty list, a probability above 100% and a stage listed twice.
+    /// Refuses an empty list, a probability above 100%, a stage listed twice and a
+    /// stalled threshold outside 1–3650 days.
     pub fn validate(&self) -> Result<(), PipelineSettingsError> {
         if self.stages.is_empty() {
             return Err(PipelineSettingsError::NoStages);
+        }
+        if !(1..=MAX_STALLED_AFTER_DAYS).contains(&self.stalled_after_days) {
+            return Err(PipelineSettingsError::StalledAfter(self.stalled_after_days));
         }
         for (i, s) in self.stages.iter().enumerate() {
             if s.percent > 100 {
@@ -289,8 +307,11 @@ pub struct StageChange {
     pub opportunity_id: String,
     /// The stage entered.
     pub stage: OppStage,
-    /// When.
+    /// When: the device time of the change that put the stage (never earlier than the
+    /// changes it was made on; `history::stage_changes`).
     pub at: DateTime<Utc>,
+    /// By whom: the change's author (a rep id), if recorded.
+    pub rep: Option<String>,
 }
 
 /// One spell of an opportunity in a stage.
@@ -407,6 +428,139 @@ pub fn stage_times(changes: &[StageChange], now: DateTime<Utc>) -> StageTimes {
     StageTimes {
         opportunities,
         by_stage,
+    }
+}
+
+/// An open opportunity that has stayed in its stage longer than the settings allow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StalledOpportunity {
+    /// The card.
+    pub card: CardId,
+    /// The customer's name as shown.
+    pub customer: String,
+    /// The card's territory.
+    pub territory: Option<String>,
+    /// The rep holding the territory, if known.
+    pub rep: Option<RepId>,
+    /// The opportunity's item id.
+    pub opportunity_id: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// The stage it is stuck in.
+    pub stage: OppStage,
+    /// When it entered the stage (from history).
+    pub since: DateTime<Utc>,
+    /// Whole days in the stage at the report's time.
+    pub days: i64,
+    /// Its expected amount.
+    pub amount: Option<Money>,
+}
+
+/// The pipeline of a set of cards at one moment: the weighted forecast, the time spent
+/// in each stage (from history) and the stalled opportunities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineReport {
+    /// The moment the report is for (the end of the day asked for).
+    pub as_of: DateTime<Utc>,
+    /// The weighted forecast: per stage count, value and weighted value, per rep, per
+    /// territory.
+    pub forecast: Forecast,
+    /// Time spent in each open stage, over every spell of the opportunities on the cards.
+    pub time_in_stage: Vec<StageDwell>,
+    /// After how many days in one stage an open opportunity is stalled.
+    pub stalled_after_days: u32,
+    /// The stalled opportunities, longest in their stage first.
+    pub stalled: Vec<StalledOpportunity>,
+}
+
+/// The pipeline report of `cards` at `as_of`. `stages` holds each card's stage changes
+/// (`history::stage_changes` of its document; a card missing from it has none), `holders`
+/// which rep holds each territory.
+pub fn report(
+    cards: &[Card],
+    stages: &BTreeMap<CardId, Vec<StageChange>>,
+    holders: &BTreeMap<String, RepId>,
+    as_of: DateTime<Utc>,
+    settings: &PipelineSettings,
+) -> PipelineReport {
+    let limit = i64::from(settings.stalled_after_days) * 86_400;
+    let mut dwell: BTreeMap<OppStage, StageDwell> = BTreeMap::new();
+    let mut stalled = Vec::new();
+    for card in cards {
+        let Some(changes) = stages.get(&card.id).filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        // Only the opportunities on the card: a removed one left the pipeline.
+        let changes: Vec<StageChange> = changes
+            .iter()
+            .filter(|c| card.opportunities.iter().any(|o| o.id == c.opportunity_id))
+            .cloned()
+            .collect();
+        let times = stage_times(&changes, as_of);
+        for d in times.by_stage {
+            let sum = dwell.entry(d.stage).or_insert(StageDwell {
+                stage: d.stage,
+                spells: 0,
+                open_spells: 0,
+                total_seconds: 0,
+                mean_seconds: 0,
+            });
+            sum.spells += d.spells;
+            sum.open_spells += d.open_spells;
+            sum.total_seconds = sum.total_seconds.saturating_add(d.total_seconds);
+        }
+        for opp in &times.opportunities {
+            let Some(item) = card
+                .opportunities
+                .iter()
+                .find(|o| o.id == opp.opportunity_id)
+            else {
+                continue;
+            };
+            let Some(current) = opp.spells.last() else {
+                continue;
+            };
+            // The card's own stage decides; a history that ends elsewhere dates nothing.
+            if item.value.stage != Some(current.stage)
+                || is_terminal(current.stage)
+                || current.seconds <= limit
+            {
+                continue;
+            }
+            stalled.push(StalledOpportunity {
+                card: card.id.clone(),
+                customer: card.display_name().to_owned(),
+                territory: card.territory.clone(),
+                rep: card
+                    .territory
+                    .as_ref()
+                    .and_then(|t| holders.get(t))
+                    .cloned(),
+                opportunity_id: item.id.clone(),
+                title: item.value.title.clone(),
+                stage: current.stage,
+                since: current.entered,
+                days: current.seconds / 86_400,
+                amount: item.value.amount,
+            });
+        }
+    }
+    stalled.sort_by(|a, b| {
+        (b.days, &a.card, &a.opportunity_id).cmp(&(a.days, &b.card, &b.opportunity_id))
+    });
+    let time_in_stage = dwell
+        .into_values()
+        .map(|mut d| {
+            d.mean_seconds = d.total_seconds / i64::from(d.spells.max(1));
+            d
+        })
+        .collect();
+    PipelineReport {
+        as_of,
+        forecast: forecast(cards, holders, settings),
+        time_in_stage,
+        stalled_after_days: settings.stalled_after_days,
+        stalled,
     }
 }
 
@@ -557,6 +711,7 @@ mod tests {
                     percent: 50,
                 },
             ],
+            ..PipelineSettings::default()
         };
         assert_eq!(settings.validate(), Ok(()));
         let f = forecast(&seed_cards(), &BTreeMap::new(), &settings);
@@ -610,7 +765,11 @@ mod tests {
     fn settings_that_do_not_add_up_are_refused() {
         assert_eq!(PipelineSettings::default().validate(), Ok(()));
         assert_eq!(
-            PipelineSettings { stages: vec![] }.validate(),
+            PipelineSettings {
+                stages: vec![],
+                ..PipelineSettings::default()
+            }
+            .validate(),
             Err(PipelineSettingsError::NoStages)
         );
         let over = PipelineSettings {
@@ -618,6 +777,7 @@ mod tests {
                 stage: OppStage::Won,
                 percent: 101,
             }],
+            ..PipelineSettings::default()
         };
         let err = over.validate().expect_err("refused");
         assert_eq!(
@@ -639,6 +799,7 @@ mod tests {
                     percent: 90,
                 },
             ],
+            ..PipelineSettings::default()
         };
         assert_eq!(
             twice.validate(),
@@ -661,6 +822,7 @@ mod tests {
             opportunity_id: id.into(),
             stage,
             at: when,
+            rep: None,
         }
     }
 
@@ -737,5 +899,95 @@ mod tests {
         assert_eq!(t.opportunities[0].spells[0].seconds, 0);
         let empty = stage_times(&[], at(1, 0));
         assert!(empty.opportunities.is_empty() && empty.by_stage.is_empty());
+    }
+
+    #[test]
+    fn the_report_lists_stalled_opportunities_from_history() {
+        use OppStage::*;
+        let cards = seed_cards();
+        let (a, b) = (cards[0].id.clone(), cards[1].id.clone());
+        let stages = BTreeMap::from([
+            (
+                a.clone(),
+                vec![
+                    // 年度酱油供货: in first contact since 11-01, 29 days at 11-30.
+                    change("o-年度酱油供货", FirstContact, at(1, 0)),
+                    // 节日礼盒: contract since 11-25, 5 days.
+                    change("o-节日礼盒", Negotiation, at(2, 0)),
+                    change("o-节日礼盒", Contract, at(25, 0)),
+                ],
+            ),
+            (
+                b,
+                vec![
+                    // 新品试销: sample test for 40 days (from October).
+                    StageChange {
+                        at: Utc
+                            .with_ymd_and_hms(2026, 10, 21, 0, 0, 0)
+                            .single()
+                            .expect("t"),
+                        ..change("o-新品试销", SampleTest, at(1, 0))
+                    },
+                    // 去年的单子: won long ago, never stalled.
+                    StageChange {
+                        at: Utc
+                            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+                            .single()
+                            .expect("t"),
+                        ..change("o-去年的单子", Won, at(1, 0))
+                    },
+                    // An opportunity no longer on the card.
+                    change("o-已删除", FirstContact, at(1, 0)),
+                ],
+            ),
+        ]);
+        let settings = PipelineSettings {
+            stalled_after_days: 28,
+            ..PipelineSettings::default()
+        };
+        let r = report(&cards, &stages, &BTreeMap::new(), at(30, 0), &settings);
+        let stalled: Vec<(&str, OppStage, i64)> = r
+            .stalled
+            .iter()
+            .map(|s| (s.opportunity_id.as_str(), s.stage, s.days))
+            .collect();
+        assert_eq!(
+            stalled,
+            vec![
+                ("o-新品试销", SampleTest, 40),
+                ("o-年度酱油供货", FirstContact, 29)
+            ]
+        );
+        assert_eq!(r.stalled[1].card, a);
+        assert_eq!(r.stalled[1].customer, "上海华东食品有限公司");
+        let dwell: Vec<(OppStage, u32, i64)> = r
+            .time_in_stage
+            .iter()
+            .map(|d| (d.stage, d.spells, d.total_seconds / 86_400))
+            .collect();
+        assert_eq!(
+            dwell,
+            vec![
+                (FirstContact, 1, 29),
+                (SampleTest, 1, 40),
+                (Negotiation, 1, 23),
+                (Contract, 1, 5)
+            ]
+        );
+        assert_eq!(r.forecast, forecast(&cards, &BTreeMap::new(), &settings));
+        let longer = PipelineSettings {
+            stalled_after_days: 30,
+            ..settings
+        };
+        let r = report(&cards, &stages, &BTreeMap::new(), at(30, 0), &longer);
+        assert_eq!(r.stalled.len(), 1);
+        assert_eq!(
+            PipelineSettings {
+                stalled_after_days: 0,
+                ..longer
+            }
+            .validate(),
+            Err(PipelineSettingsError::StalledAfter(0))
+        );
     }
 }

@@ -531,6 +531,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 1031:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_activity() != 46412:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() != 37354:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_item() != 14173:
@@ -572,6 +574,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate() != 1131:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target() != 7305:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline() != 53294:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item() != 64625:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -633,6 +637,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_func_encrypt_store.restype = ctypes.c_u
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_activity.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_activity.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate.restype = ctypes.c_uint16
@@ -696,6 +703,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate.restyp
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item.restype = ctypes.c_uint16
@@ -745,6 +755,15 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_activity.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_activity.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_add_ca_certificate.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -879,6 +898,13 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_remove_item.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1562,6 +1588,348 @@ class _UniffiFfiConverterTypeAbcReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.window, buf)
         _UniffiFfiConverterString.write(value.total_sales, buf)
         _UniffiFfiConverterSequenceTypeAbcEntry.write(value.entries, buf)
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+@dataclass
+class ActivityCounts:
+    """
+    Counts of one bucket or of a whole range (core's definitions).
+"""
+    def __init__(self, *, visits:int, new_customers:int, cards_updated:int, opportunities_moved:int, contracts:int, orders:int, changes:int):
+        self.visits = visits
+        self.new_customers = new_customers
+        self.cards_updated = cards_updated
+        self.opportunities_moved = opportunities_moved
+        self.contracts = contracts
+        self.orders = orders
+        self.changes = changes
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityCounts(visits={}, new_customers={}, cards_updated={}, opportunities_moved={}, contracts={}, orders={}, changes={})".format(self.visits, self.new_customers, self.cards_updated, self.opportunities_moved, self.contracts, self.orders, self.changes)
+    def __eq__(self, other):
+        if self.visits != other.visits:
+            return False
+        if self.new_customers != other.new_customers:
+            return False
+        if self.cards_updated != other.cards_updated:
+            return False
+        if self.opportunities_moved != other.opportunities_moved:
+            return False
+        if self.contracts != other.contracts:
+            return False
+        if self.orders != other.orders:
+            return False
+        if self.changes != other.changes:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityCounts(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityCounts(
+            visits=_UniffiFfiConverterUInt64.read(buf),
+            new_customers=_UniffiFfiConverterUInt64.read(buf),
+            cards_updated=_UniffiFfiConverterUInt64.read(buf),
+            opportunities_moved=_UniffiFfiConverterUInt64.read(buf),
+            contracts=_UniffiFfiConverterUInt64.read(buf),
+            orders=_UniffiFfiConverterUInt64.read(buf),
+            changes=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.visits)
+        _UniffiFfiConverterUInt64.check_lower(value.new_customers)
+        _UniffiFfiConverterUInt64.check_lower(value.cards_updated)
+        _UniffiFfiConverterUInt64.check_lower(value.opportunities_moved)
+        _UniffiFfiConverterUInt64.check_lower(value.contracts)
+        _UniffiFfiConverterUInt64.check_lower(value.orders)
+        _UniffiFfiConverterUInt64.check_lower(value.changes)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.visits, buf)
+        _UniffiFfiConverterUInt64.write(value.new_customers, buf)
+        _UniffiFfiConverterUInt64.write(value.cards_updated, buf)
+        _UniffiFfiConverterUInt64.write(value.opportunities_moved, buf)
+        _UniffiFfiConverterUInt64.write(value.contracts, buf)
+        _UniffiFfiConverterUInt64.write(value.orders, buf)
+        _UniffiFfiConverterUInt64.write(value.changes, buf)
+
+@dataclass
+class ActivityBucket:
+    """
+    One bucket of a rep's activity.
+"""
+    def __init__(self, *, start:str, counts:ActivityCounts):
+        self.start = start
+        self.counts = counts
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityBucket(start={}, counts={})".format(self.start, self.counts)
+    def __eq__(self, other):
+        if self.start != other.start:
+            return False
+        if self.counts != other.counts:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityBucket(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityBucket(
+            start=_UniffiFfiConverterString.read(buf),
+            counts=_UniffiFfiConverterTypeActivityCounts.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.start)
+        _UniffiFfiConverterTypeActivityCounts.check_lower(value.counts)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.start, buf)
+        _UniffiFfiConverterTypeActivityCounts.write(value.counts, buf)
+
+
+
+
+
+
+class ReportPeriod(enum.Enum):
+    """
+    Bucket size of an activity report.
+"""
+    
+    DAY = 0
+    """
+    Calendar days.
+"""
+    
+    WEEK = 1
+    """
+    Weeks from Monday.
+"""
+    
+    MONTH = 2
+    """
+    Calendar months.
+"""
+    
+
+
+class _UniffiFfiConverterTypeReportPeriod(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ReportPeriod.DAY
+        if variant == 2:
+            return ReportPeriod.WEEK
+        if variant == 3:
+            return ReportPeriod.MONTH
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ReportPeriod.DAY:
+            return
+        if value == ReportPeriod.WEEK:
+            return
+        if value == ReportPeriod.MONTH:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ReportPeriod.DAY:
+            buf.write_i32(1)
+        if value == ReportPeriod.WEEK:
+            buf.write_i32(2)
+        if value == ReportPeriod.MONTH:
+            buf.write_i32(3)
+
+
+
+class _UniffiFfiConverterInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i32"
+    VALUE_MIN = -2**31
+    VALUE_MAX = 2**31
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i32(value)
+
+class _UniffiFfiConverterSequenceTypeActivityBucket(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeActivityBucket.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeActivityBucket.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeActivityBucket.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class RepActivity:
+    """
+    One rep's activity.
+"""
+    def __init__(self, *, rep:str, buckets:typing.List[ActivityBucket], totals:ActivityCounts):
+        self.rep = rep
+        self.buckets = buckets
+        self.totals = totals
+        
+        
+
+    
+    def __str__(self):
+        return "RepActivity(rep={}, buckets={}, totals={})".format(self.rep, self.buckets, self.totals)
+    def __eq__(self, other):
+        if self.rep != other.rep:
+            return False
+        if self.buckets != other.buckets:
+            return False
+        if self.totals != other.totals:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRepActivity(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RepActivity(
+            rep=_UniffiFfiConverterString.read(buf),
+            buckets=_UniffiFfiConverterSequenceTypeActivityBucket.read(buf),
+            totals=_UniffiFfiConverterTypeActivityCounts.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.rep)
+        _UniffiFfiConverterSequenceTypeActivityBucket.check_lower(value.buckets)
+        _UniffiFfiConverterTypeActivityCounts.check_lower(value.totals)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.rep, buf)
+        _UniffiFfiConverterSequenceTypeActivityBucket.write(value.buckets, buf)
+        _UniffiFfiConverterTypeActivityCounts.write(value.totals, buf)
+
+class _UniffiFfiConverterSequenceTypeRepActivity(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeRepActivity.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeRepActivity.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeRepActivity.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class ActivityReport:
+    """
+    Activity per rep from the history of the cards on the phone.
+"""
+    def __init__(self, *, period:ReportPeriod, _from:str, to:str, utc_offset_minutes:int, reps:typing.List[RepActivity]):
+        self.period = period
+        self._from = _from
+        self.to = to
+        self.utc_offset_minutes = utc_offset_minutes
+        self.reps = reps
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityReport(period={}, _from={}, to={}, utc_offset_minutes={}, reps={})".format(self.period, self._from, self.to, self.utc_offset_minutes, self.reps)
+    def __eq__(self, other):
+        if self.period != other.period:
+            return False
+        if self._from != other._from:
+            return False
+        if self.to != other.to:
+            return False
+        if self.utc_offset_minutes != other.utc_offset_minutes:
+            return False
+        if self.reps != other.reps:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityReport(
+            period=_UniffiFfiConverterTypeReportPeriod.read(buf),
+            _from=_UniffiFfiConverterString.read(buf),
+            to=_UniffiFfiConverterString.read(buf),
+            utc_offset_minutes=_UniffiFfiConverterInt32.read(buf),
+            reps=_UniffiFfiConverterSequenceTypeRepActivity.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeReportPeriod.check_lower(value.period)
+        _UniffiFfiConverterString.check_lower(value._from)
+        _UniffiFfiConverterString.check_lower(value.to)
+        _UniffiFfiConverterInt32.check_lower(value.utc_offset_minutes)
+        _UniffiFfiConverterSequenceTypeRepActivity.check_lower(value.reps)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeReportPeriod.write(value.period, buf)
+        _UniffiFfiConverterString.write(value._from, buf)
+        _UniffiFfiConverterString.write(value.to, buf)
+        _UniffiFfiConverterInt32.write(value.utc_offset_minutes, buf)
+        _UniffiFfiConverterSequenceTypeRepActivity.write(value.reps, buf)
 
 # The Timestamp type.
 Timestamp = datetime.datetime
@@ -2547,19 +2915,6 @@ class _UniffiFfiConverterTypeCardRow(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.credit_limit, buf)
         _UniffiFfiConverterUInt32.write(value.conflicts, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 class _UniffiFfiConverterSequenceUInt32(_UniffiConverterRustBuffer):
     @classmethod
@@ -3758,6 +4113,161 @@ class _UniffiFfiConverterTypeFieldSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeFieldChoice.write(value.choices, buf)
 
 @dataclass
+class ForecastStage:
+    """
+    One stage's line of a forecast.
+"""
+    def __init__(self, *, stage:str, label:str, percent:typing.Optional[int], opportunities:int, amount:str, weighted:str):
+        self.stage = stage
+        self.label = label
+        self.percent = percent
+        self.opportunities = opportunities
+        self.amount = amount
+        self.weighted = weighted
+        
+        
+
+    
+    def __str__(self):
+        return "ForecastStage(stage={}, label={}, percent={}, opportunities={}, amount={}, weighted={})".format(self.stage, self.label, self.percent, self.opportunities, self.amount, self.weighted)
+    def __eq__(self, other):
+        if self.stage != other.stage:
+            return False
+        if self.label != other.label:
+            return False
+        if self.percent != other.percent:
+            return False
+        if self.opportunities != other.opportunities:
+            return False
+        if self.amount != other.amount:
+            return False
+        if self.weighted != other.weighted:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeForecastStage(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ForecastStage(
+            stage=_UniffiFfiConverterString.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+            percent=_UniffiFfiConverterOptionalUInt32.read(buf),
+            opportunities=_UniffiFfiConverterUInt32.read(buf),
+            amount=_UniffiFfiConverterString.read(buf),
+            weighted=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.stage)
+        _UniffiFfiConverterString.check_lower(value.label)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.percent)
+        _UniffiFfiConverterUInt32.check_lower(value.opportunities)
+        _UniffiFfiConverterString.check_lower(value.amount)
+        _UniffiFfiConverterString.check_lower(value.weighted)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.stage, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.percent, buf)
+        _UniffiFfiConverterUInt32.write(value.opportunities, buf)
+        _UniffiFfiConverterString.write(value.amount, buf)
+        _UniffiFfiConverterString.write(value.weighted, buf)
+
+class _UniffiFfiConverterSequenceTypeForecastStage(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeForecastStage.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeForecastStage.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeForecastStage.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class Forecast:
+    """
+    A forecast over some opportunities.
+"""
+    def __init__(self, *, key:typing.Optional[str], opportunities:int, amount:str, weighted:str, by_stage:typing.List[ForecastStage], unstaged:int, without_amount:int):
+        self.key = key
+        self.opportunities = opportunities
+        self.amount = amount
+        self.weighted = weighted
+        self.by_stage = by_stage
+        self.unstaged = unstaged
+        self.without_amount = without_amount
+        
+        
+
+    
+    def __str__(self):
+        return "Forecast(key={}, opportunities={}, amount={}, weighted={}, by_stage={}, unstaged={}, without_amount={})".format(self.key, self.opportunities, self.amount, self.weighted, self.by_stage, self.unstaged, self.without_amount)
+    def __eq__(self, other):
+        if self.key != other.key:
+            return False
+        if self.opportunities != other.opportunities:
+            return False
+        if self.amount != other.amount:
+            return False
+        if self.weighted != other.weighted:
+            return False
+        if self.by_stage != other.by_stage:
+            return False
+        if self.unstaged != other.unstaged:
+            return False
+        if self.without_amount != other.without_amount:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeForecast(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Forecast(
+            key=_UniffiFfiConverterOptionalString.read(buf),
+            opportunities=_UniffiFfiConverterUInt32.read(buf),
+            amount=_UniffiFfiConverterString.read(buf),
+            weighted=_UniffiFfiConverterString.read(buf),
+            by_stage=_UniffiFfiConverterSequenceTypeForecastStage.read(buf),
+            unstaged=_UniffiFfiConverterUInt32.read(buf),
+            without_amount=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value.key)
+        _UniffiFfiConverterUInt32.check_lower(value.opportunities)
+        _UniffiFfiConverterString.check_lower(value.amount)
+        _UniffiFfiConverterString.check_lower(value.weighted)
+        _UniffiFfiConverterSequenceTypeForecastStage.check_lower(value.by_stage)
+        _UniffiFfiConverterUInt32.check_lower(value.unstaged)
+        _UniffiFfiConverterUInt32.check_lower(value.without_amount)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value.key, buf)
+        _UniffiFfiConverterUInt32.write(value.opportunities, buf)
+        _UniffiFfiConverterString.write(value.amount, buf)
+        _UniffiFfiConverterString.write(value.weighted, buf)
+        _UniffiFfiConverterSequenceTypeForecastStage.write(value.by_stage, buf)
+        _UniffiFfiConverterUInt32.write(value.unstaged, buf)
+        _UniffiFfiConverterUInt32.write(value.without_amount, buf)
+
+@dataclass
 class HandedAway:
     """
     A card that left the device through a handoff.
@@ -4205,6 +4715,300 @@ class _UniffiFfiConverterTypeMergeInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.fields_filled, buf)
         _UniffiFfiConverterUInt32.write(value.items_copied, buf)
         _UniffiFfiConverterUInt32.write(value.visits_left, buf)
+
+class _UniffiFfiConverterSequenceTypeForecast(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeForecast.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeForecast.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeForecast.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class StageTime:
+    """
+    Time spent in one stage (from history).
+"""
+    def __init__(self, *, stage:str, label:str, spells:int, open_spells:int, total_seconds:int, mean_seconds:int):
+        self.stage = stage
+        self.label = label
+        self.spells = spells
+        self.open_spells = open_spells
+        self.total_seconds = total_seconds
+        self.mean_seconds = mean_seconds
+        
+        
+
+    
+    def __str__(self):
+        return "StageTime(stage={}, label={}, spells={}, open_spells={}, total_seconds={}, mean_seconds={})".format(self.stage, self.label, self.spells, self.open_spells, self.total_seconds, self.mean_seconds)
+    def __eq__(self, other):
+        if self.stage != other.stage:
+            return False
+        if self.label != other.label:
+            return False
+        if self.spells != other.spells:
+            return False
+        if self.open_spells != other.open_spells:
+            return False
+        if self.total_seconds != other.total_seconds:
+            return False
+        if self.mean_seconds != other.mean_seconds:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeStageTime(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return StageTime(
+            stage=_UniffiFfiConverterString.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+            spells=_UniffiFfiConverterUInt32.read(buf),
+            open_spells=_UniffiFfiConverterUInt32.read(buf),
+            total_seconds=_UniffiFfiConverterInt64.read(buf),
+            mean_seconds=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.stage)
+        _UniffiFfiConverterString.check_lower(value.label)
+        _UniffiFfiConverterUInt32.check_lower(value.spells)
+        _UniffiFfiConverterUInt32.check_lower(value.open_spells)
+        _UniffiFfiConverterInt64.check_lower(value.total_seconds)
+        _UniffiFfiConverterInt64.check_lower(value.mean_seconds)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.stage, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+        _UniffiFfiConverterUInt32.write(value.spells, buf)
+        _UniffiFfiConverterUInt32.write(value.open_spells, buf)
+        _UniffiFfiConverterInt64.write(value.total_seconds, buf)
+        _UniffiFfiConverterInt64.write(value.mean_seconds, buf)
+
+class _UniffiFfiConverterSequenceTypeStageTime(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeStageTime.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeStageTime.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeStageTime.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class StalledOpportunity:
+    """
+    An open opportunity in one stage longer than the company allows.
+"""
+    def __init__(self, *, card_id:str, customer:str, territory:typing.Optional[str], rep:typing.Optional[str], opportunity_id:str, title:typing.Optional[str], stage:str, label:str, since:str, days:int, amount:typing.Optional[str]):
+        self.card_id = card_id
+        self.customer = customer
+        self.territory = territory
+        self.rep = rep
+        self.opportunity_id = opportunity_id
+        self.title = title
+        self.stage = stage
+        self.label = label
+        self.since = since
+        self.days = days
+        self.amount = amount
+        
+        
+
+    
+    def __str__(self):
+        return "StalledOpportunity(card_id={}, customer={}, territory={}, rep={}, opportunity_id={}, title={}, stage={}, label={}, since={}, days={}, amount={})".format(self.card_id, self.customer, self.territory, self.rep, self.opportunity_id, self.title, self.stage, self.label, self.since, self.days, self.amount)
+    def __eq__(self, other):
+        if self.card_id != other.card_id:
+            return False
+        if self.customer != other.customer:
+            return False
+        if self.territory != other.territory:
+            return False
+        if self.rep != other.rep:
+            return False
+        if self.opportunity_id != other.opportunity_id:
+            return False
+        if self.title != other.title:
+            return False
+        if self.stage != other.stage:
+            return False
+        if self.label != other.label:
+            return False
+        if self.since != other.since:
+            return False
+        if self.days != other.days:
+            return False
+        if self.amount != other.amount:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeStalledOpportunity(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return StalledOpportunity(
+            card_id=_UniffiFfiConverterString.read(buf),
+            customer=_UniffiFfiConverterString.read(buf),
+            territory=_UniffiFfiConverterOptionalString.read(buf),
+            rep=_UniffiFfiConverterOptionalString.read(buf),
+            opportunity_id=_UniffiFfiConverterString.read(buf),
+            title=_UniffiFfiConverterOptionalString.read(buf),
+            stage=_UniffiFfiConverterString.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+            since=_UniffiFfiConverterString.read(buf),
+            days=_UniffiFfiConverterInt64.read(buf),
+            amount=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_id)
+        _UniffiFfiConverterString.check_lower(value.customer)
+        _UniffiFfiConverterOptionalString.check_lower(value.territory)
+        _UniffiFfiConverterOptionalString.check_lower(value.rep)
+        _UniffiFfiConverterString.check_lower(value.opportunity_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.title)
+        _UniffiFfiConverterString.check_lower(value.stage)
+        _UniffiFfiConverterString.check_lower(value.label)
+        _UniffiFfiConverterString.check_lower(value.since)
+        _UniffiFfiConverterInt64.check_lower(value.days)
+        _UniffiFfiConverterOptionalString.check_lower(value.amount)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_id, buf)
+        _UniffiFfiConverterString.write(value.customer, buf)
+        _UniffiFfiConverterOptionalString.write(value.territory, buf)
+        _UniffiFfiConverterOptionalString.write(value.rep, buf)
+        _UniffiFfiConverterString.write(value.opportunity_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.title, buf)
+        _UniffiFfiConverterString.write(value.stage, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+        _UniffiFfiConverterString.write(value.since, buf)
+        _UniffiFfiConverterInt64.write(value.days, buf)
+        _UniffiFfiConverterOptionalString.write(value.amount, buf)
+
+class _UniffiFfiConverterSequenceTypeStalledOpportunity(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeStalledOpportunity.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeStalledOpportunity.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeStalledOpportunity.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class PipelineReport:
+    """
+    The pipeline of the cards on the phone.
+"""
+    def __init__(self, *, as_of:str, total:Forecast, by_rep:typing.List[Forecast], by_territory:typing.List[Forecast], time_in_stage:typing.List[StageTime], stalled_after_days:int, stalled:typing.List[StalledOpportunity]):
+        self.as_of = as_of
+        self.total = total
+        self.by_rep = by_rep
+        self.by_territory = by_territory
+        self.time_in_stage = time_in_stage
+        self.stalled_after_days = stalled_after_days
+        self.stalled = stalled
+        
+        
+
+    
+    def __str__(self):
+        return "PipelineReport(as_of={}, total={}, by_rep={}, by_territory={}, time_in_stage={}, stalled_after_days={}, stalled={})".format(self.as_of, self.total, self.by_rep, self.by_territory, self.time_in_stage, self.stalled_after_days, self.stalled)
+    def __eq__(self, other):
+        if self.as_of != other.as_of:
+            return False
+        if self.total != other.total:
+            return False
+        if self.by_rep != other.by_rep:
+            return False
+        if self.by_territory != other.by_territory:
+            return False
+        if self.time_in_stage != other.time_in_stage:
+            return False
+        if self.stalled_after_days != other.stalled_after_days:
+            return False
+        if self.stalled != other.stalled:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePipelineReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PipelineReport(
+            as_of=_UniffiFfiConverterString.read(buf),
+            total=_UniffiFfiConverterTypeForecast.read(buf),
+            by_rep=_UniffiFfiConverterSequenceTypeForecast.read(buf),
+            by_territory=_UniffiFfiConverterSequenceTypeForecast.read(buf),
+            time_in_stage=_UniffiFfiConverterSequenceTypeStageTime.read(buf),
+            stalled_after_days=_UniffiFfiConverterUInt32.read(buf),
+            stalled=_UniffiFfiConverterSequenceTypeStalledOpportunity.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.as_of)
+        _UniffiFfiConverterTypeForecast.check_lower(value.total)
+        _UniffiFfiConverterSequenceTypeForecast.check_lower(value.by_rep)
+        _UniffiFfiConverterSequenceTypeForecast.check_lower(value.by_territory)
+        _UniffiFfiConverterSequenceTypeStageTime.check_lower(value.time_in_stage)
+        _UniffiFfiConverterUInt32.check_lower(value.stalled_after_days)
+        _UniffiFfiConverterSequenceTypeStalledOpportunity.check_lower(value.stalled)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.as_of, buf)
+        _UniffiFfiConverterTypeForecast.write(value.total, buf)
+        _UniffiFfiConverterSequenceTypeForecast.write(value.by_rep, buf)
+        _UniffiFfiConverterSequenceTypeForecast.write(value.by_territory, buf)
+        _UniffiFfiConverterSequenceTypeStageTime.write(value.time_in_stage, buf)
+        _UniffiFfiConverterUInt32.write(value.stalled_after_days, buf)
+        _UniffiFfiConverterSequenceTypeStalledOpportunity.write(value.stalled, buf)
 
 @dataclass
 class RefusedCard:
@@ -5077,6 +5881,31 @@ class _UniffiFfiConverterTypeTransportError(_UniffiConverterRustBuffer):
             buf.write_i32(1)
             _UniffiFfiConverterString.write(value.reason, buf)
 
+class _UniffiFfiConverterOptionalInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeFieldEdit(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -5522,6 +6351,13 @@ class FieldbookProtocol(typing.Protocol):
         read connection; offline).
 """
         raise NotImplementedError
+    def activity(self, period: ReportPeriod,_from: typing.Optional[str],to: typing.Optional[str],utc_offset_minutes: typing.Optional[int]) -> ActivityReport:
+        """
+        Activity per rep from `from` to `to` (`YYYY-MM-DD`, inclusive; default the 30
+        days, 12 weeks or 12 months to today) in buckets of `period`, in the company's
+        calendar or `utc_offset_minutes` east of UTC (the read connection; offline).
+"""
+        raise NotImplementedError
     def add_ca_certificate(self, pem: str) -> None:
         """
         Trust this PEM certificate (a company's own CA) in the built-in HTTP stack.
@@ -5647,6 +6483,14 @@ class FieldbookProtocol(typing.Protocol):
         Where a card now lives: itself, or the card it was merged into.
 """
         raise NotImplementedError
+    def pipeline(self, date: typing.Optional[str],utc_offset_minutes: typing.Optional[int]) -> PipelineReport:
+        """
+        The pipeline at the end of `date` (`2026-12-01`; default today) in the company's
+        calendar, or `utc_offset_minutes` east of UTC: the weighted forecast per stage,
+        rep and territory, time in each stage from the cards' history, stalled
+        opportunities (the read connection; offline).
+"""
+        raise NotImplementedError
     def remove_item(self, card_id: str,collection: str,item_id: str) -> None:
         """
         Remove an item from a card.
@@ -5763,6 +6607,35 @@ class Fieldbook(FieldbookProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_abc,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def activity(self, period: ReportPeriod,_from: typing.Optional[str],to: typing.Optional[str],utc_offset_minutes: typing.Optional[int]) -> ActivityReport:
+        """
+        Activity per rep from `from` to `to` (`YYYY-MM-DD`, inclusive; default the 30
+        days, 12 weeks or 12 months to today) in buckets of `period`, in the company's
+        calendar or `utc_offset_minutes` east of UTC (the read connection; offline).
+"""
+        
+        _UniffiFfiConverterTypeReportPeriod.check_lower(period)
+
+        _UniffiFfiConverterOptionalString.check_lower(_from)
+
+        _UniffiFfiConverterOptionalString.check_lower(to)
+
+        _UniffiFfiConverterOptionalInt32.check_lower(utc_offset_minutes)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeReportPeriod.lower(period),
+            _UniffiFfiConverterOptionalString.lower(_from),
+            _UniffiFfiConverterOptionalString.lower(to),
+            _UniffiFfiConverterOptionalInt32.lower(utc_offset_minutes),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeActivityReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_activity,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -6188,6 +7061,30 @@ class Fieldbook(FieldbookProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def pipeline(self, date: typing.Optional[str],utc_offset_minutes: typing.Optional[int]) -> PipelineReport:
+        """
+        The pipeline at the end of `date` (`2026-12-01`; default today) in the company's
+        calendar, or `utc_offset_minutes` east of UTC: the weighted forecast per stage,
+        rep and territory, time in each stage from the cards' history, stalled
+        opportunities (the read connection; offline).
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(date)
+
+        _UniffiFfiConverterOptionalInt32.check_lower(utc_offset_minutes)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(date),
+            _UniffiFfiConverterOptionalInt32.lower(utc_offset_minutes),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePipelineReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def remove_item(self, card_id: str,collection: str,item_id: str) -> None:
         """
         Remove an item from a card.
@@ -6470,12 +7367,17 @@ def encrypt_store(path: str,key: bytes) -> None:
 
 __all__ = [
     "InternalError",
+    "ReportPeriod",
     "FieldType",
     "SortOrder",
     "FieldbookError",
     "TransportError",
     "AbcEntry",
     "AbcReport",
+    "ActivityCounts",
+    "ActivityBucket",
+    "RepActivity",
+    "ActivityReport",
     "Assignment",
     "Field",
     "Section",
@@ -6502,11 +7404,16 @@ __all__ = [
     "FieldChoice",
     "FieldEdit",
     "FieldSpec",
+    "ForecastStage",
+    "Forecast",
     "HandedAway",
     "HttpRequest",
     "HttpResponse",
     "ListQuery",
     "MergeInfo",
+    "StageTime",
+    "StalledOpportunity",
+    "PipelineReport",
     "RefusedCard",
     "SyncProgress",
     "SyncStatus",

@@ -503,6 +503,22 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     typealias FfiType = UInt64
     typealias SwiftType = UInt64
@@ -865,6 +881,21 @@ public protocol FieldbookProtocol: AnyObject, Sendable {
      * Set fields of a card, all in one change or none; returns the paths changed.
      */
     func updateCard(cardId: String, edits: [FieldEdit]) throws  -> [String]
+    
+    /**
+     * Activity per rep from `from` to `to` (`YYYY-MM-DD`, inclusive; default the 30
+     * days, 12 weeks or 12 months to today) in buckets of `period`, in the company's
+     * calendar or `utc_offset_minutes` east of UTC (the read connection; offline).
+     */
+    func activity(period: ReportPeriod, from: String?, to: String?, utcOffsetMinutes: Int32?) throws  -> ActivityReport
+    
+    /**
+     * The pipeline at the end of `date` (`2026-12-01`; default today) in the company's
+     * calendar, or `utc_offset_minutes` east of UTC: the weighted forecast per stage,
+     * rep and territory, time in each stage from the cards' history, stalled
+     * opportunities (the read connection; offline).
+     */
+    func pipeline(date: String?, utcOffsetMinutes: Int32?) throws  -> PipelineReport
     
 }
 /**
@@ -1365,6 +1396,41 @@ open func updateCard(cardId: String, edits: [FieldEdit])throws  -> [String]  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(cardId),
         FfiConverterSequenceTypeFieldEdit.lower(edits),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Activity per rep from `from` to `to` (`YYYY-MM-DD`, inclusive; default the 30
+     * days, 12 weeks or 12 months to today) in buckets of `period`, in the company's
+     * calendar or `utc_offset_minutes` east of UTC (the read connection; offline).
+     */
+open func activity(period: ReportPeriod, from: String?, to: String?, utcOffsetMinutes: Int32?)throws  -> ActivityReport  {
+    return try  FfiConverterTypeActivityReport_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_activity(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeReportPeriod_lower(period),
+        FfiConverterOptionString.lower(from),
+        FfiConverterOptionString.lower(to),
+        FfiConverterOptionInt32.lower(utcOffsetMinutes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The pipeline at the end of `date` (`2026-12-01`; default today) in the company's
+     * calendar, or `utc_offset_minutes` east of UTC: the weighted forecast per stage,
+     * rep and territory, time in each stage from the cards' history, stalled
+     * opportunities (the read connection; offline).
+     */
+open func pipeline(date: String?, utcOffsetMinutes: Int32?)throws  -> PipelineReport  {
+    return try  FfiConverterTypePipelineReport_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(date),
+        FfiConverterOptionInt32.lower(utcOffsetMinutes),uniffiCallStatus
     )
 })
 }
@@ -2049,6 +2115,293 @@ public func FfiConverterTypeAbcReport_lift(_ buf: RustBuffer) throws -> AbcRepor
 #endif
 public func FfiConverterTypeAbcReport_lower(_ value: AbcReport) -> RustBuffer {
     return FfiConverterTypeAbcReport.lower(value)
+}
+
+
+/**
+ * One bucket of a rep's activity.
+ */
+public struct ActivityBucket: Equatable, Hashable {
+    /**
+     * Its first day (`2026-11-30`).
+     */
+    public var start: String
+    /**
+     * Its counts.
+     */
+    public var counts: ActivityCounts
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its first day (`2026-11-30`).
+         */start: String, 
+        /**
+         * Its counts.
+         */counts: ActivityCounts) {
+        self.start = start
+        self.counts = counts
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ActivityBucket: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityBucket: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityBucket {
+        return
+            try ActivityBucket(
+                start: FfiConverterString.read(from: &buf), 
+                counts: FfiConverterTypeActivityCounts.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ActivityBucket, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.start, into: &buf)
+        FfiConverterTypeActivityCounts.write(value.counts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityBucket_lift(_ buf: RustBuffer) throws -> ActivityBucket {
+    return try FfiConverterTypeActivityBucket.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityBucket_lower(_ value: ActivityBucket) -> RustBuffer {
+    return FfiConverterTypeActivityBucket.lower(value)
+}
+
+
+/**
+ * Counts of one bucket or of a whole range (core's definitions).
+ */
+public struct ActivityCounts: Equatable, Hashable {
+    /**
+     * Visits logged.
+     */
+    public var visits: UInt64
+    /**
+     * Cards created.
+     */
+    public var newCustomers: UInt64
+    /**
+     * Existing cards changed, each once per bucket.
+     */
+    public var cardsUpdated: UInt64
+    /**
+     * Opportunity stages moved.
+     */
+    public var opportunitiesMoved: UInt64
+    /**
+     * Opportunities entering contract or won from another stage.
+     */
+    public var contracts: UInt64
+    /**
+     * Months of sales figures added.
+     */
+    public var orders: UInt64
+    /**
+     * Changes made.
+     */
+    public var changes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Visits logged.
+         */visits: UInt64, 
+        /**
+         * Cards created.
+         */newCustomers: UInt64, 
+        /**
+         * Existing cards changed, each once per bucket.
+         */cardsUpdated: UInt64, 
+        /**
+         * Opportunity stages moved.
+         */opportunitiesMoved: UInt64, 
+        /**
+         * Opportunities entering contract or won from another stage.
+         */contracts: UInt64, 
+        /**
+         * Months of sales figures added.
+         */orders: UInt64, 
+        /**
+         * Changes made.
+         */changes: UInt64) {
+        self.visits = visits
+        self.newCustomers = newCustomers
+        self.cardsUpdated = cardsUpdated
+        self.opportunitiesMoved = opportunitiesMoved
+        self.contracts = contracts
+        self.orders = orders
+        self.changes = changes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ActivityCounts: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityCounts: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityCounts {
+        return
+            try ActivityCounts(
+                visits: FfiConverterUInt64.read(from: &buf), 
+                newCustomers: FfiConverterUInt64.read(from: &buf), 
+                cardsUpdated: FfiConverterUInt64.read(from: &buf), 
+                opportunitiesMoved: FfiConverterUInt64.read(from: &buf), 
+                contracts: FfiConverterUInt64.read(from: &buf), 
+                orders: FfiConverterUInt64.read(from: &buf), 
+                changes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ActivityCounts, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.visits, into: &buf)
+        FfiConverterUInt64.write(value.newCustomers, into: &buf)
+        FfiConverterUInt64.write(value.cardsUpdated, into: &buf)
+        FfiConverterUInt64.write(value.opportunitiesMoved, into: &buf)
+        FfiConverterUInt64.write(value.contracts, into: &buf)
+        FfiConverterUInt64.write(value.orders, into: &buf)
+        FfiConverterUInt64.write(value.changes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityCounts_lift(_ buf: RustBuffer) throws -> ActivityCounts {
+    return try FfiConverterTypeActivityCounts.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityCounts_lower(_ value: ActivityCounts) -> RustBuffer {
+    return FfiConverterTypeActivityCounts.lower(value)
+}
+
+
+/**
+ * Activity per rep from the history of the cards on the phone.
+ */
+public struct ActivityReport: Equatable, Hashable {
+    /**
+     * Bucket size.
+     */
+    public var period: ReportPeriod
+    /**
+     * First day.
+     */
+    public var from: String
+    /**
+     * Last day.
+     */
+    public var to: String
+    /**
+     * The calendar's offset from UTC, minutes.
+     */
+    public var utcOffsetMinutes: Int32
+    /**
+     * Every rep with a change in the range.
+     */
+    public var reps: [RepActivity]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Bucket size.
+         */period: ReportPeriod, 
+        /**
+         * First day.
+         */from: String, 
+        /**
+         * Last day.
+         */to: String, 
+        /**
+         * The calendar's offset from UTC, minutes.
+         */utcOffsetMinutes: Int32, 
+        /**
+         * Every rep with a change in the range.
+         */reps: [RepActivity]) {
+        self.period = period
+        self.from = from
+        self.to = to
+        self.utcOffsetMinutes = utcOffsetMinutes
+        self.reps = reps
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ActivityReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityReport {
+        return
+            try ActivityReport(
+                period: FfiConverterTypeReportPeriod.read(from: &buf), 
+                from: FfiConverterString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                utcOffsetMinutes: FfiConverterInt32.read(from: &buf), 
+                reps: FfiConverterSequenceTypeRepActivity.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ActivityReport, into buf: inout [UInt8]) {
+        FfiConverterTypeReportPeriod.write(value.period, into: &buf)
+        FfiConverterString.write(value.from, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterInt32.write(value.utcOffsetMinutes, into: &buf)
+        FfiConverterSequenceTypeRepActivity.write(value.reps, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityReport_lift(_ buf: RustBuffer) throws -> ActivityReport {
+    return try FfiConverterTypeActivityReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityReport_lower(_ value: ActivityReport) -> RustBuffer {
+    return FfiConverterTypeActivityReport.lower(value)
 }
 
 
@@ -4196,6 +4549,236 @@ public func FfiConverterTypeFieldSpec_lower(_ value: FieldSpec) -> RustBuffer {
 
 
 /**
+ * A forecast over some opportunities.
+ */
+public struct Forecast: Equatable, Hashable {
+    /**
+     * Who or what it is for: a rep id, a territory, or `None` (the total, or cards of
+     * nobody / of no territory).
+     */
+    public var key: String?
+    /**
+     * Opportunities with a stage.
+     */
+    public var opportunities: UInt32
+    /**
+     * Their expected amounts, yuan.
+     */
+    public var amount: String
+    /**
+     * The weighted forecast, yuan (rounded once).
+     */
+    public var weighted: String
+    /**
+     * Per stage, in the settings' order.
+     */
+    public var byStage: [ForecastStage]
+    /**
+     * Opportunities without a stage.
+     */
+    public var unstaged: UInt32
+    /**
+     * Opportunities without an expected amount.
+     */
+    public var withoutAmount: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Who or what it is for: a rep id, a territory, or `None` (the total, or cards of
+         * nobody / of no territory).
+         */key: String?, 
+        /**
+         * Opportunities with a stage.
+         */opportunities: UInt32, 
+        /**
+         * Their expected amounts, yuan.
+         */amount: String, 
+        /**
+         * The weighted forecast, yuan (rounded once).
+         */weighted: String, 
+        /**
+         * Per stage, in the settings' order.
+         */byStage: [ForecastStage], 
+        /**
+         * Opportunities without a stage.
+         */unstaged: UInt32, 
+        /**
+         * Opportunities without an expected amount.
+         */withoutAmount: UInt32) {
+        self.key = key
+        self.opportunities = opportunities
+        self.amount = amount
+        self.weighted = weighted
+        self.byStage = byStage
+        self.unstaged = unstaged
+        self.withoutAmount = withoutAmount
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Forecast: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeForecast: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Forecast {
+        return
+            try Forecast(
+                key: FfiConverterOptionString.read(from: &buf), 
+                opportunities: FfiConverterUInt32.read(from: &buf), 
+                amount: FfiConverterString.read(from: &buf), 
+                weighted: FfiConverterString.read(from: &buf), 
+                byStage: FfiConverterSequenceTypeForecastStage.read(from: &buf), 
+                unstaged: FfiConverterUInt32.read(from: &buf), 
+                withoutAmount: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Forecast, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.key, into: &buf)
+        FfiConverterUInt32.write(value.opportunities, into: &buf)
+        FfiConverterString.write(value.amount, into: &buf)
+        FfiConverterString.write(value.weighted, into: &buf)
+        FfiConverterSequenceTypeForecastStage.write(value.byStage, into: &buf)
+        FfiConverterUInt32.write(value.unstaged, into: &buf)
+        FfiConverterUInt32.write(value.withoutAmount, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeForecast_lift(_ buf: RustBuffer) throws -> Forecast {
+    return try FfiConverterTypeForecast.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeForecast_lower(_ value: Forecast) -> RustBuffer {
+    return FfiConverterTypeForecast.lower(value)
+}
+
+
+/**
+ * One stage's line of a forecast.
+ */
+public struct ForecastStage: Equatable, Hashable {
+    /**
+     * The stage's code (`first_contact` … `lost`).
+     */
+    public var stage: String
+    /**
+     * Its label (初次接触 …).
+     */
+    public var label: String
+    /**
+     * Its probability in percent (`None`: not listed in the settings, weighs nothing).
+     */
+    public var percent: UInt32?
+    /**
+     * Opportunities in the stage.
+     */
+    public var opportunities: UInt32
+    /**
+     * Their expected amounts, yuan.
+     */
+    public var amount: String
+    /**
+     * Amount × probability, yuan.
+     */
+    public var weighted: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The stage's code (`first_contact` … `lost`).
+         */stage: String, 
+        /**
+         * Its label (初次接触 …).
+         */label: String, 
+        /**
+         * Its probability in percent (`None`: not listed in the settings, weighs nothing).
+         */percent: UInt32?, 
+        /**
+         * Opportunities in the stage.
+         */opportunities: UInt32, 
+        /**
+         * Their expected amounts, yuan.
+         */amount: String, 
+        /**
+         * Amount × probability, yuan.
+         */weighted: String) {
+        self.stage = stage
+        self.label = label
+        self.percent = percent
+        self.opportunities = opportunities
+        self.amount = amount
+        self.weighted = weighted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ForecastStage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeForecastStage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ForecastStage {
+        return
+            try ForecastStage(
+                stage: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                percent: FfiConverterOptionUInt32.read(from: &buf), 
+                opportunities: FfiConverterUInt32.read(from: &buf), 
+                amount: FfiConverterString.read(from: &buf), 
+                weighted: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ForecastStage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.stage, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterOptionUInt32.write(value.percent, into: &buf)
+        FfiConverterUInt32.write(value.opportunities, into: &buf)
+        FfiConverterString.write(value.amount, into: &buf)
+        FfiConverterString.write(value.weighted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeForecastStage_lift(_ buf: RustBuffer) throws -> ForecastStage {
+    return try FfiConverterTypeForecastStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeForecastStage_lower(_ value: ForecastStage) -> RustBuffer {
+    return FfiConverterTypeForecastStage.lower(value)
+}
+
+
+/**
  * A card that left the device through a handoff.
  */
 public struct HandedAway: Equatable, Hashable {
@@ -4949,6 +5532,125 @@ public func FfiConverterTypeMonthlySales_lower(_ value: MonthlySales) -> RustBuf
 
 
 /**
+ * The pipeline of the cards on the phone.
+ */
+public struct PipelineReport: Equatable, Hashable {
+    /**
+     * The moment it is for (the end of the day asked for, RFC 3339).
+     */
+    public var asOf: String
+    /**
+     * Every card.
+     */
+    public var total: Forecast
+    /**
+     * Per rep (`key`: the rep id).
+     */
+    public var byRep: [Forecast]
+    /**
+     * Per territory (`key`: the territory).
+     */
+    public var byTerritory: [Forecast]
+    /**
+     * Time in each open stage.
+     */
+    public var timeInStage: [StageTime]
+    /**
+     * After how many days in one stage an opportunity is stalled.
+     */
+    public var stalledAfterDays: UInt32
+    /**
+     * Stalled opportunities, longest first.
+     */
+    public var stalled: [StalledOpportunity]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The moment it is for (the end of the day asked for, RFC 3339).
+         */asOf: String, 
+        /**
+         * Every card.
+         */total: Forecast, 
+        /**
+         * Per rep (`key`: the rep id).
+         */byRep: [Forecast], 
+        /**
+         * Per territory (`key`: the territory).
+         */byTerritory: [Forecast], 
+        /**
+         * Time in each open stage.
+         */timeInStage: [StageTime], 
+        /**
+         * After how many days in one stage an opportunity is stalled.
+         */stalledAfterDays: UInt32, 
+        /**
+         * Stalled opportunities, longest first.
+         */stalled: [StalledOpportunity]) {
+        self.asOf = asOf
+        self.total = total
+        self.byRep = byRep
+        self.byTerritory = byTerritory
+        self.timeInStage = timeInStage
+        self.stalledAfterDays = stalledAfterDays
+        self.stalled = stalled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PipelineReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePipelineReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PipelineReport {
+        return
+            try PipelineReport(
+                asOf: FfiConverterString.read(from: &buf), 
+                total: FfiConverterTypeForecast.read(from: &buf), 
+                byRep: FfiConverterSequenceTypeForecast.read(from: &buf), 
+                byTerritory: FfiConverterSequenceTypeForecast.read(from: &buf), 
+                timeInStage: FfiConverterSequenceTypeStageTime.read(from: &buf), 
+                stalledAfterDays: FfiConverterUInt32.read(from: &buf), 
+                stalled: FfiConverterSequenceTypeStalledOpportunity.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PipelineReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.asOf, into: &buf)
+        FfiConverterTypeForecast.write(value.total, into: &buf)
+        FfiConverterSequenceTypeForecast.write(value.byRep, into: &buf)
+        FfiConverterSequenceTypeForecast.write(value.byTerritory, into: &buf)
+        FfiConverterSequenceTypeStageTime.write(value.timeInStage, into: &buf)
+        FfiConverterUInt32.write(value.stalledAfterDays, into: &buf)
+        FfiConverterSequenceTypeStalledOpportunity.write(value.stalled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePipelineReport_lift(_ buf: RustBuffer) throws -> PipelineReport {
+    return try FfiConverterTypePipelineReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePipelineReport_lower(_ value: PipelineReport) -> RustBuffer {
+    return FfiConverterTypePipelineReport.lower(value)
+}
+
+
+/**
  * A card the plan lists apart (off the plan, dormant, or due but not on the route).
  */
 public struct PlanNote: Equatable, Hashable {
@@ -5095,6 +5797,85 @@ public func FfiConverterTypeRefusedCard_lift(_ buf: RustBuffer) throws -> Refuse
 #endif
 public func FfiConverterTypeRefusedCard_lower(_ value: RefusedCard) -> RustBuffer {
     return FfiConverterTypeRefusedCard.lower(value)
+}
+
+
+/**
+ * One rep's activity.
+ */
+public struct RepActivity: Equatable, Hashable {
+    /**
+     * The rep's id.
+     */
+    public var rep: String
+    /**
+     * Every bucket of the range, oldest first.
+     */
+    public var buckets: [ActivityBucket]
+    /**
+     * The sums.
+     */
+    public var totals: ActivityCounts
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The rep's id.
+         */rep: String, 
+        /**
+         * Every bucket of the range, oldest first.
+         */buckets: [ActivityBucket], 
+        /**
+         * The sums.
+         */totals: ActivityCounts) {
+        self.rep = rep
+        self.buckets = buckets
+        self.totals = totals
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RepActivity: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRepActivity: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RepActivity {
+        return
+            try RepActivity(
+                rep: FfiConverterString.read(from: &buf), 
+                buckets: FfiConverterSequenceTypeActivityBucket.read(from: &buf), 
+                totals: FfiConverterTypeActivityCounts.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RepActivity, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.rep, into: &buf)
+        FfiConverterSequenceTypeActivityBucket.write(value.buckets, into: &buf)
+        FfiConverterTypeActivityCounts.write(value.totals, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRepActivity_lift(_ buf: RustBuffer) throws -> RepActivity {
+    return try FfiConverterTypeRepActivity.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRepActivity_lower(_ value: RepActivity) -> RustBuffer {
+    return FfiConverterTypeRepActivity.lower(value)
 }
 
 
@@ -5273,6 +6054,274 @@ public func FfiConverterTypeSection_lift(_ buf: RustBuffer) throws -> Section {
 #endif
 public func FfiConverterTypeSection_lower(_ value: Section) -> RustBuffer {
     return FfiConverterTypeSection.lower(value)
+}
+
+
+/**
+ * Time spent in one stage (from history).
+ */
+public struct StageTime: Equatable, Hashable {
+    /**
+     * The stage's code.
+     */
+    public var stage: String
+    /**
+     * Its label.
+     */
+    public var label: String
+    /**
+     * Spells in the stage (an opportunity that came back counts twice).
+     */
+    public var spells: UInt32
+    /**
+     * Of which still running.
+     */
+    public var openSpells: UInt32
+    /**
+     * Seconds in all of them.
+     */
+    public var totalSeconds: Int64
+    /**
+     * The mean, seconds.
+     */
+    public var meanSeconds: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The stage's code.
+         */stage: String, 
+        /**
+         * Its label.
+         */label: String, 
+        /**
+         * Spells in the stage (an opportunity that came back counts twice).
+         */spells: UInt32, 
+        /**
+         * Of which still running.
+         */openSpells: UInt32, 
+        /**
+         * Seconds in all of them.
+         */totalSeconds: Int64, 
+        /**
+         * The mean, seconds.
+         */meanSeconds: Int64) {
+        self.stage = stage
+        self.label = label
+        self.spells = spells
+        self.openSpells = openSpells
+        self.totalSeconds = totalSeconds
+        self.meanSeconds = meanSeconds
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StageTime: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStageTime: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StageTime {
+        return
+            try StageTime(
+                stage: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                spells: FfiConverterUInt32.read(from: &buf), 
+                openSpells: FfiConverterUInt32.read(from: &buf), 
+                totalSeconds: FfiConverterInt64.read(from: &buf), 
+                meanSeconds: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StageTime, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.stage, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterUInt32.write(value.spells, into: &buf)
+        FfiConverterUInt32.write(value.openSpells, into: &buf)
+        FfiConverterInt64.write(value.totalSeconds, into: &buf)
+        FfiConverterInt64.write(value.meanSeconds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStageTime_lift(_ buf: RustBuffer) throws -> StageTime {
+    return try FfiConverterTypeStageTime.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStageTime_lower(_ value: StageTime) -> RustBuffer {
+    return FfiConverterTypeStageTime.lower(value)
+}
+
+
+/**
+ * An open opportunity in one stage longer than the company allows.
+ */
+public struct StalledOpportunity: Equatable, Hashable {
+    /**
+     * The card.
+     */
+    public var cardId: String
+    /**
+     * The customer's name.
+     */
+    public var customer: String
+    /**
+     * The card's territory.
+     */
+    public var territory: String?
+    /**
+     * The rep holding it, if known.
+     */
+    public var rep: String?
+    /**
+     * The opportunity's id.
+     */
+    public var opportunityId: String
+    /**
+     * Its title.
+     */
+    public var title: String?
+    /**
+     * The stage's code.
+     */
+    public var stage: String
+    /**
+     * Its label.
+     */
+    public var label: String
+    /**
+     * When it entered the stage (RFC 3339).
+     */
+    public var since: String
+    /**
+     * Whole days in the stage.
+     */
+    public var days: Int64
+    /**
+     * Its expected amount, yuan.
+     */
+    public var amount: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card.
+         */cardId: String, 
+        /**
+         * The customer's name.
+         */customer: String, 
+        /**
+         * The card's territory.
+         */territory: String?, 
+        /**
+         * The rep holding it, if known.
+         */rep: String?, 
+        /**
+         * The opportunity's id.
+         */opportunityId: String, 
+        /**
+         * Its title.
+         */title: String?, 
+        /**
+         * The stage's code.
+         */stage: String, 
+        /**
+         * Its label.
+         */label: String, 
+        /**
+         * When it entered the stage (RFC 3339).
+         */since: String, 
+        /**
+         * Whole days in the stage.
+         */days: Int64, 
+        /**
+         * Its expected amount, yuan.
+         */amount: String?) {
+        self.cardId = cardId
+        self.customer = customer
+        self.territory = territory
+        self.rep = rep
+        self.opportunityId = opportunityId
+        self.title = title
+        self.stage = stage
+        self.label = label
+        self.since = since
+        self.days = days
+        self.amount = amount
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StalledOpportunity: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStalledOpportunity: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StalledOpportunity {
+        return
+            try StalledOpportunity(
+                cardId: FfiConverterString.read(from: &buf), 
+                customer: FfiConverterString.read(from: &buf), 
+                territory: FfiConverterOptionString.read(from: &buf), 
+                rep: FfiConverterOptionString.read(from: &buf), 
+                opportunityId: FfiConverterString.read(from: &buf), 
+                title: FfiConverterOptionString.read(from: &buf), 
+                stage: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                since: FfiConverterString.read(from: &buf), 
+                days: FfiConverterInt64.read(from: &buf), 
+                amount: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StalledOpportunity, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardId, into: &buf)
+        FfiConverterString.write(value.customer, into: &buf)
+        FfiConverterOptionString.write(value.territory, into: &buf)
+        FfiConverterOptionString.write(value.rep, into: &buf)
+        FfiConverterString.write(value.opportunityId, into: &buf)
+        FfiConverterOptionString.write(value.title, into: &buf)
+        FfiConverterString.write(value.stage, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.since, into: &buf)
+        FfiConverterInt64.write(value.days, into: &buf)
+        FfiConverterOptionString.write(value.amount, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStalledOpportunity_lift(_ buf: RustBuffer) throws -> StalledOpportunity {
+    return try FfiConverterTypeStalledOpportunity.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStalledOpportunity_lower(_ value: StalledOpportunity) -> RustBuffer {
+    return FfiConverterTypeStalledOpportunity.lower(value)
 }
 
 
@@ -6304,6 +7353,91 @@ public func FfiConverterTypeFieldbookError_lower(_ value: FieldbookError) -> Rus
 
 
 /**
+ * Bucket size of an activity report.
+ */
+
+public enum ReportPeriod: Equatable, Hashable {
+    
+    /**
+     * Calendar days.
+     */
+    case day
+    /**
+     * Weeks from Monday.
+     */
+    case week
+    /**
+     * Calendar months.
+     */
+    case month
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReportPeriod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportPeriod: FfiConverterRustBuffer {
+    typealias SwiftType = ReportPeriod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportPeriod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .day
+        
+        case 2: return .week
+        
+        case 3: return .month
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReportPeriod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .day:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .week:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .month:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportPeriod_lift(_ buf: RustBuffer) throws -> ReportPeriod {
+    return try FfiConverterTypeReportPeriod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportPeriod_lower(_ value: ReportPeriod) -> RustBuffer {
+    return FfiConverterTypeReportPeriod.lower(value)
+}
+
+
+
+/**
  * How to order a list.
  */
 
@@ -6528,6 +7662,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -6739,6 +7897,31 @@ fileprivate struct FfiConverterSequenceTypeAbcEntry: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeAbcEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeActivityBucket: FfiConverterRustBuffer {
+    typealias SwiftType = [ActivityBucket]
+
+    public static func write(_ value: [ActivityBucket], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeActivityBucket.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ActivityBucket] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ActivityBucket]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeActivityBucket.read(from: &buf))
         }
         return seq
     }
@@ -7097,6 +8280,56 @@ fileprivate struct FfiConverterSequenceTypeFieldSpec: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeForecast: FfiConverterRustBuffer {
+    typealias SwiftType = [Forecast]
+
+    public static func write(_ value: [Forecast], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeForecast.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Forecast] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Forecast]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeForecast.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeForecastStage: FfiConverterRustBuffer {
+    typealias SwiftType = [ForecastStage]
+
+    public static func write(_ value: [ForecastStage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeForecastStage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ForecastStage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ForecastStage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeForecastStage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeHandedAway: FfiConverterRustBuffer {
     typealias SwiftType = [HandedAway]
 
@@ -7247,6 +8480,31 @@ fileprivate struct FfiConverterSequenceTypeRefusedCard: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeRepActivity: FfiConverterRustBuffer {
+    typealias SwiftType = [RepActivity]
+
+    public static func write(_ value: [RepActivity], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRepActivity.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RepActivity] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RepActivity]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRepActivity.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeRouteStop: FfiConverterRustBuffer {
     typealias SwiftType = [RouteStop]
 
@@ -7289,6 +8547,56 @@ fileprivate struct FfiConverterSequenceTypeSection: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeSection.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeStageTime: FfiConverterRustBuffer {
+    typealias SwiftType = [StageTime]
+
+    public static func write(_ value: [StageTime], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStageTime.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StageTime] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StageTime]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStageTime.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeStalledOpportunity: FfiConverterRustBuffer {
+    typealias SwiftType = [StalledOpportunity]
+
+    public static func write(_ value: [StalledOpportunity], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStalledOpportunity.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StalledOpportunity] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StalledOpportunity]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStalledOpportunity.read(from: &buf))
         }
         return seq
     }
@@ -7498,6 +8806,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card() != 17810) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_activity() != 46412) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline() != 53294) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_synclistener_on_progress() != 8752) {

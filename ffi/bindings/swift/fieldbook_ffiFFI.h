@@ -440,6 +440,16 @@ uint64_t uniffi_fieldbook_ffi_fn_method_fieldbook_sync(uint64_t ptr, RustBuffer 
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_update_card(uint64_t ptr, RustBuffer card_id, RustBuffer edits, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ACTIVITY
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ACTIVITY
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_activity(uint64_t ptr, RustBuffer period, RustBuffer from, RustBuffer to, RustBuffer utc_offset_minutes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_PIPELINE
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_PIPELINE
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline(uint64_t ptr, RustBuffer date, RustBuffer utc_offset_minutes, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_CLONE_SYNCLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_CLONE_SYNCLISTENER
 uint64_t uniffi_fieldbook_ffi_fn_clone_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -940,6 +950,18 @@ uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_sync(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_UPDATE_CARD
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_UPDATE_CARD
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ACTIVITY
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ACTIVITY
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_activity(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_PIPELINE
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_PIPELINE
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline(void
     
 );
 #endif

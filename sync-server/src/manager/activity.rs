@@ -1,7 +1,8 @@
 //! Activity per rep per day, week or month — visits logged, new customers, cards updated,
-//! opportunities moved — counted from the classified change rows ([`super::read_model`]:
-//! each accepted or seeded change, classified by core's history diff), never from
-//! counters kept by hand. Also as CSV.
+//! opportunities moved, contracts, orders — counted from the classified change rows
+//! ([`super::read_model`]: each accepted or seeded change, classified by core's
+//! `analysis::activity::classify`, the rule a phone's report applies), never from
+//! counters kept by hand. Buckets, ranges and counts are core's types. Also as CSV.
 
 use std::collections::BTreeMap;
 
@@ -14,21 +15,10 @@ use crate::error::{Error, Result};
 use crate::storage::{ActivityRange, Period, Storage};
 use crate::viewer::Viewer;
 
-/// The longest range a report covers, in days.
-pub const MAX_RANGE_DAYS: i64 = 731;
-
-/// Bucket size of an activity report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityPeriod {
-    /// Calendar days.
-    #[default]
-    Day,
-    /// Weeks from Monday.
-    Week,
-    /// Calendar months.
-    Month,
-}
+pub use fieldbook_core::analysis::activity::{
+    ActivityBucket, ActivityCounts, MAX_RANGE_DAYS, Period as ActivityPeriod,
+};
+use fieldbook_core::analysis::activity::{bucket_start, bucket_starts, check_range};
 
 /// An activity request (`GET /v1/manager/activity`, `…/activity.csv`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,37 +32,13 @@ pub struct ActivityQuery {
     pub to: Option<NaiveDate>,
     /// Only this rep (who must be in the viewer's team).
     pub rep: Option<String>,
-    /// Offset of the local calendar from UTC in minutes (default 480, China time).
+    /// Offset of the local calendar from UTC in minutes (default: the company's, its visit
+    /// calendar's; 480, China time, unless changed).
     pub utc_offset_minutes: Option<i32>,
     /// Page of reps, from 1.
     pub page: Option<u32>,
     /// Reps per page (1–200, default 50).
     pub per_page: Option<u32>,
-}
-
-/// Counts of one bucket (or of a whole range).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActivityCounts {
-    /// Visits logged.
-    pub visits: u64,
-    /// New customers: cards created.
-    pub new_customers: u64,
-    /// Existing cards changed (each card once per bucket).
-    pub cards_updated: u64,
-    /// Opportunity stages moved.
-    pub opportunities_moved: u64,
-    /// Changes made.
-    pub changes: u64,
-}
-
-/// One bucket of a rep's activity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActivityBucket {
-    /// The bucket's first day (local).
-    pub start: NaiveDate,
-    /// Its counts.
-    #[serde(flatten)]
-    pub counts: ActivityCounts,
 }
 
 /// One rep's activity over the range.
@@ -103,25 +69,6 @@ pub struct ActivityReport {
     pub reps: Page<RepActivity>,
 }
 
-fn first_of_bucket(period: ActivityPeriod, d: NaiveDate) -> NaiveDate {
-    use chrono::Datelike;
-    match period {
-        ActivityPeriod::Day => d,
-        ActivityPeriod::Week => d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
-        ActivityPeriod::Month => d.with_day(1).unwrap_or(d),
-    }
-}
-
-fn next_bucket(period: ActivityPeriod, d: NaiveDate) -> NaiveDate {
-    match period {
-        ActivityPeriod::Day => d + Duration::days(1),
-        ActivityPeriod::Week => d + Duration::days(7),
-        ActivityPeriod::Month => d
-            .checked_add_months(chrono::Months::new(1))
-            .unwrap_or(d + Duration::days(31)),
-    }
-}
-
 /// The viewer's team's activity.
 pub fn activity(
     storage: &dyn Storage,
@@ -131,12 +78,17 @@ pub fn activity(
     now: i64,
 ) -> Result<ActivityReport> {
     let (page, per_page, offset) = paging(query.page, query.per_page)?;
-    let offset_minutes = query.utc_offset_minutes.unwrap_or(480);
-    if !(-720..=840).contains(&offset_minutes) {
-        return Err(Error::Invalid(
-            "utc_offset_minutes is between -720 and 840".into(),
-        ));
-    }
+    let offset_minutes = match query.utc_offset_minutes {
+        Some(m) => m,
+        None => {
+            super::settings::company_settings(storage)?
+                .settings
+                .visits
+                .utc_offset_minutes
+        }
+    };
+    check_range(NaiveDate::MIN, NaiveDate::MIN, offset_minutes)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     let offset_secs = i64::from(offset_minutes) * 60;
     let today = chrono::DateTime::<Utc>::from_timestamp(now.saturating_add(offset_secs), 0)
         .unwrap_or_default()
@@ -144,19 +96,12 @@ pub fn activity(
     let to = query.to.unwrap_or(today);
     let from = query.from.unwrap_or(match query.period {
         ActivityPeriod::Day => to - Duration::days(29),
-        ActivityPeriod::Week => first_of_bucket(ActivityPeriod::Week, to) - Duration::weeks(11),
-        ActivityPeriod::Month => first_of_bucket(ActivityPeriod::Month, to)
+        ActivityPeriod::Week => bucket_start(ActivityPeriod::Week, to) - Duration::weeks(11),
+        ActivityPeriod::Month => bucket_start(ActivityPeriod::Month, to)
             .checked_sub_months(chrono::Months::new(11))
             .unwrap_or(to),
     });
-    if from > to {
-        return Err(Error::Invalid("from is after to".into()));
-    }
-    if (to - from).num_days() > MAX_RANGE_DAYS {
-        return Err(Error::Invalid(format!(
-            "a report covers at most {MAX_RANGE_DAYS} days"
-        )));
-    }
+    check_range(from, to, offset_minutes).map_err(|e| Error::Invalid(e.to_string()))?;
 
     let mut reps = team_reps(storage, viewer)?;
     if let Some(rep) = &query.rep {
@@ -201,16 +146,13 @@ pub fn activity(
                 new_customers: r.new_customers,
                 cards_updated: r.cards_updated,
                 opportunities_moved: r.stages_moved,
+                contracts: r.contracts,
+                orders: r.orders,
                 changes: r.changes,
             },
         );
     }
-    let mut starts = Vec::new();
-    let mut d = first_of_bucket(query.period, from);
-    while d <= to {
-        starts.push(d);
-        d = next_bucket(query.period, d);
-    }
+    let starts = bucket_starts(query.period, from, to);
     let items = reps
         .into_iter()
         .map(|(p, _)| {
@@ -219,11 +161,7 @@ pub fn activity(
                 .iter()
                 .map(|s| {
                     let counts = by_rep.remove(&(p.id.clone(), *s)).unwrap_or_default();
-                    totals.visits += counts.visits;
-                    totals.new_customers += counts.new_customers;
-                    totals.cards_updated += counts.cards_updated;
-                    totals.opportunities_moved += counts.opportunities_moved;
-                    totals.changes += counts.changes;
+                    totals.add(&counts);
                     ActivityBucket { start: *s, counts }
                 })
                 .collect();
@@ -260,13 +198,14 @@ pub fn activity_csv(
 ) -> Result<String> {
     let report = activity(storage, docs, viewer, query, now)?;
     let mut out = String::from(
-        "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes\n",
+        "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes,\
+         contracts,orders\n",
     );
     for rep in &report.reps.items {
         for b in &rep.buckets {
             let c = &b.counts;
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
                 csv_cell(&rep.person_id),
                 csv_cell(&rep.name),
                 b.start,
@@ -274,7 +213,9 @@ pub fn activity_csv(
                 c.new_customers,
                 c.cards_updated,
                 c.opportunities_moved,
-                c.changes
+                c.changes,
+                c.contracts,
+                c.orders
             ));
         }
     }
@@ -306,19 +247,5 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-    }
-
-    #[test]
-    fn buckets_start_on_the_day_monday_and_first() {
-        let d = NaiveDate::from_ymd_opt(2026, 12, 3).expect("date"); // a Thursday
-        assert_eq!(first_of_bucket(ActivityPeriod::Day, d), d);
-        assert_eq!(
-            first_of_bucket(ActivityPeriod::Week, d),
-            NaiveDate::from_ymd_opt(2026, 11, 30).expect("date")
-        );
-        assert_eq!(
-            first_of_bucket(ActivityPeriod::Month, d),
-            NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")
-        );
     }
 }

@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 
 use fieldbook_core::analysis::abc::AbcReport;
 use fieldbook_core::analysis::credit::{CreditReport, TransactionCard};
+use fieldbook_core::analysis::pipeline::PipelineReport;
 
 use super::{
     AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow,
-    CreditQuery, Page, SettingsUpdate, SettingsView, TeamQuery, TeamReport,
+    CreditQuery, Page, PipelineQuery, SettingsUpdate, SettingsView, TeamQuery, TeamReport,
 };
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -40,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/abc"),
     ("get", "/v1/manager/credit"),
     ("get", "/v1/manager/cards/{card_id}/transaction"),
+    ("get", "/v1/manager/pipeline"),
     ("get", "/v1/manager/settings"),
     ("put", "/v1/manager/settings"),
     // Served by `crate::handoff::api`.
@@ -64,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/manager/abc", get(abc))
         .route("/v1/manager/credit", get(credit))
         .route("/v1/manager/cards/{card_id}/transaction", get(transaction))
+        .route("/v1/manager/pipeline", get(pipeline))
         .route("/v1/manager/settings", get(settings).put(put_settings))
 }
 
@@ -165,6 +168,18 @@ async fn credit(
     let q = query(q)?;
     let (docs, now) = (state.docs.clone(), state.now());
     blocking(&state, move |s| super::credit(s, &docs, &viewer, &q, now))
+        .await
+        .map(Json)
+}
+
+async fn pipeline(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: std::result::Result<Query<PipelineQuery>, QueryRejection>,
+) -> Result<Json<PipelineReport>> {
+    let q = query(q)?;
+    let (docs, now) = (state.docs.clone(), state.now());
+    blocking(&state, move |s| super::pipeline(s, &docs, &viewer, &q, now))
         .await
         .map(Json)
 }
@@ -317,7 +332,7 @@ pub fn document() -> Value {
                 "summary": "Activity as CSV", "operationId": "activityCsv",
                 "parameters": with_page(activity_params()),
                 "responses": {
-                    "200": {"description": "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes",
+                    "200": {"description": "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes,contracts,orders",
                             "content": {"text/csv": {"schema": {"type": "string"}}}},
                     "400": {"$ref": "#/components/responses/Invalid"},
                     "401": {"$ref": "#/components/responses/Unauthenticated"},
@@ -344,6 +359,15 @@ pub fn document() -> Value {
                 "summary": "A card's transaction card (客户交易卡): its items, which are missing, the limit requested and whether it is approved", "operationId": "transactionCard",
                 "parameters": [{"name": "card_id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": ok("TransactionCard", "The seed's items in order, with the card field each is read from")
+            }},
+            "/v1/manager/pipeline": {"get": {
+                "summary": "The sales pipeline of the viewer's cards: weighted forecast per stage, rep and territory, time in each stage from the cards' history, stalled opportunities; computed by the same code as on the phone", "operationId": "pipeline",
+                "parameters": [
+                    q("territory", json!({"type": "string"}), "Only this territory"),
+                    q("date", json!({"type": "string", "format": "date"}), "As of the end of this day (default today)"),
+                    q("utc_offset_minutes", json!({"type": "integer", "minimum": -720, "maximum": 840}), "The local calendar's offset from UTC (default: the company's)")
+                ],
+                "responses": ok("PipelineReport", "Forecast, time in stage, stalled opportunities")
             }},
             "/v1/manager/settings": {
                 "get": {
@@ -479,10 +503,32 @@ fn credit_schemas() -> Value {
     })
 }
 
+/// The pipeline report's schema (apart: one `json!` of every schema would pass the macro's
+/// recursion limit).
+fn pipeline_schema() -> Value {
+    json!({"type": "object", "additionalProperties": true, "properties": {
+        "as_of": {"type": "string", "format": "date-time"},
+        "forecast": {"type": "object", "description": "total, by_rep, by_territory: each opportunities, amount and weighted (fen) and by_stage lines"},
+        "time_in_stage": {"type": "array", "items": {"type": "object", "properties": {
+            "stage": {"type": "string"}, "spells": {"type": "integer"}, "open_spells": {"type": "integer"},
+            "total_seconds": {"type": "integer"}, "mean_seconds": {"type": "integer"}
+        }}},
+        "stalled_after_days": {"type": "integer"},
+        "stalled": {"type": "array", "items": {"type": "object", "properties": {
+            "card": {"type": "string"}, "customer": {"type": "string"}, "territory": text(),
+            "rep": text(), "opportunity_id": {"type": "string"}, "title": text(),
+            "stage": {"type": "string"}, "since": {"type": "string", "format": "date-time"},
+            "days": {"type": "integer"}, "amount": {"type": ["integer", "null"], "description": "fen"}
+        }}}
+    }})
+}
+
 fn schemas() -> Value {
     let counts = json!({
         "visits": {"type": "integer"}, "new_customers": {"type": "integer"},
         "cards_updated": {"type": "integer"}, "opportunities_moved": {"type": "integer"},
+        "contracts": {"type": "integer", "description": "opportunities entering contract or won from another stage"},
+        "orders": {"type": "integer", "description": "months of sales figures added"},
         "changes": {"type": "integer"}
     });
     let mut bucket = counts.clone();
@@ -620,8 +666,11 @@ fn schemas() -> Value {
             "decided_by": text(), "decided_at": {}
         }}
     });
-    if let (Some(all), Value::Object(credit)) = (all.as_object_mut(), credit_schemas()) {
-        all.extend(credit);
+    if let Some(map) = all.as_object_mut() {
+        if let Value::Object(credit) = credit_schemas() {
+            map.extend(credit);
+        }
+        map.insert("PipelineReport".into(), pipeline_schema());
     }
     all
 }

@@ -6,9 +6,11 @@
 //! Every path that commits a card (a push, a fallback merge, seeding, a handoff's move)
 //! builds its [`CardCommit`](crate::storage::CardCommit) fields from [`derive`], so the
 //! read model is written in the same transaction as the document it reflects and from one
-//! definition. [`backfill`] fills it for cards stored before it existed.
+//! definition. [`backfill`] fills it for cards stored before it existed; [`reclassify`]
+//! brings change rows from before a count existed up to core's classification.
 
 use automerge::Automerge;
+use fieldbook_core::analysis::activity;
 use fieldbook_core::history::summarize_changes;
 use fieldbook_core::search::{search_text, sort_key};
 
@@ -69,15 +71,19 @@ fn classify(doc: &Automerge, hashes: &[[u8; 32]], received_at: i64) -> Vec<Chang
         }))
         .map(|(s, hash)| {
             let device_time = s.entry.time.map(|t| t.timestamp());
+            // What a change counts as is core's rule, the one a phone's report applies.
+            let counts = activity::classify(&s);
             ChangeRow {
                 hash: *hash,
                 person_id: s.entry.rep.clone(),
                 actor: hex::decode(&s.entry.device).unwrap_or_default(),
                 device_time,
                 at: trusted_time(device_time, received_at),
-                created: s.created,
-                visits: s.visits_logged,
-                stages: s.stages_moved,
+                created: counts.new_customer,
+                visits: counts.visits,
+                stages: counts.opportunities_moved,
+                contracts: counts.contracts,
+                orders: counts.orders,
                 fields: s.entry.fields,
             }
         })
@@ -114,10 +120,22 @@ fn index_row(projected: &Projection, rows: &[ChangeRow]) -> CardIndexRow {
 /// be read is logged and left out (it is served as before; its next commit indexes it).
 /// On a read-only database nothing can be written, and nothing is.
 pub fn backfill(storage: &dyn Storage) -> Result<usize> {
+    fill(storage, |after| storage.cards_without_index(after, 256))
+}
+
+/// Classifies again the changes of cards recorded before a count existed (a database
+/// upgraded to schema 9: contracts and orders), so the activity report counts them for
+/// the past too; returns how many cards it did. As [`backfill`], a card that cannot be
+/// read is logged and left for the next start.
+pub fn reclassify(storage: &dyn Storage) -> Result<usize> {
+    fill(storage, |after| storage.cards_to_reclassify(after, 256))
+}
+
+fn fill(storage: &dyn Storage, next: impl Fn(&str) -> Result<Vec<String>>) -> Result<usize> {
     let mut filled = 0;
     let mut after = String::new();
     loop {
-        let ids = storage.cards_without_index(&after, 256)?;
+        let ids = next(&after)?;
         let Some(last) = ids.last() else {
             return Ok(filled);
         };

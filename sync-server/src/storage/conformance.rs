@@ -646,6 +646,8 @@ fn change_row(n: u8, person: &str, at: i64) -> ChangeRow {
         created: false,
         visits: 0,
         stages: 0,
+        contracts: 0,
+        orders: 0,
         fields: vec!["basic.phone".into()],
     }
 }

@@ -53,6 +53,10 @@ pub struct ChangeRow {
     pub visits: u32,
     /// Opportunity stages it moved.
     pub stages: u32,
+    /// Contracts it signed (core's `analysis::activity::classify`).
+    pub contracts: u32,
+    /// Orders it recorded: months of sales added.
+    pub orders: u32,
     /// The field paths it touched.
     pub fields: Vec<String>,
 }
@@ -185,4 +189,8 @@ pub struct ActivityCount {
     pub cards_updated: u64,
     /// Opportunity stages moved.
     pub stages_moved: u64,
+    /// Contracts signed.
+    pub contracts: u64,
+    /// Orders recorded (months of sales added).
+    pub orders: u64,
 }

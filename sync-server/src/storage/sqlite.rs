@@ -385,6 +385,10 @@ impl Storage for SqliteStorage {
         self.read(|c| manager::cards_without_index(c, after, limit))
     }
 
+    fn cards_to_reclassify(&self, after: &str, limit: u32) -> Result<Vec<String>> {
+        self.read(|c| manager::cards_to_reclassify(c, after, limit))
+    }
+
     fn write_read_model(
         &self,
         card_id: &str,

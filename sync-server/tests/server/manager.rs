@@ -585,15 +585,16 @@ fn activity_counts_a_known_history() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes"
+        "rep,name,period_start,visits,new_customers,cards_updated,opportunities_moved,changes,\
+         contracts,orders"
     );
     assert_eq!(
         lines[1],
-        format!("zhangwei,Zhang Wei,{},1,1,1,0,2", day(d1))
+        format!("zhangwei,Zhang Wei,{},1,1,1,0,2,0,0", day(d1))
     );
     assert_eq!(
         lines[3],
-        format!("zhangwei,Zhang Wei,{},0,0,1,1,2", day(d3))
+        format!("zhangwei,Zhang Wei,{},0,0,1,1,2,0,0", day(d3))
     );
     assert_eq!(lines.len(), 4);
 

@@ -17,5 +17,6 @@ mod faults;
 mod handoff;
 mod quarantine;
 mod recover;
+mod reports;
 mod settings;
 mod shared;

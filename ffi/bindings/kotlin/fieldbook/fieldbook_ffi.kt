@@ -790,6 +790,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_activity(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_synclistener_on_progress(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_httpclient_post(
@@ -883,6 +887,10 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_sync(`ptr`: Long,`listener`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_update_card(`ptr`: Long,`cardId`: RustBuffer.ByValue,`edits`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_activity(`ptr`: Long,`period`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`utcOffsetMinutes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline(`ptr`: Long,`date`: RustBuffer.ByValue,`utcOffsetMinutes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1117,6 +1125,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_update_card() and 0xFFFF) != 17810) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_activity() and 0xFFFF) != 46412) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_pipeline() and 0xFFFF) != 53294) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 8752) {
@@ -1403,6 +1417,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 
     override fun write(value: UInt, buf: ByteBuffer) {
         buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
+    }
+
+    override fun lower(value: Int): Int {
+        return value
+    }
+
+    override fun allocationSize(value: Int) = 4UL
+
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
@@ -1896,6 +1933,21 @@ public interface FieldbookInterface {
      * Set fields of a card, all in one change or none; returns the paths changed.
      */
     fun `updateCard`(`cardId`: kotlin.String, `edits`: List<FieldEdit>): List<kotlin.String>
+    
+    /**
+     * Activity per rep from `from` to `to` (`YYYY-MM-DD`, inclusive; default the 30
+     * days, 12 weeks or 12 months to today) in buckets of `period`, in the company's
+     * calendar or `utc_offset_minutes` east of UTC (the read connection; offline).
+     */
+    fun `activity`(`period`: ReportPeriod, `from`: kotlin.String?, `to`: kotlin.String?, `utcOffsetMinutes`: kotlin.Int?): ActivityReport
+    
+    /**
+     * The pipeline at the end of `date` (`2026-12-01`; default today) in the company's
+     * calendar, or `utc_offset_minutes` east of UTC: the weighted forecast per stage,
+     * rep and territory, time in each stage from the cards' history, stalled
+     * opportunities (the read connection; offline).
+     */
+    fun `pipeline`(`date`: kotlin.String?, `utcOffsetMinutes`: kotlin.Int?): PipelineReport
     
     companion object
 }
@@ -2575,6 +2627,51 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
         
         FfiConverterString.lower(`cardId`),
         FfiConverterSequenceTypeFieldEdit.lower(`edits`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Activity per rep from `from` to `to` (`YYYY-MM-DD`, inclusive; default the 30
+     * days, 12 weeks or 12 months to today) in buckets of `period`, in the company's
+     * calendar or `utc_offset_minutes` east of UTC (the read connection; offline).
+     */
+    @Throws(FieldbookException::class)override fun `activity`(`period`: ReportPeriod, `from`: kotlin.String?, `to`: kotlin.String?, `utcOffsetMinutes`: kotlin.Int?): ActivityReport {
+            return FfiConverterTypeActivityReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_activity(
+        it,
+        
+        FfiConverterTypeReportPeriod.lower(`period`),
+        FfiConverterOptionalString.lower(`from`),
+        FfiConverterOptionalString.lower(`to`),
+        FfiConverterOptionalInt.lower(`utcOffsetMinutes`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The pipeline at the end of `date` (`2026-12-01`; default today) in the company's
+     * calendar, or `utc_offset_minutes` east of UTC: the weighted forecast per stage,
+     * rep and territory, time in each stage from the cards' history, stalled
+     * opportunities (the read connection; offline).
+     */
+    @Throws(FieldbookException::class)override fun `pipeline`(`date`: kotlin.String?, `utcOffsetMinutes`: kotlin.Int?): PipelineReport {
+            return FfiConverterTypePipelineReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_pipeline(
+        it,
+        
+        FfiConverterOptionalString.lower(`date`),
+        FfiConverterOptionalInt.lower(`utcOffsetMinutes`),_status)
 }
     }
     )
@@ -3447,6 +3544,211 @@ public object FfiConverterTypeAbcReport: FfiConverterRustBuffer<AbcReport> {
             FfiConverterSequenceString.write(value.`window`, buf)
             FfiConverterString.write(value.`totalSales`, buf)
             FfiConverterSequenceTypeAbcEntry.write(value.`entries`, buf)
+    }
+}
+
+
+
+/**
+ * One bucket of a rep's activity.
+ */
+data class ActivityBucket (
+    /**
+     * Its first day (`2026-11-30`).
+     */
+    var `start`: kotlin.String
+    , 
+    /**
+     * Its counts.
+     */
+    var `counts`: ActivityCounts
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityBucket: FfiConverterRustBuffer<ActivityBucket> {
+    override fun read(buf: ByteBuffer): ActivityBucket {
+        return ActivityBucket(
+            FfiConverterString.read(buf),
+            FfiConverterTypeActivityCounts.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ActivityBucket) = (
+            FfiConverterString.allocationSize(value.`start`) +
+            FfiConverterTypeActivityCounts.allocationSize(value.`counts`)
+    )
+
+    override fun write(value: ActivityBucket, buf: ByteBuffer) {
+            FfiConverterString.write(value.`start`, buf)
+            FfiConverterTypeActivityCounts.write(value.`counts`, buf)
+    }
+}
+
+
+
+/**
+ * Counts of one bucket or of a whole range (core's definitions).
+ */
+data class ActivityCounts (
+    /**
+     * Visits logged.
+     */
+    var `visits`: kotlin.ULong
+    , 
+    /**
+     * Cards created.
+     */
+    var `newCustomers`: kotlin.ULong
+    , 
+    /**
+     * Existing cards changed, each once per bucket.
+     */
+    var `cardsUpdated`: kotlin.ULong
+    , 
+    /**
+     * Opportunity stages moved.
+     */
+    var `opportunitiesMoved`: kotlin.ULong
+    , 
+    /**
+     * Opportunities entering contract or won from another stage.
+     */
+    var `contracts`: kotlin.ULong
+    , 
+    /**
+     * Months of sales figures added.
+     */
+    var `orders`: kotlin.ULong
+    , 
+    /**
+     * Changes made.
+     */
+    var `changes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityCounts: FfiConverterRustBuffer<ActivityCounts> {
+    override fun read(buf: ByteBuffer): ActivityCounts {
+        return ActivityCounts(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ActivityCounts) = (
+            FfiConverterULong.allocationSize(value.`visits`) +
+            FfiConverterULong.allocationSize(value.`newCustomers`) +
+            FfiConverterULong.allocationSize(value.`cardsUpdated`) +
+            FfiConverterULong.allocationSize(value.`opportunitiesMoved`) +
+            FfiConverterULong.allocationSize(value.`contracts`) +
+            FfiConverterULong.allocationSize(value.`orders`) +
+            FfiConverterULong.allocationSize(value.`changes`)
+    )
+
+    override fun write(value: ActivityCounts, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`visits`, buf)
+            FfiConverterULong.write(value.`newCustomers`, buf)
+            FfiConverterULong.write(value.`cardsUpdated`, buf)
+            FfiConverterULong.write(value.`opportunitiesMoved`, buf)
+            FfiConverterULong.write(value.`contracts`, buf)
+            FfiConverterULong.write(value.`orders`, buf)
+            FfiConverterULong.write(value.`changes`, buf)
+    }
+}
+
+
+
+/**
+ * Activity per rep from the history of the cards on the phone.
+ */
+data class ActivityReport (
+    /**
+     * Bucket size.
+     */
+    var `period`: ReportPeriod
+    , 
+    /**
+     * First day.
+     */
+    var `from`: kotlin.String
+    , 
+    /**
+     * Last day.
+     */
+    var `to`: kotlin.String
+    , 
+    /**
+     * The calendar's offset from UTC, minutes.
+     */
+    var `utcOffsetMinutes`: kotlin.Int
+    , 
+    /**
+     * Every rep with a change in the range.
+     */
+    var `reps`: List<RepActivity>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityReport: FfiConverterRustBuffer<ActivityReport> {
+    override fun read(buf: ByteBuffer): ActivityReport {
+        return ActivityReport(
+            FfiConverterTypeReportPeriod.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeRepActivity.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ActivityReport) = (
+            FfiConverterTypeReportPeriod.allocationSize(value.`period`) +
+            FfiConverterString.allocationSize(value.`from`) +
+            FfiConverterString.allocationSize(value.`to`) +
+            FfiConverterInt.allocationSize(value.`utcOffsetMinutes`) +
+            FfiConverterSequenceTypeRepActivity.allocationSize(value.`reps`)
+    )
+
+    override fun write(value: ActivityReport, buf: ByteBuffer) {
+            FfiConverterTypeReportPeriod.write(value.`period`, buf)
+            FfiConverterString.write(value.`from`, buf)
+            FfiConverterString.write(value.`to`, buf)
+            FfiConverterInt.write(value.`utcOffsetMinutes`, buf)
+            FfiConverterSequenceTypeRepActivity.write(value.`reps`, buf)
     }
 }
 
@@ -5003,6 +5305,173 @@ public object FfiConverterTypeFieldSpec: FfiConverterRustBuffer<FieldSpec> {
 
 
 /**
+ * A forecast over some opportunities.
+ */
+data class Forecast (
+    /**
+     * Who or what it is for: a rep id, a territory, or `None` (the total, or cards of
+     * nobody / of no territory).
+     */
+    var `key`: kotlin.String?
+    , 
+    /**
+     * Opportunities with a stage.
+     */
+    var `opportunities`: kotlin.UInt
+    , 
+    /**
+     * Their expected amounts, yuan.
+     */
+    var `amount`: kotlin.String
+    , 
+    /**
+     * The weighted forecast, yuan (rounded once).
+     */
+    var `weighted`: kotlin.String
+    , 
+    /**
+     * Per stage, in the settings' order.
+     */
+    var `byStage`: List<ForecastStage>
+    , 
+    /**
+     * Opportunities without a stage.
+     */
+    var `unstaged`: kotlin.UInt
+    , 
+    /**
+     * Opportunities without an expected amount.
+     */
+    var `withoutAmount`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeForecast: FfiConverterRustBuffer<Forecast> {
+    override fun read(buf: ByteBuffer): Forecast {
+        return Forecast(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeForecastStage.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Forecast) = (
+            FfiConverterOptionalString.allocationSize(value.`key`) +
+            FfiConverterUInt.allocationSize(value.`opportunities`) +
+            FfiConverterString.allocationSize(value.`amount`) +
+            FfiConverterString.allocationSize(value.`weighted`) +
+            FfiConverterSequenceTypeForecastStage.allocationSize(value.`byStage`) +
+            FfiConverterUInt.allocationSize(value.`unstaged`) +
+            FfiConverterUInt.allocationSize(value.`withoutAmount`)
+    )
+
+    override fun write(value: Forecast, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`key`, buf)
+            FfiConverterUInt.write(value.`opportunities`, buf)
+            FfiConverterString.write(value.`amount`, buf)
+            FfiConverterString.write(value.`weighted`, buf)
+            FfiConverterSequenceTypeForecastStage.write(value.`byStage`, buf)
+            FfiConverterUInt.write(value.`unstaged`, buf)
+            FfiConverterUInt.write(value.`withoutAmount`, buf)
+    }
+}
+
+
+
+/**
+ * One stage's line of a forecast.
+ */
+data class ForecastStage (
+    /**
+     * The stage's code (`first_contact` … `lost`).
+     */
+    var `stage`: kotlin.String
+    , 
+    /**
+     * Its label (初次接触 …).
+     */
+    var `label`: kotlin.String
+    , 
+    /**
+     * Its probability in percent (`None`: not listed in the settings, weighs nothing).
+     */
+    var `percent`: kotlin.UInt?
+    , 
+    /**
+     * Opportunities in the stage.
+     */
+    var `opportunities`: kotlin.UInt
+    , 
+    /**
+     * Their expected amounts, yuan.
+     */
+    var `amount`: kotlin.String
+    , 
+    /**
+     * Amount × probability, yuan.
+     */
+    var `weighted`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeForecastStage: FfiConverterRustBuffer<ForecastStage> {
+    override fun read(buf: ByteBuffer): ForecastStage {
+        return ForecastStage(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ForecastStage) = (
+            FfiConverterString.allocationSize(value.`stage`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterOptionalUInt.allocationSize(value.`percent`) +
+            FfiConverterUInt.allocationSize(value.`opportunities`) +
+            FfiConverterString.allocationSize(value.`amount`) +
+            FfiConverterString.allocationSize(value.`weighted`)
+    )
+
+    override fun write(value: ForecastStage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`stage`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterOptionalUInt.write(value.`percent`, buf)
+            FfiConverterUInt.write(value.`opportunities`, buf)
+            FfiConverterString.write(value.`amount`, buf)
+            FfiConverterString.write(value.`weighted`, buf)
+    }
+}
+
+
+
+/**
  * A card that left the device through a handoff.
  */
 data class HandedAway (
@@ -5540,6 +6009,93 @@ public object FfiConverterTypeMonthlySales: FfiConverterRustBuffer<MonthlySales>
 
 
 /**
+ * The pipeline of the cards on the phone.
+ */
+data class PipelineReport (
+    /**
+     * The moment it is for (the end of the day asked for, RFC 3339).
+     */
+    var `asOf`: kotlin.String
+    , 
+    /**
+     * Every card.
+     */
+    var `total`: Forecast
+    , 
+    /**
+     * Per rep (`key`: the rep id).
+     */
+    var `byRep`: List<Forecast>
+    , 
+    /**
+     * Per territory (`key`: the territory).
+     */
+    var `byTerritory`: List<Forecast>
+    , 
+    /**
+     * Time in each open stage.
+     */
+    var `timeInStage`: List<StageTime>
+    , 
+    /**
+     * After how many days in one stage an opportunity is stalled.
+     */
+    var `stalledAfterDays`: kotlin.UInt
+    , 
+    /**
+     * Stalled opportunities, longest first.
+     */
+    var `stalled`: List<StalledOpportunity>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePipelineReport: FfiConverterRustBuffer<PipelineReport> {
+    override fun read(buf: ByteBuffer): PipelineReport {
+        return PipelineReport(
+            FfiConverterString.read(buf),
+            FfiConverterTypeForecast.read(buf),
+            FfiConverterSequenceTypeForecast.read(buf),
+            FfiConverterSequenceTypeForecast.read(buf),
+            FfiConverterSequenceTypeStageTime.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeStalledOpportunity.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PipelineReport) = (
+            FfiConverterString.allocationSize(value.`asOf`) +
+            FfiConverterTypeForecast.allocationSize(value.`total`) +
+            FfiConverterSequenceTypeForecast.allocationSize(value.`byRep`) +
+            FfiConverterSequenceTypeForecast.allocationSize(value.`byTerritory`) +
+            FfiConverterSequenceTypeStageTime.allocationSize(value.`timeInStage`) +
+            FfiConverterUInt.allocationSize(value.`stalledAfterDays`) +
+            FfiConverterSequenceTypeStalledOpportunity.allocationSize(value.`stalled`)
+    )
+
+    override fun write(value: PipelineReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`asOf`, buf)
+            FfiConverterTypeForecast.write(value.`total`, buf)
+            FfiConverterSequenceTypeForecast.write(value.`byRep`, buf)
+            FfiConverterSequenceTypeForecast.write(value.`byTerritory`, buf)
+            FfiConverterSequenceTypeStageTime.write(value.`timeInStage`, buf)
+            FfiConverterUInt.write(value.`stalledAfterDays`, buf)
+            FfiConverterSequenceTypeStalledOpportunity.write(value.`stalled`, buf)
+    }
+}
+
+
+
+/**
  * A card the plan lists apart (off the plan, dormant, or due but not on the route).
  */
 data class PlanNote (
@@ -5637,6 +6193,61 @@ public object FfiConverterTypeRefusedCard: FfiConverterRustBuffer<RefusedCard> {
     override fun write(value: RefusedCard, buf: ByteBuffer) {
             FfiConverterString.write(value.`cardId`, buf)
             FfiConverterString.write(value.`code`, buf)
+    }
+}
+
+
+
+/**
+ * One rep's activity.
+ */
+data class RepActivity (
+    /**
+     * The rep's id.
+     */
+    var `rep`: kotlin.String
+    , 
+    /**
+     * Every bucket of the range, oldest first.
+     */
+    var `buckets`: List<ActivityBucket>
+    , 
+    /**
+     * The sums.
+     */
+    var `totals`: ActivityCounts
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRepActivity: FfiConverterRustBuffer<RepActivity> {
+    override fun read(buf: ByteBuffer): RepActivity {
+        return RepActivity(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeActivityBucket.read(buf),
+            FfiConverterTypeActivityCounts.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RepActivity) = (
+            FfiConverterString.allocationSize(value.`rep`) +
+            FfiConverterSequenceTypeActivityBucket.allocationSize(value.`buckets`) +
+            FfiConverterTypeActivityCounts.allocationSize(value.`totals`)
+    )
+
+    override fun write(value: RepActivity, buf: ByteBuffer) {
+            FfiConverterString.write(value.`rep`, buf)
+            FfiConverterSequenceTypeActivityBucket.write(value.`buckets`, buf)
+            FfiConverterTypeActivityCounts.write(value.`totals`, buf)
     }
 }
 
@@ -5763,6 +6374,204 @@ public object FfiConverterTypeSection: FfiConverterRustBuffer<Section> {
             FfiConverterString.write(value.`key`, buf)
             FfiConverterString.write(value.`label`, buf)
             FfiConverterSequenceTypeField.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * Time spent in one stage (from history).
+ */
+data class StageTime (
+    /**
+     * The stage's code.
+     */
+    var `stage`: kotlin.String
+    , 
+    /**
+     * Its label.
+     */
+    var `label`: kotlin.String
+    , 
+    /**
+     * Spells in the stage (an opportunity that came back counts twice).
+     */
+    var `spells`: kotlin.UInt
+    , 
+    /**
+     * Of which still running.
+     */
+    var `openSpells`: kotlin.UInt
+    , 
+    /**
+     * Seconds in all of them.
+     */
+    var `totalSeconds`: kotlin.Long
+    , 
+    /**
+     * The mean, seconds.
+     */
+    var `meanSeconds`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStageTime: FfiConverterRustBuffer<StageTime> {
+    override fun read(buf: ByteBuffer): StageTime {
+        return StageTime(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StageTime) = (
+            FfiConverterString.allocationSize(value.`stage`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterUInt.allocationSize(value.`spells`) +
+            FfiConverterUInt.allocationSize(value.`openSpells`) +
+            FfiConverterLong.allocationSize(value.`totalSeconds`) +
+            FfiConverterLong.allocationSize(value.`meanSeconds`)
+    )
+
+    override fun write(value: StageTime, buf: ByteBuffer) {
+            FfiConverterString.write(value.`stage`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterUInt.write(value.`spells`, buf)
+            FfiConverterUInt.write(value.`openSpells`, buf)
+            FfiConverterLong.write(value.`totalSeconds`, buf)
+            FfiConverterLong.write(value.`meanSeconds`, buf)
+    }
+}
+
+
+
+/**
+ * An open opportunity in one stage longer than the company allows.
+ */
+data class StalledOpportunity (
+    /**
+     * The card.
+     */
+    var `cardId`: kotlin.String
+    , 
+    /**
+     * The customer's name.
+     */
+    var `customer`: kotlin.String
+    , 
+    /**
+     * The card's territory.
+     */
+    var `territory`: kotlin.String?
+    , 
+    /**
+     * The rep holding it, if known.
+     */
+    var `rep`: kotlin.String?
+    , 
+    /**
+     * The opportunity's id.
+     */
+    var `opportunityId`: kotlin.String
+    , 
+    /**
+     * Its title.
+     */
+    var `title`: kotlin.String?
+    , 
+    /**
+     * The stage's code.
+     */
+    var `stage`: kotlin.String
+    , 
+    /**
+     * Its label.
+     */
+    var `label`: kotlin.String
+    , 
+    /**
+     * When it entered the stage (RFC 3339).
+     */
+    var `since`: kotlin.String
+    , 
+    /**
+     * Whole days in the stage.
+     */
+    var `days`: kotlin.Long
+    , 
+    /**
+     * Its expected amount, yuan.
+     */
+    var `amount`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStalledOpportunity: FfiConverterRustBuffer<StalledOpportunity> {
+    override fun read(buf: ByteBuffer): StalledOpportunity {
+        return StalledOpportunity(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StalledOpportunity) = (
+            FfiConverterString.allocationSize(value.`cardId`) +
+            FfiConverterString.allocationSize(value.`customer`) +
+            FfiConverterOptionalString.allocationSize(value.`territory`) +
+            FfiConverterOptionalString.allocationSize(value.`rep`) +
+            FfiConverterString.allocationSize(value.`opportunityId`) +
+            FfiConverterOptionalString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`stage`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`since`) +
+            FfiConverterLong.allocationSize(value.`days`) +
+            FfiConverterOptionalString.allocationSize(value.`amount`)
+    )
+
+    override fun write(value: StalledOpportunity, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardId`, buf)
+            FfiConverterString.write(value.`customer`, buf)
+            FfiConverterOptionalString.write(value.`territory`, buf)
+            FfiConverterOptionalString.write(value.`rep`, buf)
+            FfiConverterString.write(value.`opportunityId`, buf)
+            FfiConverterOptionalString.write(value.`title`, buf)
+            FfiConverterString.write(value.`stage`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`since`, buf)
+            FfiConverterLong.write(value.`days`, buf)
+            FfiConverterOptionalString.write(value.`amount`, buf)
     }
 }
 
@@ -6655,6 +7464,53 @@ public object FfiConverterTypeFieldbookError : FfiConverterRustBuffer<FieldbookE
 
 
 /**
+ * Bucket size of an activity report.
+ */
+
+enum class ReportPeriod {
+    
+    /**
+     * Calendar days.
+     */
+    DAY,
+    /**
+     * Weeks from Monday.
+     */
+    WEEK,
+    /**
+     * Calendar months.
+     */
+    MONTH;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportPeriod: FfiConverterRustBuffer<ReportPeriod> {
+    override fun read(buf: ByteBuffer) = try {
+        ReportPeriod.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReportPeriod) = 4UL
+
+    override fun write(value: ReportPeriod, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How to order a list.
  */
 
@@ -6810,6 +7666,38 @@ public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
         } else {
             buf.put(1)
             FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Int?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterInt.write(value, buf)
         }
     }
 }
@@ -7086,6 +7974,34 @@ public object FfiConverterSequenceTypeAbcEntry: FfiConverterRustBuffer<List<AbcE
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeAbcEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeActivityBucket: FfiConverterRustBuffer<List<ActivityBucket>> {
+    override fun read(buf: ByteBuffer): List<ActivityBucket> {
+        val len = buf.getInt()
+        return List<ActivityBucket>(len) {
+            FfiConverterTypeActivityBucket.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ActivityBucket>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeActivityBucket.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ActivityBucket>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeActivityBucket.write(it, buf)
         }
     }
 }
@@ -7488,6 +8404,62 @@ public object FfiConverterSequenceTypeFieldSpec: FfiConverterRustBuffer<List<Fie
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeForecast: FfiConverterRustBuffer<List<Forecast>> {
+    override fun read(buf: ByteBuffer): List<Forecast> {
+        val len = buf.getInt()
+        return List<Forecast>(len) {
+            FfiConverterTypeForecast.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Forecast>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeForecast.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Forecast>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeForecast.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeForecastStage: FfiConverterRustBuffer<List<ForecastStage>> {
+    override fun read(buf: ByteBuffer): List<ForecastStage> {
+        val len = buf.getInt()
+        return List<ForecastStage>(len) {
+            FfiConverterTypeForecastStage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ForecastStage>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeForecastStage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ForecastStage>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeForecastStage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeHandedAway: FfiConverterRustBuffer<List<HandedAway>> {
     override fun read(buf: ByteBuffer): List<HandedAway> {
         val len = buf.getInt()
@@ -7656,6 +8628,34 @@ public object FfiConverterSequenceTypeRefusedCard: FfiConverterRustBuffer<List<R
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeRepActivity: FfiConverterRustBuffer<List<RepActivity>> {
+    override fun read(buf: ByteBuffer): List<RepActivity> {
+        val len = buf.getInt()
+        return List<RepActivity>(len) {
+            FfiConverterTypeRepActivity.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RepActivity>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRepActivity.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RepActivity>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRepActivity.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRouteStop: FfiConverterRustBuffer<List<RouteStop>> {
     override fun read(buf: ByteBuffer): List<RouteStop> {
         val len = buf.getInt()
@@ -7702,6 +8702,62 @@ public object FfiConverterSequenceTypeSection: FfiConverterRustBuffer<List<Secti
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSection.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStageTime: FfiConverterRustBuffer<List<StageTime>> {
+    override fun read(buf: ByteBuffer): List<StageTime> {
+        val len = buf.getInt()
+        return List<StageTime>(len) {
+            FfiConverterTypeStageTime.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StageTime>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStageTime.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StageTime>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStageTime.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStalledOpportunity: FfiConverterRustBuffer<List<StalledOpportunity>> {
+    override fun read(buf: ByteBuffer): List<StalledOpportunity> {
+        val len = buf.getInt()
+        return List<StalledOpportunity>(len) {
+            FfiConverterTypeStalledOpportunity.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StalledOpportunity>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStalledOpportunity.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StalledOpportunity>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStalledOpportunity.write(it, buf)
         }
     }
 }

@@ -127,10 +127,16 @@ fn write_changes(
     territory: &str,
     rows: &[ChangeRow],
 ) -> Result<()> {
+    // A change already recorded keeps its row (its activity time is the one of its first
+    // receipt); only the counts core derives from the document are brought up to date,
+    // which is how rows from before a count existed get it (`reclassify`).
     let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO manager_changes (hash, card_id, territory, person_id, actor, \
-         device_time, at, created, visits, stages, fields) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO manager_changes (hash, card_id, territory, person_id, actor, \
+         device_time, at, created, visits, stages, fields, contracts, orders) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         ON CONFLICT (hash) DO UPDATE SET contracts = excluded.contracts, \
+         orders = excluded.orders \
+         WHERE contracts != excluded.contracts OR orders != excluded.orders",
     )?;
     let mut inserted = 0;
     for c in rows {
@@ -146,11 +152,15 @@ fn write_changes(
             i64::from(c.visits),
             i64::from(c.stages),
             c.fields.join("\n"),
+            i64::from(c.contracts),
+            i64::from(c.orders),
         ])?;
     }
     if inserted > 0 {
         roll_up_card(tx, card_id)?;
     }
+    tx.prepare_cached("DELETE FROM manager_reclassify WHERE card_id = ?1")?
+        .execute([card_id])?;
     Ok(())
 }
 
@@ -175,15 +185,15 @@ fn roll_up_card(tx: &Transaction<'_>, card_id: &str) -> Result<()> {
         "WITH days AS (\
          SELECT person_id, (at + 28800) / 86400 - ((at + 28800) % 86400 < 0) AS d, territory, \
          card_id, count(*) AS n, sum(visits) AS v, sum(created) AS c, sum(stages) AS s, \
-         sum(created = 0) AS e FROM manager_changes \
+         sum(created = 0) AS e, sum(contracts) AS k, sum(orders) AS o FROM manager_changes \
          WHERE card_id = ?1 AND person_id IS NOT NULL GROUP BY person_id, d, territory) \
          INSERT INTO manager_activity (person_id, day, territory, card_id, changes, visits, \
-         created, stages, edits, week_first, month_first) \
+         created, stages, edits, week_first, month_first, contracts, orders) \
          SELECT person_id, d, territory, card_id, n, v, c, s, e, \
          e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
          d - ((d + 3) % 7 + 7) % 7 ORDER BY d, territory) = 1, \
          e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
-         date(d * 86400, 'unixepoch', 'start of month') ORDER BY d, territory) = 1 \
+         date(d * 86400, 'unixepoch', 'start of month') ORDER BY d, territory) = 1, k, o \
          FROM days",
     )?
     .execute([card_id])?;
@@ -331,7 +341,7 @@ pub(super) fn card_changes(
     let rows = c
         .prepare_cached(
             "SELECT m.hash, m.person_id, m.actor, m.device_time, m.at, m.created, m.visits, \
-             m.stages, m.fields, l.device_id, l.received_at, l.late \
+             m.stages, m.fields, l.device_id, l.received_at, l.late, m.contracts, m.orders \
              FROM manager_changes m JOIN change_log l ON l.hash = m.hash \
              WHERE m.card_id = ?1 ORDER BY l.position DESC LIMIT ?2 OFFSET ?3",
         )?
@@ -348,6 +358,8 @@ pub(super) fn card_changes(
                     created: r.get(5)?,
                     visits: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
                     stages: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                    contracts: u32::try_from(r.get::<_, i64>(12)?).unwrap_or(0),
+                    orders: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
                     fields: if fields.is_empty() {
                         Vec::new()
                     } else {
@@ -419,14 +431,16 @@ pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<A
     let (sums, source, time) = if rolled_up {
         (
             "sum(changes), sum(visits), sum(created), \
-             count(DISTINCT CASE WHEN edits > 0 THEN card_id END), sum(stages)",
+             count(DISTINCT CASE WHEN edits > 0 THEN card_id END), sum(stages), \
+             sum(contracts), sum(orders)",
             "manager_activity",
             "day",
         )
     } else {
         (
             "count(*), sum(visits), sum(created), \
-             count(DISTINCT CASE WHEN created = 0 THEN card_id END), sum(stages)",
+             count(DISTINCT CASE WHEN created = 0 THEN card_id END), sum(stages), \
+             sum(contracts), sum(orders)",
             "manager_changes",
             "at",
         )
@@ -455,7 +469,8 @@ pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<A
     let mut distinct = c.prepare(&sql(sums))?;
     let mut marked = match marks {
         Some(mark) => Some(c.prepare(&sql(&format!(
-            "sum(changes), sum(visits), sum(created), sum({mark}), sum(stages)"
+            "sum(changes), sum(visits), sum(created), sum({mark}), sum(stages), \
+             sum(contracts), sum(orders)"
         )))?),
         None => None,
     };
@@ -484,6 +499,8 @@ pub(super) fn activity_counts(c: &Connection, q: &ActivityRange) -> Result<Vec<A
                 new_customers: pos(r.get(3)?),
                 cards_updated: pos(r.get(4)?),
                 stages_moved: pos(r.get(5)?),
+                contracts: pos(r.get(6)?),
+                orders: pos(r.get(7)?),
             })
         })?;
         for row in rows {
@@ -593,7 +610,8 @@ fn counted_in_one_query(c: &Connection, q: &ActivityRange) -> Result<Vec<Activit
     }
     let sql = format!(
         "SELECT person_id, {bucket} AS b, count(*), sum(visits), sum(created), \
-         count(DISTINCT CASE WHEN created = 0 THEN card_id END), sum(stages) \
+         count(DISTINCT CASE WHEN created = 0 THEN card_id END), sum(stages), \
+         sum(contracts), sum(orders) \
          FROM manager_changes{filter} GROUP BY person_id, b ORDER BY person_id, b"
     );
     let rows = c
@@ -607,6 +625,8 @@ fn counted_in_one_query(c: &Connection, q: &ActivityRange) -> Result<Vec<Activit
                 new_customers: pos(r.get(4)?),
                 cards_updated: pos(r.get(5)?),
                 stages_moved: pos(r.get(6)?),
+                contracts: pos(r.get(7)?),
+                orders: pos(r.get(8)?),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -640,6 +660,18 @@ pub(super) fn cards_without_index(c: &Connection, after: &str, limit: u32) -> Re
         .prepare_cached(
             "SELECT card_id FROM cards WHERE card_id > ?1 \
              AND card_id NOT IN (SELECT card_id FROM manager_cards) ORDER BY card_id LIMIT ?2",
+        )?
+        .query_map(params![after, i64::from(limit)], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+/// Up to `limit` cards whose change rows predate a count core now derives (schema 9's
+/// contracts and orders), by id, after `after`.
+pub(super) fn cards_to_reclassify(c: &Connection, after: &str, limit: u32) -> Result<Vec<String>> {
+    let rows = c
+        .prepare_cached(
+            "SELECT card_id FROM manager_reclassify WHERE card_id > ?1 ORDER BY card_id LIMIT ?2",
         )?
         .query_map(params![after, i64::from(limit)], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;

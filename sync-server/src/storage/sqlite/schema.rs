@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -55,6 +55,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             7 => tx.execute_batch(SCHEMA_V7)?,
             // Issue 9: the company settings, every revision kept.
             8 => tx.execute_batch(SCHEMA_V8)?,
+            // Issue 9: contracts and orders in the activity rows.
+            9 => tx.execute_batch(SCHEMA_V9)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -352,16 +354,6 @@ CREATE INDEX web_login_failures_person ON web_login_failures(person_id, at);
 /// so a time before 1970 steps one day back. Ranges the rollup cannot answer (another
 /// calendar, a rolling window) count the change rows through a covering index, which
 /// replaces the `(person_id, at)` one.
-/// The company settings: one row per revision; the highest is in force.
-const SCHEMA_V8: &str = r#"
-CREATE TABLE company_settings (
-    revision INTEGER PRIMARY KEY,
-    json TEXT NOT NULL,
-    set_by TEXT NOT NULL,
-    set_at INTEGER NOT NULL
-);
-"#;
-
 const SCHEMA_V7: &str = r#"
 CREATE TABLE manager_activity (
     person_id TEXT NOT NULL,
@@ -396,4 +388,34 @@ FROM days;
 DROP INDEX manager_changes_person;
 CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory, card_id,
     created, visits, stages);
+"#;
+
+/// The company settings: one row per revision; the highest is in force.
+const SCHEMA_V8: &str = r#"
+CREATE TABLE company_settings (
+    revision INTEGER PRIMARY KEY,
+    json TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at INTEGER NOT NULL
+);
+"#;
+
+/// Contracts and orders in activity (issue 9): two counts per change row and per rollup
+/// row, as core's `analysis::activity::classify` defines them. They cannot be computed in
+/// SQL, so every card with change rows is queued in `manager_reclassify`; at start the
+/// server classifies those cards' changes again from their documents
+/// (`manager::read_model::reclassify`), which sets the counts, rolls the card up again and
+/// takes it off the queue. The covering index gains the two columns.
+const SCHEMA_V9: &str = r#"
+ALTER TABLE manager_changes ADD COLUMN contracts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manager_changes ADD COLUMN orders INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manager_activity ADD COLUMN contracts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manager_activity ADD COLUMN orders INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE manager_reclassify (
+    card_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO manager_reclassify (card_id) SELECT DISTINCT card_id FROM manager_changes;
+DROP INDEX manager_changes_activity;
+CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory, card_id,
+    created, visits, stages, contracts, orders);
 "#;
