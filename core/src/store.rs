@@ -26,6 +26,8 @@ mod directory;
 mod dossier;
 mod edit;
 mod handoff;
+#[cfg(feature = "transfer")]
+mod import;
 mod index;
 mod list_query;
 mod merge;
