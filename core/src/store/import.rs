@@ -94,3 +94,106 @@ impl Store {
         Ok(ids)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::{Limits, read_csv};
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let mut s = Store::open(dir.path().join("imp.db")).expect("open");
+        s.init_identity("zhangwei".parse().expect("rep"))
+            .expect("init");
+        s
+    }
+
+    fn outbox_rows(s: &Store) -> i64 {
+        s.conn
+            .query_row("SELECT count(*) FROM sync_outbox", [], |r| r.get(0))
+            .expect("outbox")
+    }
+
+    /// 9,000 rows (rows 2–9,001 of the file); the one at `bad` has an invalid amount.
+    fn list(bad: Option<u32>) -> String {
+        let mut csv = String::from("客户名称,电话,信用额度,区域\n");
+        for i in 0..9_000u32 {
+            let row = i + 2;
+            let limit = if Some(row) == bad { "五万" } else { "50000" };
+            csv.push_str(&format!(
+                "华东{i:04}号商贸有限公司,021-6{i:07},{limit},华东区\n"
+            ));
+        }
+        csv
+    }
+
+    #[test]
+    fn one_bad_row_at_9000_imports_nothing_and_leaves_the_outbox_as_it_was() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut s = store(&dir);
+        s.create(|c| {
+            c.basic.name = Some("已有客户".into());
+            Ok(())
+        })
+        .expect("card");
+        let (cards, outbox) = (s.count().expect("count"), outbox_rows(&s));
+        let table = read_csv(list(Some(9_000)).as_bytes(), &Limits::default()).expect("csv");
+        let e = s
+            .import_table(&table, &ImportOptions::default(), false)
+            .expect_err("refused");
+        assert_eq!(e.code(), "import.rejected");
+        assert!(
+            e.to_string()
+                .contains("row 9000, column 3 (credit.credit_limit)"),
+            "{e}"
+        );
+        assert!(
+            !e.to_string().contains("五万"),
+            "no cell content in the message: {e}"
+        );
+        assert_eq!(s.count().expect("count"), cards);
+        assert_eq!(outbox_rows(&s), outbox);
+
+        let dry = s
+            .import_table(&table, &ImportOptions::default(), true)
+            .expect("dry run");
+        assert_eq!((dry.problems.len(), dry.problems[0].row), (1, 9_000));
+        assert_eq!((dry.to_create, dry.created), (8_999, 0));
+        assert_eq!(s.count().expect("count"), cards, "a dry run writes nothing");
+
+        let table = read_csv(list(None).as_bytes(), &Limits::default()).expect("csv");
+        let done = s
+            .import_table(&table, &ImportOptions::default(), false)
+            .expect("import");
+        assert_eq!(done.created, 9_000);
+        assert_eq!(s.count().expect("count"), cards + 9_000);
+        assert_eq!(
+            outbox_rows(&s),
+            outbox + 9_000,
+            "one change per new card, queued"
+        );
+        let hits = s.search("华东8999号", 5).expect("search");
+        assert_eq!(hits.len(), 1, "indexed in the same transaction");
+    }
+
+    #[test]
+    fn unknown_columns_stop_a_real_import_unless_ignored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut s = store(&dir);
+        let table = read_csv(
+            "客户名称,销售员\n青岛海滨水产,刘洋\n".as_bytes(),
+            &Limits::default(),
+        )
+        .expect("csv");
+        let e = s
+            .import_table(&table, &ImportOptions::default(), false)
+            .expect_err("unknown column");
+        assert_eq!(e.code(), "import.unknown_columns");
+        assert!(e.to_string().contains("column(s) 2"), "{e}");
+        let options = ImportOptions {
+            ignore_unknown: true,
+            ..ImportOptions::default()
+        };
+        let r = s.import_table(&table, &options, false).expect("import");
+        assert_eq!(r.created, 1);
+    }
+}

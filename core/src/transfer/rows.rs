@@ -244,7 +244,6 @@ fn card_of_row(
                 reason,
             });
         } else {
-            contact.primary = Some(true);
             card.add_contact(contact);
         }
     }
