@@ -433,13 +433,17 @@ fn a_reps_day() {
     // 10. The schema and the settings.
     let fields = zw.ok(&["fields"]);
     assert!(fields.contains("credit.credit_limit") && fields.contains("信用限度"));
-    let settings = zw.json(&["settings", "visit_days_a=5"]);
-    assert_eq!(settings["settings"]["visit_days_a"], 5);
+    let settings = zw.json(&["settings", "cache_cards=5"]);
+    assert_eq!(settings["settings"]["cache_cards"], 5);
     assert_eq!(
-        zw.json(&["settings"])["settings"]["visit_days_a"],
+        zw.json(&["settings"])["settings"]["cache_cards"],
         5,
         "persisted"
     );
+    // The rules are the company's, shown with their revision (0: no sync yet).
+    let shown = zw.json(&["settings"]);
+    assert_eq!(shown["company"]["revision"], 0);
+    assert_eq!(shown["company"]["settings"]["visits"]["interval_days_a"], 7);
     // Card JSON uses serde's snake_case names for choices (Class::C is "c").
     assert_eq!(zw.json(&["show", &other])["classification"]["abc"], "c");
 }
@@ -671,9 +675,14 @@ fn bad_input_is_refused_with_a_code_and_exit_2_and_changes_nothing() {
         ),
         (&["set", &id, "no-equals-sign"], "input.usage", "PATH=VALUE"),
         (
-            &["settings", "visit_days_a=0"],
+            &["settings", "cache_cards=0"],
             "input.invalid_value",
-            "visit_days_a",
+            "cache_cards",
+        ),
+        (
+            &["settings", "interval_days_a=3"],
+            "input.company_setting",
+            "interval_days_a",
         ),
         (
             &["settings", "colour=blue"],

@@ -76,15 +76,17 @@ pub fn trusted(at: i64, estimated_now: i64) -> bool {
     at <= estimated_now.saturating_add(TOLERANCE_SECS)
 }
 
-/// The latest visit of `visits` whose time is trusted (see the module docs).
+/// The latest visit of `visits` whose time is trusted (see the module docs) and that
+/// `keep` accepts.
 pub(crate) fn last_trusted_visit<'c>(
     conn: &Connection,
     visits: &'c [Keyed<Visit>],
+    keep: impl Fn(&Visit) -> bool,
 ) -> Result<Option<&'c Keyed<Visit>>> {
     let now = estimated_now(conn)?.timestamp();
     Ok(visits
         .iter()
-        .filter(|v| v.at.is_some_and(|t| trusted(t.timestamp(), now)))
+        .filter(|v| v.at.is_some_and(|t| trusted(t.timestamp(), now)) && keep(v))
         .max_by_key(|v| v.at))
 }
 

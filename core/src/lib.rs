@@ -35,6 +35,7 @@ pub mod analysis;
 pub mod api_error;
 pub mod card;
 pub mod clock;
+pub mod company;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
@@ -55,6 +56,7 @@ pub mod value;
 pub use api_error::{ApiError, ErrorKind};
 pub use card::conflicts::{Conflict, ConflictValue};
 pub use card::{Card, Keyed};
+pub use company::{CompanySettings, RevisedSettings};
 pub use error::{Error, Result};
 pub use history::{FieldChange, HistoryEntry};
 pub use ids::{CardId, RepId, YearMonth};

@@ -61,10 +61,28 @@ pub(crate) use view::{count_conflicts, index_input, write_index};
 use crate::Conflict;
 use crate::card::Card;
 use crate::card::conflicts::find_conflicts;
+use crate::company::{CompanySettings, RevisedSettings};
 use crate::error::{Error, Result};
 use crate::history::{self, FieldChange, HistoryEntry};
 use crate::ids::{CardId, RepId};
 use crate::settings::Settings;
+
+/// What the store's writes and reports depend on: the device's local preferences and the
+/// company's rules as last delivered by sync.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoreSettings {
+    /// This device's own preferences.
+    pub(crate) local: Settings,
+    /// The company's settings and their revision (0: the defaults, before any sync).
+    pub(crate) company: RevisedSettings,
+}
+
+impl StoreSettings {
+    /// The company's visit plan settings: the cadence due dates follow.
+    pub(crate) fn visits(&self) -> &crate::analysis::visits::VisitSettings {
+        &self.company.settings.visits
+    }
+}
 
 /// Who this device is: its Automerge actor (one per installation) and its rep.
 #[derive(Debug, Clone)]
@@ -95,7 +113,7 @@ pub struct Store {
     path: PathBuf,
     cache: LruCache<CardId, Cached>,
     identity: Identity,
-    settings: Settings,
+    settings: StoreSettings,
     /// The writer lock (`store/open.rs`); `None` for the read connection.
     _lock: Option<std::fs::File>,
 }
@@ -164,24 +182,70 @@ impl Store {
         &self.path
     }
 
-    /// The current settings.
+    /// This device's local settings.
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.settings.local
     }
 
-    /// Change the settings (persisted). Due dates follow the new visit cadence at once.
+    /// Change this device's local settings (persisted).
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
         let json =
             serde_json::to_vec(&settings).map_err(|e| Error::invalid("settings", e.to_string()))?;
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        Self::set_meta(&tx, "settings", &json)?;
-        index::recompute_due(&tx, &settings)?;
-        tx.commit()?;
+        Self::set_meta(&self.conn, "settings", &json)?;
         if let Some(n) = NonZeroUsize::new(settings.cache_cards as usize) {
             self.cache.resize(n);
         }
-        self.settings = settings;
+        self.settings.local = settings;
         Ok(())
+    }
+
+    /// The company's settings as the last sync delivered them (revision 0 and
+    /// DOMAIN.md's defaults before the first one). Every report and due date on this
+    /// device follows them.
+    pub fn company_settings(&self) -> &RevisedSettings {
+        &self.settings.company
+    }
+
+    /// Put company settings delivered by the server in force, in `tx` (the sync's
+    /// transaction): persisted, and every due date re-derived. Invalid settings never
+    /// get here: the sync session validates them first.
+    pub(crate) fn adopt_company_settings(
+        tx: &Transaction<'_>,
+        settings: &mut StoreSettings,
+        revised: RevisedSettings,
+    ) -> Result<()> {
+        let json = serde_json::to_vec(&revised)
+            .map_err(|e| Error::invalid("company_settings", e.to_string()))?;
+        Self::set_meta(tx, "company_settings", &json)?;
+        let reindex = index::due_inputs_changed(settings.visits(), &revised.settings.visits);
+        settings.company = revised;
+        if reindex {
+            // Which entries count, or the local calendar, changed: the last counted visit
+            // must be found again from the documents.
+            Self::set_meta(tx, "reindex", b"1")?;
+        } else {
+            index::recompute_due(tx, settings.visits())?;
+        }
+        Ok(())
+    }
+
+    /// The company settings stored in `conn` (the defaults when none were delivered yet,
+    /// or when the stored copy cannot be read: the next sync delivers them again, since
+    /// its revision is then 0).
+    fn load_company_settings(conn: &Connection) -> Result<RevisedSettings> {
+        let Some(json) = Self::meta(conn, "company_settings")? else {
+            return Ok(RevisedSettings::default());
+        };
+        let stored: Option<RevisedSettings> = serde_json::from_slice(&json).ok();
+        Ok(stored
+            .filter(|s| s.settings.validate().is_ok())
+            .unwrap_or_else(|| {
+                tracing::warn!("stored company settings unreadable; defaults until the next sync");
+                RevisedSettings {
+                    revision: 0,
+                    settings: CompanySettings::default(),
+                }
+            }))
     }
 
     /// Load a card's document into the cache (or refresh a stale one).

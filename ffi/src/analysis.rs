@@ -7,6 +7,45 @@ use fieldbook_core::analysis::abc as core_abc;
 use fieldbook_core::analysis::visits as core_visits;
 use fieldbook_core::value::{Class, Scalar};
 
+/// The company settings on this phone: the revision, the few numbers an app shows (the
+/// visit cadence per class, the ABC split), and every setting as JSON.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CompanySettingsInfo {
+    /// The server's revision (0: the defaults, no sync has delivered any yet).
+    pub revision: u64,
+    /// Days between visits for class A, B, C, D and unclassified customers.
+    pub visit_days_a: u32,
+    /// See `visit_days_a`.
+    pub visit_days_b: u32,
+    /// See `visit_days_a`.
+    pub visit_days_c: u32,
+    /// See `visit_days_a`.
+    pub visit_days_d: u32,
+    /// See `visit_days_a`.
+    pub visit_days_unclassified: u32,
+    /// ABC: cumulative share of sales class A covers, B after it, C the rest (percent).
+    pub abc_percent: Vec<u32>,
+    /// Every setting, as the server keeps them (`CompanySettings` in JSON).
+    pub json: String,
+}
+
+impl From<fieldbook_core::company::RevisedSettings> for CompanySettingsInfo {
+    fn from(r: fieldbook_core::company::RevisedSettings) -> Self {
+        let v = &r.settings.visits;
+        let a = &r.settings.abc;
+        CompanySettingsInfo {
+            revision: r.revision,
+            visit_days_a: v.interval_days_a,
+            visit_days_b: v.interval_days_b,
+            visit_days_c: v.interval_days_c,
+            visit_days_d: v.interval_days_d,
+            visit_days_unclassified: v.interval_days_unclassified,
+            abc_percent: vec![a.a_percent, a.b_percent, a.c_percent],
+            json: r.settings.to_json(),
+        }
+    }
+}
+
 fn class(c: Class) -> String {
     format!("{c:?}")
 }

@@ -298,9 +298,17 @@ impl Fieldbook {
         Ok(self.read(|r| r.dossier(&id))?.into())
     }
 
-    /// ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-    /// the seed's 75/20/5 by average monthly sales over the three full months before,
-    /// with the class the rep set beside each (the read connection; offline).
+    /// The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+    /// defaults, before the first sync): what the plan, the due dates and every report on
+    /// this phone follow. A manager changes them on the server, never on the phone.
+    pub fn company_settings(&self) -> Result<crate::CompanySettingsInfo> {
+        Ok(self.read(|r| r.company_settings())?.into())
+    }
+
+    /// ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+    /// by the company's settings (by default the seed's 75/20/5 of average monthly sales
+    /// over the three full months before), with the class the rep set beside each (the
+    /// read connection; offline).
     pub fn abc(&self, date: Option<String>) -> Result<crate::AbcReport> {
         let day = self::date("date", &date)?.unwrap_or_else(|| chrono::Local::now().date_naive());
         Ok(self.read(|r| r.abc(day))?.into())

@@ -29,7 +29,9 @@ mod oneshot;
 mod records;
 mod transport;
 
-pub use analysis::{AbcEntry, AbcReport, DayPlan, DueVisit, PlanNote, RouteStop};
+pub use analysis::{
+    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, PlanNote, RouteStop,
+};
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;
 pub use records::*;

@@ -90,6 +90,7 @@ fn push_100_edited_cards() {
         cursor: None,
         pushes: Vec::new(),
         max_response_bytes: Some(u32::MAX),
+        settings_revision: 0,
     };
     let (response, _) = fieldbook_server::sync::sync(
         s,
@@ -116,6 +117,7 @@ fn push_100_edited_cards() {
             cursor: cursor.clone(),
             pushes,
             max_response_bytes: None,
+            settings_revision: 0,
         };
         let t = Instant::now();
         let (response, stats) = fieldbook_server::sync::sync(

@@ -52,6 +52,7 @@ impl Device {
             cursor,
             pushes: Vec::new(),
             max_response_bytes: None,
+            settings_revision: 0,
         };
         let (status, bytes) = self.post(wire::encode(&request).expect("encode"));
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -117,6 +118,7 @@ fn run(label: &str, config: Config, flood: bool) {
             cursor: None,
             pushes,
             max_response_bytes: None,
+            settings_revision: 0,
         })
         .expect("encode")
     };

@@ -126,6 +126,13 @@ pub enum Error {
     /// earlier review item of the same card, not accepted).
     #[error("these edits build on an earlier review item of the card; accept that one first")]
     ReviewOutOfOrder,
+    /// Company settings that do not add up (the message says which section and why, in
+    /// numbers only); the previous settings stay in force.
+    #[error("the settings were refused: {0}")]
+    SettingsInvalid(String),
+    /// The settings were changed by someone else since the revision the caller read.
+    #[error("the settings were changed meanwhile; reload them and try again")]
+    SettingsConflict,
     /// A storage backend failure (detail logged, not sent).
     #[error("storage error: {0}")]
     Storage(String),
@@ -172,6 +179,8 @@ pub const ALL_CODES: &[&str] = &[
     "handoff.review_full",
     "review.decided",
     "review.out_of_order",
+    "settings.invalid",
+    "settings.conflict",
 ];
 
 impl Error {
@@ -212,6 +221,8 @@ impl Error {
             Error::ReviewFull => "handoff.review_full",
             Error::ReviewDecided => "review.decided",
             Error::ReviewOutOfOrder => "review.out_of_order",
+            Error::SettingsInvalid(_) => "settings.invalid",
+            Error::SettingsConflict => "settings.conflict",
             Error::Storage(_) | Error::Internal(_) => "server.internal",
         }
     }
@@ -237,6 +248,7 @@ impl Error {
             | Error::UnsupportedVersion(_)
             | Error::InvalidCard(_)
             | Error::UnknownRep
+            | Error::SettingsInvalid(_)
             | Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge | Error::CardTooLarge(_) | Error::TooManyPushes(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -248,6 +260,7 @@ impl Error {
             | Error::ActorReused
             | Error::HandoffConflict
             | Error::ReviewDecided
+            | Error::SettingsConflict
             | Error::ReviewOutOfOrder => StatusCode::CONFLICT,
             Error::Conflict | Error::StorageFull | Error::ReadOnly => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod api;
 pub mod cards;
 pub mod read_model;
+pub mod settings;
 pub mod team;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use activity::{ActivityQuery, ActivityReport, activity, activity_csv};
 pub use analysis::{AbcQuery, abc};
 pub use cards::{CardDetail, CardDetailQuery, CardQuery, CardRow, card, cards};
+pub use settings::{SettingsUpdate, SettingsView, set_settings, settings_view};
 pub use team::{TeamQuery, TeamReport, team};
 
 use crate::error::{Error, Result};

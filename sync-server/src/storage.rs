@@ -812,4 +812,26 @@ pub trait Storage: Send + Sync + 'static {
     /// Every actor (current and former) of every device that wrote a log entry of these
     /// cards, with the device's name, person and role, by actor. Unknown cards add nothing.
     fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>>;
+
+    // --- company settings ---
+    /// The company settings in force, `None` when they were never set (revision 0: the
+    /// built-in defaults).
+    fn company_settings(&self) -> Result<Option<StoredSettings>>;
+    /// Puts new settings (already validated JSON) in force if the current revision is
+    /// still `expected` ([`Error::SettingsConflict`] otherwise: someone else changed them
+    /// meanwhile); returns the new revision. Every revision is kept, with who set it.
+    fn set_company_settings(&self, expected: u64, json: &str, by: &str, now: i64) -> Result<u64>;
+}
+
+/// One revision of the company settings, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSettings {
+    /// 1, 2, …: increases with every accepted change.
+    pub revision: u64,
+    /// `fieldbook_core::CompanySettings` as JSON.
+    pub json: String,
+    /// Who set them (a person id).
+    pub set_by: String,
+    /// When (unix seconds, server time).
+    pub set_at: i64,
 }

@@ -75,7 +75,8 @@ mod stored_bytes;
 use std::collections::HashSet;
 
 use fieldbook_core::sync::wire::{
-    ActorInfo, AssignmentRecord, CardAck, CardRefusal, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    ActorInfo, AssignmentRecord, CardAck, CardRefusal, PROTOCOL_VERSION, SettingsPayload,
+    SyncRequest, SyncResponse,
 };
 
 use crate::auth::read_cursor;
@@ -209,8 +210,22 @@ pub fn sync(
         &mut stats,
     )?;
     directory(storage, device, &mut response)?;
+    response.settings = company_settings_for(storage, request.settings_revision)?;
     storage.record_sync(&device.id, now)?;
     Ok((response, stats))
+}
+
+/// The company settings, when the device holds another revision than the one in force:
+/// every device computes with the settings the server has, and a device already holding
+/// them pays nothing. Never set (revision 0) means the defaults, which every device has.
+fn company_settings_for(storage: &dyn Storage, held: u64) -> Result<Option<SettingsPayload>> {
+    Ok(storage
+        .company_settings()?
+        .filter(|s| s.revision != held)
+        .map(|s| SettingsPayload {
+            revision: s.revision,
+            json: s.json,
+        }))
 }
 
 /// Names the actors of the delivered cards' changes (device name, person, role) so the

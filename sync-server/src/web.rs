@@ -26,6 +26,7 @@ mod handoff;
 mod login;
 mod pages;
 mod session;
+mod settings;
 pub mod text;
 
 use axum::Router;
@@ -61,6 +62,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/cards/{card_id}", get(cards::show))
         .route("/activity", get(activity::page))
         .route("/analysis", get(analysis::page))
+        .route("/settings", get(settings::form).post(settings::save))
         .route("/handoff", get(handoff::form).post(handoff::execute))
         .route("/handoff/preview", post(handoff::preview))
         .route("/review", get(pages::review))

@@ -34,6 +34,7 @@ fn push_only(device: &Device, pushes: Vec<CardPush>) -> fieldbook_core::sync::wi
         cursor: device.cursor.clone(),
         pushes,
         max_response_bytes: None,
+        settings_revision: 0,
     };
     device.send(&request).0
 }

@@ -266,6 +266,7 @@ fn the_demo_prints_a_manager_login_that_works() {
         "/review",
         "/analysis",
         "/analysis?date=2026-11-15",
+        "/settings",
     ]
     .map(String::from)
     .to_vec();
@@ -285,6 +286,88 @@ fn the_demo_prints_a_manager_login_that_works() {
         assert_eq!(status, 400, "{path}");
         assert!(html.contains("request.invalid"), "{path}: {html}");
     }
+}
+
+/// The 设置 form saves through the same validation as the API: what does not add up is
+/// shown with its reason and the previous settings stay; a good save raises the revision;
+/// a form from a revision no longer in force is refused.
+#[test]
+fn the_settings_form_saves_refuses_and_keeps_the_previous_settings() {
+    let server = server();
+    let origin = server.url();
+    let cookie = session_cookie(&login(&server, "wangjl", PASSWORD, Some(&origin)));
+    let page = |path: &str| {
+        client()
+            .get(format!("{}{path}", server.url()))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .expect("page")
+            .text()
+            .expect("html")
+    };
+    let post = |fields: &[(&str, &str)]| {
+        client()
+            .post(format!("{}/settings", server.url()))
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, &origin)
+            .form(fields)
+            .send()
+            .expect("post")
+    };
+    let html = page("/settings");
+    assert!(
+        html.contains("id=\"visits.interval_days_a\" value=\"7\""),
+        "{html}"
+    );
+    assert!(html.contains("A 类客户拜访间隔（天）"));
+    let csrf = csrf_of(&html);
+
+    // A split of 80/20/5 does not add up: refused with its reason, nothing stored.
+    let refused = post(&[("csrf", &csrf), ("revision", "0"), ("abc.a_percent", "80")]);
+    assert_eq!(refused.status(), 200);
+    let html = refused.text().expect("html");
+    assert!(
+        html.contains("id=\"settings-error\"") && html.contains("settings.invalid"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"abc.a_percent\" value=\"80\""),
+        "the posted value is shown"
+    );
+    let storage = server.storage();
+    assert_eq!(storage.company_settings().expect("read"), None);
+
+    // Every 3 days for A customers: saved as revision 1.
+    let saved = post(&[
+        ("csrf", &csrf),
+        ("revision", "0"),
+        ("visits.interval_days_a", "3"),
+    ]);
+    let html = saved.text().expect("html");
+    assert!(html.contains("id=\"saved\""), "{html}");
+    assert!(html.contains("id=\"visits.interval_days_a\" value=\"3\""));
+    let stored = storage.company_settings().expect("read").expect("saved");
+    assert_eq!((stored.revision, stored.set_by.as_str()), (1, "wangjl"));
+
+    // The same form again, from revision 0: someone saved meanwhile.
+    let stale = post(&[
+        ("csrf", &csrf),
+        ("revision", "0"),
+        ("visits.interval_days_a", "5"),
+    ]);
+    let html = stale.text().expect("html");
+    assert!(html.contains("settings.conflict"), "{html}");
+    assert_eq!(
+        storage
+            .company_settings()
+            .expect("read")
+            .expect("kept")
+            .revision,
+        1
+    );
+    // Without the session's token, nothing happens at all.
+    let forged = post(&[("csrf", &"0".repeat(64)), ("revision", "1")]);
+    assert_eq!(forged.status(), 403);
 }
 
 #[test]

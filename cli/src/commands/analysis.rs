@@ -1,11 +1,10 @@
 //! `fieldbook abc` and `plan`: the seeds' methods over the cards on this device, offline
 //! (core's `analysis` computes them; the server computes the same from the same code).
 //!
-//! The visit plan's intervals are this device's settings (`fieldbook settings
-//! visit_days_a=…`), the same ones its list's due dates use.
+//! Both follow the company's settings as the last sync delivered them (`fieldbook
+//! settings` shows them), the same ones the list's due dates and the server use.
 
 use fieldbook_core::Store;
-use fieldbook_core::analysis::abc::AbcSettings;
 use fieldbook_core::analysis::route::GeoPoint;
 use fieldbook_core::value::{Class, Scalar};
 use serde_json::json;
@@ -25,7 +24,7 @@ fn class_label(c: Option<Class>) -> String {
 /// `fieldbook abc [--date D]`.
 pub fn abc(store: &mut Store, date: Option<&str>) -> Result<Output> {
     let today = day(date)?;
-    let settings = AbcSettings::default();
+    let settings = store.company_settings().settings.abc.clone();
     let report = store.abc(today)?;
     let mut t = Table::new(&[
         "#",
@@ -91,7 +90,7 @@ pub fn plan(
 ) -> Result<Output> {
     let today = day(date)?;
     let start = point(from)?;
-    let settings = store.settings().visit_settings();
+    let settings = store.company_settings().settings.visits.clone();
     let plan = store.day_plan(today, start, return_to_start)?;
 
     let mut out = format!(

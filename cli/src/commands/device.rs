@@ -77,6 +77,15 @@ pub fn settings(store: &mut Store, assignments: &[String]) -> Result<Output> {
         for a in assignments {
             let (key, value) = assignment(a)?;
             if !map.contains_key(key) {
+                if is_company_setting(&to_json(&store.company_settings().settings), key) {
+                    return Err(CliError::input(
+                        "input.company_setting",
+                        format!(
+                            "{key:?} is a company setting: a manager changes it on the server, \
+                             and this device receives it with its next sync"
+                        ),
+                    ));
+                }
                 let known: Vec<&str> = map.keys().map(String::as_str).collect();
                 return Err(CliError::input(
                     "input.unknown_setting",
@@ -102,6 +111,7 @@ pub fn settings(store: &mut Store, assignments: &[String]) -> Result<Output> {
         store.set_settings(settings)?;
     }
     let current = to_json(store.settings());
+    let company = store.company_settings();
     let mut table = Table::new(&["SETTING", "VALUE"]);
     if let Value::Object(map) = &current {
         for (k, v) in map {
@@ -113,8 +123,61 @@ pub fn settings(store: &mut Store, assignments: &[String]) -> Result<Output> {
             table.row(vec![k.clone(), format!("{v}{mark}")]);
         }
     }
+    let mut rules = Table::new(&["COMPANY SETTING", "VALUE"]);
+    let company_json = to_json(&company.settings);
+    let mut leaves = Vec::new();
+    flatten("", &company_json, &mut leaves);
+    for (k, v) in leaves {
+        rules.row(vec![k, v]);
+    }
+    let source = if company.revision == 0 {
+        "defaults: no sync has delivered the company's settings yet".to_owned()
+    } else {
+        format!(
+            "revision {}, as the last sync delivered them",
+            company.revision
+        )
+    };
     Ok(Output::new(
-        json!({ "settings": current, "changed": changed }),
-        table.render(),
+        json!({
+            "settings": current,
+            "changed": changed,
+            "company": { "revision": company.revision, "settings": company_json },
+        }),
+        format!(
+            "{}\nCompany settings ({source}; changed by a manager on the server):\n{}",
+            table.render(),
+            rules.render()
+        ),
     ))
+}
+
+/// Whether `key` names a company setting (a section, or a key inside one).
+fn is_company_setting(company: &Value, key: &str) -> bool {
+    let Value::Object(sections) = company else {
+        return false;
+    };
+    sections.contains_key(key)
+        || sections.values().any(|s| match s {
+            Value::Object(fields) => fields.contains_key(key),
+            _ => false,
+        })
+        || key.starts_with("visit_days_")
+}
+
+/// Dotted keys and shown values of a JSON tree's leaves.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, child, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
 }

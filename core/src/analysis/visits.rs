@@ -43,7 +43,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{Days, FixedOffset, NaiveDate, Offset, Utc};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, Offset, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::route::{DayRoute, GeoPoint, RouteError, RouteSettings, Stop, plan_route};
@@ -288,10 +288,7 @@ fn counted_visits<'a>(
     let mut latest: Option<&Visit> = None;
     for visit in &card.visits {
         let Some(at) = visit.at else { continue };
-        if visit
-            .kind
-            .is_some_and(|k| !settings.counted_kinds.contains(&k))
-        {
+        if !is_counted(visit, settings) {
             continue;
         }
         let date = at.with_timezone(&offset).date_naive();
@@ -305,6 +302,40 @@ fn counted_visits<'a>(
     }
     dates.sort();
     (dates, latest)
+}
+
+/// When the next visit is due: the last counted visit's date plus the class's interval,
+/// or the date that visit planned for the next one (下次拜访) when that falls between the
+/// two; `None` when the card was never visited (due at once). This is the one definition
+/// of a due date: the visit plan and the device's card list (`due` sort and filter) both
+/// use it.
+pub fn next_due(
+    last_visit: Option<NaiveDate>,
+    planned: Option<NaiveDate>,
+    interval_days: u32,
+) -> Option<NaiveDate> {
+    let last = last_visit?;
+    let by_class = last
+        .checked_add_days(Days::new(u64::from(interval_days)))
+        .unwrap_or(NaiveDate::MAX);
+    Some(match planned {
+        Some(planned) if planned > last && planned < by_class => planned,
+        _ => by_class,
+    })
+}
+
+/// Whether a visit-log entry counts as a visit under these settings (its kind is
+/// counted, or not set), whatever its date.
+pub fn is_counted(visit: &Visit, settings: &VisitSettings) -> bool {
+    visit
+        .kind
+        .is_none_or(|k| settings.counted_kinds.contains(&k))
+}
+
+/// The company's local date of an instant (see [`VisitSettings::utc_offset_minutes`]).
+pub fn local_date(at: DateTime<Utc>, settings: &VisitSettings) -> NaiveDate {
+    let offset = settings.offset().unwrap_or_else(|| Utc.fix());
+    at.with_timezone(&offset).date_naive()
 }
 
 /// One card's schedule on `today` for `class`. Settings are assumed valid (see
@@ -331,18 +362,8 @@ fn schedule_from(
 ) -> VisitSchedule {
     let interval = settings.interval_days(class);
     let last_visit = dates.last().copied();
-    let next_due = match last_visit {
-        None => today,
-        Some(last) => {
-            let by_class = last
-                .checked_add_days(Days::new(u64::from(interval)))
-                .unwrap_or(NaiveDate::MAX);
-            match latest.and_then(|v| v.next_visit) {
-                Some(planned) if planned > last && planned < by_class => planned,
-                _ => by_class,
-            }
-        }
-    };
+    let next_due =
+        next_due(last_visit, latest.and_then(|v| v.next_visit), interval).unwrap_or(today);
     let overdue = (today - next_due).num_days().max(0);
     VisitSchedule {
         card: card.id.clone(),

@@ -1,68 +1,49 @@
 //! The seeds' methods over the cards in this store: the store reads the cards, core's
 //! [`crate::analysis`] computes (the same code the server runs for managers). The visit
-//! plan's intervals are this store's settings, the same ones its due dates use.
+//! plan follows the company's settings as sync delivered them, the same ones its due
+//! dates use.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
 use super::{Store, StoreReader};
-use crate::analysis::abc::{self, AbcReport, AbcSettings, ClassSource, effective_class};
+use crate::analysis::abc::{self, AbcReport, effective_class};
 use crate::analysis::route::{GeoPoint, RouteSettings};
-use crate::analysis::visits::{self, DayPlan, VisitSettings};
+use crate::analysis::visits::{self, DayPlan};
+use crate::company::CompanySettings;
 use crate::error::{Error, Result};
-use crate::settings::Settings;
 use crate::value::Class;
 use crate::{Card, CardId};
 
-impl Settings {
-    /// The visit plan's settings with this store's intervals per class (the rest: the
-    /// seed's defaults).
-    pub fn visit_settings(&self) -> VisitSettings {
-        VisitSettings {
-            interval_days_a: self.visit_days_a,
-            interval_days_b: self.visit_days_b,
-            interval_days_c: self.visit_days_c,
-            interval_days_d: self.visit_days_d,
-            interval_days_unclassified: self.visit_days_unclassified,
-            ..VisitSettings::default()
-        }
-    }
-}
-
-fn abc_of(cards: &[Card], today: NaiveDate) -> AbcReport {
-    abc::classify(cards, today, &AbcSettings::default())
+fn abc_of(cards: &[Card], today: NaiveDate, company: &CompanySettings) -> AbcReport {
+    abc::classify(cards, today, &company.abc)
 }
 
 fn plan_of(
     cards: &[Card],
-    settings: &Settings,
+    company: &CompanySettings,
     today: NaiveDate,
     start: GeoPoint,
     return_to_start: bool,
 ) -> Result<DayPlan> {
-    // A class the rep set by hand drives the plan; the computed one where none is set.
-    let classes: HashMap<CardId, Class> = abc_of(cards, today)
+    // The company chooses which class drives the plan (the rep's own where set, or the
+    // computed one).
+    let classes: HashMap<CardId, Class> = abc_of(cards, today, company)
         .rows
         .iter()
-        .map(|r| (r.card.clone(), effective_class(r, ClassSource::Manual)))
+        .map(|r| (r.card.clone(), effective_class(r, company.abc.source)))
         .collect();
     let class_of = |card: &Card| classes.get(&card.id).copied();
     let route = RouteSettings {
         return_to_start,
-        ..RouteSettings::default()
+        ..company.route.clone()
     };
-    visits::plan_day(
-        cards,
-        class_of,
-        today,
-        start,
-        &settings.visit_settings(),
-        &route,
-    )
-    .map_err(|e| Error::InvalidValue {
-        field: "plan".into(),
-        reason: e.to_string(),
+    visits::plan_day(cards, class_of, today, start, &company.visits, &route).map_err(|e| {
+        Error::InvalidValue {
+            field: "plan".into(),
+            reason: e.to_string(),
+        }
     })
 }
 
@@ -79,7 +60,11 @@ impl Store {
 
     /// ABC classes of the store's cards as of `today` (the full months before it).
     pub fn abc(&mut self, today: NaiveDate) -> Result<AbcReport> {
-        Ok(abc_of(&self.all_cards()?, today))
+        Ok(abc_of(
+            &self.all_cards()?,
+            today,
+            &self.settings.company.settings,
+        ))
     }
 
     /// The day's plan: due visits along the shortest route from `start`, prospects off
@@ -91,13 +76,34 @@ impl Store {
         return_to_start: bool,
     ) -> Result<DayPlan> {
         let cards = self.all_cards()?;
-        plan_of(&cards, &self.settings, today, start, return_to_start)
+        plan_of(
+            &cards,
+            &self.settings.company.settings,
+            today,
+            start,
+            return_to_start,
+        )
     }
 }
 
 impl StoreReader {
+    /// The writer may have adopted new company settings since this connection opened: a
+    /// report always follows the ones now stored.
+    fn refresh_settings(&mut self) -> Result<()> {
+        self.inner.settings = Store::load_settings(&self.inner.conn)?;
+        Ok(())
+    }
+
+    /// The company settings now in force on this device (see [`Store::company_settings`]),
+    /// read afresh: the writer may have adopted new ones since this connection opened.
+    pub fn company_settings(&mut self) -> Result<crate::company::RevisedSettings> {
+        self.refresh_settings()?;
+        Ok(self.inner.settings.company.clone())
+    }
+
     /// See [`Store::abc`].
     pub fn abc(&mut self, today: NaiveDate) -> Result<AbcReport> {
+        self.refresh_settings()?;
         self.inner.abc(today)
     }
 
@@ -108,6 +114,7 @@ impl StoreReader {
         start: GeoPoint,
         return_to_start: bool,
     ) -> Result<DayPlan> {
+        self.refresh_settings()?;
         self.inner.day_plan(today, start, return_to_start)
     }
 }

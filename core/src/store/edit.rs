@@ -6,13 +6,13 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, Automerge, ChangeHash};
 use rusqlite::{Transaction, TransactionBehavior, params};
 
+use super::StoreSettings;
 use super::attribution::attribute;
 use super::{Cached, Origin, Store, now};
 use crate::card::Card;
 use crate::card::doc::{create_card, force_path, read_card, write_card};
 use crate::error::{Error, Result};
 use crate::ids::{CardId, RepId};
-use crate::settings::Settings;
 
 impl Store {
     pub(super) fn identity_for_writing(&self) -> Result<(ActorId, RepId)> {
@@ -44,7 +44,7 @@ impl Store {
     /// card's number of open conflicts.
     pub(super) fn persist(
         tx: &Transaction<'_>,
-        settings: &Settings,
+        settings: &StoreSettings,
         cached: &mut Cached,
         heads_before: &[ChangeHash],
         origin: Origin,
@@ -55,7 +55,7 @@ impl Store {
             [cached.num],
             |r| r.get(0),
         )?;
-        if chunk_count + 1 >= i64::from(settings.compact_after_chunks.max(1)) {
+        if chunk_count + 1 >= i64::from(settings.local.compact_after_chunks.max(1)) {
             tx.execute("DELETE FROM card_chunks WHERE card_num = ?1", [cached.num])?;
             tx.execute(
                 "UPDATE cards SET snapshot = ?2, chunk_count = 0, version = version + 1, updated_at = ?3 WHERE num = ?1",

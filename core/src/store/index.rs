@@ -7,40 +7,39 @@
 use chrono::{NaiveDate, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::StoreSettings;
 use super::text::{digits, grams, normalize, sort_key};
+use crate::analysis::visits::{self, VisitSettings};
 use crate::card::Card;
 use crate::error::Result;
-use crate::ids::YearMonth;
-use crate::settings::Settings;
-use crate::value::Scalar;
+use crate::value::{Class, Scalar};
 
-/// When the next visit is due, in SQL over `card_index` columns: the next visit the
-/// latest visit planned, else the last visit plus the class's cadence (?1–?5: days
-/// for A, B, C, D and unclassified), else NULL — never visited, due now. One
-/// definition serves both indexing a card and re-deriving every row when the
-/// settings change.
-pub(crate) const DUE_ON_SQL: &str = "COALESCE(next_visit_on, CASE WHEN last_visit_at IS NULL THEN NULL \
-    ELSE date(last_visit_at, 'unixepoch', '+' || (CASE class WHEN 'A' THEN ?1 WHEN 'B' THEN ?2 \
-    WHEN 'C' THEN ?3 WHEN 'D' THEN ?4 ELSE ?5 END) || ' days') END)";
-
-fn cadence(settings: &Settings) -> [i64; 5] {
-    [
-        settings.visit_days_a,
-        settings.visit_days_b,
-        settings.visit_days_c,
-        settings.visit_days_d,
-        settings.visit_days_unclassified,
-    ]
-    .map(i64::from)
+/// Whether a change of visit settings changes which visit is a card's last counted one
+/// (the kinds counted, or the local calendar): then the index must be rebuilt from the
+/// documents, not just re-derived from its columns.
+pub(crate) fn due_inputs_changed(old: &VisitSettings, new: &VisitSettings) -> bool {
+    old.counted_kinds != new.counted_kinds || old.utc_offset_minutes != new.utc_offset_minutes
 }
 
-/// Recompute every card's due date (after a settings change).
-pub(crate) fn recompute_due(tx: &Transaction<'_>, settings: &Settings) -> Result<()> {
-    let [a, b, c, d, u] = cadence(settings);
-    tx.execute(
-        &format!("UPDATE card_index SET due_on = {DUE_ON_SQL}"),
-        params![a, b, c, d, u],
-    )?;
+/// Re-derive every card's due date from its index columns (after the cadence changed),
+/// with the one rule, [`visits::next_due`].
+pub(crate) fn recompute_due(tx: &Transaction<'_>, settings: &VisitSettings) -> Result<()> {
+    // (card, class, last counted visit's local date, planned next visit)
+    type DueRow = (i64, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<DueRow> = {
+        let mut stmt =
+            tx.prepare("SELECT card_num, class, last_counted_on, next_visit_on FROM card_index")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = tx.prepare_cached("UPDATE card_index SET due_on = ?2 WHERE card_num = ?1")?;
+    for (num, class, last, planned) in rows {
+        let class = class.as_deref().and_then(|c| Class::parse(c).ok());
+        let day =
+            |d: Option<String>| d.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+        let due = visits::next_due(day(last), day(planned), settings.interval_days(class));
+        update.execute(params![num, due.map(|d| d.to_string())])?;
+    }
     Ok(())
 }
 
@@ -50,28 +49,25 @@ pub(crate) fn write(
     num: i64,
     card: &Card,
     conflicts: usize,
-    today: NaiveDate,
-    settings: &Settings,
+    updated_at: Option<i64>,
+    settings: &StoreSettings,
 ) -> Result<()> {
+    let rules = settings.visits();
     let class = card
         .classification
         .abc
         .or(card.classification.prospect_class);
-    let last_visit = crate::clock::last_trusted_visit(tx, &card.visits)?;
-    // The explicit "next visit" of the latest visit wins over the class cadence,
-    // which is applied at query time so a settings change needs no reindex.
-    let next_visit_on = last_visit.and_then(|v| v.next_visit).map(|d| d.display());
-    let this_month = YearMonth::of(today);
-    let recent = [
-        this_month.prev(),
-        this_month.prev().prev(),
-        this_month.prev().prev().prev(),
-    ];
-    let sales_3m: i64 = recent
-        .iter()
-        .filter_map(|m| card.sales.get(m))
-        .map(|m| m.fen())
-        .sum();
+    let last_visit = crate::clock::last_trusted_visit(tx, &card.visits, |_| true)?;
+    // The due date follows the last *counted* visit (a phone call is not a visit), by
+    // the company's rule; the planned next visit is kept so a cadence change can
+    // re-derive it without the document.
+    let last_counted =
+        crate::clock::last_trusted_visit(tx, &card.visits, |v| visits::is_counted(v, rules))?;
+    let last_counted_on = last_counted
+        .and_then(|v| v.at)
+        .map(|at| visits::local_date(at, rules));
+    let next_visit_on = last_counted.and_then(|v| v.next_visit);
+    let due_on = visits::next_due(last_counted_on, next_visit_on, rules.interval_days(class));
     // Full-text rows are rewritten only when the searchable text changed: most edits
     // (a credit limit, a class, a date) leave it alone.
     let (full, short) = index_text(card);
@@ -87,8 +83,9 @@ pub(crate) fn write(
     tx.execute(
         "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
             route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
-            sales_3m, conflicts, updated_at, card_id, search_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            conflicts, updated_at, card_id, search_hash, last_counted_on, due_on)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            ?19)",
         params![
             num,
             card.display_name(),
@@ -100,21 +97,25 @@ pub(crate) fn write(
             card.location.route_area,
             card.location.route_order.map(|c| c.0),
             last_visit.and_then(|v| v.at).map(|t| t.timestamp()),
-            next_visit_on,
+            next_visit_on.map(|d| d.to_string()),
             card.visits.len() as i64,
             card.credit.credit_limit.map(|m| m.fen()),
-            sales_3m,
             conflicts as i64,
-            Utc::now().timestamp(),
+            updated_at.unwrap_or_else(|| Utc::now().timestamp()),
             card.id.as_str(),
             search_hash,
+            last_counted_on.map(|d| d.to_string()),
+            due_on.map(|d| d.to_string()),
         ],
     )?;
-    let [a, b, c, d, u] = cadence(settings);
-    tx.execute(
-        &format!("UPDATE card_index SET due_on = {DUE_ON_SQL} WHERE card_num = ?6"),
-        params![a, b, c, d, u, num],
-    )?;
+    // Monthly sales, so a sort by recent sales sums the months before *today* when asked.
+    tx.execute("DELETE FROM card_sales WHERE card_num = ?1", [num])?;
+    for (month, amount) in &card.sales {
+        tx.execute(
+            "INSERT INTO card_sales (card_num, month, fen) VALUES (?1, ?2, ?3)",
+            params![num, month.to_string(), amount.fen()],
+        )?;
+    }
     tx.execute("DELETE FROM card_tags WHERE card_num = ?1", [num])?;
     for tag in &card.tags {
         tx.execute(
@@ -211,9 +212,4 @@ fn full_text(card: &Card) -> String {
     }
     add(card.marketing.products.as_deref().unwrap_or_default());
     text
-}
-
-/// Today, as the index understands "the last three months".
-pub(crate) fn today() -> NaiveDate {
-    Utc::now().date_naive()
 }

@@ -11,6 +11,18 @@ use crate::query::{CardQuery, CardSummary, SortBy};
 use crate::search::TermMatch;
 use crate::value::{Money, Scalar};
 
+/// The months the sales sort sums: the ABC window's full months before this month, in the
+/// company's calendar (`[from, to)`).
+fn sales_window(company: &crate::company::CompanySettings) -> (crate::YearMonth, crate::YearMonth) {
+    let today = crate::analysis::visits::local_date(chrono::Utc::now(), &company.visits);
+    let this_month = crate::YearMonth::of(today);
+    let mut from = this_month;
+    for _ in 0..company.abc.months.max(1) {
+        from = from.prev();
+    }
+    (from, this_month)
+}
+
 impl Store {
     /// Full-text search, first page sorted by name.
     pub fn search(&self, text: &str, limit: u32) -> Result<Vec<CardSummary>> {
@@ -88,13 +100,27 @@ impl Store {
         }
         // SQLite puts NULLs first ascending and last descending, which is what each
         // sort wants in its natural direction; no NULLS clause, so indexes apply.
+        let sales_order;
         let (order, natural_desc) = match q.sort {
             SortBy::Name => ("i.sort_key", false),
             SortBy::Updated => ("i.updated_at", true),
             SortBy::LastVisit => ("i.last_visit_at", true),
             SortBy::NextDue => ("i.due_on", false),
             SortBy::CreditLimit => ("i.credit_limit", true),
-            SortBy::Sales => ("i.sales_3m", true),
+            SortBy::Sales => {
+                // Sales over the ABC window as of today, summed when asked: a total frozen
+                // when the card was indexed would go stale as the months move on.
+                let (from, to) = sales_window(&self.settings.company.settings);
+                args.push(SqlValue::Text(from.to_string()));
+                let from_arg = args.len();
+                args.push(SqlValue::Text(to.to_string()));
+                let to_arg = args.len();
+                sales_order = format!(
+                    "(SELECT COALESCE(SUM(s.fen), 0) FROM card_sales s \
+                     WHERE s.card_num = i.card_num AND s.month >= ?{from_arg} AND s.month < ?{to_arg})"
+                );
+                (sales_order.as_str(), true)
+            }
         };
         let dir = if natural_desc != q.reverse {
             "DESC"

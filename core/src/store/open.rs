@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use lru::LruCache;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Identity, Store, schema};
+use super::{Identity, Store, StoreSettings, schema};
 use crate::card::Card;
 use crate::error::{Error, Result};
 use crate::history::{FieldChange, HistoryEntry};
@@ -226,21 +226,31 @@ impl Store {
             settings,
             _lock: Some(lock),
         };
-        // A migration that changed what the index holds asks for a rebuild.
-        if Self::meta(&store.conn, "reindex")?.is_some() {
-            store.rebuild_index()?;
-            store
-                .conn
-                .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
-            tracing::info!("index rebuilt after an upgrade");
-        }
+        store.rebuild_index_if_asked()?;
         Ok(store)
     }
 
-    fn load_settings(conn: &Connection) -> Result<Settings> {
-        Ok(match Self::meta(conn, "settings")? {
+    /// A migration, or company settings that changed which visits count, asked for the
+    /// index to be rebuilt from the documents (`meta.reindex`): do it now. The flag is
+    /// cleared only once the rebuild committed, so a crash mid-way rebuilds again.
+    pub(super) fn rebuild_index_if_asked(&mut self) -> Result<()> {
+        if Self::meta(&self.conn, "reindex")?.is_some() {
+            self.rebuild_index()?;
+            self.conn
+                .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
+            tracing::info!("index rebuilt");
+        }
+        Ok(())
+    }
+
+    pub(super) fn load_settings(conn: &Connection) -> Result<StoreSettings> {
+        let local = match Self::meta(conn, "settings")? {
             Some(json) => serde_json::from_slice(&json).unwrap_or_default(),
             None => Settings::default(),
+        };
+        Ok(StoreSettings {
+            local,
+            company: Self::load_company_settings(conn)?,
         })
     }
 
@@ -308,8 +318,8 @@ impl Store {
     }
 }
 
-fn cache_size(settings: &Settings) -> NonZeroUsize {
-    NonZeroUsize::new(settings.cache_cards.max(1) as usize).unwrap_or(NonZeroUsize::MIN)
+fn cache_size(settings: &StoreSettings) -> NonZeroUsize {
+    NonZeroUsize::new(settings.local.cache_cards.max(1) as usize).unwrap_or(NonZeroUsize::MIN)
 }
 
 /// The store's read connection: what screens show, answered while the writer is busy.

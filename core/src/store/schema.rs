@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u32 = 4;
+pub const CURRENT_VERSION: u32 = 5;
 
 /// Marker stored in `meta` so we never adopt someone else's SQLite file.
 pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
@@ -197,6 +197,32 @@ fn upgrade_to_v4(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Version 5: due dates follow the company's rule, computed in Rust by
+/// `analysis::visits::next_due` from the last *counted* visit's local date
+/// (`last_counted_on`), not in SQL from the last visit of any kind; the index is rebuilt
+/// on open to fill the column.
+///
+/// Sales per month move to `card_sales` (the sales sort sums the months before the day it
+/// is asked, not the day the card was indexed), and `card_index.updated_at` becomes the
+/// card's latest change time rather than the time it was indexed.
+const V5: &str = "
+ALTER TABLE card_index ADD COLUMN last_counted_on TEXT;
+DROP INDEX IF EXISTS card_index_sales;
+ALTER TABLE card_index DROP COLUMN sales_3m;
+CREATE TABLE card_sales (
+    card_num INTEGER NOT NULL REFERENCES cards(num) ON DELETE CASCADE,
+    month    TEXT NOT NULL,
+    fen      INTEGER NOT NULL,
+    PRIMARY KEY (card_num, month)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
+";
+
+fn upgrade_to_v5(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V5)?;
+    Ok(())
+}
+
 fn upgrade_to_v3(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(V3)?;
     Ok(())
@@ -260,6 +286,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             1 => upgrade_to_v2(&tx)?,
             2 => upgrade_to_v3(&tx)?,
             3 => upgrade_to_v4(&tx)?,
+            4 => upgrade_to_v5(&tx)?,
             _ => unreachable!("every version below CURRENT_VERSION has a step"),
         }
         v += 1;

@@ -49,6 +49,8 @@ pub(crate) struct Applied {
     pub need_fallback: Vec<String>,
     /// Cards put in quarantine by this response: (card id, code).
     pub quarantined: Vec<(String, String)>,
+    /// The company settings revision this response put in force, if it carried new ones.
+    pub settings_revision: Option<u64>,
 }
 
 /// Why a card from the server was not applied.
@@ -373,7 +375,13 @@ impl Store {
         let result = self.apply_inner(resp, pushed);
         if result.is_err() {
             self.cache.clear();
+            // The transaction rolled back: so do any settings it had adopted.
+            if let Ok(stored) = Self::load_settings(&self.conn) {
+                self.settings = stored;
+            }
+            return result;
         }
+        self.rebuild_index_if_asked()?;
         result
     }
 
@@ -388,7 +396,7 @@ impl Store {
     /// stored document is left as it was.
     fn apply_to_existing(
         tx: &Transaction<'_>,
-        settings: &crate::settings::Settings,
+        settings: &super::StoreSettings,
         cache: &mut lru::LruCache<CardId, Cached>,
         num: i64,
         id: &CardId,
@@ -408,7 +416,7 @@ impl Store {
 
     fn try_apply_to_existing(
         tx: &Transaction<'_>,
-        settings: &crate::settings::Settings,
+        settings: &super::StoreSettings,
         cache: &mut lru::LruCache<CardId, Cached>,
         num: i64,
         id: &CardId,
@@ -451,7 +459,7 @@ impl Store {
     /// Store a card new to the device, already decoded.
     fn insert_new_card(
         tx: &Transaction<'_>,
-        settings: &crate::settings::Settings,
+        settings: &super::StoreSettings,
         cache: &mut lru::LruCache<CardId, Cached>,
         id: &CardId,
         change: &crate::sync::wire::CardChanges,
@@ -481,6 +489,34 @@ impl Store {
         Ok(())
     }
 
+    /// Adopts the company settings a response carried, if they are usable: bounded,
+    /// parsed and validated first; settings this device refuses leave the previous ones
+    /// in force (the server sends them again next time, since the revision did not move).
+    fn receive_settings(
+        tx: &Transaction<'_>,
+        settings: &mut super::StoreSettings,
+        payload: &crate::sync::wire::SettingsPayload,
+    ) -> Result<Option<u64>> {
+        if payload.revision == settings.company.revision {
+            return Ok(None);
+        }
+        match crate::company::CompanySettings::from_json(payload.json.as_bytes()) {
+            Ok(company) => {
+                let revised = crate::company::RevisedSettings {
+                    revision: payload.revision,
+                    settings: company,
+                };
+                Self::adopt_company_settings(tx, settings, revised)?;
+                tracing::info!(revision = payload.revision, "company settings adopted");
+                Ok(Some(payload.revision))
+            }
+            Err(e) => {
+                tracing::warn!(revision = payload.revision, error = %e, "company settings refused; previous ones kept");
+                Ok(None)
+            }
+        }
+    }
+
     fn apply_inner(&mut self, resp: &SyncResponse, pushed: &[PendingPush]) -> Result<Applied> {
         let mut new_cards = Vec::new();
         for change in &resp.changes {
@@ -491,6 +527,10 @@ impl Store {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         crate::clock::record_server_time(&tx, resp.server_time)?;
         let mut out = Applied::default();
+        // New company settings first, so the cards of this response are indexed by them.
+        if let Some(payload) = &resp.settings {
+            out.settings_revision = Self::receive_settings(&tx, &mut self.settings, payload)?;
+        }
         for ack in &resp.acks {
             let Some(p) = pushed.iter().find(|p| p.push.card_id == ack.card_id) else {
                 continue;
@@ -658,5 +698,140 @@ impl Store {
         record_acked(&tx, num, &cached.doc, acked)?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use crate::Store;
+    use crate::sync::wire::{SettingsPayload, SyncResponse};
+
+    fn response(revision: u64, json: &str) -> SyncResponse {
+        SyncResponse {
+            settings: Some(SettingsPayload {
+                revision,
+                json: json.into(),
+            }),
+            ..SyncResponse::default()
+        }
+    }
+
+    /// Settings a device cannot use (that do not add up, malformed, oversized) leave
+    /// the previous ones in force and the rest of the response is applied; good ones are
+    /// adopted and kept across a restart.
+    #[test]
+    fn refused_settings_leave_the_previous_ones_in_force() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("phone.db");
+        let mut store = Store::open(&path).expect("store");
+        let applied = store
+            .apply_sync_response(&response(4, r#"{"visits":{"interval_days_a":3}}"#), &[])
+            .expect("applied");
+        assert_eq!(applied.settings_revision, Some(4));
+        let huge = format!(r#"{{"x":"{}"}}"#, "长".repeat(40_000));
+        for bad in [
+            r#"{"abc":{"a_percent":90}}"#,
+            r#"{"visits":{"interval_days_a":0}}"#,
+            r#"{"visits":"每周"}"#,
+            "not json",
+            huge.as_str(),
+        ] {
+            let applied = store
+                .apply_sync_response(&response(5, bad), &[])
+                .expect("the rest of the response is applied");
+            assert_eq!(applied.settings_revision, None);
+            assert_eq!(store.company_settings().revision, 4);
+            assert_eq!(store.company_settings().settings.visits.interval_days_a, 3);
+        }
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.company_settings().revision, 4);
+        assert_eq!(store.company_settings().settings.visits.interval_days_a, 3);
+    }
+}
+
+// The demo's documents carry a year of history; the demo is compiled with the workspace's
+// tests (the CLI turns it on).
+#[cfg(all(test, feature = "demo"))]
+mod index_time_tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use crate::demo::{DemoAuthor, demo_document};
+    use crate::sync::wire::{CardChanges, PayloadKind, SyncResponse};
+    use crate::value::Money;
+    use crate::{CardQuery, SortBy, Store, YearMonth};
+
+    /// A card that arrives with a year of history is "updated" when its last change was
+    /// made, not when this device indexed it; and the sales sort sums the months before
+    /// today from the card's monthly sales, not a total frozen at indexing.
+    #[test]
+    fn updated_is_the_last_change_and_sales_are_summed_when_asked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(dir.path().join("phone.db")).expect("store");
+        store
+            .init_identity("zhangwei".parse().expect("rep"))
+            .expect("rep");
+        let day = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+        let author = DemoAuthor::new("lina".parse().expect("rep"));
+        let (id, bytes) = demo_document(7, 1, "east", &[author], 12, day).expect("doc");
+        let doc = automerge::Automerge::load(&bytes).expect("load");
+        let heads = doc.get_heads().iter().map(|h| h.0).collect();
+        let response = SyncResponse {
+            changes: vec![CardChanges {
+                card_id: id.to_string(),
+                kind: PayloadKind::Snapshot,
+                bytes: bytes.to_vec(),
+                heads,
+            }],
+            ..SyncResponse::default()
+        };
+        store.apply_sync_response(&response, &[]).expect("applied");
+        let listed = store
+            .list(&CardQuery {
+                sort: SortBy::Updated,
+                limit: 10,
+                ..CardQuery::default()
+            })
+            .expect("list");
+        let last_change = Utc
+            .from_utc_datetime(&day.and_hms_opt(9, 0, 0).expect("time"))
+            .timestamp();
+        let updated = listed[0].updated_at.timestamp();
+        assert!(
+            updated <= last_change && updated > last_change - 40 * 86_400,
+            "the last change's time ({updated}), not the indexing time"
+        );
+
+        // Two customers: one sold a lot long ago, one a little last month.
+        let this_month = YearMonth::of(Utc::now().date_naive());
+        let long_ago = this_month.prev().prev().prev().prev().prev();
+        let old = store
+            .create(|c| {
+                c.basic.name = Some("嘉定农资公司".into());
+                c.sales
+                    .insert(long_ago, Money::yuan(900_000).expect("yuan"));
+                Ok(())
+            })
+            .expect("old");
+        let recent = store
+            .create(|c| {
+                c.basic.name = Some("松江纺织品商行".into());
+                c.sales
+                    .insert(this_month.prev(), Money::yuan(1_000).expect("yuan"));
+                Ok(())
+            })
+            .expect("recent");
+        let by_sales: Vec<_> = store
+            .list(&CardQuery {
+                sort: SortBy::Sales,
+                limit: 10,
+                ..CardQuery::default()
+            })
+            .expect("list")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let at = |id: &crate::CardId| by_sales.iter().position(|r| r == id).expect("listed");
+        assert!(at(&recent) < at(&old), "{by_sales:?}");
     }
 }

@@ -6,13 +6,13 @@ use automerge::Automerge;
 use rusqlite::{Transaction, params};
 use serde::Serialize;
 
+use super::StoreSettings;
 use super::{Cached, Store, index};
 use crate::Conflict;
 use crate::card::Card;
 use crate::card::conflicts::find_conflicts;
 use crate::card::doc::read_card;
 use crate::error::{Error, Result};
-use crate::settings::Settings;
 
 /// A card as shown to a person: its data, its open conflicts, its heads.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -24,6 +24,10 @@ pub struct CardView {
     pub conflicts: Vec<Conflict>,
     /// The document heads (change hashes, hex): the card's version.
     pub heads: Vec<String>,
+    /// When the card last changed: the latest change's time, as the device that made it
+    /// recorded it (`None` for a document whose changes carry no time).
+    #[serde(default)]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The card view of a document, exactly as a device's store shows it (`show --json`):
@@ -43,6 +47,14 @@ pub(crate) fn index_input(doc: &Automerge) -> Result<CardView> {
         card: read_card(doc, None)?,
         conflicts: conflicts_of(doc),
         heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
+        updated_at: doc
+            .get_heads()
+            .iter()
+            .filter_map(|h| automerge::ReadDoc::get_change_by_hash(doc, h))
+            .map(|c| c.timestamp())
+            .filter(|t| *t > 0)
+            .max()
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
     })
 }
 
@@ -67,7 +79,7 @@ pub(crate) fn count_conflicts(doc: &Automerge) -> usize {
 /// Write a card's index rows and its view; returns its number of open conflicts.
 pub(crate) fn write_index(
     tx: &Transaction<'_>,
-    settings: &Settings,
+    settings: &StoreSettings,
     num: i64,
     view: &CardView,
 ) -> Result<usize> {
@@ -76,7 +88,7 @@ pub(crate) fn write_index(
         num,
         &view.card,
         view.conflicts.len(),
-        index::today(),
+        view.updated_at.map(|t| t.timestamp()),
         settings,
     )?;
     let json = serde_json::to_string(view).map_err(|e| Error::invalid("card", e.to_string()))?;
@@ -91,7 +103,7 @@ impl Store {
     /// Rewrite a card's index rows; returns its number of open conflicts.
     pub(super) fn reindex(
         tx: &Transaction<'_>,
-        settings: &Settings,
+        settings: &StoreSettings,
         cached: &Cached,
     ) -> Result<usize> {
         write_index(tx, settings, cached.num, &index_input(&cached.doc)?)

@@ -74,6 +74,9 @@ pub struct SyncReport {
     pub rekeyed: bool,
     /// Cards whose unsynced edits were re-made on the server's document after the re-key.
     pub reapplied: Vec<String>,
+    /// The company settings revision this sync put in force, when the server had new
+    /// settings (see [`crate::company`]).
+    pub settings_revision: Option<u64>,
 }
 
 /// A flag that stops a running [`sync_shared`] before its next request. Set it from any

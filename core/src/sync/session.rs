@@ -176,6 +176,7 @@ impl SyncSession {
                         cursor: store.sync_cursor()?,
                         pushes: pushes.iter().map(|p| p.push.clone()).collect(),
                         max_response_bytes: Some(RESPONSE_BUDGET_BYTES),
+                        settings_revision: store.company_settings().revision,
                     };
                     let body = encode(&request)?;
                     self.phase = Phase::AwaitSync {
@@ -369,6 +370,9 @@ impl SyncSession {
         report.revoked_kept.extend(applied.revoked_kept);
         report.to_review.extend(applied.to_review);
         report.quarantined.extend(applied.quarantined);
+        if applied.settings_revision.is_some() {
+            report.settings_revision = applied.settings_revision;
+        }
         let newly_reused: Vec<String> = response
             .refused
             .iter()

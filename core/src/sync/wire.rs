@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 /// postcard is positional and [`decode`] refuses trailing bytes, so any field added to a
 /// message (always at its end) raises the version. 2: `SyncResponse::server_time`.
 /// 3: `SyncResponse::actors` and `SyncResponse::assignments`.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// 4: `SyncRequest::settings_revision` and `SyncResponse::settings`.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The HTTP `Content-Type` of sync bodies (postcard, gzip-compressed).
 pub const CONTENT_TYPE: &str = "application/vnd.fieldbook.sync+postcard-gzip";
@@ -68,6 +69,10 @@ pub struct SyncRequest {
     /// above it (it always sends at least one card, so progress is guaranteed). `None` lets
     /// the server choose.
     pub max_response_bytes: Option<u32>,
+    /// The revision of the company settings the device holds (0: none yet, the built-in
+    /// defaults); the server sends its settings only when its revision differs. Added in
+    /// protocol version 4; last.
+    pub settings_revision: u64,
 }
 
 /// The changes one card gained on the device since the server's last acknowledgement.
@@ -115,8 +120,22 @@ pub struct SyncResponse {
     pub actors: Vec<ActorInfo>,
     /// The assignment history of the delivered cards and of their territories (who held
     /// what, from when, who decided, why): the handover dossier. Added in protocol
-    /// version 3; last.
+    /// version 3.
     pub assignments: Vec<AssignmentRecord>,
+    /// The company settings, when the server's revision differs from the one the device
+    /// sent. Added in protocol version 4; last.
+    pub settings: Option<SettingsPayload>,
+}
+
+/// The company settings as [`SyncResponse::settings`] carries them: JSON, so a setting
+/// added later needs no new protocol version (see `crate::company`). The device bounds and
+/// validates it before use; settings it refuses leave its previous ones in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPayload {
+    /// The server's revision of these settings.
+    pub revision: u64,
+    /// `CompanySettings` as JSON.
+    pub json: String,
 }
 
 /// One entry of [`SyncResponse::actors`]: an Automerge actor bound to an enrolled device.
@@ -362,6 +381,7 @@ mod tests {
                 heads: vec![[7; 32]],
             }],
             max_response_bytes: Some(1024),
+            settings_revision: 3,
         }
     }
 

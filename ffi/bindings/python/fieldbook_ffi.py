@@ -529,7 +529,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_func_encrypt_store() != 24752:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 5307:
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 1031:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() != 37354:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -540,6 +540,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_card() != 31045:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store() != 44212:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings() != 51050:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts() != 58013:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -634,6 +636,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_card.restype = ctypes.
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts.restype = ctypes.c_uint16
@@ -740,6 +745,11 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_close_store.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_close_store.restype = None
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2470,6 +2480,118 @@ class _UniffiFfiConverterTypeCardRow(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.conflicts, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
 
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+class _UniffiFfiConverterSequenceUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterUInt32.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterUInt32.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterUInt32.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class CompanySettingsInfo:
+    """
+    The company settings on this phone: the revision, the few numbers an app shows (the
+    visit cadence per class, the ABC split), and every setting as JSON.
+"""
+    def __init__(self, *, revision:int, visit_days_a:int, visit_days_b:int, visit_days_c:int, visit_days_d:int, visit_days_unclassified:int, abc_percent:typing.List[int], json:str):
+        self.revision = revision
+        self.visit_days_a = visit_days_a
+        self.visit_days_b = visit_days_b
+        self.visit_days_c = visit_days_c
+        self.visit_days_d = visit_days_d
+        self.visit_days_unclassified = visit_days_unclassified
+        self.abc_percent = abc_percent
+        self.json = json
+        
+        
+
+    
+    def __str__(self):
+        return "CompanySettingsInfo(revision={}, visit_days_a={}, visit_days_b={}, visit_days_c={}, visit_days_d={}, visit_days_unclassified={}, abc_percent={}, json={})".format(self.revision, self.visit_days_a, self.visit_days_b, self.visit_days_c, self.visit_days_d, self.visit_days_unclassified, self.abc_percent, self.json)
+    def __eq__(self, other):
+        if self.revision != other.revision:
+            return False
+        if self.visit_days_a != other.visit_days_a:
+            return False
+        if self.visit_days_b != other.visit_days_b:
+            return False
+        if self.visit_days_c != other.visit_days_c:
+            return False
+        if self.visit_days_d != other.visit_days_d:
+            return False
+        if self.visit_days_unclassified != other.visit_days_unclassified:
+            return False
+        if self.abc_percent != other.abc_percent:
+            return False
+        if self.json != other.json:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCompanySettingsInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CompanySettingsInfo(
+            revision=_UniffiFfiConverterUInt64.read(buf),
+            visit_days_a=_UniffiFfiConverterUInt32.read(buf),
+            visit_days_b=_UniffiFfiConverterUInt32.read(buf),
+            visit_days_c=_UniffiFfiConverterUInt32.read(buf),
+            visit_days_d=_UniffiFfiConverterUInt32.read(buf),
+            visit_days_unclassified=_UniffiFfiConverterUInt32.read(buf),
+            abc_percent=_UniffiFfiConverterSequenceUInt32.read(buf),
+            json=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.revision)
+        _UniffiFfiConverterUInt32.check_lower(value.visit_days_a)
+        _UniffiFfiConverterUInt32.check_lower(value.visit_days_b)
+        _UniffiFfiConverterUInt32.check_lower(value.visit_days_c)
+        _UniffiFfiConverterUInt32.check_lower(value.visit_days_d)
+        _UniffiFfiConverterUInt32.check_lower(value.visit_days_unclassified)
+        _UniffiFfiConverterSequenceUInt32.check_lower(value.abc_percent)
+        _UniffiFfiConverterString.check_lower(value.json)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.revision, buf)
+        _UniffiFfiConverterUInt32.write(value.visit_days_a, buf)
+        _UniffiFfiConverterUInt32.write(value.visit_days_b, buf)
+        _UniffiFfiConverterUInt32.write(value.visit_days_c, buf)
+        _UniffiFfiConverterUInt32.write(value.visit_days_d, buf)
+        _UniffiFfiConverterUInt32.write(value.visit_days_unclassified, buf)
+        _UniffiFfiConverterSequenceUInt32.write(value.abc_percent, buf)
+        _UniffiFfiConverterString.write(value.json, buf)
+
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def read(buf):
@@ -2737,19 +2859,6 @@ class _UniffiFfiConverterSequenceTypeDueVisit(_UniffiConverterRustBuffer):
         return [
             _UniffiFfiConverterTypeDueVisit.read(buf) for i in range(count)
         ]
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 @dataclass
 class DayPlan:
@@ -4856,9 +4965,10 @@ class FieldbookProtocol(typing.Protocol):
     
     def abc(self, date: typing.Optional[str]) -> AbcReport:
         """
-        ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-        the seed's 75/20/5 by average monthly sales over the three full months before,
-        with the class the rep set beside each (the read connection; offline).
+        ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+        by the company's settings (by default the seed's 75/20/5 of average monthly sales
+        over the three full months before), with the class the rep set beside each (the
+        read connection; offline).
 """
         raise NotImplementedError
     def add_ca_certificate(self, pem: str) -> None:
@@ -4886,6 +4996,13 @@ class FieldbookProtocol(typing.Protocol):
         """
         Close the store: a running sync is cancelled, and every later call fails with
         `store.closed`. Another handle (or process) may then open the file.
+"""
+        raise NotImplementedError
+    def company_settings(self, ) -> CompanySettingsInfo:
+        """
+        The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+        defaults, before the first sync): what the plan, the due dates and every report on
+        this phone follow. A manager changes them on the server, never on the phone.
 """
         raise NotImplementedError
     def conflicts(self, card_id: str) -> typing.List[Conflict]:
@@ -5040,9 +5157,10 @@ class Fieldbook(FieldbookProtocol):
         return inst
     def abc(self, date: typing.Optional[str]) -> AbcReport:
         """
-        ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-        the seed's 75/20/5 by average monthly sales over the three full months before,
-        with the class the rep set beside each (the read connection; offline).
+        ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+        by the company's settings (by default the seed's 75/20/5 of average monthly sales
+        over the three full months before), with the class the rep set beside each (the
+        read connection; offline).
 """
         
         _UniffiFfiConverterOptionalString.check_lower(date)
@@ -5147,6 +5265,23 @@ class Fieldbook(FieldbookProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_close_store,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def company_settings(self, ) -> CompanySettingsInfo:
+        """
+        The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+        defaults, before the first sync): what the plan, the due dates and every report on
+        this phone follow. A manager changes them on the server, never on the phone.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCompanySettingsInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5638,6 +5773,7 @@ __all__ = [
     "Conflict",
     "CardDetail",
     "CardRow",
+    "CompanySettingsInfo",
     "RouteStop",
     "PlanNote",
     "DueVisit",

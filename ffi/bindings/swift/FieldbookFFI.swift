@@ -688,9 +688,10 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 public protocol FieldbookProtocol: AnyObject, Sendable {
     
     /**
-     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-     * the seed's 75/20/5 by average monthly sales over the three full months before,
-     * with the class the rep set beside each (the read connection; offline).
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+     * by the company's settings (by default the seed's 75/20/5 of average monthly sales
+     * over the three full months before), with the class the rep set beside each (the
+     * read connection; offline).
      */
     func abc(date: String?) throws  -> AbcReport
     
@@ -720,6 +721,13 @@ public protocol FieldbookProtocol: AnyObject, Sendable {
      * `store.closed`. Another handle (or process) may then open the file.
      */
     func closeStore() 
+    
+    /**
+     * The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+     * defaults, before the first sync): what the plan, the due dates and every report on
+     * this phone follow. A manager changes them on the server, never on the phone.
+     */
+    func companySettings() throws  -> CompanySettingsInfo
     
     /**
      * A card's open conflicts, every value attributed.
@@ -893,9 +901,10 @@ public static func `open`(path: String, key: Data?)throws  -> Fieldbook  {
 
     
     /**
-     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-     * the seed's 75/20/5 by average monthly sales over the three full months before,
-     * with the class the rep set beside each (the read connection; offline).
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+     * by the company's settings (by default the seed's 75/20/5 of average monthly sales
+     * over the three full months before), with the class the rep set beside each (the
+     * read connection; offline).
      */
 open func abc(date: String?)throws  -> AbcReport  {
     return try  FfiConverterTypeAbcReport_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
@@ -969,6 +978,20 @@ open func closeStore()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+     * defaults, before the first sync): what the plan, the due dates and every report on
+     * this phone follow. A manager changes them on the server, never on the phone.
+     */
+open func companySettings()throws  -> CompanySettingsInfo  {
+    return try  FfiConverterTypeCompanySettingsInfo_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2415,6 +2438,136 @@ public func FfiConverterTypeCollection_lift(_ buf: RustBuffer) throws -> Collect
 #endif
 public func FfiConverterTypeCollection_lower(_ value: Collection) -> RustBuffer {
     return FfiConverterTypeCollection.lower(value)
+}
+
+
+/**
+ * The company settings on this phone: the revision, the few numbers an app shows (the
+ * visit cadence per class, the ABC split), and every setting as JSON.
+ */
+public struct CompanySettingsInfo: Equatable, Hashable {
+    /**
+     * The server's revision (0: the defaults, no sync has delivered any yet).
+     */
+    public var revision: UInt64
+    /**
+     * Days between visits for class A, B, C, D and unclassified customers.
+     */
+    public var visitDaysA: UInt32
+    /**
+     * See `visit_days_a`.
+     */
+    public var visitDaysB: UInt32
+    /**
+     * See `visit_days_a`.
+     */
+    public var visitDaysC: UInt32
+    /**
+     * See `visit_days_a`.
+     */
+    public var visitDaysD: UInt32
+    /**
+     * See `visit_days_a`.
+     */
+    public var visitDaysUnclassified: UInt32
+    /**
+     * ABC: cumulative share of sales class A covers, B after it, C the rest (percent).
+     */
+    public var abcPercent: [UInt32]
+    /**
+     * Every setting, as the server keeps them (`CompanySettings` in JSON).
+     */
+    public var json: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's revision (0: the defaults, no sync has delivered any yet).
+         */revision: UInt64, 
+        /**
+         * Days between visits for class A, B, C, D and unclassified customers.
+         */visitDaysA: UInt32, 
+        /**
+         * See `visit_days_a`.
+         */visitDaysB: UInt32, 
+        /**
+         * See `visit_days_a`.
+         */visitDaysC: UInt32, 
+        /**
+         * See `visit_days_a`.
+         */visitDaysD: UInt32, 
+        /**
+         * See `visit_days_a`.
+         */visitDaysUnclassified: UInt32, 
+        /**
+         * ABC: cumulative share of sales class A covers, B after it, C the rest (percent).
+         */abcPercent: [UInt32], 
+        /**
+         * Every setting, as the server keeps them (`CompanySettings` in JSON).
+         */json: String) {
+        self.revision = revision
+        self.visitDaysA = visitDaysA
+        self.visitDaysB = visitDaysB
+        self.visitDaysC = visitDaysC
+        self.visitDaysD = visitDaysD
+        self.visitDaysUnclassified = visitDaysUnclassified
+        self.abcPercent = abcPercent
+        self.json = json
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CompanySettingsInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCompanySettingsInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CompanySettingsInfo {
+        return
+            try CompanySettingsInfo(
+                revision: FfiConverterUInt64.read(from: &buf), 
+                visitDaysA: FfiConverterUInt32.read(from: &buf), 
+                visitDaysB: FfiConverterUInt32.read(from: &buf), 
+                visitDaysC: FfiConverterUInt32.read(from: &buf), 
+                visitDaysD: FfiConverterUInt32.read(from: &buf), 
+                visitDaysUnclassified: FfiConverterUInt32.read(from: &buf), 
+                abcPercent: FfiConverterSequenceUInt32.read(from: &buf), 
+                json: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CompanySettingsInfo, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterUInt32.write(value.visitDaysA, into: &buf)
+        FfiConverterUInt32.write(value.visitDaysB, into: &buf)
+        FfiConverterUInt32.write(value.visitDaysC, into: &buf)
+        FfiConverterUInt32.write(value.visitDaysD, into: &buf)
+        FfiConverterUInt32.write(value.visitDaysUnclassified, into: &buf)
+        FfiConverterSequenceUInt32.write(value.abcPercent, into: &buf)
+        FfiConverterString.write(value.json, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCompanySettingsInfo_lift(_ buf: RustBuffer) throws -> CompanySettingsInfo {
+    return try FfiConverterTypeCompanySettingsInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCompanySettingsInfo_lower(_ value: CompanySettingsInfo) -> RustBuffer {
+    return FfiConverterTypeCompanySettingsInfo.lower(value)
 }
 
 
@@ -5676,6 +5829,31 @@ fileprivate struct FfiConverterOptionTypeSortOrder: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]
+
+    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt32]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -6314,7 +6492,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_func_encrypt_store() != 24752) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 5307) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() != 1031) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() != 37354) {
@@ -6330,6 +6508,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store() != 44212) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings() != 51050) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts() != 58013) {

@@ -320,6 +320,11 @@ RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_card(uint64_t ptr, RustBuffe
 void uniffi_fieldbook_ffi_fn_method_fieldbook_close_store(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_COMPANY_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_COMPANY_SETTINGS
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_CONFLICTS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_CONFLICTS
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts(uint64_t ptr, RustBuffer card_id, RustCallStatus *_Nonnull out_status
@@ -761,6 +766,12 @@ uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_card(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CLOSE_STORE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_CLOSE_STORE
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_COMPANY_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_COMPANY_SETTINGS
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings(void
     
 );
 #endif

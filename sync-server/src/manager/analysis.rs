@@ -2,9 +2,9 @@
 //! card model a phone uses (each card read from its projection, which is core's own
 //! `CardView`): a phone and the dashboard give the same classes for the same cards.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use fieldbook_core::Card;
-use fieldbook_core::analysis::abc::{AbcReport, AbcSettings, classify};
+use fieldbook_core::analysis::abc::{AbcReport, classify};
 use fieldbook_core::store::CardView;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,8 @@ pub(crate) fn scope_cards(
     Ok(cards)
 }
 
-/// ABC classes of the viewer's cards (the seed's 75/20/5 by average monthly sales).
+/// ABC classes of the viewer's cards by the company's settings (by default the seed's
+/// 75/20/5 of average monthly sales), as of a day of the company's calendar.
 pub fn abc(
     storage: &dyn Storage,
     _docs: &DocCache,
@@ -67,11 +68,10 @@ pub fn abc(
     query: &AbcQuery,
     now: i64,
 ) -> Result<AbcReport> {
-    let today = query.date.unwrap_or_else(|| {
-        chrono::DateTime::<Utc>::from_timestamp(now + 8 * 3600, 0)
-            .unwrap_or_default()
-            .date_naive()
-    });
+    let company = super::settings::company_settings(storage)?.settings;
+    let today = query
+        .date
+        .unwrap_or_else(|| super::settings::company_today(&company, now));
     let cards = scope_cards(storage, viewer, query.territory.as_deref())?;
-    Ok(classify(&cards, today, &AbcSettings::default()))
+    Ok(classify(&cards, today, &company.abc))
 }

@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -21,11 +21,11 @@ use fieldbook_core::analysis::abc::AbcReport;
 
 use super::{
     AbcQuery, ActivityQuery, ActivityReport, CardDetail, CardDetailQuery, CardQuery, CardRow, Page,
-    TeamQuery, TeamReport,
+    SettingsUpdate, SettingsView, TeamQuery, TeamReport,
 };
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::http::blocking;
+use crate::http::{blocking, json_body};
 use crate::viewer::Viewer;
 
 /// Every `(method, path)` this module serves, as the OpenAPI document writes it.
@@ -37,6 +37,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manager/activity"),
     ("get", "/v1/manager/activity.csv"),
     ("get", "/v1/manager/abc"),
+    ("get", "/v1/manager/settings"),
+    ("put", "/v1/manager/settings"),
     // Served by `crate::handoff::api`.
     ("post", "/v1/manager/handoffs/preview"),
     ("post", "/v1/manager/handoffs"),
@@ -57,6 +59,27 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/manager/activity", get(activity))
         .route("/v1/manager/activity.csv", get(activity_csv))
         .route("/v1/manager/abc", get(abc))
+        .route("/v1/manager/settings", get(settings).put(put_settings))
+}
+
+async fn settings(State(state): State<AppState>, viewer: Viewer) -> Result<Json<SettingsView>> {
+    blocking(&state, move |s| super::settings_view(s, &viewer))
+        .await
+        .map(Json)
+}
+
+async fn put_settings(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: std::result::Result<Json<SettingsUpdate>, JsonRejection>,
+) -> Result<Json<SettingsView>> {
+    let update = json_body(body)?;
+    let now = state.now();
+    blocking(&state, move |s| {
+        super::set_settings(s, &viewer, &update, now)
+    })
+    .await
+    .map(Json)
 }
 
 /// A query string decoded, or `request.invalid` with a fixed message (the decoder's
@@ -280,6 +303,23 @@ pub fn document() -> Value {
                 ],
                 "responses": ok("AbcReport", "One row per card, largest first: rank, monthly average, share, cumulative share, computed and hand-set class")
             }},
+            "/v1/manager/settings": {
+                "get": {
+                    "summary": "The company settings in force: every rule's parameters, delivered to every device by sync", "operationId": "settings",
+                    "responses": ok("SettingsView", "The revision, the settings and who set them")
+                },
+                "put": {
+                    "summary": "Change the company settings (manager or admin); devices receive them on their next sync", "operationId": "setSettings",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsUpdate"}}}},
+                    "responses": {
+                        "200": {"description": "In force", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsView"}}}},
+                        "400": {"description": "settings.invalid: a section does not add up (the previous settings stay)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "401": {"$ref": "#/components/responses/Unauthenticated"},
+                        "403": {"$ref": "#/components/responses/Denied"},
+                        "409": {"description": "settings.conflict: changed meanwhile; reload", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
+            },
             "/v1/manager/handoffs/preview": {"post": {
                 "summary": "Preview a handoff: what would move", "operationId": "handoffPreview",
                 "requestBody": handoff_body.clone(),
@@ -464,6 +504,22 @@ fn schemas() -> Value {
             "cards": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: the whole territory; else these cards move to target_territory"},
             "target_territory": text(),
             "reason": {"type": "string"}
+        }},
+        "SettingsView": {"type": "object", "required": ["revision", "settings"], "properties": {
+            "revision": {"type": "integer", "minimum": 0},
+            "settings": {"$ref": "#/components/schemas/CompanySettings"},
+            "set_by": text(), "set_by_name": text(), "set_at": time()
+        }},
+        "SettingsUpdate": {"type": "object", "required": ["revision", "settings"], "properties": {
+            "revision": {"type": "integer", "minimum": 0, "description": "The revision the editor read"},
+            "settings": {"$ref": "#/components/schemas/CompanySettings"}
+        }},
+        "CompanySettings": {"type": "object", "additionalProperties": true,
+            "description": "Sections abc, visits, route, credit, pipeline, product, duplicates; a missing key takes its default",
+            "properties": {
+                "abc": {"type": "object"}, "visits": {"type": "object"}, "route": {"type": "object"},
+                "credit": {"type": "object"}, "pipeline": {"type": "object"},
+                "product": {"type": "object"}, "duplicates": {"type": "object"}
         }},
         "AbcReport": {"type": "object", "additionalProperties": true, "properties": {
             "window": {"type": "array", "items": {"type": "string"}},

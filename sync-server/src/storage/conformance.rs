@@ -7,7 +7,8 @@
 use super::{
     ActivityRange, CardCommit, CardIndexRow, CardMoves, ChangeRow, HoldRequest, IndexQuery,
     IndexSort, NewChange, NewDevice, NewEnrolment, NewLoginLink, Period, Person, PersonKind,
-    ReviewDecision, ReviewFilter, ReviewStatus, Role, Storage, TerritoryHandoff, WebSession,
+    ReviewDecision, ReviewFilter, ReviewStatus, Role, Storage, StoredSettings, TerritoryHandoff,
+    WebSession,
 };
 use crate::error::Error;
 
@@ -19,6 +20,10 @@ type Check = (&'static str, fn(&dyn Storage));
 pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
     let checks: &[Check] = &[
         ("identity_is_stable", identity_is_stable),
+        (
+            "company_settings_are_compare_and_set",
+            company_settings_are_compare_and_set,
+        ),
         ("people_and_territories", people_and_territories),
         (
             "assignment_records_scope_events",
@@ -156,6 +161,39 @@ fn commit(card: &str, expected: Option<u64>, changes: Vec<NewChange>, device: &s
         index: Default::default(),
         change_rows: Vec::new(),
     }
+}
+
+fn company_settings_are_compare_and_set(s: &dyn Storage) {
+    assert_eq!(s.company_settings().expect("read"), None, "never set");
+    assert_eq!(
+        s.set_company_settings(0, r#"{"visits":{"interval_days_a":3}}"#, "wangjl", 100)
+            .expect("first"),
+        1
+    );
+    // A save from a revision no longer in force changes nothing.
+    assert!(matches!(
+        s.set_company_settings(0, "{}", "chen", 101),
+        Err(Error::SettingsConflict)
+    ));
+    assert!(matches!(
+        s.set_company_settings(7, "{}", "chen", 101),
+        Err(Error::SettingsConflict)
+    ));
+    assert_eq!(
+        s.set_company_settings(1, r#"{"visits":{"interval_days_a":5}}"#, "chen", 102)
+            .expect("second"),
+        2
+    );
+    let current = s.company_settings().expect("read").expect("set");
+    assert_eq!(
+        current,
+        StoredSettings {
+            revision: 2,
+            json: r#"{"visits":{"interval_days_a":5}}"#.into(),
+            set_by: "chen".into(),
+            set_at: 102,
+        }
+    );
 }
 
 fn identity_is_stable(s: &dyn Storage) {

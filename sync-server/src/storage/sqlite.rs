@@ -23,6 +23,7 @@ mod held;
 mod manager;
 mod people;
 mod schema;
+mod settings;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ use super::{
     CardMoves, CardSummary, ChangeRow, CommitOutcome, Device, DeviceLabel, HeldChanges,
     HoldRequest, IndexQuery, IndexedCard, LateEdit, LoggedChange, NewDevice, NewEnrolment, Person,
     ReviewDecision, ReviewFilter, ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity,
-    Storage, StoredCard, Territory, TerritoryHandoff,
+    Storage, StoredCard, StoredSettings, Territory, TerritoryHandoff,
 };
 use super::{NewLoginLink, WebSession};
 use crate::error::{Error, Result};
@@ -324,6 +325,14 @@ impl Storage for SqliteStorage {
 
     fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>> {
         self.read(|c| devices::actor_directory(c, card_ids))
+    }
+
+    fn company_settings(&self) -> Result<Option<StoredSettings>> {
+        self.read(settings::current)
+    }
+
+    fn set_company_settings(&self, expected: u64, json: &str, by: &str, now: i64) -> Result<u64> {
+        self.write(|tx| settings::set(tx, expected, json, by, now))
     }
 
     fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>> {

@@ -1,5 +1,6 @@
-//! 分析: ABC classes of the manager's customers (the seed's 75/20/5 by average monthly
-//! sales over the last three full months), with the class each rep set by hand beside
+//! 分析: ABC classes of the manager's customers (by the company's settings; by default the
+//! seed's 75/20/5 of average monthly sales over the last three full months), with the
+//! class each rep set by hand beside
 //! the computed one. The numbers are [`crate::manager::abc`]'s — core's `analysis`, the
 //! same code as on the phone.
 
@@ -58,6 +59,11 @@ struct AbcPage {
     total: String,
     classes: Vec<ClassTotal>,
     rows: Vec<AbcLine>,
+    /// The company's ABC settings the classes follow.
+    months: u32,
+    a_percent: u32,
+    b_percent: u32,
+    c_percent: u32,
 }
 
 fn letter(c: Class) -> &'static str {
@@ -90,10 +96,11 @@ pub(super) async fn page(
     let viewer = dashboard.viewer.clone();
     let docs = state.docs.clone();
     let now = state.now();
-    let (report, (territories, _)) = crate::http::blocking(&state, move |s| {
+    let (report, (territories, _), abc) = crate::http::blocking(&state, move |s| {
         Ok((
             crate::manager::abc(s, &docs, &viewer, &aq, now)?,
             scope_choices(s, &viewer)?,
+            crate::manager::settings::company_settings(s)?.settings.abc,
         ))
     })
     .await?;
@@ -146,5 +153,9 @@ pub(super) async fn page(
         total: report.total_sales.display(),
         classes,
         rows,
+        months: abc.months,
+        a_percent: abc.a_percent,
+        b_percent: abc.b_percent,
+        c_percent: abc.c_percent,
     }))
 }

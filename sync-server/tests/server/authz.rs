@@ -52,6 +52,7 @@ fn push(w: &World, d: &mut Device, card: &str) -> Outcome {
             heads: doc.get_heads().iter().map(|h| h.0).collect(),
         }],
         max_response_bytes: None,
+        settings_revision: 0,
     };
     let (status, body) = d.post_raw("/v1/sync", wire::encode(&request).expect("encode"));
     if status == 403 {
@@ -75,6 +76,7 @@ fn pull(d: &mut Device, card: &str) -> Outcome {
         cursor: None,
         pushes: vec![],
         max_response_bytes: None,
+        settings_revision: 0,
     })
     .expect("encode");
     let (status, body) = d.post_raw("/v1/sync", body);

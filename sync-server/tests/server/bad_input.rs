@@ -96,6 +96,7 @@ fn an_oversized_body_is_413() {
             heads: vec![],
         }],
         max_response_bytes: None,
+        settings_revision: 0,
     };
     let body = wire::encode(&request).expect("encode");
     assert!(body.len() > 64 * 1024);
@@ -120,6 +121,7 @@ fn a_body_that_inflates_beyond_the_limit_is_refused() {
             heads: vec![],
         }],
         max_response_bytes: None,
+        settings_revision: 0,
     };
     let body = wire::encode(&request).expect("encode");
     assert!(body.len() < 10_000);
@@ -378,6 +380,7 @@ fn changes_that_do_not_decode_are_refused() {
             heads: vec![],
         }],
         max_response_bytes: None,
+        settings_revision: 0,
     };
     let (response, _) = a.send(&request);
     assert_eq!(response.refused.len(), 1);
@@ -425,6 +428,7 @@ fn push_only(device: &Device, pushes: Vec<CardPush>) -> fieldbook_core::sync::wi
         cursor: device.cursor.clone(),
         pushes,
         max_response_bytes: None,
+        settings_revision: 0,
     };
     device.send(&request).0
 }

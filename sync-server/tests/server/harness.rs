@@ -278,6 +278,7 @@ impl Device {
             cursor: self.cursor.clone(),
             pushes: self.pushes(),
             max_response_bytes,
+            settings_revision: 0,
         }
     }
 

@@ -132,6 +132,7 @@ fn one_card_pushed_twice_in_one_request_keeps_both() {
             },
         ],
         max_response_bytes: None,
+        settings_revision: 0,
     };
     let (response, _) = a.send(&request);
     assert_eq!(response.acks.len(), 2, "refused: {:?}", response.refused);

@@ -16,4 +16,5 @@ mod manager;
 mod paging;
 mod schema_upgrade;
 mod scope;
+mod settings;
 mod sync_flow;

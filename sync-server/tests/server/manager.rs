@@ -164,6 +164,7 @@ fn every_endpoint_answers_each_role() {
         );
         let req = match *method {
             "get" => env.http.get(url),
+            "put" => env.http.put(url).json(&serde_json::json!({})),
             _ => env.http.post(url).json(&serde_json::json!({})),
         };
         let r = req.bearer_auth(&zw.token).send().expect("request");

@@ -12,6 +12,8 @@
 //!   new device of PERSON (`rep`, `manager` or `admin`) named NAME.
 //! - `assign TERRITORY REP` → `{"moved": N}`: hand the territory to REP.
 //! - `card-in TERRITORY` → `{"card_id": …}`: a card of that territory.
+//! - `setting SECTION.KEY NUMBER` → `{"revision": N}`: the manager (王经理) changes one
+//!   company setting, through the same validation as the dashboard.
 //!
 //! An unknown command or a failure answers `{"error": "..."}`. The server stops when
 //! stdin closes (the test process ended, however it ended).
@@ -25,6 +27,32 @@ fn answer(value: serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{value}");
     let _ = out.flush();
+}
+
+/// One company setting changed by the demo's manager.
+fn set_one(
+    storage: &dyn fieldbook_server::storage::Storage,
+    path: &str,
+    value: &str,
+) -> Result<serde_json::Value, String> {
+    let manager = fieldbook_server::viewer::Viewer {
+        person_id: "wangjl".into(),
+        role: Role::Manager,
+    };
+    let current =
+        fieldbook_server::manager::settings_view(storage, &manager).map_err(|e| e.to_string())?;
+    let mut settings = serde_json::to_value(&current.settings).map_err(|e| e.to_string())?;
+    let (section, key) = path.split_once('.').ok_or("SECTION.KEY")?;
+    let number: i64 = value.parse().map_err(|_| "a whole number".to_string())?;
+    settings[section][key] = number.into();
+    let update = fieldbook_server::manager::SettingsUpdate {
+        revision: current.revision,
+        settings,
+    };
+    let now = chrono::Utc::now().timestamp();
+    fieldbook_server::manager::set_settings(storage, &manager, &update, now)
+        .map(|v| serde_json::json!({ "revision": v.revision }))
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,6 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .ok_or_else(|| "no card".to_string())
                 })
                 .map(|card| serde_json::json!({ "card_id": card.card_id })),
+            ["setting", path, value] => set_one(&*storage, path, value),
             _ => Err(format!("unknown command: {line}")),
         };
         answer(result.unwrap_or_else(|e| serde_json::json!({ "error": e })));

@@ -15,4 +15,5 @@ mod faults;
 mod handoff;
 mod quarantine;
 mod recover;
+mod settings;
 mod shared;

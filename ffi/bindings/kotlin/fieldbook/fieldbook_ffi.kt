@@ -742,6 +742,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_create_card(
@@ -822,6 +824,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_close_store(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_conflicts(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_create_card(`ptr`: Long,`fields`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1001,7 +1005,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_func_encrypt_store() and 0xFFFF) != 24752) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() and 0xFFFF) != 5307) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_abc() and 0xFFFF) != 1031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_add_ca_certificate() and 0xFFFF) != 37354) {
@@ -1017,6 +1021,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_close_store() and 0xFFFF) != 44212) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_company_settings() and 0xFFFF) != 51050) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_conflicts() and 0xFFFF) != 58013) {
@@ -1670,9 +1677,10 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 public interface FieldbookInterface {
     
     /**
-     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-     * the seed's 75/20/5 by average monthly sales over the three full months before,
-     * with the class the rep set beside each (the read connection; offline).
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+     * by the company's settings (by default the seed's 75/20/5 of average monthly sales
+     * over the three full months before), with the class the rep set beside each (the
+     * read connection; offline).
      */
     fun `abc`(`date`: kotlin.String?): AbcReport
     
@@ -1702,6 +1710,13 @@ public interface FieldbookInterface {
      * `store.closed`. Another handle (or process) may then open the file.
      */
     fun `closeStore`()
+    
+    /**
+     * The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+     * defaults, before the first sync): what the plan, the due dates and every report on
+     * this phone follow. A manager changes them on the server, never on the phone.
+     */
+    fun `companySettings`(): CompanySettingsInfo
     
     /**
      * A card's open conflicts, every value attributed.
@@ -1910,9 +1925,10 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
 
     
     /**
-     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today):
-     * the seed's 75/20/5 by average monthly sales over the three full months before,
-     * with the class the rep set beside each (the read connection; offline).
+     * ABC classes of the cards on this phone as of `date` (`2026-12-01`; default today)
+     * by the company's settings (by default the seed's 75/20/5 of average monthly sales
+     * over the three full months before), with the class the rep set beside each (the
+     * read connection; offline).
      */
     @Throws(FieldbookException::class)override fun `abc`(`date`: kotlin.String?): AbcReport {
             return FfiConverterTypeAbcReport.lift(
@@ -2012,6 +2028,25 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
 }
     }
     
+    
+
+    
+    /**
+     * The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
+     * defaults, before the first sync): what the plan, the due dates and every report on
+     * this phone follow. A manager changes them on the server, never on the phone.
+     */
+    @Throws(FieldbookException::class)override fun `companySettings`(): CompanySettingsInfo {
+            return FfiConverterTypeCompanySettingsInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_company_settings(
+        it,
+        _status)
+}
+    }
+    )
+    }
     
 
     
@@ -3593,6 +3628,102 @@ public object FfiConverterTypeCollection: FfiConverterRustBuffer<Collection> {
             FfiConverterString.write(value.`key`, buf)
             FfiConverterString.write(value.`label`, buf)
             FfiConverterSequenceTypeItem.write(value.`items`, buf)
+    }
+}
+
+
+
+/**
+ * The company settings on this phone: the revision, the few numbers an app shows (the
+ * visit cadence per class, the ABC split), and every setting as JSON.
+ */
+data class CompanySettingsInfo (
+    /**
+     * The server's revision (0: the defaults, no sync has delivered any yet).
+     */
+    var `revision`: kotlin.ULong
+    , 
+    /**
+     * Days between visits for class A, B, C, D and unclassified customers.
+     */
+    var `visitDaysA`: kotlin.UInt
+    , 
+    /**
+     * See `visit_days_a`.
+     */
+    var `visitDaysB`: kotlin.UInt
+    , 
+    /**
+     * See `visit_days_a`.
+     */
+    var `visitDaysC`: kotlin.UInt
+    , 
+    /**
+     * See `visit_days_a`.
+     */
+    var `visitDaysD`: kotlin.UInt
+    , 
+    /**
+     * See `visit_days_a`.
+     */
+    var `visitDaysUnclassified`: kotlin.UInt
+    , 
+    /**
+     * ABC: cumulative share of sales class A covers, B after it, C the rest (percent).
+     */
+    var `abcPercent`: List<kotlin.UInt>
+    , 
+    /**
+     * Every setting, as the server keeps them (`CompanySettings` in JSON).
+     */
+    var `json`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCompanySettingsInfo: FfiConverterRustBuffer<CompanySettingsInfo> {
+    override fun read(buf: ByteBuffer): CompanySettingsInfo {
+        return CompanySettingsInfo(
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceUInt.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CompanySettingsInfo) = (
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterUInt.allocationSize(value.`visitDaysA`) +
+            FfiConverterUInt.allocationSize(value.`visitDaysB`) +
+            FfiConverterUInt.allocationSize(value.`visitDaysC`) +
+            FfiConverterUInt.allocationSize(value.`visitDaysD`) +
+            FfiConverterUInt.allocationSize(value.`visitDaysUnclassified`) +
+            FfiConverterSequenceUInt.allocationSize(value.`abcPercent`) +
+            FfiConverterString.allocationSize(value.`json`)
+    )
+
+    override fun write(value: CompanySettingsInfo, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterUInt.write(value.`visitDaysA`, buf)
+            FfiConverterUInt.write(value.`visitDaysB`, buf)
+            FfiConverterUInt.write(value.`visitDaysC`, buf)
+            FfiConverterUInt.write(value.`visitDaysD`, buf)
+            FfiConverterUInt.write(value.`visitDaysUnclassified`, buf)
+            FfiConverterSequenceUInt.write(value.`abcPercent`, buf)
+            FfiConverterString.write(value.`json`, buf)
     }
 }
 
@@ -6149,6 +6280,34 @@ public object FfiConverterOptionalTypeSortOrder: FfiConverterRustBuffer<SortOrde
         } else {
             buf.put(1)
             FfiConverterTypeSortOrder.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+        val len = buf.getInt()
+        return List<kotlin.UInt>(len) {
+            FfiConverterUInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterUInt.write(it, buf)
         }
     }
 }

@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -53,6 +53,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             6 => tx.execute_batch(SCHEMA_V6)?,
             // Issue 8 at scale: the activity rollup, filled from the change rows.
             7 => tx.execute_batch(SCHEMA_V7)?,
+            // Issue 9: the company settings, every revision kept.
+            8 => tx.execute_batch(SCHEMA_V8)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -350,6 +352,16 @@ CREATE INDEX web_login_failures_person ON web_login_failures(person_id, at);
 /// so a time before 1970 steps one day back. Ranges the rollup cannot answer (another
 /// calendar, a rolling window) count the change rows through a covering index, which
 /// replaces the `(person_id, at)` one.
+/// The company settings: one row per revision; the highest is in force.
+const SCHEMA_V8: &str = r#"
+CREATE TABLE company_settings (
+    revision INTEGER PRIMARY KEY,
+    json TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at INTEGER NOT NULL
+);
+"#;
+
 const SCHEMA_V7: &str = r#"
 CREATE TABLE manager_activity (
     person_id TEXT NOT NULL,

@@ -276,6 +276,24 @@ class RepDayTest {
     }
 
     @Test
+    fun `the company's settings arrive with a sync and the phone follows them`() = runBlocking {
+        val phone = phone("settings.db")
+        phone.enrol(server.url, server.token("zhangwei", deviceName = "设置测试"))
+        phone.sync(null)
+        val defaults = phone.companySettings()
+        assertEquals(0uL, defaults.revision)
+        assertEquals(7u, defaults.visitDaysA)
+        assertEquals(listOf(75u, 20u, 5u), defaults.abcPercent)
+        assertEquals(1, server.setting("visits.interval_days_a", 3))
+        phone.sync(null)
+        val delivered = phone.companySettings()
+        assertEquals(1uL, delivered.revision)
+        assertEquals(3u, delivered.visitDaysA)
+        assertTrue(delivered.json.contains("\"interval_days_a\":3"), delivered.json)
+        phone.close()
+    }
+
+    @Test
     fun `bad input and bad states are typed exceptions, never a crash`() = runBlocking {
         val key = ByteArray(32) { it.toByte() }
         val path = dir.resolve("errors.db").toString()

@@ -42,6 +42,9 @@ class ScenarioServer(cardsPerTerritory: Int = 20) : AutoCloseable {
     /** Hands [territory] to [rep]; returns the cards that moved. */
     fun assign(territory: String, rep: String): Int = command("assign $territory $rep", "moved").toInt()
 
+    /** The manager changes one company setting; returns the new revision. */
+    fun setting(path: String, value: Long): Int = command("setting $path $value", "revision").toInt()
+
     /** The id of a card of [territory]. */
     fun cardIn(territory: String): String = command("card-in $territory", "card_id")
 
