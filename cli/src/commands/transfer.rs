@@ -155,7 +155,6 @@ fn import_sheet(store: &mut Store, args: &ImportArgs, format: FileFormat) -> Res
         mappings,
         ignore_unknown: args.ignore_unknown,
         skip_duplicates: args.skip_duplicates,
-        ..ImportOptions::default()
     };
     let report = store
         .import_table(&table, &options, args.dry_run)

@@ -28,7 +28,9 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport, TransferError> {
         let existing = self.all_cards()?;
-        let prepared = prepare(table, options, &existing)?;
+        // Duplicates as the company defines them (delivered by sync), like every report.
+        let duplicates = self.company_settings().settings.duplicates.clone();
+        let prepared = prepare(table, options, &existing, &duplicates)?;
         let mut report = prepared.report;
         report.dry_run = dry_run;
         if dry_run {

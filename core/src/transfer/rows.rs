@@ -26,8 +26,6 @@ pub struct ImportOptions {
     pub ignore_unknown: bool,
     /// Leave out rows that look like an existing card or an earlier row.
     pub skip_duplicates: bool,
-    /// How duplicates are found.
-    pub duplicates: DuplicateSettings,
 }
 
 /// One problem of one row.
@@ -251,11 +249,13 @@ fn card_of_row(
 }
 
 /// Turn a table into cards and a report. `existing` are the store's cards, against
-/// which duplicates are flagged. Fails only on a mapping that cannot be used.
+/// which duplicates are flagged as `duplicates` (the company's settings) says. Fails
+/// only on a mapping that cannot be used.
 pub fn prepare(
     table: &Table,
     options: &ImportOptions,
     existing: &[Card],
+    duplicates: &DuplicateSettings,
 ) -> Result<Prepared, TransferError> {
     let mapping = Mapping::new(&table.headers, &options.mappings)?;
     let unknown_columns = mapping.unknown();
@@ -276,9 +276,10 @@ pub fn prepare(
         .collect();
     let mut all: Vec<Card> = existing.to_vec();
     all.extend(made.iter().map(|(_, c)| c.clone()));
+    let pairs = find_duplicates(&all, duplicates);
     let mut duplicates = Vec::new();
     let mut skip = vec![false; made.len()];
-    for pair in find_duplicates(&all, &options.duplicates) {
+    for pair in pairs {
         let flag = match (row_of.get(&pair.a), row_of.get(&pair.b)) {
             (None, None) => continue,
             (Some(&(i, row)), None) => (i, row, DuplicateOf::Card { id: pair.b.clone() }),
@@ -342,7 +343,13 @@ mod tests {
             "客户名称,电话,税号,区域,等级,信用额度,联系人,手机,纬度,经度,标签,月销售额 2026-10\n\
              上海华东食品有限公司,021-62345678,91310000MA1K000001,华东区,A类,\"¥50,000\",王芳,13812345678,31.2304,121.4737,重点、连锁,86000.50\n",
         );
-        let p = prepare(&t, &ImportOptions::default(), &[]).expect("prepare");
+        let p = prepare(
+            &t,
+            &ImportOptions::default(),
+            &[],
+            &DuplicateSettings::default(),
+        )
+        .expect("prepare");
         assert!(p.report.problems.is_empty(), "{:?}", p.report.problems);
         let c = &p.cards[0];
         assert_eq!(c.basic.name.as_deref(), Some("上海华东食品有限公司"));
@@ -366,7 +373,13 @@ mod tests {
              宁波港贸易,2000,Z,95,\n\
              温州鞋业,,,,13900000000\n",
         );
-        let p = prepare(&t, &ImportOptions::default(), &[]).expect("prepare");
+        let p = prepare(
+            &t,
+            &ImportOptions::default(),
+            &[],
+            &DuplicateSettings::default(),
+        )
+        .expect("prepare");
         let got: Vec<(u32, Option<u32>, &str)> = p
             .report
             .problems
@@ -413,6 +426,7 @@ mod tests {
             &t,
             &ImportOptions::default(),
             std::slice::from_ref(&existing),
+            &DuplicateSettings::default(),
         )
         .expect("prepare");
         let flags: Vec<(u32, &DuplicateOf)> =
@@ -434,7 +448,7 @@ mod tests {
             skip_duplicates: true,
             ..ImportOptions::default()
         };
-        let p = prepare(&t, &opts, &[existing]).expect("prepare");
+        let p = prepare(&t, &opts, &[existing], &DuplicateSettings::default()).expect("prepare");
         assert_eq!(p.report.skipped_duplicates, 2);
         let names: Vec<&str> = p.cards.iter().map(|c| c.display_name()).collect();
         assert_eq!(names, ["广州白云药业", "深圳南山科技"]);
