@@ -1,7 +1,8 @@
 //! The caps every import file is held to before and while it is read.
 
 /// Caps on an import file. `Default` fits a company's whole customer list (50,000 rows)
-/// with room to spare and bounds memory to a few hundred MiB at worst.
+/// with room to spare and bounds memory to a few hundred MiB at worst (the file, the
+/// shared strings calamine keeps, the table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Largest file read, in bytes.
@@ -41,8 +42,10 @@ impl Default for Limits {
             max_cell_chars: 10_000,
             max_table_bytes: 128 << 20,
             max_zip_entries: 1_000,
-            max_entry_bytes: 256 << 20,
-            max_inflated_bytes: 512 << 20,
+            // 50,000 rows of 30 columns are ~50 MiB of sheet XML; calamine holds the
+            // shared strings in memory, so the caps bound its memory too.
+            max_entry_bytes: 128 << 20,
+            max_inflated_bytes: 256 << 20,
             max_ratio: 200,
         }
     }
