@@ -196,7 +196,19 @@ pub enum Command {
         #[arg(long)]
         return_to_start: bool,
     },
-    /// Show settings, or change them: `fieldbook settings visit_days_a=5`.
+    /// Cards on this device that look like one customer (same tax number, same phone,
+    /// similar name), with the reasons.
+    Duplicates,
+    /// Merge a duplicate card into the one to keep: the kept card is filled in from the
+    /// other, the other points to it; both histories stay.
+    Merge {
+        /// The card that stays (an id or a unique prefix).
+        keep: String,
+        /// The duplicate merged into it.
+        other: String,
+    },
+    /// Show this device's settings and the company's, or change a local one:
+    /// `fieldbook settings cache_cards=128`.
     Settings {
         /// KEY=VALUE pairs to change.
         #[arg(value_name = "KEY=VALUE")]

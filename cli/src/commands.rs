@@ -95,6 +95,11 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Sync { ca_certs } => sync::sync(store, &ca_certs, cli.json),
         Command::Status => sync::status(store),
         Command::Abc { date } => analysis::abc(store, date.as_deref()),
+        Command::Duplicates => analysis::duplicates(store),
+        Command::Merge { keep, other } => {
+            let (keep, other) = (card_id(store, &keep)?, card_id(store, &other)?);
+            analysis::merge(store, &keep, &other)
+        }
         Command::Plan {
             date,
             from,

@@ -1070,3 +1070,55 @@ fn abc_and_the_day_plan_from_the_cards_on_the_device() {
     let bad = zw.fail(&["abc", "--date", "2026-13-01"]);
     assert_eq!(bad.exit, 2);
 }
+
+/// `duplicates` finds the two cards of one customer; `merge` keeps one, the list shows one
+/// card, and the merged card still opens, pointing to the kept one.
+#[test]
+fn duplicates_are_found_and_merged() {
+    let zw = Device::new("dups");
+    zw.ok(&["init", "--rep", "zhangwei"]);
+    let keep = zw.json(&[
+        "new",
+        "--name",
+        "上海华东食品有限公司",
+        "--territory",
+        "east",
+    ]);
+    let keep = keep["id"].as_str().expect("id").to_owned();
+    let other = zw.json(&["new", "--name", "华东食品厂", "--territory", "east"]);
+    let other = other["id"].as_str().expect("id").to_owned();
+    zw.ok(&["set", &other, "basic.tax_no=91310115MA1H7XYZ3K"]);
+    zw.ok(&[
+        "new",
+        "--name",
+        "北京华北钢材贸易公司",
+        "--territory",
+        "east",
+    ]);
+
+    let found = zw.json(&["duplicates"]);
+    let pairs = found["pairs"].as_array().expect("pairs");
+    assert_eq!(pairs.len(), 1, "{found}");
+    let merged = zw.json(&["merge", &keep, &other]);
+    assert_eq!(merged["kept"], keep.as_str());
+    assert!(
+        merged["fields_filled"]
+            .as_array()
+            .expect("filled")
+            .iter()
+            .any(|f| f == "basic.tax_no")
+    );
+    assert_eq!(
+        names(&zw.json(&["list"])),
+        ["北京华北钢材贸易公司", "上海华东食品有限公司"]
+    );
+    let shown = zw.json(&["show", &other]);
+    assert_eq!(shown["basic"]["merged_into"], keep.as_str());
+    assert_eq!(zw.json(&["duplicates"])["pairs"], serde_json::json!([]));
+    let f = zw.fail(&["merge", &keep, &other]);
+    assert_eq!(
+        (f.code.as_str(), f.exit),
+        ("input.invalid_value", 2),
+        "merged already"
+    );
+}

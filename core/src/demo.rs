@@ -637,6 +637,7 @@ pub fn demo_card_on(rng_seed: u64, index: u64, territory: &str, today: NaiveDate
                 .to_string(),
         ),
         size: Some(rng.word(&["大型", "中型", "小型"]).to_string()),
+        merged_into: None,
     };
     card.characteristics = Characteristics {
         service_area: Some(format!("{}{}及周边", city.name, district)),

@@ -24,6 +24,7 @@ mod attribution;
 mod bundle;
 mod directory;
 mod dossier;
+mod duplicates;
 mod edit;
 mod handoff;
 #[cfg(feature = "transfer")]
@@ -49,6 +50,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 pub use bundle::{BundleEntry, decode as decode_bundle, encode as encode_bundle};
 pub use directory::Assignment;
 pub use dossier::{Dossier, FieldHistory};
+pub use duplicates::MergeOutcome;
 pub use handoff::HandedAway;
 pub(crate) use index::index_text;
 pub use merge::ImportReport;

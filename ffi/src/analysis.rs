@@ -46,6 +46,69 @@ impl From<fieldbook_core::company::RevisedSettings> for CompanySettingsInfo {
     }
 }
 
+/// Two cards that look like one customer.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct DuplicatePairInfo {
+    /// One card.
+    pub card_a: String,
+    /// The other.
+    pub card_b: String,
+    /// Why: `same_tax_id`, `same_phone`, `similar_name`.
+    pub reasons: Vec<String>,
+    /// How sure, in ten-thousandths.
+    pub confidence_e4: i64,
+}
+
+impl From<fieldbook_core::analysis::duplicates::DuplicatePair> for DuplicatePairInfo {
+    fn from(p: fieldbook_core::analysis::duplicates::DuplicatePair) -> Self {
+        use fieldbook_core::analysis::duplicates::DuplicateReason;
+        DuplicatePairInfo {
+            card_a: p.a.to_string(),
+            card_b: p.b.to_string(),
+            reasons: p
+                .reasons
+                .iter()
+                .map(|r| {
+                    match r {
+                        DuplicateReason::SameTaxId { .. } => "same_tax_id",
+                        DuplicateReason::SamePhone { .. } => "same_phone",
+                        DuplicateReason::SimilarName { .. } => "similar_name",
+                    }
+                    .to_owned()
+                })
+                .collect(),
+            confidence_e4: p.confidence.e4(),
+        }
+    }
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct MergeInfo {
+    /// The card that stays.
+    pub kept: String,
+    /// The card merged into it.
+    pub merged: String,
+    /// Fields of the kept card filled in from the other.
+    pub fields_filled: Vec<String>,
+    /// Contacts, to-dos and opportunities copied.
+    pub items_copied: u32,
+    /// Visits left in the merged card's log.
+    pub visits_left: u32,
+}
+
+impl From<fieldbook_core::store::MergeOutcome> for MergeInfo {
+    fn from(m: fieldbook_core::store::MergeOutcome) -> Self {
+        MergeInfo {
+            kept: m.kept.to_string(),
+            merged: m.merged.to_string(),
+            fields_filled: m.fields_filled,
+            items_copied: u32::try_from(m.items_copied).unwrap_or(u32::MAX),
+            visits_left: u32::try_from(m.visits_left).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 fn class(c: Class) -> String {
     format!("{c:?}")
 }

@@ -298,6 +298,28 @@ impl Fieldbook {
         Ok(self.read(|r| r.dossier(&id))?.into())
     }
 
+    /// Cards on this phone that look like one customer (same tax number, same phone,
+    /// similar name), most certain first.
+    pub fn duplicates(&self) -> Result<Vec<crate::DuplicatePairInfo>> {
+        let mut pairs = self.write(|s| s.duplicates())?;
+        pairs.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+        Ok(pairs.into_iter().map(Into::into).collect())
+    }
+
+    /// Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+    /// points to `keep` (its history and visits stay). Every device lists one card after
+    /// syncing; opening `other` should show `mergedTarget(other)`.
+    pub fn merge_duplicate(&self, keep: String, other: String) -> Result<crate::MergeInfo> {
+        let (keep, other) = (self::card_id(&keep)?, self::card_id(&other)?);
+        Ok(self.write(|s| s.merge_duplicate(&keep, &other))?.into())
+    }
+
+    /// Where a card now lives: itself, or the card it was merged into.
+    pub fn merged_target(&self, card_id: String) -> Result<String> {
+        let id = self::card_id(&card_id)?;
+        Ok(self.write(|s| s.merged_target(&id))?.to_string())
+    }
+
     /// The company's settings as the last sync delivered them (revision 0: DOMAIN.md's
     /// defaults, before the first sync): what the plan, the due dates and every report on
     /// this phone follow. A manager changes them on the server, never on the phone.

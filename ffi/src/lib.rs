@@ -30,7 +30,8 @@ mod records;
 mod transport;
 
 pub use analysis::{
-    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, PlanNote, RouteStop,
+    AbcEntry, AbcReport, CompanySettingsInfo, DayPlan, DueVisit, DuplicatePairInfo, MergeInfo,
+    PlanNote, RouteStop,
 };
 pub use error::FieldbookError;
 pub use fieldbook::Fieldbook;

@@ -5,6 +5,7 @@
 //! settings` shows them), the same ones the list's due dates and the server use.
 
 use fieldbook_core::Store;
+use fieldbook_core::analysis::duplicates::DuplicateReason;
 use fieldbook_core::analysis::route::GeoPoint;
 use fieldbook_core::value::{Class, Scalar};
 use serde_json::json;
@@ -153,4 +154,65 @@ pub fn plan(
         }
     }
     Ok(Output::new(json!({ "date": today, "plan": plan }), out))
+}
+
+/// `fieldbook duplicates`.
+pub fn duplicates(store: &mut Store) -> Result<Output> {
+    let pairs = store.duplicates()?;
+    let mut names = std::collections::HashMap::new();
+    for id in pairs.iter().flat_map(|p| [&p.a, &p.b]) {
+        if !names.contains_key(id) {
+            let card = store.card(id)?.card;
+            names.insert(id.clone(), card.display_name().to_owned());
+        }
+    }
+    let mut t = Table::new(&["CARD", "CARD", "CONFIDENCE", "WHY"]);
+    for p in &pairs {
+        let name = |id: &fieldbook_core::CardId| -> Result<String> {
+            Ok(format!(
+                "{} ({})",
+                names.get(id).map_or("", String::as_str),
+                &id.as_str()[..8.min(id.as_str().len())]
+            ))
+        };
+        let why: Vec<String> = p
+            .reasons
+            .iter()
+            .map(|r| match r {
+                DuplicateReason::SameTaxId { .. } => "same tax number".to_owned(),
+                DuplicateReason::SamePhone { phone } => format!("same phone {phone}"),
+                DuplicateReason::SimilarName { score } => format!("similar name {score}"),
+            })
+            .collect();
+        t.row(vec![
+            name(&p.a)?,
+            name(&p.b)?,
+            p.confidence.to_string(),
+            why.join("; "),
+        ]);
+    }
+    let text = if pairs.is_empty() {
+        "No duplicates.\n".to_owned()
+    } else {
+        t.render()
+    };
+    Ok(Output::new(json!({ "pairs": pairs }), text))
+}
+
+/// `fieldbook merge KEEP OTHER`.
+pub fn merge(
+    store: &mut Store,
+    keep: &fieldbook_core::CardId,
+    other: &fieldbook_core::CardId,
+) -> Result<Output> {
+    let outcome = store.merge_duplicate(keep, other)?;
+    let text = format!(
+        "Merged {} into {}: {} fields filled, {} items copied; {} visits stay in the merged card's log.\n",
+        outcome.merged,
+        outcome.kept,
+        outcome.fields_filled.len(),
+        outcome.items_copied,
+        outcome.visits_left
+    );
+    Ok(Output::new(json!(outcome), text))
 }

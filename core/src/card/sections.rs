@@ -50,6 +50,10 @@ record!(
         category: Option<String> => "类别",
         /// Size (规模).
         size: Option<String> => "规模",
+        /// The card this one was merged into, as a duplicate of the same customer (已合并至):
+        /// set by `Store::merge_duplicate`; the card stays, with its history, and every
+        /// device lists only the card it points to.
+        merged_into: Option<String> => "已合并至",
     }
 );
 

@@ -48,12 +48,16 @@ fn plan_of(
 }
 
 impl Store {
-    /// Every card in the store, as its view shows it.
+    /// Every card in the store, as its view shows it, except cards merged into another
+    /// (their customer is the other card's).
     pub fn all_cards(&mut self) -> Result<Vec<Card>> {
         let ids = self.card_ids()?;
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
-            out.push(self.card(id)?.card);
+            let card = self.card(id)?.card;
+            if card.basic.merged_into.is_none() {
+                out.push(card);
+            }
         }
         Ok(out)
     }

@@ -177,38 +177,58 @@ impl Store {
         id: &CardId,
         edit: impl FnOnce(&mut Card) -> Result<()>,
     ) -> Result<Vec<String>> {
-        let (actor, rep) = self.identity_for_writing()?;
-        let may_act_for_others = self.may_act_for_others()?;
+        let writer = self.writer()?;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let touched = {
-            let cached = Self::load(&tx, &mut self.cache, id)?;
-            Self::check_not_handed_away(&tx, cached.num, id)?;
-            let old = read_card(&cached.doc, None)?;
-            let mut new = old.clone();
-            edit(&mut new)?;
-            new.id = old.id.clone();
-            // Moving a card is a manager's operation on the server (a handoff): an edit
-            // of the territory of a card the server holds would be refused at every sync.
-            if new.territory != old.territory && Self::server_holds(&tx, cached.num)? {
-                return Err(Error::TerritoryFixed);
-            }
-            attribute(&old, &mut new, &rep, may_act_for_others)?;
-            let heads = cached.doc.get_heads();
-            Self::act_as(&mut cached.doc, &actor, &rep);
-            let touched = cached
-                .doc
-                .transact_with(
-                    |t: &Vec<String>| Self::commit_options(t),
-                    |t| write_card(t, &old, &new),
-                )
-                .map_err(|f| f.error)?
-                .result;
-            if !touched.is_empty() {
-                Self::persist(&tx, &self.settings, cached, &heads, Origin::Local)?;
-            }
-            touched
-        };
+        let touched = Self::edit_in(&tx, &mut self.cache, &self.settings, &writer, id, edit)?;
         tx.commit()?;
+        Ok(touched)
+    }
+
+    /// Who writes, as [`Self::edit_in`] needs it.
+    pub(super) fn writer(&self) -> Result<Writer> {
+        let (actor, rep) = self.identity_for_writing()?;
+        Ok(Writer {
+            actor,
+            rep,
+            may_act_for_others: self.may_act_for_others()?,
+        })
+    }
+
+    /// One edit of one card as one change, inside the caller's transaction (which may
+    /// hold edits of other cards too, all committed or none).
+    pub(super) fn edit_in(
+        tx: &Transaction<'_>,
+        cache: &mut lru::LruCache<CardId, Cached>,
+        settings: &StoreSettings,
+        writer: &Writer,
+        id: &CardId,
+        edit: impl FnOnce(&mut Card) -> Result<()>,
+    ) -> Result<Vec<String>> {
+        let cached = Self::load(tx, cache, id)?;
+        Self::check_not_handed_away(tx, cached.num, id)?;
+        let old = read_card(&cached.doc, None)?;
+        let mut new = old.clone();
+        edit(&mut new)?;
+        new.id = old.id.clone();
+        // Moving a card is a manager's operation on the server (a handoff): an edit
+        // of the territory of a card the server holds would be refused at every sync.
+        if new.territory != old.territory && Self::server_holds(tx, cached.num)? {
+            return Err(Error::TerritoryFixed);
+        }
+        attribute(&old, &mut new, &writer.rep, writer.may_act_for_others)?;
+        let heads = cached.doc.get_heads();
+        Self::act_as(&mut cached.doc, &writer.actor, &writer.rep);
+        let touched = cached
+            .doc
+            .transact_with(
+                |t: &Vec<String>| Self::commit_options(t),
+                |t| write_card(t, &old, &new),
+            )
+            .map_err(|f| f.error)?
+            .result;
+        if !touched.is_empty() {
+            Self::persist(tx, settings, cached, &heads, Origin::Local)?;
+        }
         Ok(touched)
     }
 
@@ -255,4 +275,12 @@ impl Store {
         }
         result
     }
+}
+
+/// The identity an edit is written with: this device's actor, its rep, and whether its
+/// enrolment lets it record for others.
+pub(super) struct Writer {
+    actor: ActorId,
+    rep: RepId,
+    may_act_for_others: bool,
 }

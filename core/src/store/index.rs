@@ -83,9 +83,9 @@ pub(crate) fn write(
     tx.execute(
         "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
             route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
-            conflicts, updated_at, card_id, search_hash, last_counted_on, due_on)
+            conflicts, updated_at, card_id, search_hash, last_counted_on, due_on, merged_into)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19)",
+            ?19, ?20)",
         params![
             num,
             card.display_name(),
@@ -106,6 +106,7 @@ pub(crate) fn write(
             search_hash,
             last_counted_on.map(|d| d.to_string()),
             due_on.map(|d| d.to_string()),
+            card.basic.merged_into,
         ],
     )?;
     // Monthly sales, so a sort by recent sales sums the months before *today* when asked.

@@ -50,7 +50,7 @@ impl Store {
         let mut sql = String::from(
             "SELECT i.card_id, i.name, i.territory, i.class, i.phone, i.city, i.route_area, \
              i.last_visit_at, i.due_on, i.credit_limit, i.conflicts, i.updated_at \
-             FROM card_index i WHERE 1 = 1",
+             FROM card_index i WHERE i.merged_into IS NULL",
         );
         let mut arg = |sql: &mut String, clause: &str, value: SqlValue| {
             args.push(value);

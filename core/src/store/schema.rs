@@ -207,6 +207,7 @@ fn upgrade_to_v4(tx: &Transaction<'_>) -> Result<()> {
 /// card's latest change time rather than the time it was indexed.
 const V5: &str = "
 ALTER TABLE card_index ADD COLUMN last_counted_on TEXT;
+ALTER TABLE card_index ADD COLUMN merged_into TEXT;
 DROP INDEX IF EXISTS card_index_sales;
 ALTER TABLE card_index DROP COLUMN sales_3m;
 CREATE TABLE card_sales (

@@ -551,6 +551,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() != 39770:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates() != 18044:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol() != 28589:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_field_history() != 4363:
@@ -562,6 +564,10 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_list() != 33655:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit() != 8097:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate() != 1131:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target() != 7305:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item() != 64625:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -651,6 +657,9 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_day_plan.restype = cty
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol.restype = ctypes.c_uint16
@@ -669,6 +678,12 @@ _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_list.restype = ctypes.
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate.restype = ctypes.c_uint16
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target.argtypes = (
+)
+_UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target.restype = ctypes.c_uint16
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item.argtypes = (
 )
 _UniffiLib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item.restype = ctypes.c_uint16
@@ -777,6 +792,11 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_dossier.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_enrol.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -817,6 +837,19 @@ _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_log_visit.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_log_visit.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_remove_item.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -3233,6 +3266,57 @@ class _UniffiFfiConverterTypeDossier(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeFieldHistory.write(value.fields, buf)
 
 @dataclass
+class DuplicatePairInfo:
+    """
+    Two cards that look like one customer.
+"""
+    def __init__(self, *, card_a:str, card_b:str, reasons:typing.List[str], confidence_e4:int):
+        self.card_a = card_a
+        self.card_b = card_b
+        self.reasons = reasons
+        self.confidence_e4 = confidence_e4
+        
+        
+
+    
+    def __str__(self):
+        return "DuplicatePairInfo(card_a={}, card_b={}, reasons={}, confidence_e4={})".format(self.card_a, self.card_b, self.reasons, self.confidence_e4)
+    def __eq__(self, other):
+        if self.card_a != other.card_a:
+            return False
+        if self.card_b != other.card_b:
+            return False
+        if self.reasons != other.reasons:
+            return False
+        if self.confidence_e4 != other.confidence_e4:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDuplicatePairInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DuplicatePairInfo(
+            card_a=_UniffiFfiConverterString.read(buf),
+            card_b=_UniffiFfiConverterString.read(buf),
+            reasons=_UniffiFfiConverterSequenceString.read(buf),
+            confidence_e4=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.card_a)
+        _UniffiFfiConverterString.check_lower(value.card_b)
+        _UniffiFfiConverterSequenceString.check_lower(value.reasons)
+        _UniffiFfiConverterInt64.check_lower(value.confidence_e4)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.card_a, buf)
+        _UniffiFfiConverterString.write(value.card_b, buf)
+        _UniffiFfiConverterSequenceString.write(value.reasons, buf)
+        _UniffiFfiConverterInt64.write(value.confidence_e4, buf)
+
+@dataclass
 class Enrolment:
     """
     What enrolment gave the device.
@@ -3826,6 +3910,63 @@ class _UniffiFfiConverterTypeListQuery(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.reverse, buf)
         _UniffiFfiConverterUInt32.write(value.limit, buf)
         _UniffiFfiConverterUInt32.write(value.offset, buf)
+
+@dataclass
+class MergeInfo:
+    """
+    What a merge did.
+"""
+    def __init__(self, *, kept:str, merged:str, fields_filled:typing.List[str], items_copied:int, visits_left:int):
+        self.kept = kept
+        self.merged = merged
+        self.fields_filled = fields_filled
+        self.items_copied = items_copied
+        self.visits_left = visits_left
+        
+        
+
+    
+    def __str__(self):
+        return "MergeInfo(kept={}, merged={}, fields_filled={}, items_copied={}, visits_left={})".format(self.kept, self.merged, self.fields_filled, self.items_copied, self.visits_left)
+    def __eq__(self, other):
+        if self.kept != other.kept:
+            return False
+        if self.merged != other.merged:
+            return False
+        if self.fields_filled != other.fields_filled:
+            return False
+        if self.items_copied != other.items_copied:
+            return False
+        if self.visits_left != other.visits_left:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeMergeInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return MergeInfo(
+            kept=_UniffiFfiConverterString.read(buf),
+            merged=_UniffiFfiConverterString.read(buf),
+            fields_filled=_UniffiFfiConverterSequenceString.read(buf),
+            items_copied=_UniffiFfiConverterUInt32.read(buf),
+            visits_left=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.kept)
+        _UniffiFfiConverterString.check_lower(value.merged)
+        _UniffiFfiConverterSequenceString.check_lower(value.fields_filled)
+        _UniffiFfiConverterUInt32.check_lower(value.items_copied)
+        _UniffiFfiConverterUInt32.check_lower(value.visits_left)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.kept, buf)
+        _UniffiFfiConverterString.write(value.merged, buf)
+        _UniffiFfiConverterSequenceString.write(value.fields_filled, buf)
+        _UniffiFfiConverterUInt32.write(value.items_copied, buf)
+        _UniffiFfiConverterUInt32.write(value.visits_left, buf)
 
 @dataclass
 class RefusedCard:
@@ -4572,6 +4713,29 @@ class _UniffiFfiConverterSequenceTypeFieldEdit(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeFieldEdit.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeDuplicatePairInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDuplicatePairInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDuplicatePairInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDuplicatePairInfo.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeHistoryEntry(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -5029,6 +5193,12 @@ class FieldbookProtocol(typing.Protocol):
         to-dos and opportunities, and every field's history (the read connection).
 """
         raise NotImplementedError
+    def duplicates(self, ) -> typing.List[DuplicatePairInfo]:
+        """
+        Cards on this phone that look like one customer (same tax number, same phone,
+        similar name), most certain first.
+"""
+        raise NotImplementedError
     def enrol(self, server_url: str,token: str) -> Enrolment:
         """
         Enrol this device with the server at `server_url` using a one-time token from
@@ -5061,6 +5231,18 @@ class FieldbookProtocol(typing.Protocol):
         Log a visit (fields by key: `kind`, `place`, `lat`, `lon`, `summary`,
         `outcome`, `next_step`, `next_visit`), at `at` or now (the device clock
         corrected by the server's). The visit is the device's rep's; returns its id.
+"""
+        raise NotImplementedError
+    def merge_duplicate(self, keep: str,other: str) -> MergeInfo:
+        """
+        Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+        points to `keep` (its history and visits stay). Every device lists one card after
+        syncing; opening `other` should show `mergedTarget(other)`.
+"""
+        raise NotImplementedError
+    def merged_target(self, card_id: str) -> str:
+        """
+        Where a card now lives: itself, or the card it was merged into.
 """
         raise NotImplementedError
     def remove_item(self, card_id: str,collection: str,item_id: str) -> None:
@@ -5370,6 +5552,22 @@ class Fieldbook(FieldbookProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def duplicates(self, ) -> typing.List[DuplicatePairInfo]:
+        """
+        Cards on this phone that look like one customer (same tax number, same phone,
+        similar name), most certain first.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDuplicatePairInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def enrol(self, server_url: str,token: str) -> Enrolment:
         """
         Enrol this device with the server at `server_url` using a one-time token from
@@ -5491,6 +5689,47 @@ class Fieldbook(FieldbookProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_log_visit,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def merge_duplicate(self, keep: str,other: str) -> MergeInfo:
+        """
+        Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+        points to `keep` (its history and visits stay). Every device lists one card after
+        syncing; opening `other` should show `mergedTarget(other)`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(keep)
+
+        _UniffiFfiConverterString.check_lower(other)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(keep),
+            _UniffiFfiConverterString.lower(other),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeMergeInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def merged_target(self, card_id: str) -> str:
+        """
+        Where a card now lives: itself, or the card it was merged into.
+"""
+        
+        _UniffiFfiConverterString.check_lower(card_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(card_id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeFieldbookError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5782,6 +6021,7 @@ __all__ = [
     "FieldChange",
     "FieldHistory",
     "Dossier",
+    "DuplicatePairInfo",
     "Enrolment",
     "FieldChoice",
     "FieldEdit",
@@ -5790,6 +6030,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "ListQuery",
+    "MergeInfo",
     "RefusedCard",
     "SyncProgress",
     "SyncStatus",

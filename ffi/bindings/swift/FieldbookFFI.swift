@@ -754,6 +754,12 @@ public protocol FieldbookProtocol: AnyObject, Sendable {
     func dossier(cardId: String) throws  -> Dossier
     
     /**
+     * Cards on this phone that look like one customer (same tax number, same phone,
+     * similar name), most certain first.
+     */
+    func duplicates() throws  -> [DuplicatePairInfo]
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time token from
      * the manager. Network I/O: call it off the UI thread.
      */
@@ -786,6 +792,18 @@ public protocol FieldbookProtocol: AnyObject, Sendable {
      * corrected by the server's). The visit is the device's rep's; returns its id.
      */
     func logVisit(cardId: String, fields: [FieldEdit], at: Date?) throws  -> String
+    
+    /**
+     * Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+     * points to `keep` (its history and visits stay). Every device lists one card after
+     * syncing; opening `other` should show `mergedTarget(other)`.
+     */
+    func mergeDuplicate(keep: String, other: String) throws  -> MergeInfo
+    
+    /**
+     * Where a card now lives: itself, or the card it was merged into.
+     */
+    func mergedTarget(cardId: String) throws  -> String
     
     /**
      * Remove an item from a card.
@@ -1054,6 +1072,19 @@ open func dossier(cardId: String)throws  -> Dossier  {
 }
     
     /**
+     * Cards on this phone that look like one customer (same tax number, same phone,
+     * similar name), most certain first.
+     */
+open func duplicates()throws  -> [DuplicatePairInfo]  {
+    return try  FfiConverterSequenceTypeDuplicatePairInfo.lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time token from
      * the manager. Network I/O: call it off the UI thread.
      */
@@ -1134,6 +1165,35 @@ open func logVisit(cardId: String, fields: [FieldEdit], at: Date?)throws  -> Str
         FfiConverterString.lower(cardId),
         FfiConverterSequenceTypeFieldEdit.lower(fields),
         FfiConverterOptionTimestamp.lower(at),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+     * points to `keep` (its history and visits stay). Every device lists one card after
+     * syncing; opening `other` should show `mergedTarget(other)`.
+     */
+open func mergeDuplicate(keep: String, other: String)throws  -> MergeInfo  {
+    return try  FfiConverterTypeMergeInfo_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(keep),
+        FfiConverterString.lower(other),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where a card now lives: itself, or the card it was merged into.
+     */
+open func mergedTarget(cardId: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(cardId),uniffiCallStatus
     )
 })
 }
@@ -3107,6 +3167,95 @@ public func FfiConverterTypeDueVisit_lower(_ value: DueVisit) -> RustBuffer {
 
 
 /**
+ * Two cards that look like one customer.
+ */
+public struct DuplicatePairInfo: Equatable, Hashable {
+    /**
+     * One card.
+     */
+    public var cardA: String
+    /**
+     * The other.
+     */
+    public var cardB: String
+    /**
+     * Why: `same_tax_id`, `same_phone`, `similar_name`.
+     */
+    public var reasons: [String]
+    /**
+     * How sure, in ten-thousandths.
+     */
+    public var confidenceE4: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * One card.
+         */cardA: String, 
+        /**
+         * The other.
+         */cardB: String, 
+        /**
+         * Why: `same_tax_id`, `same_phone`, `similar_name`.
+         */reasons: [String], 
+        /**
+         * How sure, in ten-thousandths.
+         */confidenceE4: Int64) {
+        self.cardA = cardA
+        self.cardB = cardB
+        self.reasons = reasons
+        self.confidenceE4 = confidenceE4
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DuplicatePairInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDuplicatePairInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DuplicatePairInfo {
+        return
+            try DuplicatePairInfo(
+                cardA: FfiConverterString.read(from: &buf), 
+                cardB: FfiConverterString.read(from: &buf), 
+                reasons: FfiConverterSequenceString.read(from: &buf), 
+                confidenceE4: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DuplicatePairInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cardA, into: &buf)
+        FfiConverterString.write(value.cardB, into: &buf)
+        FfiConverterSequenceString.write(value.reasons, into: &buf)
+        FfiConverterInt64.write(value.confidenceE4, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDuplicatePairInfo_lift(_ buf: RustBuffer) throws -> DuplicatePairInfo {
+    return try FfiConverterTypeDuplicatePairInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDuplicatePairInfo_lower(_ value: DuplicatePairInfo) -> RustBuffer {
+    return FfiConverterTypeDuplicatePairInfo.lower(value)
+}
+
+
+/**
  * What enrolment gave the device.
  */
 public struct Enrolment: Equatable, Hashable {
@@ -4251,6 +4400,105 @@ public func FfiConverterTypeListQuery_lift(_ buf: RustBuffer) throws -> ListQuer
 #endif
 public func FfiConverterTypeListQuery_lower(_ value: ListQuery) -> RustBuffer {
     return FfiConverterTypeListQuery.lower(value)
+}
+
+
+/**
+ * What a merge did.
+ */
+public struct MergeInfo: Equatable, Hashable {
+    /**
+     * The card that stays.
+     */
+    public var kept: String
+    /**
+     * The card merged into it.
+     */
+    public var merged: String
+    /**
+     * Fields of the kept card filled in from the other.
+     */
+    public var fieldsFilled: [String]
+    /**
+     * Contacts, to-dos and opportunities copied.
+     */
+    public var itemsCopied: UInt32
+    /**
+     * Visits left in the merged card's log.
+     */
+    public var visitsLeft: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The card that stays.
+         */kept: String, 
+        /**
+         * The card merged into it.
+         */merged: String, 
+        /**
+         * Fields of the kept card filled in from the other.
+         */fieldsFilled: [String], 
+        /**
+         * Contacts, to-dos and opportunities copied.
+         */itemsCopied: UInt32, 
+        /**
+         * Visits left in the merged card's log.
+         */visitsLeft: UInt32) {
+        self.kept = kept
+        self.merged = merged
+        self.fieldsFilled = fieldsFilled
+        self.itemsCopied = itemsCopied
+        self.visitsLeft = visitsLeft
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MergeInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMergeInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MergeInfo {
+        return
+            try MergeInfo(
+                kept: FfiConverterString.read(from: &buf), 
+                merged: FfiConverterString.read(from: &buf), 
+                fieldsFilled: FfiConverterSequenceString.read(from: &buf), 
+                itemsCopied: FfiConverterUInt32.read(from: &buf), 
+                visitsLeft: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MergeInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kept, into: &buf)
+        FfiConverterString.write(value.merged, into: &buf)
+        FfiConverterSequenceString.write(value.fieldsFilled, into: &buf)
+        FfiConverterUInt32.write(value.itemsCopied, into: &buf)
+        FfiConverterUInt32.write(value.visitsLeft, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMergeInfo_lift(_ buf: RustBuffer) throws -> MergeInfo {
+    return try FfiConverterTypeMergeInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMergeInfo_lower(_ value: MergeInfo) -> RustBuffer {
+    return FfiConverterTypeMergeInfo.lower(value)
 }
 
 
@@ -6054,6 +6302,31 @@ fileprivate struct FfiConverterSequenceTypeDueVisit: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDuplicatePairInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [DuplicatePairInfo]
+
+    public static func write(_ value: [DuplicatePairInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDuplicatePairInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DuplicatePairInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DuplicatePairInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDuplicatePairInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeField: FfiConverterRustBuffer {
     typealias SwiftType = [Field]
 
@@ -6525,6 +6798,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() != 39770) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates() != 18044) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol() != 28589) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6541,6 +6817,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit() != 8097) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate() != 1131) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target() != 7305) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item() != 64625) {

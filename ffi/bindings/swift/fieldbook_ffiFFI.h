@@ -345,6 +345,11 @@ RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_day_plan(uint64_t ptr, RustB
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(uint64_t ptr, RustBuffer card_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DUPLICATES
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_DUPLICATES
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_ENROL
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_enrol(uint64_t ptr, RustBuffer server_url, RustBuffer token, RustCallStatus *_Nonnull out_status
@@ -373,6 +378,16 @@ RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_list(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_LOG_VISIT
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_LOG_VISIT
 RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_log_visit(uint64_t ptr, RustBuffer card_id, RustBuffer fields, RustBuffer at, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_MERGE_DUPLICATE
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_MERGE_DUPLICATE
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate(uint64_t ptr, RustBuffer keep, RustBuffer other, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_MERGED_TARGET
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_MERGED_TARGET
+RustBuffer uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target(uint64_t ptr, RustBuffer card_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_FN_METHOD_FIELDBOOK_REMOVE_ITEM
@@ -799,6 +814,12 @@ uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_DUPLICATES
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_DUPLICATES
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_ENROL
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol(void
@@ -832,6 +853,18 @@ uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_list(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_LOG_VISIT
 #define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_LOG_VISIT
 uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_MERGE_DUPLICATE
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_MERGE_DUPLICATE
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_MERGED_TARGET
+#define UNIFFI_FFIDEF_UNIFFI_FIELDBOOK_FFI_CHECKSUM_METHOD_FIELDBOOK_MERGED_TARGET
+uint16_t uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target(void
     
 );
 #endif

@@ -28,7 +28,8 @@ pub struct AbcQuery {
     pub date: Option<NaiveDate>,
 }
 
-/// The cards of a viewer's scope (or of one territory in it), through core's card model.
+/// The cards of a viewer's scope (or of one territory in it), through core's card model;
+/// cards merged into another are left out, as on the phone.
 pub(crate) fn scope_cards(
     storage: &dyn Storage,
     viewer: &Viewer,
@@ -50,7 +51,10 @@ pub(crate) fn scope_cards(
         for (_, json) in &page {
             let view: CardView = serde_json::from_str(json)
                 .map_err(|e| Error::Internal(format!("a projection is not a card view: {e}")))?;
-            cards.push(view.card);
+            // A card merged into another is that other card's customer.
+            if view.card.basic.merged_into.is_none() {
+                cards.push(view.card);
+            }
         }
         if page.len() < PAGE as usize {
             break;

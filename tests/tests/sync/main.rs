@@ -11,6 +11,7 @@ mod converge;
 mod counts;
 mod device_handoff;
 mod disk;
+mod duplicates;
 mod faults;
 mod handoff;
 mod quarantine;

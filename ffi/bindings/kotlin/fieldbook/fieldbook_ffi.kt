@@ -752,6 +752,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_field_history(
@@ -763,6 +765,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_list(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item(
     ): Int
@@ -834,6 +840,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_dossier(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_enrol(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_field_history(`ptr`: Long,`cardId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -845,6 +853,10 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_list(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_log_visit(`ptr`: Long,`cardId`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate(`ptr`: Long,`keep`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target(`ptr`: Long,`cardId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbook_remove_item(`ptr`: Long,`cardId`: RustBuffer.ByValue,`collection`: RustBuffer.ByValue,`itemId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1038,6 +1050,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_dossier() and 0xFFFF) != 39770) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_duplicates() and 0xFFFF) != 18044) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_enrol() and 0xFFFF) != 28589) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1054,6 +1069,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_log_visit() and 0xFFFF) != 8097) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merge_duplicate() and 0xFFFF) != 1131) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_merged_target() and 0xFFFF) != 7305) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbook_remove_item() and 0xFFFF) != 64625) {
@@ -1743,6 +1764,12 @@ public interface FieldbookInterface {
     fun `dossier`(`cardId`: kotlin.String): Dossier
     
     /**
+     * Cards on this phone that look like one customer (same tax number, same phone,
+     * similar name), most certain first.
+     */
+    fun `duplicates`(): List<DuplicatePairInfo>
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time token from
      * the manager. Network I/O: call it off the UI thread.
      */
@@ -1775,6 +1802,18 @@ public interface FieldbookInterface {
      * corrected by the server's). The visit is the device's rep's; returns its id.
      */
     fun `logVisit`(`cardId`: kotlin.String, `fields`: List<FieldEdit>, `at`: java.time.Instant?): kotlin.String
+    
+    /**
+     * Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+     * points to `keep` (its history and visits stay). Every device lists one card after
+     * syncing; opening `other` should show `mergedTarget(other)`.
+     */
+    fun `mergeDuplicate`(`keep`: kotlin.String, `other`: kotlin.String): MergeInfo
+    
+    /**
+     * Where a card now lives: itself, or the card it was merged into.
+     */
+    fun `mergedTarget`(`cardId`: kotlin.String): kotlin.String
     
     /**
      * Remove an item from a card.
@@ -2130,6 +2169,24 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
 
     
     /**
+     * Cards on this phone that look like one customer (same tax number, same phone,
+     * similar name), most certain first.
+     */
+    @Throws(FieldbookException::class)override fun `duplicates`(): List<DuplicatePairInfo> {
+            return FfiConverterSequenceTypeDuplicatePairInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_duplicates(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time token from
      * the manager. Network I/O: call it off the UI thread.
      */
@@ -2237,6 +2294,45 @@ open class Fieldbook: Disposable, AutoCloseable, FieldbookInterface
         FfiConverterString.lower(`cardId`),
         FfiConverterSequenceTypeFieldEdit.lower(`fields`),
         FfiConverterOptionalTimestamp.lower(`at`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Merges the duplicate `other` into `keep`: `keep` is filled in from it, `other`
+     * points to `keep` (its history and visits stay). Every device lists one card after
+     * syncing; opening `other` should show `mergedTarget(other)`.
+     */
+    @Throws(FieldbookException::class)override fun `mergeDuplicate`(`keep`: kotlin.String, `other`: kotlin.String): MergeInfo {
+            return FfiConverterTypeMergeInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merge_duplicate(
+        it,
+        
+        FfiConverterString.lower(`keep`),
+        FfiConverterString.lower(`other`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where a card now lives: itself, or the card it was merged into.
+     */
+    @Throws(FieldbookException::class)override fun `mergedTarget`(`cardId`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbook_merged_target(
+        it,
+        
+        FfiConverterString.lower(`cardId`),_status)
 }
     }
     )
@@ -4117,6 +4213,69 @@ public object FfiConverterTypeDueVisit: FfiConverterRustBuffer<DueVisit> {
 
 
 /**
+ * Two cards that look like one customer.
+ */
+data class DuplicatePairInfo (
+    /**
+     * One card.
+     */
+    var `cardA`: kotlin.String
+    , 
+    /**
+     * The other.
+     */
+    var `cardB`: kotlin.String
+    , 
+    /**
+     * Why: `same_tax_id`, `same_phone`, `similar_name`.
+     */
+    var `reasons`: List<kotlin.String>
+    , 
+    /**
+     * How sure, in ten-thousandths.
+     */
+    var `confidenceE4`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDuplicatePairInfo: FfiConverterRustBuffer<DuplicatePairInfo> {
+    override fun read(buf: ByteBuffer): DuplicatePairInfo {
+        return DuplicatePairInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DuplicatePairInfo) = (
+            FfiConverterString.allocationSize(value.`cardA`) +
+            FfiConverterString.allocationSize(value.`cardB`) +
+            FfiConverterSequenceString.allocationSize(value.`reasons`) +
+            FfiConverterLong.allocationSize(value.`confidenceE4`)
+    )
+
+    override fun write(value: DuplicatePairInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`cardA`, buf)
+            FfiConverterString.write(value.`cardB`, buf)
+            FfiConverterSequenceString.write(value.`reasons`, buf)
+            FfiConverterLong.write(value.`confidenceE4`, buf)
+    }
+}
+
+
+
+/**
  * What enrolment gave the device.
  */
 data class Enrolment (
@@ -4923,6 +5082,77 @@ public object FfiConverterTypeListQuery: FfiConverterRustBuffer<ListQuery> {
             FfiConverterBoolean.write(value.`reverse`, buf)
             FfiConverterUInt.write(value.`limit`, buf)
             FfiConverterUInt.write(value.`offset`, buf)
+    }
+}
+
+
+
+/**
+ * What a merge did.
+ */
+data class MergeInfo (
+    /**
+     * The card that stays.
+     */
+    var `kept`: kotlin.String
+    , 
+    /**
+     * The card merged into it.
+     */
+    var `merged`: kotlin.String
+    , 
+    /**
+     * Fields of the kept card filled in from the other.
+     */
+    var `fieldsFilled`: List<kotlin.String>
+    , 
+    /**
+     * Contacts, to-dos and opportunities copied.
+     */
+    var `itemsCopied`: kotlin.UInt
+    , 
+    /**
+     * Visits left in the merged card's log.
+     */
+    var `visitsLeft`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMergeInfo: FfiConverterRustBuffer<MergeInfo> {
+    override fun read(buf: ByteBuffer): MergeInfo {
+        return MergeInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MergeInfo) = (
+            FfiConverterString.allocationSize(value.`kept`) +
+            FfiConverterString.allocationSize(value.`merged`) +
+            FfiConverterSequenceString.allocationSize(value.`fieldsFilled`) +
+            FfiConverterUInt.allocationSize(value.`itemsCopied`) +
+            FfiConverterUInt.allocationSize(value.`visitsLeft`)
+    )
+
+    override fun write(value: MergeInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kept`, buf)
+            FfiConverterString.write(value.`merged`, buf)
+            FfiConverterSequenceString.write(value.`fieldsFilled`, buf)
+            FfiConverterUInt.write(value.`itemsCopied`, buf)
+            FfiConverterUInt.write(value.`visitsLeft`, buf)
     }
 }
 
@@ -6532,6 +6762,34 @@ public object FfiConverterSequenceTypeDueVisit: FfiConverterRustBuffer<List<DueV
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDueVisit.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDuplicatePairInfo: FfiConverterRustBuffer<List<DuplicatePairInfo>> {
+    override fun read(buf: ByteBuffer): List<DuplicatePairInfo> {
+        val len = buf.getInt()
+        return List<DuplicatePairInfo>(len) {
+            FfiConverterTypeDuplicatePairInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DuplicatePairInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDuplicatePairInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DuplicatePairInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDuplicatePairInfo.write(it, buf)
         }
     }
 }

@@ -240,6 +240,26 @@ class RepDayTest {
     }
 
     @Test
+    fun `two cards of one customer are found and merged into one`() {
+        val phone = phone("dups")
+        phone.initRep("zhangwei")
+        val keep = phone.createCard(listOf(edit("basic.name", "上海华东食品有限公司"), edit("territory", "east"), edit("basic.phone", "021-62345678")))
+        val other = phone.createCard(listOf(edit("basic.name", "華東食品廠"), edit("territory", "east"), edit("basic.phone", "62345678"), edit("basic.tax_no", "91310115MA1H7XYZ3K")))
+        phone.createCard(listOf(edit("basic.name", "北京华北钢材贸易公司"), edit("territory", "east")))
+        val pairs = phone.duplicates()
+        assertEquals(1, pairs.size)
+        assertEquals(setOf(keep, other), setOf(pairs[0].cardA, pairs[0].cardB))
+        assertTrue("same_phone" in pairs[0].reasons, pairs[0].reasons.toString())
+        val merged = phone.mergeDuplicate(keep, other)
+        assertTrue("basic.tax_no" in merged.fieldsFilled, merged.fieldsFilled.toString())
+        assertEquals(2, phone.list(ListQuery()).size)
+        assertEquals(keep, phone.mergedTarget(other))
+        assertEquals(0, phone.duplicates().size)
+        assertEquals("input.invalid_value", assertThrows<FieldbookException.InvalidInput> { phone.mergeDuplicate(keep, other) }.code)
+        phone.close()
+    }
+
+    @Test
     fun `the phone classifies its customers and plans the day's route offline`() {
         val phone = phone("analysis")
         phone.initRep("zhangwei")
