@@ -149,13 +149,10 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
-    /// Write cards (all, or the given ones) with their full history to a bundle file.
-    Export {
-        /// The bundle file to write.
-        file: PathBuf,
-        /// Only these cards.
-        ids: Vec<String>,
-    },
+    /// Write cards (all, or the given ones) with their full history to a bundle file;
+    /// or, with --out, a customer list or report as CSV or XLSX:
+    /// `fieldbook export cards|abc|plan --format csv|xlsx --out FILE [filters]`.
+    Export(ExportArgs),
     /// Enrol this device with a sync server using a one-time token from an administrator.
     Enrol {
         /// The server's address, e.g. http://127.0.0.1:8787.
@@ -174,11 +171,9 @@ pub enum Command {
     },
     /// Where this device syncs, and what it has not synced yet.
     Status,
-    /// Merge a bundle file from another device; all or nothing.
-    Import {
-        /// The bundle file to read.
-        file: PathBuf,
-    },
+    /// Merge a bundle file from another device, or import a customer list (.csv,
+    /// .xlsx) as new cards; all or nothing.
+    Import(ImportArgs),
     /// The card schema: every field path with its label and kind.
     Fields,
     /// ABC classification of this device's cards by average monthly sales (the seed's
@@ -516,4 +511,69 @@ pub struct ListArgs {
     /// Rows to skip.
     #[arg(long, default_value_t = 0)]
     pub offset: u32,
+}
+
+/// `fieldbook import FILE`: a bundle, or a customer list from a spreadsheet.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A bundle file, or a customer list (.csv, .tsv, .txt, .xlsx).
+    pub file: PathBuf,
+    /// The file's format when its name does not say: bundle, csv or xlsx.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// The XLSX sheet to read [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// Which field a column fills, over what its header says (repeatable):
+    /// --map 客户全称=basic.name, --map 手机号码=contacts.mobile, --map 销售员=ignore.
+    #[arg(long = "map", value_name = "列名=PATH")]
+    pub maps: Vec<String>,
+    /// Check every row and report problems and duplicates; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave out rows that look like a card on this device or an earlier row.
+    #[arg(long)]
+    pub skip_duplicates: bool,
+    /// Import even if some columns match no card field (they are left out).
+    #[arg(long)]
+    pub ignore_unknown: bool,
+}
+
+/// `fieldbook export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The bundle file to write; with --out, what to export: cards, abc or plan.
+    pub target: PathBuf,
+    /// Only these cards (bundles only).
+    pub ids: Vec<String>,
+    /// Write a customer list or report to this file (CSV or XLSX).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// csv or xlsx [default: from --out's extension].
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Cards: only this territory.
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// Cards: only this class (A, B, C, D).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Cards: only cards with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Cards: only cards whose visit is due by DATE.
+    #[arg(long, value_name = "DATE")]
+    pub due: Option<String>,
+    /// Cards: name, updated, last-visit, due, credit or sales.
+    #[arg(long, default_value = "name")]
+    pub sort: String,
+    /// abc, plan: as of this day [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// plan: where the day starts, LAT,LON.
+    #[arg(long, value_name = "LAT,LON")]
+    pub from: Option<String>,
+    /// plan: come back to the start at the end of the day.
+    #[arg(long)]
+    pub return_to_start: bool,
 }

@@ -87,8 +87,8 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Dossier { id } => history::dossier(store, &id),
         Command::Conflicts { id } => history::conflicts(store, &id),
         Command::Resolve { id, path, value } => history::resolve(store, &id, &path, &value),
-        Command::Export { file, ids } => transfer::export(store, &file, &ids),
-        Command::Import { file } => transfer::import(store, &file),
+        Command::Export(args) => transfer::export(store, &args),
+        Command::Import(args) => transfer::import(store, &args),
         Command::Enrol {
             url,
             token,

@@ -147,3 +147,39 @@ fn fix_checksums(bytes: &mut [u8]) {
         at = end;
     }
 }
+
+/// The CSV reader, then what an import does with the table: the mapping and every row
+/// through the card model (no store).
+#[cfg(feature = "transfer")]
+pub fn import_csv(data: &[u8]) {
+    use crate::transfer::{ImportOptions, Limits, read_csv, rows::prepare};
+    if let Ok(table) = read_csv(data, &Limits::default()) {
+        let _ = prepare(&table, &ImportOptions::default(), &[], &Default::default());
+    }
+}
+
+/// The XLSX reader (zip checks, calamine, the cell stream) on the input, then the rows
+/// through the card model. With the first byte odd, the rest is first wrapped as the
+/// worksheet of an otherwise valid workbook, so the fuzzer reaches calamine's XML
+/// parsing instead of stopping at the zip checks.
+#[cfg(feature = "transfer")]
+pub fn import_xlsx(data: &[u8]) {
+    use crate::transfer::{ImportOptions, Limits, read_xlsx, rows::prepare};
+    let limits = Limits {
+        max_file_bytes: 4 << 20,
+        max_inflated_bytes: 64 << 20,
+        max_entry_bytes: 32 << 20,
+        ..Limits::default()
+    };
+    let wrapped;
+    let bytes = match data.split_first() {
+        Some((mode, rest)) if mode & 1 == 1 => {
+            wrapped = crate::transfer::fuzz_workbook(rest);
+            &wrapped[..]
+        }
+        _ => data,
+    };
+    if let Ok(table) = read_xlsx(bytes, None, &limits) {
+        let _ = prepare(&table, &ImportOptions::default(), &[], &Default::default());
+    }
+}

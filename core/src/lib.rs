@@ -49,6 +49,8 @@ pub mod search;
 pub mod settings;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "transfer")]
+pub mod transfer;
 pub mod value;
 
 pub use api_error::{ApiError, ErrorKind};

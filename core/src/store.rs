@@ -28,6 +28,8 @@ mod dossier;
 mod duplicates;
 mod edit;
 mod handoff;
+#[cfg(feature = "transfer")]
+mod import;
 mod index;
 mod list_query;
 mod merge;

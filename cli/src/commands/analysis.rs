@@ -65,7 +65,7 @@ pub fn abc(store: &mut Store, date: Option<&str>) -> Result<Output> {
     ))
 }
 
-fn point(input: &str) -> Result<GeoPoint> {
+pub(super) fn point(input: &str) -> Result<GeoPoint> {
     let bad = || {
         CliError::input(
             "input.usage",
