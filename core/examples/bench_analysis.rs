@@ -1,7 +1,9 @@
 //! Benchmark of the seeds' methods over a device store (issue 9's "≤ 100 ms over 10,000
 //! cards with a year of history"): the ABC classes, the day's plan with its route, and
-//! duplicate detection, each as a phone calls it (`Store::abc`, `Store::day_plan`,
-//! `Store::duplicates`: reading every card from the store, then computing).
+//! duplicate detection, credit, the pipeline and activity, each as a phone calls it
+//! (`Store::abc`, `Store::day_plan`, `Store::duplicates`, `Store::credit_report`,
+//! `Store::pipeline`, `Store::activity`), and the one-time walk of every change the first
+//! history report makes on a store that never had one.
 //!
 //! ```text
 //! cargo run --release -p fieldbook-core --features demo --example bench_analysis -- --cards 10000
@@ -15,10 +17,23 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fieldbook_core::Store;
+use fieldbook_core::analysis::activity::Period;
 use fieldbook_core::analysis::route::GeoPoint;
 
 #[path = "support/grow.rs"]
 mod grow;
+
+/// The process's peak resident set (Linux), as `/proc` reports it.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
 
 fn median(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();
@@ -105,8 +120,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     );
     show(
+        "  duplicates computed alone",
+        time(runs, || {
+            fieldbook_core::analysis::duplicates::find_duplicates(&all, &company.duplicates).len()
+        }),
+    );
+    show(
         "duplicates (Store::duplicates)",
         time(runs, || store.duplicates().map(|d| d.len())),
+    );
+    show(
+        "credit (Store::credit_report)",
+        time(runs, || store.credit_report(today).map(|r| r.rows.len())),
+    );
+    println!("peak RSS so far: {}", peak_rss());
+    if std::env::var_os("BENCH_SKIP_HISTORY").is_some() {
+        return Ok(());
+    }
+    // The first history report walks every change not walked before (once per change,
+    // kept); a store built fresh walks them all here.
+    let started = Instant::now();
+    let first = store.pipeline(today, 480)?;
+    println!(
+        "{:<34} {:>8.1} ms   (once: {} opportunities)",
+        "first history report (walks all)",
+        started.elapsed().as_secs_f64() * 1e3,
+        first.forecast.total.opportunities
+    );
+    show(
+        "pipeline (Store::pipeline)",
+        time(runs, || {
+            store
+                .pipeline(today, 480)
+                .map(|p| p.forecast.total.opportunities)
+        }),
+    );
+    let year_ago = today - chrono::Days::new(365);
+    show(
+        "activity by month, a year",
+        time(runs, || {
+            store
+                .activity(Period::Month, year_ago, today, 480)
+                .map(|a| a.reps.len())
+        }),
+    );
+    show(
+        "activity by day, a year",
+        time(runs, || {
+            store
+                .activity(Period::Day, year_ago, today, 480)
+                .map(|a| a.reps.len())
+        }),
     );
     let plan = store.day_plan(today, office, false)?;
     println!(

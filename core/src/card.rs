@@ -9,6 +9,7 @@
 pub mod conflicts;
 pub(crate) mod doc;
 pub mod field;
+mod lean;
 pub mod rules;
 pub mod sections;
 pub(crate) mod three_way;
@@ -21,6 +22,7 @@ use std::ops::{Deref, DerefMut};
 use serde::Serialize;
 
 pub use field::{FieldInfo, LongText, Record};
+pub use lean::LeanCard;
 pub use sections::*;
 pub use validate::{check_visit_people, validate_card_doc, write_skeleton};
 pub use values::{CollectionValues, FieldValue, ItemValues, SectionValues, path_label};

@@ -19,7 +19,7 @@ use crate::value::{OppStage, Stored};
 
 mod stages;
 pub use stages::stage_changes;
-pub(crate) use stages::summaries_and_stages;
+pub(crate) use stages::stages_and_new_summaries;
 
 /// One change to a card.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -199,7 +199,7 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
 }
 
 /// An opportunity's stage as one change put it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StageEntered {
     /// The opportunity's item id.
     pub opportunity_id: String,
@@ -388,5 +388,8 @@ pub(crate) fn card_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Card> {
 /// Every change's summary, for tests next to the derivations.
 #[cfg(test)]
 pub(crate) fn summarize_all_for_tests(doc: &Automerge) -> Vec<ChangeSummary> {
-    summaries_and_stages(doc).0
+    doc.get_changes_meta(&[])
+        .iter()
+        .map(|meta| summary_of(doc, meta))
+        .collect()
 }

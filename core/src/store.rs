@@ -27,6 +27,7 @@ mod directory;
 mod dossier;
 mod duplicates;
 mod edit;
+mod facts;
 mod handoff;
 #[cfg(feature = "transfer")]
 mod import;
@@ -120,6 +121,8 @@ pub struct Store {
     settings: StoreSettings,
     /// The writer lock (`store/open.rs`); `None` for the read connection.
     _lock: Option<std::fs::File>,
+    /// The lean cards the last bulk report parsed, reused while unchanged (`store/facts.rs`).
+    lean: facts::LeanCache,
 }
 
 fn now() -> i64 {

@@ -744,9 +744,11 @@ fn similar_name_candidates(
             postings.entry(bigram).or_default().push(i);
         }
     }
-    let mut shared: HashMap<usize, usize> = HashMap::new();
+    // Shared-bigram counts of the cards after `i`, dense (a card index is its slot) with
+    // the slots touched listed, so clearing costs what counting did.
+    let mut shared: Vec<u32> = vec![0; profiles.len()];
+    let mut touched: Vec<usize> = Vec::new();
     for (i, p) in profiles.iter().enumerate() {
-        shared.clear();
         let mut unindexed = 0;
         for bigram in &p.bigrams {
             let Some(cards) = postings.get(bigram) else {
@@ -756,16 +758,25 @@ fn similar_name_candidates(
                 unindexed += 1;
                 continue;
             }
-            for &j in cards.iter().filter(|&&j| j > i) {
-                *shared.entry(j).or_default() += 1;
+            // Postings are in card order: the cards after `i` are a suffix.
+            let after = cards.partition_point(|&j| j <= i);
+            for &j in &cards[after..] {
+                if shared[j] == 0 {
+                    touched.push(j);
+                }
+                shared[j] += 1;
             }
         }
-        for (&j, &count) in &shared {
+        // In card order, as the pairs are sorted afterwards anyway.
+        for &j in &touched {
+            let count = shared[j] as usize;
             let total = p.bigrams.len() + profiles[j].bigrams.len();
             if 2 * (count + unindexed) * 100 >= threshold * total {
                 candidates.push((i, j));
             }
+            shared[j] = 0;
         }
+        touched.clear();
     }
 }
 

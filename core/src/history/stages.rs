@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc};
 use chrono::DateTime;
 
-use super::{ChangeSummary, summary_of_walk, walk_change};
+use super::{ChangeSummary, StageEntered, summary_of_walk, walk_change};
 use crate::analysis::pipeline::StageChange;
 use crate::ids::RepId;
 
@@ -27,21 +27,42 @@ use crate::ids::RepId;
 /// Server-side: one of the documented exceptions to "no Automerge type in core's public
 /// API" (the server keeps documents as `Automerge`).
 pub fn stage_changes(doc: &Automerge) -> Vec<StageChange> {
-    derive(doc, false).1
-}
-
-/// What every change of a document did (oldest first, causal order) and the stage
-/// changes, from one walk of each change's diff: the device's reports read both.
-pub(crate) fn summaries_and_stages(doc: &Automerge) -> (Vec<ChangeSummary>, Vec<StageChange>) {
-    derive(doc, true)
-}
-
-fn derive(doc: &Automerge, summaries: bool) -> (Vec<ChangeSummary>, Vec<StageChange>) {
-    let current = current_opportunities(doc);
-    let mut summarized = Vec::new();
-    if current.is_empty() && !summaries {
-        return (summarized, Vec::new());
+    // No opportunity on the card: nothing to date, and no diff worth walking.
+    if current_opportunities(doc).is_empty() {
+        return Vec::new();
     }
+    stages_with(doc, |meta| walk_change(doc, meta.hash, &meta.deps).entered)
+}
+
+/// The stage changes of a document and what each change the caller has not seen yet did:
+/// a change whose stages entered are in `known` (by hash) is not walked again. For the
+/// store's kept history facts (`store::facts`), which walk each change once.
+pub(crate) fn stages_and_new_summaries(
+    doc: &Automerge,
+    known: &HashMap<ChangeHash, Vec<StageEntered>>,
+) -> (Vec<ChangeSummary>, Vec<StageChange>) {
+    let mut new = Vec::new();
+    let stages = stages_with(doc, |meta| {
+        if let Some(entered) = known.get(&meta.hash) {
+            return entered.clone();
+        }
+        let summary = summary_of_walk(meta, walk_change(doc, meta.hash, &meta.deps));
+        let entered = summary.stages_entered.clone();
+        new.push(summary);
+        entered
+    });
+    (new, stages)
+}
+
+/// The stage changes of a document, given what each change entered (`entered_of`, asked
+/// once per change in causal order): from a walk of the change's diff, or from what an
+/// earlier walk found and the store kept (`store::facts`). With no opportunity on the
+/// card, `entered_of` is still asked for every change (the caller may be summarizing).
+pub(crate) fn stages_with(
+    doc: &Automerge,
+    mut entered_of: impl FnMut(&automerge::ChangeMetadata<'_>) -> Vec<StageEntered>,
+) -> Vec<StageChange> {
+    let current = current_opportunities(doc);
     let mut times: HashMap<ChangeHash, i64> = HashMap::new();
     let mut out = Vec::new();
     for meta in doc.get_changes_meta(&[]) {
@@ -54,16 +75,8 @@ fn derive(doc: &Automerge, summaries: bool) -> (Vec<ChangeSummary>, Vec<StageCha
             .unwrap_or(0);
         let at = meta.timestamp.max(built_on);
         times.insert(meta.hash, at);
-        let walk = walk_change(doc, meta.hash, &meta.deps);
-        let entered = if summaries {
-            let summary = summary_of_walk(&meta, walk);
-            let entered = summary.stages_entered.clone();
-            summarized.push(summary);
-            entered
-        } else {
-            walk.entered
-        };
-        if entered.is_empty() {
+        let entered = entered_of(&meta);
+        if entered.is_empty() || current.is_empty() {
             continue;
         }
         // A change without a time (this app never makes one) dates nothing.
@@ -90,7 +103,7 @@ fn derive(doc: &Automerge, summaries: bool) -> (Vec<ChangeSummary>, Vec<StageCha
             });
         }
     }
-    (summarized, out)
+    out
 }
 
 /// The opportunities on the card now, each with the changes whose stage lost an

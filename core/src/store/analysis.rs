@@ -20,7 +20,7 @@ fn abc_of(cards: &[Card], today: NaiveDate, company: &CompanySettings) -> AbcRep
     abc::classify(cards, today, &company.abc)
 }
 
-fn plan_of(
+pub(super) fn plan_of(
     cards: &[Card],
     company: &CompanySettings,
     today: NaiveDate,
@@ -64,8 +64,9 @@ impl Store {
 
     /// ABC classes of the store's cards as of `today` (the full months before it).
     pub fn abc(&mut self, today: NaiveDate) -> Result<AbcReport> {
+        self.refresh_lean()?;
         Ok(abc_of(
-            &self.all_cards()?,
+            self.lean.cards(),
             today,
             &self.settings.company.settings,
         ))
@@ -79,9 +80,9 @@ impl Store {
         start: GeoPoint,
         return_to_start: bool,
     ) -> Result<DayPlan> {
-        let cards = self.all_cards()?;
+        self.refresh_lean()?;
         plan_of(
-            &cards,
+            self.lean.cards(),
             &self.settings.company.settings,
             today,
             start,

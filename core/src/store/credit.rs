@@ -102,10 +102,10 @@ impl Store {
     /// delivered them: limits, exposure, what needs a manager's approval and why,
     /// approvals, credit reviews due and overdue, suspended supply.
     pub fn credit_report(&mut self, today: NaiveDate) -> Result<CreditReport> {
-        let cards = self.all_cards()?;
+        self.refresh_lean()?;
         let company = &self.settings.company.settings;
         Ok(credit::credit_report(
-            &cards,
+            self.lean.cards(),
             today,
             &company.credit,
             &company.abc,

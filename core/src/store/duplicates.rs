@@ -118,9 +118,9 @@ impl Store {
     /// Cards on this device that look like one customer (merged cards left out), by the
     /// company's duplicate settings.
     pub fn duplicates(&mut self) -> Result<Vec<DuplicatePair>> {
-        let cards = self.all_cards()?;
+        self.refresh_lean()?;
         Ok(find_duplicates(
-            &cards,
+            self.lean.cards(),
             &self.settings.company.settings.duplicates,
         ))
     }

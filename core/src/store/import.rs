@@ -27,10 +27,10 @@ impl Store {
         options: &ImportOptions,
         dry_run: bool,
     ) -> Result<ImportReport, TransferError> {
-        let existing = self.all_cards()?;
+        self.refresh_lean()?;
         // Duplicates as the company defines them (delivered by sync), like every report.
-        let duplicates = self.company_settings().settings.duplicates.clone();
-        let prepared = prepare(table, options, &existing, &duplicates)?;
+        let duplicates = &self.settings.company.settings.duplicates;
+        let prepared = prepare(table, options, self.lean.cards(), duplicates)?;
         let mut report = prepared.report;
         report.dry_run = dry_run;
         if dry_run {

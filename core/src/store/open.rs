@@ -225,6 +225,7 @@ impl Store {
             identity,
             settings,
             _lock: Some(lock),
+            lean: Default::default(),
         };
         store.rebuild_index_if_asked()?;
         Ok(store)
@@ -367,6 +368,7 @@ impl StoreReader {
                 identity: Identity { actor, rep },
                 settings,
                 _lock: None,
+                lean: Default::default(),
             },
         })
     }

@@ -1,6 +1,6 @@
 //! The pipeline and activity reports over the cards in this store, with their history:
-//! the store loads each card's document once, core's [`crate::history`] derives what each
-//! change did and when each opportunity entered each stage, and core's
+//! core's [`crate::history`] derives what each change did and when each opportunity
+//! entered each stage (once per change, kept by [`super::facts`]), and core's
 //! [`crate::analysis::pipeline`] and [`crate::analysis::activity`] compute — the same code
 //! the server runs over the same documents, so the phone's numbers are the manager's.
 
@@ -9,18 +9,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::{Store, StoreReader};
-use crate::analysis::activity::{self, ActivityEvent, ActivityReport, Period};
-use crate::analysis::pipeline::{self, PipelineReport, PipelineSettings, StageChange};
+use crate::analysis::activity::{self, ActivityReport, Period};
+use crate::analysis::pipeline::{self, PipelineReport, PipelineSettings};
 use crate::error::{Error, Result};
-use crate::history::summaries_and_stages;
-use crate::{Card, CardId, RepId};
-
-/// Every card with what its history says: activity events and stage changes.
-struct Histories {
-    cards: Vec<Card>,
-    stages: BTreeMap<CardId, Vec<StageChange>>,
-    events: Vec<ActivityEvent>,
-}
+use crate::{Card, RepId};
 
 fn invalid(field: &str, e: impl std::fmt::Display) -> Error {
     Error::InvalidValue {
@@ -30,37 +22,10 @@ fn invalid(field: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Store {
-    fn histories(&mut self) -> Result<Histories> {
-        let ids = self.card_ids()?;
-        let mut out = Histories {
-            cards: Vec::with_capacity(ids.len()),
-            stages: BTreeMap::new(),
-            events: Vec::new(),
-        };
-        for id in &ids {
-            out.cards.push(self.card(id)?.card);
-            let (summaries, stages) = self.with_doc(id, |doc| Ok(summaries_and_stages(doc)))?;
-            out.stages.insert(id.clone(), stages);
-            // A change with no author or no time counts for nobody, as on the server.
-            out.events.extend(summaries.iter().filter_map(|s| {
-                match (&s.entry.rep, s.entry.time) {
-                    (Some(rep), Some(at)) => Some(ActivityEvent {
-                        rep: rep.clone(),
-                        card: id.as_str().to_owned(),
-                        at,
-                        activity: activity::classify(s),
-                    }),
-                    _ => None,
-                }
-            }));
-        }
-        Ok(out)
-    }
-
     /// Who holds each territory as far as this device knows: the latest whole-territory
     /// assignment the server sent, else (on a rep's device) the device's own rep for the
     /// territories of its cards, which it holds or it would not have them.
-    fn territory_holders(&self, cards: &[Card]) -> Result<BTreeMap<String, RepId>> {
+    pub(super) fn territory_holders(&self, cards: &[Card]) -> Result<BTreeMap<String, RepId>> {
         let mut holders = BTreeMap::new();
         let mut stmt = self.conn.prepare(
             "SELECT territory, to_person FROM card_assignments WHERE card_id = '' \
@@ -114,12 +79,12 @@ impl Store {
         settings.validate().map_err(|e| invalid("pipeline", e))?;
         activity::check_range(date, date, utc_offset_minutes)
             .map_err(|e| invalid("pipeline", e))?;
-        let h = self.histories()?;
-        let holders = self.territory_holders(&h.cards)?;
+        let stages = self.all_stage_changes()?;
+        self.refresh_lean()?;
+        let cards = self.lean.cards();
+        let holders = self.territory_holders(cards)?;
         let as_of = activity::day_start(date, utc_offset_minutes) + chrono::Duration::days(1);
-        Ok(pipeline::report(
-            &h.cards, &h.stages, &holders, as_of, settings,
-        ))
+        Ok(pipeline::report(cards, &stages, &holders, as_of, settings))
     }
 
     /// Activity per rep over `from..=to` (local days, `utc_offset_minutes` east of UTC) in
@@ -132,8 +97,11 @@ impl Store {
         utc_offset_minutes: i32,
     ) -> Result<ActivityReport> {
         activity::check_range(from, to, utc_offset_minutes).map_err(|e| invalid("activity", e))?;
-        let h = self.histories()?;
-        activity::report(&h.events, period, from, to, utc_offset_minutes)
+        let events = self.activity_events(
+            activity::day_start(from, utc_offset_minutes),
+            activity::day_start(to, utc_offset_minutes) + chrono::Duration::days(1),
+        )?;
+        activity::report(&events, period, from, to, utc_offset_minutes)
             .map_err(|e| invalid("activity", e))
     }
 }

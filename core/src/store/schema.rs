@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u32 = 5;
+pub const CURRENT_VERSION: u32 = 6;
 
 /// Marker stored in `meta` so we never adopt someone else's SQLite file.
 pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
@@ -219,6 +219,44 @@ CREATE TABLE card_sales (
 INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
 ";
 
+/// Version 6: the facts the bulk reports read (`store::facts`): a lean copy of each card
+/// written with its index, and what each change did, derived once per change the first
+/// time a report needs it. The index is rebuilt on open to fill the lean copies.
+const V6: &str = "
+CREATE TABLE card_facts (
+    card_num        INTEGER PRIMARY KEY REFERENCES cards(num) ON DELETE CASCADE,
+    -- Card::for_analysis, JSON; rewritten with the index.
+    lean            TEXT NOT NULL,
+    -- cards.version the history part below was derived at (NULL: never).
+    history_version INTEGER,
+    -- The card's stage changes (JSON) as of history_version.
+    stages          TEXT
+);
+CREATE TABLE change_facts (
+    card_num     INTEGER NOT NULL REFERENCES cards(num) ON DELETE CASCADE,
+    hash         BLOB NOT NULL,
+    rep          TEXT,
+    -- The change's device time (NULL: none).
+    at           INTEGER,
+    visits       INTEGER NOT NULL,
+    new_customer INTEGER NOT NULL,
+    edited       INTEGER NOT NULL,
+    moved        INTEGER NOT NULL,
+    contracts    INTEGER NOT NULL,
+    orders       INTEGER NOT NULL,
+    -- The stages the change put (JSON), NULL when none.
+    entered      TEXT,
+    PRIMARY KEY (card_num, hash)
+) WITHOUT ROWID;
+CREATE INDEX change_facts_at ON change_facts (at);
+INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', x'01');
+";
+
+fn upgrade_to_v6(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V6)?;
+    Ok(())
+}
+
 fn upgrade_to_v5(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(V5)?;
     Ok(())
@@ -288,6 +326,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             2 => upgrade_to_v3(&tx)?,
             3 => upgrade_to_v4(&tx)?,
             4 => upgrade_to_v5(&tx)?,
+            5 => upgrade_to_v6(&tx)?,
             _ => unreachable!("every version below CURRENT_VERSION has a step"),
         }
         v += 1;

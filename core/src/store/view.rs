@@ -96,6 +96,7 @@ pub(crate) fn write_index(
         "INSERT OR REPLACE INTO card_views (card_num, json) VALUES (?1, ?2)",
         params![num, json],
     )?;
+    super::facts::write_lean(tx, num, &view.card)?;
     Ok(view.conflicts.len())
 }
 
