@@ -27,13 +27,20 @@ use std::sync::Mutex;
 
 use automerge::Automerge;
 
+use crate::manager::scope_cards::ParsedCards;
 use crate::storage::StoredCard;
 
 /// The cache. Cheap to share (`Arc`); every method takes `&self`.
 pub struct DocCache {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// What the bulk analyses parsed of the cards' analysis rows, kept by row version
+    /// (`manager::scope_cards`): the other in-memory copy of card state a server keeps.
+    parsed: ParsedCards,
 }
+
+/// Parsed cards kept for the bulk analyses, at most this many.
+const PARSED_CARDS: usize = 50_000;
 
 #[derive(Default)]
 struct Inner {
@@ -75,7 +82,13 @@ impl DocCache {
         DocCache {
             capacity,
             inner: Mutex::new(Inner::default()),
+            parsed: ParsedCards::new(if capacity == 0 { 0 } else { PARSED_CARDS }),
         }
+    }
+
+    /// The parsed cards the bulk analyses keep (disabled with the cache).
+    pub fn parsed_cards(&self) -> &ParsedCards {
+        &self.parsed
     }
 
     /// The document of `stored`: taken from the cache when an entry matches the stored

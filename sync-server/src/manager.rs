@@ -16,6 +16,7 @@ pub mod cards;
 pub mod credit;
 pub mod pipeline;
 pub mod read_model;
+pub mod scope_cards;
 pub mod settings;
 pub mod team;
 

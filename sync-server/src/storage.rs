@@ -26,8 +26,8 @@ mod read_model;
 pub mod sqlite;
 
 pub use read_model::{
-    ActivityCount, ActivityRange, CardIndexRow, ChangeRow, DeviceLabel, IndexQuery, IndexSort,
-    IndexedCard, LoggedChange, Period,
+    ActivityCount, ActivityRange, AnalysisRow, CardIndexRow, ChangeRow, DeviceLabel, IndexQuery,
+    IndexSort, IndexedCard, LoggedChange, Period,
 };
 use serde::{Deserialize, Serialize};
 
@@ -741,6 +741,21 @@ pub trait Storage: Send + Sync + 'static {
     /// must be classified again (schema 9: contracts and orders), by id, after `after`.
     /// [`Storage::write_read_model`] of a card takes it off the list.
     fn cards_to_reclassify(&self, after: &str, limit: u32) -> Result<Vec<String>>;
+    /// Up to `limit` analysis rows of the cards in `territories` (`None`: every
+    /// territory), by card id after `after`; with `with_bodies` false only the ids and
+    /// versions (the bodies left empty), for a reader that keeps what it parsed.
+    fn analysis_rows_after(
+        &self,
+        territories: Option<&[String]>,
+        after: &str,
+        limit: u32,
+        with_bodies: bool,
+    ) -> Result<Vec<AnalysisRow>>;
+    /// The analysis rows of these cards (those that have an index row), by card id.
+    fn analysis_rows_of(&self, card_ids: &[String]) -> Result<Vec<AnalysisRow>>;
+    /// A card's stage changes as its index row holds them (`None`: no row, or one from
+    /// before they were kept).
+    fn card_stages(&self, card_id: &str) -> Result<Option<String>>;
     /// Writes the read model of a stored card without touching its log: its index row,
     /// and the classified changes not recorded yet (filling a database from before it);
     /// a change already recorded gets the counts given (its time stays).

@@ -15,7 +15,7 @@ use fieldbook_core::analysis::credit::{
 use fieldbook_core::store::CardView;
 use serde::{Deserialize, Serialize};
 
-use super::analysis::scope_cards;
+use super::scope_cards::scope_cards;
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
@@ -34,7 +34,7 @@ pub struct CreditQuery {
 /// The credit report of the viewer's cards on the query's day.
 pub fn credit(
     storage: &dyn Storage,
-    _docs: &DocCache,
+    docs: &DocCache,
     viewer: &Viewer,
     query: &CreditQuery,
     now: i64,
@@ -43,8 +43,18 @@ pub fn credit(
     let day = query
         .date
         .unwrap_or_else(|| super::settings::company_today(&company, now));
-    let cards = scope_cards(storage, viewer, query.territory.as_deref())?;
-    Ok(credit_report(&cards, day, &company.credit, &company.abc))
+    let scope = scope_cards(
+        storage,
+        docs.parsed_cards(),
+        viewer,
+        query.territory.as_deref(),
+    )?;
+    Ok(credit_report(
+        &scope.cards,
+        day,
+        &company.credit,
+        &company.abc,
+    ))
 }
 
 /// One card's transaction card, for a viewer whose scope holds it (`access.denied`

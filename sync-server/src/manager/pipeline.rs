@@ -1,6 +1,7 @@
 //! The sales pipeline over a manager's cards: core's `analysis::pipeline::report` over the
-//! cards of the viewer's scope (read from their projections, core's own card view) and
-//! each card's stage changes (core's `history::stage_changes` of its stored document) —
+//! cards of the viewer's scope and each card's stage changes (core's
+//! `history::stage_changes` of its document, kept with the card's index row at every
+//! commit that touched its opportunities; `manager::scope_cards`) —
 //! the same functions over the same documents a phone's `Store::pipeline` runs, so the
 //! forecast, the time in each stage and the stalled list agree with the rep's phone.
 //! Territory holders are the server's territory owners; probabilities, the stalled
@@ -11,11 +12,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use fieldbook_core::RepId;
 use fieldbook_core::analysis::activity::{check_range, day_start, local_date};
-use fieldbook_core::analysis::pipeline::{PipelineReport, StageChange, report};
-use fieldbook_core::history::stage_changes;
+use fieldbook_core::analysis::pipeline::{PipelineReport, report};
 use serde::{Deserialize, Serialize};
 
-use super::analysis::scope_cards;
+use super::scope_cards::scope_cards;
 use crate::cache::DocCache;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
@@ -49,21 +49,23 @@ pub fn pipeline(
     let today = local_date(super::time(now).unwrap_or_default(), offset);
     let date = query.date.unwrap_or(today);
     check_range(date, date, offset).map_err(|e| Error::Invalid(e.to_string()))?;
-    let cards = scope_cards(storage, viewer, query.territory.as_deref())?;
-    let mut stages: BTreeMap<_, Vec<StageChange>> = BTreeMap::new();
-    for card in &cards {
-        let Some(stored) = storage.card(card.id.as_str())? else {
-            continue;
-        };
-        let doc = crate::sync::take_or_load(docs, Some(&stored))?;
-        stages.insert(card.id.clone(), stage_changes(&doc));
-        docs.put(&stored.card_id, stored.last_position, doc);
-    }
+    let scope = scope_cards(
+        storage,
+        docs.parsed_cards(),
+        viewer,
+        query.territory.as_deref(),
+    )?;
     let holders: BTreeMap<String, RepId> = storage
         .territories()?
         .into_iter()
         .filter_map(|t| Some((t.id, t.owner?.parse().ok()?)))
         .collect();
     let as_of = day_start(date, offset) + chrono::Duration::days(1);
-    Ok(report(&cards, &stages, &holders, as_of, &company.pipeline))
+    Ok(report(
+        &scope.cards,
+        &scope.stages,
+        &holders,
+        as_of,
+        &company.pipeline,
+    ))
 }

@@ -11,10 +11,11 @@
 
 use automerge::Automerge;
 use fieldbook_core::analysis::activity;
-use fieldbook_core::history::summarize_changes;
+use fieldbook_core::card::LeanCard;
+use fieldbook_core::history::{stage_changes, summarize_changes};
 use fieldbook_core::search::{search_text, sort_key};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::projection::{Projection, VisitTimes, project};
 use crate::receive_time::{projection_received, trusted_time};
 use crate::storage::{CardIndexRow, ChangeRow, Storage};
@@ -54,11 +55,36 @@ pub fn derive(
         Times::TrustAll => project(doc, &VisitTimes::trust_all())?,
     };
     let change_rows = classify(doc, new_changes, received_at);
+    let mut index = index_row(&projected, &change_rows)?;
+    index.stages = stages_json(storage, card_id, doc, &change_rows)?;
     Ok(ReadModel {
         projection: projected.to_json_string()?,
-        index: index_row(&projected, &change_rows),
+        index,
         change_rows,
     })
+}
+
+/// The card's stage changes after a commit. Walking a document's history costs a diff
+/// per change, so it is done only when it can give something new: when a new change
+/// touched the opportunities (a stage put, an opportunity added or removed), or when the
+/// card has no stage changes kept yet. Any other change leaves them as they were: the
+/// times and authors of earlier changes do not move, and only a stage put or a removed
+/// opportunity changes which stage puts count.
+fn stages_json(
+    storage: &dyn Storage,
+    card_id: &str,
+    doc: &Automerge,
+    change_rows: &[ChangeRow],
+) -> Result<String> {
+    let touched = change_rows.iter().any(|r| {
+        r.fields
+            .iter()
+            .any(|f| f == "opportunities" || f.starts_with("opportunities."))
+    });
+    if !touched && let Some(kept) = storage.card_stages(card_id)? {
+        return Ok(kept);
+    }
+    serde_json::to_string(&stage_changes(doc)).map_err(|e| Error::Internal(format!("stages: {e}")))
 }
 
 /// The classified rows of some changes of `doc`.
@@ -92,15 +118,17 @@ fn classify(doc: &Automerge, hashes: &[[u8; 32]], received_at: i64) -> Vec<Chang
 
 /// The index row of a projected card; `updated_at` is the latest time among the new
 /// changes (storage keeps the later of it and the stored one).
-fn index_row(projected: &Projection, rows: &[ChangeRow]) -> CardIndexRow {
+fn index_row(projected: &Projection, rows: &[ChangeRow]) -> Result<CardIndexRow> {
     let card = &projected.view.card;
+    let lean = serde_json::to_string(&LeanCard::of(card))
+        .map_err(|e| Error::Internal(format!("lean card: {e}")))?;
     let text = search_text(card);
     let class = card
         .classification
         .abc
         .or(card.classification.prospect_class)
         .map(|c| c.code().to_owned());
-    CardIndexRow {
+    Ok(CardIndexRow {
         name: card.display_name().to_owned(),
         sort_key: sort_key(card.display_name()),
         class,
@@ -112,7 +140,10 @@ fn index_row(projected: &Projection, rows: &[ChangeRow]) -> CardIndexRow {
         conflicts: u32::try_from(projected.view.conflicts.len()).unwrap_or(u32::MAX),
         search_full: text.full,
         search_grams: text.grams,
-    }
+        lean,
+        // Set by `derive`, which knows what the commit changed.
+        stages: String::new(),
+    })
 }
 
 /// Fills the read model of cards stored before it existed (a database upgraded to schema

@@ -73,6 +73,10 @@ pub fn run_all<S: Storage>(factory: &dyn Fn() -> S) {
             projections_page_through_a_scope,
         ),
         (
+            "analysis_rows_page_through_a_scope_with_versions",
+            analysis_rows_page_through_a_scope_with_versions,
+        ),
+        (
             "manager_read_model_fills_cards_without_one",
             manager_read_model_fills_cards_without_one,
         ),
@@ -633,6 +637,7 @@ fn index_row(name: &str, sort_key: &str, class: Option<&str>, updated_at: i64) -
         conflicts: 0,
         search_full: format!("{name} 021-6234 5678"),
         search_grams: name.split_whitespace().collect::<Vec<_>>().join(" "),
+        ..CardIndexRow::default()
     }
 }
 
@@ -662,6 +667,65 @@ fn indexed_commit(card: &str, territory: &str, n: u8, index: CardIndexRow) -> Ca
 
 fn ids(rows: &[super::IndexedCard]) -> Vec<&str> {
     rows.iter().map(|r| r.card_id.as_str()).collect()
+}
+
+fn analysis_rows_page_through_a_scope_with_versions(s: &dyn Storage) {
+    org(s);
+    for (card, territory, n) in [
+        ("c-1", "north", 1),
+        ("c-2", "south", 2),
+        ("c-3", "north", 3),
+    ] {
+        let mut index = index_row(card, card, None, 1_000);
+        index.lean = format!(r#"{{"id":"{card}"}}"#);
+        index.stages = "[]".into();
+        s.commit_card(&indexed_commit(card, territory, n, index))
+            .expect("commit");
+    }
+    let north = s
+        .analysis_rows_after(Some(&["north".to_owned()]), "", 10, true)
+        .expect("north");
+    assert_eq!(
+        north.iter().map(|r| r.card_id.as_str()).collect::<Vec<_>>(),
+        ["c-1", "c-3"]
+    );
+    assert_eq!(north[0].lean, r#"{"id":"c-1"}"#);
+    assert_eq!(north[0].stages, "[]");
+    let page = s.analysis_rows_after(None, "c-1", 1, false).expect("page");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].card_id, "c-2");
+    assert!(page[0].lean.is_empty(), "ids and versions only");
+    let before = north[0].version;
+
+    // A new commit of c-1 moves its version and replaces its rows.
+    let mut index = index_row("c-1", "c-1", Some("A"), 2_000);
+    index.lean = r#"{"id":"c-1","v":2}"#.into();
+    index.stages = r#"[{"stage":"won"}]"#.into();
+    let position = s
+        .card("c-1")
+        .expect("read")
+        .map(|c| c.last_position)
+        .expect("stored");
+    let mut next = commit("c-1", Some(position), vec![change(9)], "d1");
+    next.territory = "north".into();
+    next.index = index;
+    s.commit_card(&next).expect("again");
+    let of = s
+        .analysis_rows_of(&["c-1".to_owned(), "c-9".to_owned()])
+        .expect("of");
+    assert_eq!(of.len(), 1, "no row for a card that does not exist");
+    assert!(of[0].version > before, "{} after {before}", of[0].version);
+    assert_eq!(of[0].lean, r#"{"id":"c-1","v":2}"#);
+    assert_eq!(
+        s.card_stages("c-1").expect("stages").as_deref(),
+        Some(r#"[{"stage":"won"}]"#)
+    );
+    assert_eq!(s.card_stages("c-9").expect("none"), None);
+    assert!(
+        s.analysis_rows_after(Some(&[]), "", 10, true)
+            .expect("none")
+            .is_empty()
+    );
 }
 
 fn projections_page_through_a_scope(s: &dyn Storage) {

@@ -30,6 +30,28 @@ pub struct CardIndexRow {
     pub search_full: String,
     /// Unigram+bigram tokens of the identifying fields (`SearchText::grams`).
     pub search_grams: String,
+    /// The card as the bulk analyses read it (core's `LeanCard`, JSON): ABC, credit, the
+    /// pipeline read these instead of every projection.
+    pub lean: String,
+    /// When each opportunity entered each stage (core's `history::stage_changes`, JSON),
+    /// derived from the document when a commit touched the opportunities.
+    pub stages: String,
+}
+
+/// What the bulk analyses read of one card: its [`CardIndexRow::lean`] and
+/// [`CardIndexRow::stages`], with the version of the row they were written in (it grows
+/// at every write of the card's index row, so a reader may keep what it parsed while the
+/// version holds).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnalysisRow {
+    /// The card id.
+    pub card_id: String,
+    /// Grows at every write of the card's index row.
+    pub version: i64,
+    /// See [`CardIndexRow::lean`]; empty for a row written before it existed.
+    pub lean: String,
+    /// See [`CardIndexRow::stages`]; empty for a row written before it existed.
+    pub stages: String,
 }
 
 /// One accepted change, classified by what it did (core's history diff).

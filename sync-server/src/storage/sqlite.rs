@@ -32,8 +32,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use super::{
-    ActivityCount, ActivityRange, ActorEntry, Assignment, CardCommit, CardIndexRow, CardMove,
-    CardMoves, CardSummary, ChangeRow, CommitOutcome, Device, DeviceLabel, HeldChanges,
+    ActivityCount, ActivityRange, ActorEntry, AnalysisRow, Assignment, CardCommit, CardIndexRow,
+    CardMove, CardMoves, CardSummary, ChangeRow, CommitOutcome, Device, DeviceLabel, HeldChanges,
     HoldRequest, IndexQuery, IndexedCard, LateEdit, LoggedChange, NewDevice, NewEnrolment, Person,
     ReviewDecision, ReviewFilter, ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity,
     Storage, StoredCard, StoredSettings, Territory, TerritoryHandoff,
@@ -387,6 +387,24 @@ impl Storage for SqliteStorage {
 
     fn cards_to_reclassify(&self, after: &str, limit: u32) -> Result<Vec<String>> {
         self.read(|c| manager::cards_to_reclassify(c, after, limit))
+    }
+
+    fn analysis_rows_after(
+        &self,
+        territories: Option<&[String]>,
+        after: &str,
+        limit: u32,
+        with_bodies: bool,
+    ) -> Result<Vec<AnalysisRow>> {
+        self.read(|c| manager::analysis_rows_after(c, territories, after, limit, with_bodies))
+    }
+
+    fn analysis_rows_of(&self, card_ids: &[String]) -> Result<Vec<AnalysisRow>> {
+        self.read(|c| manager::analysis_rows_of(c, card_ids))
+    }
+
+    fn card_stages(&self, card_id: &str) -> Result<Option<String>> {
+        self.read(|c| manager::card_stages(c, card_id))
     }
 
     fn write_read_model(

@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use super::{pos, sql_pos};
 use crate::error::{Error, Result};
 use crate::storage::{
-    ActivityCount, ActivityRange, CardCommit, CardIndexRow, ChangeRow, DeviceLabel, IndexQuery,
-    IndexSort, IndexedCard, LoggedChange, Period, Role,
+    ActivityCount, ActivityRange, AnalysisRow, CardCommit, CardIndexRow, ChangeRow, DeviceLabel,
+    IndexQuery, IndexSort, IndexedCard, LoggedChange, Period, Role,
 };
 
 /// Writes the index row of a committed card and its new classified changes (inside the
@@ -56,13 +56,14 @@ fn write_index(
     let num: i64 = tx
         .prepare_cached(
             "INSERT INTO manager_cards (card_id, territory, name, sort_key, class, phone, city, \
-             updated_at, last_visit_at, conflicts, search_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             updated_at, last_visit_at, conflicts, search_hash, lean, stages, model_version) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1) \
              ON CONFLICT (card_id) DO UPDATE SET territory = excluded.territory, \
              name = excluded.name, sort_key = excluded.sort_key, class = excluded.class, \
              phone = excluded.phone, city = excluded.city, updated_at = excluded.updated_at, \
              last_visit_at = excluded.last_visit_at, conflicts = excluded.conflicts, \
-             search_hash = excluded.search_hash \
+             search_hash = excluded.search_hash, lean = excluded.lean, \
+             stages = excluded.stages, model_version = manager_cards.model_version + 1 \
              RETURNING num",
         )?
         .query_row(
@@ -77,7 +78,9 @@ fn write_index(
                 updated_at,
                 row.last_visit_at,
                 i64::from(row.conflicts),
-                &search_hash[..]
+                &search_hash[..],
+                row.lean,
+                row.stages,
             ],
             |r| r.get(0),
         )?;
@@ -224,8 +227,11 @@ fn indexed_card(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedCard> {
             updated_at: r.get(8)?,
             last_visit_at: r.get(9)?,
             conflicts: u32::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
+            // Not read back for lists (the analyses read them with `analysis_rows_*`).
             search_full: String::new(),
             search_grams: String::new(),
+            lean: String::new(),
+            stages: String::new(),
         },
     })
 }
@@ -668,6 +674,75 @@ pub(super) fn cards_without_index(c: &Connection, after: &str, limit: u32) -> Re
 
 /// Up to `limit` cards whose change rows predate a count core now derives (schema 9's
 /// contracts and orders), by id, after `after`.
+pub(super) fn analysis_rows_after(
+    c: &Connection,
+    territories: Option<&[String]>,
+    after: &str,
+    limit: u32,
+    with_bodies: bool,
+) -> Result<Vec<AnalysisRow>> {
+    let columns = if with_bodies {
+        "card_id, model_version, lean, stages"
+    } else {
+        "card_id, model_version, '', ''"
+    };
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok(AnalysisRow {
+            card_id: r.get(0)?,
+            version: r.get(1)?,
+            lean: r.get(2)?,
+            stages: r.get(3)?,
+        })
+    };
+    let rows = match territories {
+        None => c
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM manager_cards WHERE card_id > ?1 ORDER BY card_id LIMIT ?2"
+            ))?
+            .query_map(params![after, i64::from(limit)], map)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(ts) => {
+            let ts = serde_json::to_string(ts).map_err(|e| Error::Internal(e.to_string()))?;
+            c.prepare_cached(&format!(
+                "SELECT {columns} FROM manager_cards WHERE card_id > ?1 \
+                 AND territory IN (SELECT value FROM json_each(?3)) \
+                 ORDER BY card_id LIMIT ?2"
+            ))?
+            .query_map(params![after, i64::from(limit), ts], map)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rows)
+}
+
+pub(super) fn analysis_rows_of(c: &Connection, card_ids: &[String]) -> Result<Vec<AnalysisRow>> {
+    let ids = serde_json::to_string(card_ids).map_err(|e| Error::Internal(e.to_string()))?;
+    let rows = c
+        .prepare_cached(
+            "SELECT card_id, model_version, lean, stages FROM manager_cards \
+             WHERE card_id IN (SELECT value FROM json_each(?1)) ORDER BY card_id",
+        )?
+        .query_map([ids], |r| {
+            Ok(AnalysisRow {
+                card_id: r.get(0)?,
+                version: r.get(1)?,
+                lean: r.get(2)?,
+                stages: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn card_stages(c: &Connection, card_id: &str) -> Result<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT stages FROM manager_cards WHERE card_id = ?1")?
+            .query_row([card_id], |r| r.get::<_, String>(0))
+            .optional()?
+            .filter(|s| !s.is_empty()),
+    )
+}
+
 pub(super) fn cards_to_reclassify(c: &Connection, after: &str, limit: u32) -> Result<Vec<String>> {
     let rows = c
         .prepare_cached(

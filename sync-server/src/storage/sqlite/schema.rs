@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::storage::ServerIdentity;
 
-pub(super) const SCHEMA_VERSION: i64 = 9;
+pub(super) const SCHEMA_VERSION: i64 = 10;
 
 /// Refuses a database whose schema is not exactly this server's (a read-only file cannot be
 /// migrated).
@@ -57,6 +57,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             8 => tx.execute_batch(SCHEMA_V8)?,
             // Issue 9: contracts and orders in the activity rows.
             9 => tx.execute_batch(SCHEMA_V9)?,
+            // Issue 9 at scale: what the bulk analyses read, one small row per card.
+            10 => tx.execute_batch(SCHEMA_V10)?,
             _ => return Err(Error::Storage(format!("no migration to schema {step}"))),
         }
     }
@@ -418,4 +420,17 @@ INSERT INTO manager_reclassify (card_id) SELECT DISTINCT card_id FROM manager_ch
 DROP INDEX manager_changes_activity;
 CREATE INDEX manager_changes_activity ON manager_changes(person_id, at, territory, card_id,
     created, visits, stages, contracts, orders);
+"#;
+
+/// The bulk analyses' rows (issue 9 at scale): each card's lean copy and stage changes
+/// beside its index row, with a version that grows at every write of the row, so ABC,
+/// credit and the pipeline read small rows (and a server keeps what it parsed while the
+/// version holds) instead of every projection and document. Filled at start for every
+/// card already stored, through the reclassify queue (which derives the whole read model
+/// again from the document).
+const SCHEMA_V10: &str = r#"
+ALTER TABLE manager_cards ADD COLUMN lean TEXT NOT NULL DEFAULT '';
+ALTER TABLE manager_cards ADD COLUMN stages TEXT NOT NULL DEFAULT '';
+ALTER TABLE manager_cards ADD COLUMN model_version INTEGER NOT NULL DEFAULT 0;
+INSERT OR IGNORE INTO manager_reclassify (card_id) SELECT card_id FROM manager_cards;
 "#;
