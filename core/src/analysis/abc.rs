@@ -24,6 +24,8 @@
 //! the window are C (the seed's C covers new customers); if nobody sold anything,
 //! everyone is C.
 
+use std::borrow::Borrow;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -158,12 +160,17 @@ fn to_money(fen: i128) -> Money {
 
 /// Classifies `cards` by their sales in the window before `today`. The settings are
 /// assumed valid ([`AbcSettings::validate`]); a window outside 3–6 is clamped.
-pub fn classify(cards: &[Card], today: NaiveDate, settings: &AbcSettings) -> AbcReport {
+pub fn classify<C: Borrow<Card>>(
+    cards: &[C],
+    today: NaiveDate,
+    settings: &AbcSettings,
+) -> AbcReport {
     let months = settings.months.clamp(3, 6);
     let window = window(today, months);
     let mut lines: Vec<(&Card, i128)> = cards
         .iter()
         .map(|card| {
+            let card = card.borrow();
             let sum: i128 = window
                 .iter()
                 .filter_map(|m| card.sales.get(m))
@@ -387,7 +394,7 @@ mod tests {
         assert_eq!(classes(&report), [Class::C, Class::C]);
         assert_eq!(report.rows[0].cumulative_share, Ratio::ZERO);
         assert!(
-            classify(&[], today(), &AbcSettings::default())
+            classify::<Card>(&[], today(), &AbcSettings::default())
                 .rows
                 .is_empty()
         );

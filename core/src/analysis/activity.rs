@@ -24,7 +24,7 @@
 //! it received the change (`receive_time`), which a phone cannot know; with clocks within
 //! a day of true time the two agree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -279,7 +279,8 @@ pub fn report(
     check_range(from, to, utc_offset_minutes)?;
     let starts = bucket_starts(period, from, to);
     let mut counts: BTreeMap<(&str, NaiveDate), ActivityCounts> = BTreeMap::new();
-    let mut updated: BTreeSet<(&str, NaiveDate, &str)> = BTreeSet::new();
+    // Only asked whether it holds a (rep, bucket, card): hashed, not ordered.
+    let mut updated: HashSet<(&str, NaiveDate, &str)> = HashSet::new();
     for e in events {
         let day = local_date(e.at, utc_offset_minutes);
         if day < from || day > to {

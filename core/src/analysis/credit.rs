@@ -650,8 +650,8 @@ pub struct CreditReport {
 /// The credit report of `cards` on `today`: each card's class is its effective ABC class
 /// (the hand-set or the computed one, as the ABC settings choose for the visit plan); limits, exposure, approvals and reviews
 /// by this module's rules. The device and the server both call this.
-pub fn credit_report(
-    cards: &[Card],
+pub fn credit_report<C: std::borrow::Borrow<Card>>(
+    cards: &[C],
     today: NaiveDate,
     settings: &CreditSettings,
     abc: &super::abc::AbcSettings,
@@ -666,6 +666,7 @@ pub fn credit_report(
     let mut rows: Vec<CreditRow> = cards
         .iter()
         .map(|card| {
+            let card = card.borrow();
             let class = class_of(card);
             let exposure = card_exposure(card).total();
             CreditRow {
@@ -687,7 +688,11 @@ pub fn credit_report(
             .cmp(&x.needs_approval.is_some())
             .then_with(|| x.card.cmp(&y.card))
     });
-    let alerts = review_alerts(cards.iter().map(|c| (c, class_of(c))), today, settings);
+    let alerts = review_alerts(
+        cards.iter().map(|c| (c.borrow(), class_of(c.borrow()))),
+        today,
+        settings,
+    );
     let count = |f: &dyn Fn(&CreditRow) -> bool| {
         u32::try_from(rows.iter().filter(|r| f(r)).count()).unwrap_or(u32::MAX)
     };

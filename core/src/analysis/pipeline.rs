@@ -258,8 +258,8 @@ fn money(fen: i128) -> Money {
 
 /// The weighted forecast of `cards`, in total, per territory and per rep; `holders`
 /// says which rep holds each territory.
-pub fn forecast(
-    cards: &[Card],
+pub fn forecast<C: std::borrow::Borrow<Card>>(
+    cards: &[C],
     holders: &BTreeMap<String, RepId>,
     settings: &PipelineSettings,
 ) -> Forecast {
@@ -267,6 +267,7 @@ pub fn forecast(
     let mut territories: BTreeMap<Option<&str>, Acc> = BTreeMap::new();
     let mut reps: BTreeMap<Option<&RepId>, Acc> = BTreeMap::new();
     for card in cards {
+        let card = card.borrow();
         let territory = card.territory.as_deref();
         let rep = territory.and_then(|t| holders.get(t));
         total.add(card, settings);
@@ -476,8 +477,8 @@ pub struct PipelineReport {
 /// The pipeline report of `cards` at `as_of`. `stages` holds each card's stage changes
 /// (`history::stage_changes` of its document; a card missing from it has none), `holders`
 /// which rep holds each territory.
-pub fn report(
-    cards: &[Card],
+pub fn report<C: std::borrow::Borrow<Card>>(
+    cards: &[C],
     stages: &BTreeMap<CardId, Vec<StageChange>>,
     holders: &BTreeMap<String, RepId>,
     as_of: DateTime<Utc>,
@@ -487,6 +488,7 @@ pub fn report(
     let mut dwell: BTreeMap<OppStage, StageDwell> = BTreeMap::new();
     let mut stalled = Vec::new();
     for card in cards {
+        let card = card.borrow();
         let Some(changes) = stages.get(&card.id).filter(|c| !c.is_empty()) else {
             continue;
         };

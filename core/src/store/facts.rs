@@ -54,6 +54,8 @@ pub(crate) struct LeanCache {
     /// The cards not merged into another, in storage order, with their (num, version).
     live: Vec<(i64, i64)>,
     cards: Vec<Card>,
+    /// Parsed stage changes by card num, with the history version they were kept at.
+    stages: HashMap<i64, (i64, Vec<StageChange>)>,
 }
 
 impl LeanCache {
@@ -317,28 +319,43 @@ impl Store {
         Ok(())
     }
 
-    /// Every card's stage changes, from its kept history facts (brought up to date first).
+    /// Every card's stage changes, from its kept history facts (brought up to date first;
+    /// parsed ones reused while the card's history version holds).
     pub(crate) fn all_stage_changes(&mut self) -> Result<BTreeMap<CardId, Vec<StageChange>>> {
         let derived = self.refresh_history_facts()?;
         let mut out = BTreeMap::new();
+        let mut kept = std::mem::take(&mut self.lean.stages);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT c.num, c.id, f.stages FROM cards c JOIN card_facts f ON f.card_num = c.num
+            "SELECT c.num, c.id, f.history_version FROM cards c
+             JOIN card_facts f ON f.card_num = c.num
              WHERE f.stages IS NOT NULL AND f.stages <> '[]'",
         )?;
+        let mut body = self
+            .conn
+            .prepare_cached("SELECT stages FROM card_facts WHERE card_num = ?1")?;
         let mut rows = stmt.query([])?;
+        let mut fresh = HashMap::new();
         while let Some(row) = rows.next()? {
             let num: i64 = row.get(0)?;
             if derived.contains_key(&num) {
                 continue;
             }
             let id: CardId = row.get::<_, String>(1)?.parse()?;
-            let json = row.get_ref(2)?.as_str().map_err(|e| corrupt("card", e))?;
-            let stages: Vec<StageChange> =
-                serde_json::from_str(json).map_err(|e| corrupt("card", e))?;
-            out.insert(id, stages);
+            let version: i64 = row.get(2)?;
+            let stages = match kept.remove(&num) {
+                Some((v, stages)) if v == version => stages,
+                _ => {
+                    let json: String = body.query_row([num], |r| r.get(0))?;
+                    serde_json::from_str(&json).map_err(|e| corrupt("card", e))?
+                }
+            };
+            out.insert(id, stages.clone());
+            fresh.insert(num, (version, stages));
         }
         drop(rows);
         drop(stmt);
+        drop(body);
+        self.lean.stages = fresh;
         for d in derived.into_values() {
             if !d.stages.is_empty() {
                 out.insert(self.card_id_of(d.num)?, d.stages);

@@ -28,7 +28,7 @@ const PAGE: u32 = 1000;
 /// One card as parsed from its analysis row.
 struct Parsed {
     version: i64,
-    card: Card,
+    card: Arc<Card>,
     stages: Vec<StageChange>,
 }
 
@@ -80,8 +80,9 @@ impl ParsedCards {
 /// The cards of a viewer's scope (or of one territory in it) with their stage changes;
 /// cards merged into another are left out, as on the phone.
 pub(crate) struct ScopeCards {
-    /// The cards, by card id.
-    pub cards: Vec<Card>,
+    /// The cards, by card id (shared with the kept ones: core's methods take any
+    /// `Borrow<Card>`, so a report copies no card).
+    pub cards: Vec<Arc<Card>>,
     /// Each card's stage changes (cards with none left out).
     pub stages: BTreeMap<CardId, Vec<StageChange>>,
 }
@@ -113,7 +114,7 @@ fn parse(storage: &dyn Storage, row: &AnalysisRow) -> Result<Parsed> {
     };
     Ok(Parsed {
         version: row.version,
-        card,
+        card: Arc::new(card),
         stages,
     })
 }
@@ -181,7 +182,7 @@ pub(crate) fn scope_cards(
         if !p.stages.is_empty() {
             out.stages.insert(p.card.id.clone(), p.stages.clone());
         }
-        out.cards.push(p.card.clone());
+        out.cards.push(Arc::clone(&p.card));
     }
     Ok(out)
 }

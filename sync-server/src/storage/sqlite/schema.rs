@@ -432,5 +432,9 @@ const SCHEMA_V10: &str = r#"
 ALTER TABLE manager_cards ADD COLUMN lean TEXT NOT NULL DEFAULT '';
 ALTER TABLE manager_cards ADD COLUMN stages TEXT NOT NULL DEFAULT '';
 ALTER TABLE manager_cards ADD COLUMN model_version INTEGER NOT NULL DEFAULT 0;
+-- A report first reads its scope's ids and versions: from this index alone, never the
+-- long rows.
+CREATE INDEX manager_cards_versions ON manager_cards(card_id, territory, model_version);
+CREATE INDEX manager_cards_territory_versions ON manager_cards(territory, card_id, model_version);
 INSERT OR IGNORE INTO manager_reclassify (card_id) SELECT card_id FROM manager_cards;
 "#;
