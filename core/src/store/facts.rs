@@ -372,12 +372,16 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<ActivityEvent>> {
         let derived = self.refresh_history_facts()?;
+        // Card ids once, not joined per change (a year is ~20 changes a card).
+        let ids: HashMap<i64, String> = {
+            let mut stmt = self.conn.prepare_cached("SELECT num, id FROM cards")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
         let mut out = Vec::new();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.card_num, c.id, f.rep, f.at, f.visits, f.new_customer, f.edited, f.moved,
-                f.contracts, f.orders
-             FROM change_facts f JOIN cards c ON c.num = f.card_num
-             WHERE f.at >= ?1 AND f.at < ?2 AND f.rep IS NOT NULL",
+            "SELECT card_num, rep, at, visits, new_customer, edited, moved, contracts, orders
+             FROM change_facts WHERE at >= ?1 AND at < ?2 AND rep IS NOT NULL",
         )?;
         let mut rows = stmt.query(params![from.timestamp(), to.timestamp()])?;
         while let Some(row) = rows.next()? {
@@ -385,19 +389,20 @@ impl Store {
             if derived.contains_key(&num) {
                 continue;
             }
-            let at = DateTime::from_timestamp(row.get(3)?, 0)
+            let Some(card) = ids.get(&num) else { continue };
+            let at = DateTime::from_timestamp(row.get(2)?, 0)
                 .ok_or_else(|| corrupt("change", "a change time out of range"))?;
             out.push(ActivityEvent {
-                card: row.get(1)?,
-                rep: row.get(2)?,
+                card: card.clone(),
+                rep: row.get(1)?,
                 at,
                 activity: ChangeActivity {
-                    visits: row.get(4)?,
-                    new_customer: row.get(5)?,
-                    edited: row.get(6)?,
-                    opportunities_moved: row.get(7)?,
-                    contracts: row.get(8)?,
-                    orders: row.get(9)?,
+                    visits: row.get(3)?,
+                    new_customer: row.get(4)?,
+                    edited: row.get(5)?,
+                    opportunities_moved: row.get(6)?,
+                    contracts: row.get(7)?,
+                    orders: row.get(8)?,
                 },
             });
         }
