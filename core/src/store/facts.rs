@@ -17,6 +17,7 @@
 //! lean cards, and dropping the history facts only makes the next report walk again.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
@@ -373,11 +374,12 @@ impl Store {
     ) -> Result<Vec<ActivityEvent>> {
         let derived = self.refresh_history_facts()?;
         // Card ids once, not joined per change (a year is ~20 changes a card).
-        let ids: HashMap<i64, String> = {
+        let ids: HashMap<i64, Arc<str>> = {
             let mut stmt = self.conn.prepare_cached("SELECT num, id FROM cards")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            stmt.query_map([], |r| Ok((r.get(0)?, Arc::from(r.get::<_, String>(1)?))))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        let mut reps: HashMap<String, Arc<str>> = HashMap::new();
         let mut out = Vec::new();
         let mut stmt = self.conn.prepare_cached(
             "SELECT card_num, rep, at, visits, new_customer, edited, moved, contracts, orders
@@ -392,9 +394,18 @@ impl Store {
             let Some(card) = ids.get(&num) else { continue };
             let at = DateTime::from_timestamp(row.get(2)?, 0)
                 .ok_or_else(|| corrupt("change", "a change time out of range"))?;
+            let rep = row.get_ref(1)?.as_str().map_err(|e| corrupt("change", e))?;
+            let rep = match reps.get(rep) {
+                Some(r) => Arc::clone(r),
+                None => {
+                    let r: Arc<str> = Arc::from(rep);
+                    reps.insert(rep.to_owned(), Arc::clone(&r));
+                    r
+                }
+            };
             out.push(ActivityEvent {
-                card: card.clone(),
-                rep: row.get(1)?,
+                card: Arc::clone(card),
+                rep,
                 at,
                 activity: ChangeActivity {
                     visits: row.get(3)?,
@@ -410,7 +421,7 @@ impl Store {
         drop(stmt);
         // A read connection's derivations: every change of those cards, new or not.
         for d in derived.into_values() {
-            let card = self.card_id_of(d.num)?;
+            let card: Arc<str> = Arc::from(self.card_id_of(d.num)?.as_str());
             let known = Self::kept_changes(&self.conn, d.num)?;
             for c in d.new_changes.into_iter().chain(known) {
                 let (Some(rep), Some(at)) =
@@ -420,8 +431,8 @@ impl Store {
                 };
                 if at >= from && at < to {
                     out.push(ActivityEvent {
-                        rep,
-                        card: card.as_str().to_owned(),
+                        rep: Arc::from(rep),
+                        card: Arc::clone(&card),
                         at,
                         activity: c.activity,
                     });
@@ -507,8 +518,8 @@ mod tests {
                     .iter()
                     .filter_map(|s| match (&s.entry.rep, s.entry.time) {
                         (Some(rep), Some(at)) => Some(ActivityEvent {
-                            rep: rep.clone(),
-                            card: id.to_string(),
+                            rep: rep.as_str().into(),
+                            card: id.as_str().into(),
                             at,
                             activity: activity::classify(s),
                         }),
