@@ -55,14 +55,22 @@ pub(crate) struct LeanCache {
     /// The cards not merged into another, in storage order, with their (num, version).
     live: Vec<(i64, i64)>,
     cards: Vec<Card>,
-    /// Parsed stage changes by card num, with the history version they were kept at.
-    stages: HashMap<i64, (i64, Vec<StageChange>)>,
+    /// Every card's stage changes (cards with none left out), as of the last
+    /// [`Store::refresh_stage_changes`].
+    stage_map: BTreeMap<CardId, Vec<StageChange>>,
+    /// The history version each card's entry in `stage_map` was parsed at, by card num.
+    stage_versions: HashMap<i64, (i64, CardId)>,
 }
 
 impl LeanCache {
     /// The cards as of the last [`refresh_lean`].
     pub(crate) fn cards(&self) -> &[Card] {
         &self.cards
+    }
+
+    /// Every card's stage changes as of the last [`Store::refresh_stage_changes`].
+    pub(crate) fn stage_changes(&self) -> &BTreeMap<CardId, Vec<StageChange>> {
+        &self.stage_map
     }
 }
 
@@ -320,49 +328,57 @@ impl Store {
         Ok(())
     }
 
-    /// Every card's stage changes, from its kept history facts (brought up to date first;
-    /// parsed ones reused while the card's history version holds).
-    pub(crate) fn all_stage_changes(&mut self) -> Result<BTreeMap<CardId, Vec<StageChange>>> {
+    /// Bring every card's stage changes ([`LeanCache::stage_changes`]) up to the store,
+    /// from the kept history facts (brought up to date first): the parsed ones are reused
+    /// while the card's history version holds, so a report copies none.
+    pub(crate) fn refresh_stage_changes(&mut self) -> Result<()> {
         let derived = self.refresh_history_facts()?;
-        let mut out = BTreeMap::new();
-        let mut kept = std::mem::take(&mut self.lean.stages);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.num, c.id, f.history_version FROM cards c
-             JOIN card_facts f ON f.card_num = c.num
-             WHERE f.stages IS NOT NULL AND f.stages <> '[]'",
-        )?;
-        let mut body = self
-            .conn
-            .prepare_cached("SELECT stages FROM card_facts WHERE card_num = ?1")?;
-        let mut rows = stmt.query([])?;
-        let mut fresh = HashMap::new();
-        while let Some(row) = rows.next()? {
-            let num: i64 = row.get(0)?;
-            if derived.contains_key(&num) {
-                continue;
-            }
-            let id: CardId = row.get::<_, String>(1)?.parse()?;
-            let version: i64 = row.get(2)?;
-            let stages = match kept.remove(&num) {
-                Some((v, stages)) if v == version => stages,
-                _ => {
-                    let json: String = body.query_row([num], |r| r.get(0))?;
-                    serde_json::from_str(&json).map_err(|e| corrupt("card", e))?
+        let mut kept = std::mem::take(&mut self.lean.stage_versions);
+        let mut map = std::mem::take(&mut self.lean.stage_map);
+        let mut versions = HashMap::new();
+        let mut next = BTreeMap::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT c.num, c.id, f.history_version FROM cards c
+                 JOIN card_facts f ON f.card_num = c.num
+                 WHERE f.stages IS NOT NULL AND f.stages <> '[]'",
+            )?;
+            let mut body = self
+                .conn
+                .prepare_cached("SELECT stages FROM card_facts WHERE card_num = ?1")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let num: i64 = row.get(0)?;
+                if derived.contains_key(&num) {
+                    continue;
                 }
-            };
-            out.insert(id, stages.clone());
-            fresh.insert(num, (version, stages));
+                let version: i64 = row.get(2)?;
+                if let Some((v, id)) = kept.remove(&num)
+                    && v == version
+                    && let Some(stages) = map.remove(&id)
+                {
+                    next.insert(id.clone(), stages);
+                    versions.insert(num, (version, id));
+                    continue;
+                }
+                let id: CardId = row.get::<_, String>(1)?.parse()?;
+                let json: String = body.query_row([num], |r| r.get(0))?;
+                let stages: Vec<StageChange> =
+                    serde_json::from_str(&json).map_err(|e| corrupt("card", e))?;
+                next.insert(id.clone(), stages);
+                versions.insert(num, (version, id));
+            }
         }
-        drop(rows);
-        drop(stmt);
-        drop(body);
-        self.lean.stages = fresh;
+        // A read connection's derivations hold for this call only (not kept: the stored
+        // history version is still behind, so the next call derives them again).
         for d in derived.into_values() {
             if !d.stages.is_empty() {
-                out.insert(self.card_id_of(d.num)?, d.stages);
+                next.insert(self.card_id_of(d.num)?, d.stages);
             }
         }
-        Ok(out)
+        self.lean.stage_versions = versions;
+        self.lean.stage_map = next;
+        Ok(())
     }
 
     /// Every change made in `from..to` (UTC instants) with an author, as the activity

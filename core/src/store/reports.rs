@@ -79,12 +79,18 @@ impl Store {
         settings.validate().map_err(|e| invalid("pipeline", e))?;
         activity::check_range(date, date, utc_offset_minutes)
             .map_err(|e| invalid("pipeline", e))?;
-        let stages = self.all_stage_changes()?;
+        self.refresh_stage_changes()?;
         self.refresh_lean()?;
         let cards = self.lean.cards();
         let holders = self.territory_holders(cards)?;
         let as_of = activity::day_start(date, utc_offset_minutes) + chrono::Duration::days(1);
-        Ok(pipeline::report(cards, &stages, &holders, as_of, settings))
+        Ok(pipeline::report(
+            cards,
+            self.lean.stage_changes(),
+            &holders,
+            as_of,
+            settings,
+        ))
     }
 
     /// Activity per rep over `from..=to` (local days, `utc_offset_minutes` east of UTC) in
