@@ -156,22 +156,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     );
     let year_ago = today - chrono::Days::new(365);
-    show(
-        "activity by month, a year",
-        time(runs, || {
-            store
-                .activity(Period::Month, year_ago, today, 480)
-                .map(|a| a.reps.len())
-        }),
-    );
-    show(
-        "activity by day, a year",
-        time(runs, || {
-            store
-                .activity(Period::Day, year_ago, today, 480)
-                .map(|a| a.reps.len())
-        }),
-    );
+    for (period, name) in [
+        (Period::Month, "activity by month, a year"),
+        (Period::Day, "activity by day, a year"),
+    ] {
+        show(
+            name,
+            time(runs, || {
+                store
+                    .activity(period, year_ago, today, 480)
+                    .map(|a| a.reps.len())
+            }),
+        );
+    }
     let plan = store.day_plan(today, office, false)?;
     println!(
         "plan: {} due, {} routed, {} off plan, {} dormant",

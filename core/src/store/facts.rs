@@ -171,6 +171,28 @@ fn parse_on_all_cores(jsons: &[String]) -> Result<Vec<Card>> {
     })
 }
 
+/// A change hash stored as a 32-byte blob in column `i`.
+fn hash_at(row: &rusqlite::Row<'_>, i: usize) -> Result<ChangeHash> {
+    let bytes: Vec<u8> = row.get(i)?;
+    let hash: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| corrupt("change", "a change hash is 32 bytes"))?;
+    Ok(ChangeHash(hash))
+}
+
+/// A change's activity counts from six columns starting at `first` (visits, new customer,
+/// edited, moved, contracts, orders: the order `change_facts` declares them in).
+fn activity_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ChangeActivity> {
+    Ok(ChangeActivity {
+        visits: row.get(first)?,
+        new_customer: row.get(first + 1)?,
+        edited: row.get(first + 2)?,
+        opportunities_moved: row.get(first + 3)?,
+        contracts: row.get(first + 4)?,
+        orders: row.get(first + 5)?,
+    })
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::invalid(what, format!("stored facts unreadable: {e}"))
 }
@@ -211,9 +233,9 @@ impl Store {
     }
 
     /// Bring every card's history facts up to the card's document, walking only changes
-    /// not walked before; on the writer, keep what was derived. Returns the stage changes
-    /// of the cards derived now that could not be kept (a read connection), to be read
-    /// in place of the stored ones.
+    /// not walked before; on the writer, keep what was derived. Returns what a read
+    /// connection derived and could not keep (empty on the writer), to be read in place
+    /// of the stored facts of those cards.
     fn refresh_history_facts(&mut self) -> Result<HashMap<i64, Derived>> {
         let stale: Vec<(i64, String, i64)> = {
             let mut stmt = self.conn.prepare_cached(
@@ -276,10 +298,7 @@ impl Store {
         let mut rows = stmt.query([num])?;
         let mut out = HashMap::new();
         while let Some(row) = rows.next()? {
-            let hash: Vec<u8> = row.get(0)?;
-            let hash: [u8; 32] = hash
-                .try_into()
-                .map_err(|_| corrupt("change", "a change hash is 32 bytes"))?;
+            let hash = hash_at(row, 0)?;
             let entered = match row
                 .get_ref(1)?
                 .as_str_or_null()
@@ -288,7 +307,7 @@ impl Store {
                 Some(json) => serde_json::from_str(json).map_err(|e| corrupt("change", e))?,
                 None => Vec::new(),
             };
-            out.insert(ChangeHash(hash), entered);
+            out.insert(hash, entered);
         }
         Ok(out)
     }
@@ -423,14 +442,7 @@ impl Store {
                 card: Arc::clone(card),
                 rep,
                 at,
-                activity: ChangeActivity {
-                    visits: row.get(3)?,
-                    new_customer: row.get(4)?,
-                    edited: row.get(5)?,
-                    opportunities_moved: row.get(6)?,
-                    contracts: row.get(7)?,
-                    orders: row.get(8)?,
-                },
+                activity: activity_at(row, 3)?,
             });
         }
         drop(rows);
@@ -467,22 +479,11 @@ impl Store {
         let mut rows = stmt.query([num])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let hash: Vec<u8> = row.get(0)?;
-            let hash: [u8; 32] = hash
-                .try_into()
-                .map_err(|_| corrupt("change", "a change hash is 32 bytes"))?;
             out.push(ChangeRow {
-                hash: ChangeHash(hash),
+                hash: hash_at(row, 0)?,
                 rep: row.get(1)?,
                 at: row.get(2)?,
-                activity: ChangeActivity {
-                    visits: row.get(3)?,
-                    new_customer: row.get(4)?,
-                    edited: row.get(5)?,
-                    opportunities_moved: row.get(6)?,
-                    contracts: row.get(7)?,
-                    orders: row.get(8)?,
-                },
+                activity: activity_at(row, 3)?,
                 entered: Vec::new(),
             });
         }

@@ -55,11 +55,10 @@ pub fn derive(
         Times::TrustAll => project(doc, &VisitTimes::trust_all())?,
     };
     let change_rows = classify(doc, new_changes, received_at);
-    let mut index = index_row(&projected, &change_rows)?;
-    index.stages = stages_json(storage, card_id, doc, &change_rows)?;
+    let stages = stages_json(storage, card_id, doc, &change_rows)?;
     Ok(ReadModel {
         projection: projected.to_json_string()?,
-        index,
+        index: index_row(&projected, &change_rows, stages)?,
         change_rows,
     })
 }
@@ -116,9 +115,10 @@ fn classify(doc: &Automerge, hashes: &[[u8; 32]], received_at: i64) -> Vec<Chang
         .collect()
 }
 
-/// The index row of a projected card; `updated_at` is the latest time among the new
-/// changes (storage keeps the later of it and the stored one).
-fn index_row(projected: &Projection, rows: &[ChangeRow]) -> Result<CardIndexRow> {
+/// The index row of a projected card, with its stage changes (`stages_json`);
+/// `updated_at` is the latest time among the new changes (storage keeps the later of it
+/// and the stored one).
+fn index_row(projected: &Projection, rows: &[ChangeRow], stages: String) -> Result<CardIndexRow> {
     let card = &projected.view.card;
     let lean = serde_json::to_string(&LeanCard::of(card))
         .map_err(|e| Error::Internal(format!("lean card: {e}")))?;
@@ -141,8 +141,7 @@ fn index_row(projected: &Projection, rows: &[ChangeRow]) -> Result<CardIndexRow>
         search_full: text.full,
         search_grams: text.grams,
         lean,
-        // Set by `derive`, which knows what the commit changed.
-        stages: String::new(),
+        stages,
     })
 }
 
