@@ -24,7 +24,7 @@
 //! it received the change (`receive_time`), which a phone cannot know; with clocks within
 //! a day of true time the two agree.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
@@ -270,8 +270,13 @@ pub struct ActivityReport {
 /// The activity of every rep in `events` over `from..=to` (local days), in buckets of
 /// `period`. Buckets start on their first day even when `from` is later in it, but count
 /// only changes inside the range.
-pub fn report(
-    events: &[ActivityEvent],
+///
+/// A year of a team's changes is a few hundred thousand events, so the work per event is
+/// kept to integer arithmetic: the local day is a division of the change's time, a table
+/// gives its bucket, reps are numbered once (events come in runs of one author) and each
+/// (rep, bucket, card) edit is one packed key, counted after one sort.
+pub fn report<'a>(
+    events: impl IntoIterator<Item = &'a ActivityEvent>,
     period: Period,
     from: NaiveDate,
     to: NaiveDate,
@@ -279,42 +284,95 @@ pub fn report(
 ) -> Result<ActivityReport, ActivityRangeError> {
     check_range(from, to, utc_offset_minutes)?;
     let starts = bucket_starts(period, from, to);
-    let mut counts: BTreeMap<(&str, NaiveDate), ActivityCounts> = BTreeMap::new();
-    // Only asked whether it holds a (rep, bucket, card): hashed, not ordered.
-    let mut updated: HashSet<(&str, NaiveDate, &str)> = HashSet::new();
-    for e in events {
-        let day = local_date(e.at, utc_offset_minutes);
-        if day < from || day > to {
-            continue;
+    // The bucket of each day of the range (at most MAX_RANGE_DAYS + 1 of them).
+    let days = usize::try_from((to - from).num_days() + 1).unwrap_or(0);
+    let mut bucket_of_day = Vec::with_capacity(days);
+    let mut bucket = 0usize;
+    let mut day = from;
+    for _ in 0..days {
+        while bucket + 1 < starts.len() && starts[bucket + 1] <= day {
+            bucket += 1;
         }
-        let start = bucket_start(period, day);
-        let c = counts.entry((&*e.rep, start)).or_default();
+        bucket_of_day.push(bucket);
+        day = day.succ_opt().unwrap_or(day);
+    }
+    let range_start = day_start(from, utc_offset_minutes).timestamp();
+    let buckets = starts.len();
+
+    let mut rep_names: Vec<&str> = Vec::new();
+    let mut rep_index: HashMap<&str, usize> = HashMap::new();
+    let mut last_rep: Option<(&str, usize)> = None;
+    let mut card_index: HashMap<&str, usize> = HashMap::new();
+    let mut last_card: Option<(&str, usize)> = None;
+    // Counts by rep × bucket; grows by one row of buckets per new rep.
+    let mut counts: Vec<ActivityCounts> = Vec::new();
+    // (rep, bucket, card) of every edit, deduplicated after a sort.
+    let mut edits: Vec<(usize, usize, usize)> = Vec::new();
+    for e in events {
+        let offset = e.at.timestamp() - range_start;
+        let Ok(day) = usize::try_from(offset.div_euclid(86_400)) else {
+            continue; // before the range
+        };
+        let Some(&bucket) = bucket_of_day.get(day) else {
+            continue; // after it
+        };
+        let rep = match last_rep {
+            Some((name, i)) if name == &*e.rep => i,
+            _ => {
+                let i = *rep_index.entry(&e.rep).or_insert_with(|| {
+                    rep_names.push(&e.rep);
+                    counts.resize(counts.len() + buckets, ActivityCounts::default());
+                    rep_names.len() - 1
+                });
+                last_rep = Some((&e.rep, i));
+                i
+            }
+        };
         let a = &e.activity;
+        let c = &mut counts[rep * buckets + bucket];
         c.changes += 1;
         c.visits += u64::from(a.visits);
         c.new_customers += u64::from(a.new_customer);
         c.opportunities_moved += u64::from(a.opportunities_moved);
         c.contracts += u64::from(a.contracts);
         c.orders += u64::from(a.orders);
-        if a.edited && updated.insert((&*e.rep, start, &*e.card)) {
-            c.cards_updated += 1;
+        if a.edited {
+            let card = match last_card {
+                Some((id, i)) if id == &*e.card => i,
+                _ => {
+                    let next = card_index.len();
+                    let i = *card_index.entry(&e.card).or_insert(next);
+                    last_card = Some((&e.card, i));
+                    i
+                }
+            };
+            edits.push((rep, bucket, card));
         }
     }
-    let reps: BTreeSet<&str> = counts.keys().map(|(r, _)| *r).collect();
-    let reps = reps
+    edits.sort_unstable();
+    edits.dedup();
+    for (rep, bucket, _) in edits {
+        counts[rep * buckets + bucket].cards_updated += 1;
+    }
+    let mut order: Vec<usize> = (0..rep_names.len()).collect();
+    order.sort_unstable_by_key(|&i| rep_names[i]);
+    let reps = order
         .into_iter()
         .map(|rep| {
             let mut totals = ActivityCounts::default();
             let buckets = starts
                 .iter()
-                .map(|s| {
-                    let counts = counts.remove(&(rep, *s)).unwrap_or_default();
-                    totals.add(&counts);
-                    ActivityBucket { start: *s, counts }
+                .zip(&counts[rep * buckets..(rep + 1) * buckets])
+                .map(|(s, counts)| {
+                    totals.add(counts);
+                    ActivityBucket {
+                        start: *s,
+                        counts: counts.clone(),
+                    }
                 })
                 .collect();
             RepActivity {
-                rep: rep.to_owned(),
+                rep: rep_names[rep].to_owned(),
                 buckets,
                 totals,
             }
@@ -510,5 +568,88 @@ mod tests {
                 .single()
                 .expect("t")
         );
+    }
+
+    /// The definition written the plain way: every event's local day and bucket through
+    /// chrono, counts in an ordered map, each (rep, bucket, card) edit in a set.
+    fn reference(
+        events: &[ActivityEvent],
+        period: Period,
+        from: NaiveDate,
+        to: NaiveDate,
+        offset: i32,
+    ) -> Vec<(String, Vec<(NaiveDate, ActivityCounts)>)> {
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut counts: BTreeMap<(String, NaiveDate), ActivityCounts> = BTreeMap::new();
+        let mut updated = BTreeSet::new();
+        for e in events {
+            let day = local_date(e.at, offset);
+            if day < from || day > to {
+                continue;
+            }
+            let start = bucket_start(period, day);
+            let c = counts.entry((e.rep.to_string(), start)).or_default();
+            c.changes += 1;
+            c.visits += u64::from(e.activity.visits);
+            c.new_customers += u64::from(e.activity.new_customer);
+            c.opportunities_moved += u64::from(e.activity.opportunities_moved);
+            c.contracts += u64::from(e.activity.contracts);
+            c.orders += u64::from(e.activity.orders);
+            if e.activity.edited && updated.insert((e.rep.to_string(), start, e.card.to_string())) {
+                c.cards_updated += 1;
+            }
+        }
+        let reps: BTreeSet<String> = counts.keys().map(|(r, _)| r.clone()).collect();
+        reps.into_iter()
+            .map(|rep| {
+                let buckets = bucket_starts(period, from, to)
+                    .into_iter()
+                    .map(|s| (s, counts.remove(&(rep.clone(), s)).unwrap_or_default()))
+                    .collect();
+                (rep, buckets)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_report_counts_as_its_definition(
+            raw in proptest::collection::vec(
+                (0u8..4, 0u8..12, -3_000_000i64..40_000_000, 0u32..3, proptest::bool::ANY, 0u32..2),
+                0..200,
+            ),
+            period in proptest::sample::select(vec![Period::Day, Period::Week, Period::Month]),
+            from_day in 0i64..300,
+            len in 0i64..400,
+            offset in proptest::sample::select(vec![-720, -300, 0, 330, 480, 840]),
+        ) {
+            let reps = ["张伟", "李娜", "王芳", "zhao.lei"];
+            let base = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("t");
+            let events: Vec<ActivityEvent> = raw
+                .iter()
+                .map(|&(rep, card, secs, visits, created, orders)| ActivityEvent {
+                    rep: reps[usize::from(rep)].into(),
+                    card: format!("card-{card}").into(),
+                    at: base + chrono::Duration::seconds(secs),
+                    activity: ChangeActivity {
+                        visits,
+                        new_customer: created,
+                        edited: !created,
+                        opportunities_moved: orders,
+                        contracts: visits % 2,
+                        orders,
+                    },
+                })
+                .collect();
+            let from = date(1, 1) + chrono::Duration::days(from_day);
+            let to = from + chrono::Duration::days(len);
+            let got = report(&events, period, from, to, offset).expect("report");
+            let got: Vec<(String, Vec<(NaiveDate, ActivityCounts)>)> = got
+                .reps
+                .into_iter()
+                .map(|r| (r.rep, r.buckets.into_iter().map(|b| (b.start, b.counts)).collect()))
+                .collect();
+            proptest::prop_assert_eq!(got, reference(&events, period, from, to, offset));
+        }
     }
 }

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use automerge::ChangeHash;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Store;
@@ -58,14 +58,96 @@ pub(crate) struct LeanCache {
     /// Every card's stage changes (cards with none left out), as of the last
     /// [`Store::refresh_stage_changes`].
     stage_map: BTreeMap<CardId, Vec<StageChange>>,
-    /// The history version each card's entry in `stage_map` was parsed at, by card num.
-    stage_versions: HashMap<i64, (i64, CardId)>,
+    /// The history version every card's stages were read at, by card num, cards with
+    /// none included.
+    stage_versions: HashMap<i64, StageVersion>,
+    /// Counts [`Store::refresh_stage_changes`] calls, to find the cards gone since.
+    stage_generation: u64,
+    /// Every card's activity events, as of the last [`Store::refresh_activity`].
+    activity: ActivityCache,
+}
+
+/// Every card's activity events as of its history version, kept between reports.
+#[derive(Default)]
+pub(crate) struct ActivityCache {
+    cards: HashMap<i64, CardEvents>,
+    /// Each rep's id once, shared by their events.
+    reps: HashMap<String, Arc<str>>,
+    /// Counts [`Store::refresh_activity`] calls, to find the cards gone since.
+    generation: u64,
+}
+
+/// One card's activity events: its changes with an author and a time.
+struct CardEvents {
+    /// `card_facts.history_version` they were read at (`None`: never walked).
+    history: Option<i64>,
+    /// The last refresh that saw the card.
+    generation: u64,
+    events: Vec<ActivityEvent>,
+}
+
+impl ActivityCache {
+    /// Every kept event, card by card.
+    pub(crate) fn events(&self) -> impl Iterator<Item = &ActivityEvent> {
+        self.cards.values().flat_map(|c| c.events.iter())
+    }
+
+    fn rep(&mut self, rep: &str) -> Arc<str> {
+        if let Some(r) = self.reps.get(rep) {
+            return Arc::clone(r);
+        }
+        let r: Arc<str> = Arc::from(rep);
+        self.reps.insert(rep.to_owned(), Arc::clone(&r));
+        r
+    }
+
+    /// The event of a `change_facts` row (card_num, rep, at, then the six counts), if the
+    /// change has an author and a time.
+    fn event_at(
+        &mut self,
+        row: &rusqlite::Row<'_>,
+        card: Arc<str>,
+    ) -> Result<Option<ActivityEvent>> {
+        let Some(rep) = row
+            .get_ref(1)?
+            .as_str_or_null()
+            .map_err(|e| corrupt("change", e))?
+        else {
+            return Ok(None);
+        };
+        let Some(at) = row.get::<_, Option<i64>>(2)? else {
+            return Ok(None);
+        };
+        let at = DateTime::from_timestamp(at, 0)
+            .ok_or_else(|| corrupt("change", "a change time out of range"))?;
+        let rep = self.rep(rep);
+        Ok(Some(ActivityEvent {
+            rep,
+            card,
+            at,
+            activity: activity_at(row, 3)?,
+        }))
+    }
+}
+
+/// The history version a card's stage changes were read at.
+struct StageVersion {
+    /// `card_facts.history_version` (`None`: never walked).
+    history: Option<i64>,
+    id: CardId,
+    /// The last refresh that saw the card.
+    generation: u64,
 }
 
 impl LeanCache {
     /// The cards as of the last [`refresh_lean`].
     pub(crate) fn cards(&self) -> &[Card] {
         &self.cards
+    }
+
+    /// Every card's activity events as of the last [`Store::refresh_activity`].
+    pub(crate) fn activity_events(&self) -> impl Iterator<Item = &ActivityEvent> {
+        self.activity.events()
     }
 
     /// Every card's stage changes as of the last [`Store::refresh_stage_changes`].
@@ -135,6 +217,27 @@ pub(crate) fn refresh_lean(conn: &Connection, cache: &mut LeanCache) -> Result<(
     }
     cache.versions = versions;
     Ok(())
+}
+
+/// Every card's (num, version, history version), from two narrow indexes (schema 7)
+/// merged by num: joined in SQL, each card would read its long `card_facts` row.
+fn history_versions(conn: &Connection) -> Result<Vec<(i64, i64, Option<i64>)>> {
+    let mut facts =
+        conn.prepare_cached("SELECT card_num, history_version FROM card_facts ORDER BY card_num")?;
+    let facts: Vec<(i64, Option<i64>)> = facts
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut cards = conn.prepare_cached("SELECT num, version FROM cards ORDER BY num")?;
+    let mut rows = cards.query([])?;
+    let mut out = Vec::with_capacity(facts.len());
+    let mut facts = facts.into_iter().peekable();
+    while let Some(row) = rows.next()? {
+        let (num, version): (i64, i64) = (row.get(0)?, row.get(1)?);
+        while facts.next_if(|(n, _)| *n < num).is_some() {}
+        let history = facts.next_if(|(n, _)| *n == num).and_then(|(_, h)| h);
+        out.push((num, version, history));
+    }
+    Ok(out)
 }
 
 /// Parse lean cards on every core, in order.
@@ -237,18 +340,14 @@ impl Store {
     /// connection derived and could not keep (empty on the writer), to be read in place
     /// of the stored facts of those cards.
     fn refresh_history_facts(&mut self) -> Result<HashMap<i64, Derived>> {
-        let stale: Vec<(i64, String, i64)> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT c.num, c.id, c.version FROM cards c
-                 LEFT JOIN card_facts f ON f.card_num = c.num
-                 WHERE f.history_version IS NOT c.version ORDER BY c.num",
-            )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?
-        };
+        let stale: Vec<(i64, i64)> = history_versions(&self.conn)?
+            .into_iter()
+            .filter(|&(_, version, history)| history != Some(version))
+            .map(|(num, version, _)| (num, version))
+            .collect();
         let mut derived = HashMap::new();
-        for (num, id, version) in stale {
-            let id: CardId = id.parse()?;
+        for (num, version) in stale {
+            let id = self.card_id_of(num)?;
             let known = Self::known_entered(&self.conn, num)?;
             let doc = Self::read_document(&self.conn, &id, num)?;
             let (summaries, stages) = stages_and_new_summaries(&doc, &known);
@@ -352,102 +451,154 @@ impl Store {
     /// while the card's history version holds, so a report copies none.
     pub(crate) fn refresh_stage_changes(&mut self) -> Result<()> {
         let derived = self.refresh_history_facts()?;
-        let mut kept = std::mem::take(&mut self.lean.stage_versions);
+        // Updated in place: a report after a visit logged re-reads one card's stages and
+        // moves nothing else.
+        let mut versions = std::mem::take(&mut self.lean.stage_versions);
         let mut map = std::mem::take(&mut self.lean.stage_map);
-        let mut versions = HashMap::new();
-        let mut next = BTreeMap::new();
+        self.lean.stage_generation += 1;
+        let generation = self.lean.stage_generation;
         {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT c.num, c.id, f.history_version FROM cards c
-                 JOIN card_facts f ON f.card_num = c.num
-                 WHERE f.stages IS NOT NULL AND f.stages <> '[]'",
-            )?;
             let mut body = self
                 .conn
                 .prepare_cached("SELECT stages FROM card_facts WHERE card_num = ?1")?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let num: i64 = row.get(0)?;
+            for (num, _, history) in history_versions(&self.conn)? {
                 if derived.contains_key(&num) {
                     continue;
                 }
-                let version: i64 = row.get(2)?;
-                if let Some((v, id)) = kept.remove(&num)
-                    && v == version
-                    && let Some(stages) = map.remove(&id)
+                if let Some(kept) = versions.get_mut(&num)
+                    && kept.history == history
                 {
-                    next.insert(id.clone(), stages);
-                    versions.insert(num, (version, id));
+                    kept.generation = generation;
                     continue;
                 }
-                let id: CardId = row.get::<_, String>(1)?.parse()?;
-                let json: String = body.query_row([num], |r| r.get(0))?;
-                let stages: Vec<StageChange> =
-                    serde_json::from_str(&json).map_err(|e| corrupt("card", e))?;
-                next.insert(id.clone(), stages);
-                versions.insert(num, (version, id));
+                let id = self.card_id_of(num)?;
+                let json: Option<String> = body.query_row([num], |r| r.get(0))?;
+                let stages: Vec<StageChange> = match json.as_deref() {
+                    None | Some("[]") => Vec::new(),
+                    Some(json) => serde_json::from_str(json).map_err(|e| corrupt("card", e))?,
+                };
+                if stages.is_empty() {
+                    map.remove(&id);
+                } else {
+                    map.insert(id.clone(), stages);
+                }
+                versions.insert(
+                    num,
+                    StageVersion {
+                        history,
+                        id,
+                        generation,
+                    },
+                );
             }
         }
         // A read connection's derivations hold for this call only (not kept: the stored
         // history version is still behind, so the next call derives them again).
         for d in derived.into_values() {
-            if !d.stages.is_empty() {
-                next.insert(self.card_id_of(d.num)?, d.stages);
+            let id = self.card_id_of(d.num)?;
+            versions.remove(&d.num);
+            if d.stages.is_empty() {
+                map.remove(&id);
+            } else {
+                map.insert(id, d.stages);
             }
         }
+        // Cards gone from the store.
+        versions.retain(|_, v| {
+            let live = v.generation == generation;
+            if !live {
+                map.remove(&v.id);
+            }
+            live
+        });
         self.lean.stage_versions = versions;
-        self.lean.stage_map = next;
+        self.lean.stage_map = map;
         Ok(())
     }
 
-    /// Every change made in `from..to` (UTC instants) with an author, as the activity
-    /// report counts it, from the kept history facts (brought up to date first).
-    pub(crate) fn activity_events(
-        &mut self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<ActivityEvent>> {
+    /// Bring every card's activity events ([`LeanCache::activity_events`]) up to the
+    /// store, from the kept history facts (brought up to date first): a card's events are
+    /// read again only when its history version moved, so a report after a visit logged
+    /// reads one card's rows, not a year of everyone's. Returns the events of the cards a
+    /// read connection derived and could not keep (all their changes), to be counted
+    /// besides.
+    pub(crate) fn refresh_activity(&mut self) -> Result<Vec<ActivityEvent>> {
         let derived = self.refresh_history_facts()?;
-        // Card ids once, not joined per change (a year is ~20 changes a card).
-        let ids: HashMap<i64, Arc<str>> = {
-            let mut stmt = self.conn.prepare_cached("SELECT num, id FROM cards")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, Arc::from(r.get::<_, String>(1)?))))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        let mut reps: HashMap<String, Arc<str>> = HashMap::new();
-        let mut out = Vec::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT card_num, rep, at, visits, new_customer, edited, moved, contracts, orders
-             FROM change_facts WHERE at >= ?1 AND at < ?2 AND rep IS NOT NULL",
-        )?;
-        let mut rows = stmt.query(params![from.timestamp(), to.timestamp()])?;
-        while let Some(row) = rows.next()? {
-            let num: i64 = row.get(0)?;
-            if derived.contains_key(&num) {
-                continue;
-            }
-            let Some(card) = ids.get(&num) else { continue };
-            let at = DateTime::from_timestamp(row.get(2)?, 0)
-                .ok_or_else(|| corrupt("change", "a change time out of range"))?;
-            let rep = row.get_ref(1)?.as_str().map_err(|e| corrupt("change", e))?;
-            let rep = match reps.get(rep) {
-                Some(r) => Arc::clone(r),
-                None => {
-                    let r: Arc<str> = Arc::from(rep);
-                    reps.insert(rep.to_owned(), Arc::clone(&r));
-                    r
+        let mut cache = std::mem::take(&mut self.lean.activity);
+        cache.generation += 1;
+        let generation = cache.generation;
+        let stale: Vec<(i64, Option<i64>)> = history_versions(&self.conn)?
+            .into_iter()
+            .filter(|(num, _, _)| !derived.contains_key(num))
+            .filter(|&(num, _, history)| match cache.cards.get_mut(&num) {
+                Some(kept) if kept.history == history => {
+                    kept.generation = generation;
+                    false
                 }
-            };
-            out.push(ActivityEvent {
-                card: Arc::clone(card),
-                rep,
-                at,
-                activity: activity_at(row, 3)?,
-            });
+                _ => true,
+            })
+            .map(|(num, _, history)| (num, history))
+            .collect();
+        // A first report reads every change in one pass in key order; later ones read
+        // the few cards that moved by key.
+        let mut read: HashMap<i64, Vec<ActivityEvent>> = HashMap::new();
+        if stale.len() > 256 {
+            let wanted: HashMap<i64, ()> = stale.iter().map(|&(n, _)| (n, ())).collect();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT card_num, rep, at, visits, new_customer, edited, moved, contracts, orders
+                 FROM change_facts ORDER BY card_num",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut current: Option<(i64, Arc<str>)> = None;
+            while let Some(row) = rows.next()? {
+                let num: i64 = row.get(0)?;
+                if !wanted.contains_key(&num) {
+                    continue;
+                }
+                let card = match &current {
+                    Some((n, id)) if *n == num => Arc::clone(id),
+                    _ => {
+                        let id: Arc<str> = Arc::from(self.card_id_of(num)?.as_str());
+                        current = Some((num, Arc::clone(&id)));
+                        id
+                    }
+                };
+                if let Some(event) = cache.event_at(row, card)? {
+                    read.entry(num).or_default().push(event);
+                }
+            }
+        } else {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT card_num, rep, at, visits, new_customer, edited, moved, contracts, orders
+                 FROM change_facts WHERE card_num = ?1",
+            )?;
+            for &(num, _) in &stale {
+                let card: Arc<str> = Arc::from(self.card_id_of(num)?.as_str());
+                let mut rows = stmt.query([num])?;
+                let mut events = Vec::new();
+                while let Some(row) = rows.next()? {
+                    if let Some(event) = cache.event_at(row, Arc::clone(&card))? {
+                        events.push(event);
+                    }
+                }
+                read.insert(num, events);
+            }
         }
-        drop(rows);
-        drop(stmt);
+        for (num, history) in stale {
+            let events = read.remove(&num).unwrap_or_default();
+            cache.cards.insert(
+                num,
+                CardEvents {
+                    history,
+                    generation,
+                    events,
+                },
+            );
+        }
+        // Cards gone from the store, and those a read connection derives below.
+        cache.cards.retain(|_, c| c.generation == generation);
         // A read connection's derivations: every change of those cards, new or not.
+        let mut out = Vec::new();
         for d in derived.into_values() {
             let card: Arc<str> = Arc::from(self.card_id_of(d.num)?.as_str());
             let known = Self::kept_changes(&self.conn, d.num)?;
@@ -457,16 +608,15 @@ impl Store {
                 else {
                     continue;
                 };
-                if at >= from && at < to {
-                    out.push(ActivityEvent {
-                        rep: Arc::from(rep),
-                        card: Arc::clone(&card),
-                        at,
-                        activity: c.activity,
-                    });
-                }
+                out.push(ActivityEvent {
+                    rep: cache.rep(&rep),
+                    card: Arc::clone(&card),
+                    at,
+                    activity: c.activity,
+                });
             }
         }
+        self.lean.activity = cache;
         Ok(out)
     }
 
@@ -491,9 +641,10 @@ impl Store {
     }
 
     fn card_id_of(&self, num: i64) -> Result<CardId> {
-        let id: String =
-            self.conn
-                .query_row("SELECT id FROM cards WHERE num = ?1", [num], |r| r.get(0))?;
+        let id: String = self
+            .conn
+            .prepare_cached("SELECT id FROM cards WHERE num = ?1")?
+            .query_row([num], |r| r.get(0))?;
         id.parse()
     }
 }

@@ -103,11 +103,9 @@ impl Store {
         utc_offset_minutes: i32,
     ) -> Result<ActivityReport> {
         activity::check_range(from, to, utc_offset_minutes).map_err(|e| invalid("activity", e))?;
-        let events = self.activity_events(
-            activity::day_start(from, utc_offset_minutes),
-            activity::day_start(to, utc_offset_minutes) + chrono::Duration::days(1),
-        )?;
-        activity::report(&events, period, from, to, utc_offset_minutes)
+        let derived = self.refresh_activity()?;
+        let events = self.lean.activity_events().chain(&derived);
+        activity::report(events, period, from, to, utc_offset_minutes)
             .map_err(|e| invalid("activity", e))
     }
 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
 
 /// Marker stored in `meta` so we never adopt someone else's SQLite file.
 pub(crate) const STORE_MAGIC: &str = "fieldbook-device-store";
@@ -259,6 +259,20 @@ fn upgrade_to_v6(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Version 7: narrow covering indexes for the checks every report makes ("which cards
+/// moved since I last looked"). Without them each check reads every row of `cards` and
+/// `card_facts`, whose documents and lean copies fill a page or more per card, to reach
+/// one integer behind them.
+const V7: &str = "
+CREATE INDEX cards_versions ON cards (num, version, id);
+CREATE INDEX card_facts_history ON card_facts (card_num, history_version);
+";
+
+fn upgrade_to_v7(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V7)?;
+    Ok(())
+}
+
 fn upgrade_to_v5(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(V5)?;
     Ok(())
@@ -329,6 +343,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             3 => upgrade_to_v4(&tx)?,
             4 => upgrade_to_v5(&tx)?,
             5 => upgrade_to_v6(&tx)?,
+            6 => upgrade_to_v7(&tx)?,
             _ => unreachable!("every version below CURRENT_VERSION has a step"),
         }
         v += 1;
