@@ -537,6 +537,9 @@ pub struct ImportArgs {
     /// Import even if some columns match no card field (they are left out).
     #[arg(long)]
     pub ignore_unknown: bool,
+    /// The territory (区域) of rows that name none [default: the rep's, if they hold one].
+    #[arg(long)]
+    pub territory: Option<String>,
 }
 
 /// `fieldbook export`.

@@ -120,10 +120,11 @@ pub fn import(store: &mut Store, args: &ImportArgs) -> Result<Output> {
                 || !args.maps.is_empty()
                 || args.skip_duplicates
                 || args.ignore_unknown
+                || args.territory.is_some()
             {
                 return Err(CliError::input(
                     "input.usage",
-                    "--dry-run, --sheet, --map, --skip-duplicates and --ignore-unknown are for .csv and .xlsx files",
+                    "--dry-run, --sheet, --map, --skip-duplicates, --ignore-unknown and --territory are for .csv and .xlsx files",
                 ));
             }
             import_bundle(store, &args.file)
@@ -155,6 +156,8 @@ fn import_sheet(store: &mut Store, args: &ImportArgs, format: FileFormat) -> Res
         mappings,
         ignore_unknown: args.ignore_unknown,
         skip_duplicates: args.skip_duplicates,
+        territory: args.territory.clone(),
+        require_territory: false,
     };
     let report = store
         .import_table(&table, &options, args.dry_run)

@@ -28,6 +28,18 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport, TransferError> {
         self.refresh_lean()?;
+        // Where rows naming no territory go, as for a card made by hand: the rep's one
+        // territory; with several, the import must say (the server refuses a card of
+        // none). A device that never synced knows none and leaves it to the file.
+        let mut options = options.clone();
+        if options.territory.is_none() {
+            match self.territories()?.as_slice() {
+                [only] => options.territory = Some(only.clone()),
+                [] => {}
+                _ => options.require_territory = true,
+            }
+        }
+        let options = &options;
         // Duplicates as the company defines them (delivered by sync), like every report.
         let duplicates = &self.settings.company.settings.duplicates;
         let prepared = prepare(table, options, self.lean.cards(), duplicates)?;
@@ -197,5 +209,62 @@ mod tests {
         };
         let r = s.import_table(&table, &options, false).expect("import");
         assert_eq!(r.created, 1);
+    }
+
+    /// Sets the territories a sync would have delivered.
+    fn holds(s: &mut Store, territories: &[&str]) {
+        Store::set_meta(&s.conn, "territories", territories.join("\n").as_bytes()).expect("meta");
+    }
+
+    #[test]
+    fn rows_naming_no_territory_go_to_the_reps_one_or_must_be_placed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut s = store(&dir);
+        let table = read_csv(
+            "客户名称,电话,区域\n青岛海滨水产有限公司,0532-8888001,\n烟台苹果批发市场,0535-6000002,山东区\n"
+                .as_bytes(),
+            &Limits::default(),
+        )
+        .expect("csv");
+        // Several territories and the row names none: a problem, nothing imported.
+        holds(&mut s, &["山东区", "华东区"]);
+        let dry = s
+            .import_table(&table, &ImportOptions::default(), true)
+            .expect("dry run");
+        assert_eq!(dry.problems.len(), 1);
+        assert_eq!(
+            (dry.problems[0].row, dry.problems[0].code),
+            (2, "import.missing_territory")
+        );
+        let e = s
+            .import_table(&table, &ImportOptions::default(), false)
+            .expect_err("refused");
+        assert_eq!(e.code(), "import.rejected");
+        assert_eq!(s.count().expect("count"), 0);
+        // Chosen for the import: the row naming its own keeps it.
+        let options = ImportOptions {
+            territory: Some("华东区".into()),
+            ..ImportOptions::default()
+        };
+        let r = s.import_table(&table, &options, false).expect("import");
+        let territories: Vec<Option<String>> = r
+            .created_ids
+            .iter()
+            .map(|id| s.card(id).expect("card").card.territory)
+            .collect();
+        assert_eq!(
+            territories,
+            vec![Some("华东区".into()), Some("山东区".into())]
+        );
+        // One territory: the rep's, as for a card made by hand.
+        let dir = tempfile::tempdir().expect("dir");
+        let mut s = store(&dir);
+        holds(&mut s, &["山东区"]);
+        let r = s
+            .import_table(&table, &ImportOptions::default(), false)
+            .expect("import");
+        assert!(r.problems.is_empty());
+        let first = s.card(&r.created_ids[0]).expect("card");
+        assert_eq!(first.card.territory.as_deref(), Some("山东区"));
     }
 }

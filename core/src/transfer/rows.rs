@@ -26,6 +26,13 @@ pub struct ImportOptions {
     pub ignore_unknown: bool,
     /// Leave out rows that look like an existing card or an earlier row.
     pub skip_duplicates: bool,
+    /// The territory of rows whose file names none. `Store::import_table` fills it with
+    /// the rep's territory when they hold exactly one (as a card made by hand gets it):
+    /// the server refuses a card of no territory, so such a card would never sync.
+    pub territory: Option<String>,
+    /// Rows that name no territory (and get none from `territory`) are problems
+    /// (`import.missing_territory`): set by the store when its rep holds several.
+    pub require_territory: bool,
 }
 
 /// One problem of one row.
@@ -37,7 +44,8 @@ pub struct Problem {
     pub column: Option<u32>,
     /// The field the cell fills.
     pub field: Option<String>,
-    /// Stable code: `import.invalid_value`, `import.missing_name`, `import.unknown_field`.
+    /// Stable code: `import.invalid_value`, `import.missing_name`, `import.unknown_field`,
+    /// `import.missing_territory`.
     pub code: &'static str,
     /// What is expected, in words; never the cell's content.
     pub reason: String,
@@ -262,7 +270,22 @@ pub fn prepare(
     let mut problems = Vec::new();
     let mut made: Vec<(u32, Card)> = Vec::new();
     for row in &table.rows {
-        if let Some(card) = card_of_row(row, &mapping, &mut problems) {
+        if let Some(mut card) = card_of_row(row, &mapping, &mut problems) {
+            if card.territory.is_none() {
+                card.territory.clone_from(&options.territory);
+            }
+            if card.territory.is_none() && options.require_territory {
+                problems.push(Problem {
+                    row: row.number,
+                    column: None,
+                    field: Some("territory".into()),
+                    code: "import.missing_territory",
+                    reason: "this rep holds several territories and the row names none: \
+                             add a 区域 column or choose one for the import"
+                        .into(),
+                });
+                continue;
+            }
             made.push((row.number, card));
         }
     }
