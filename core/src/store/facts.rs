@@ -16,7 +16,7 @@
 //! Everything here is derived from the documents: [`Store::rebuild_index`] rewrites the
 //! lean cards, and dropping the history facts only makes the next report walk again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use automerge::ChangeHash;
@@ -339,11 +339,17 @@ impl Store {
     /// not walked before; on the writer, keep what was derived. Returns what a read
     /// connection derived and could not keep (empty on the writer), to be read in place
     /// of the stored facts of those cards.
-    fn refresh_history_facts(&mut self) -> Result<HashMap<i64, Derived>> {
-        let stale: Vec<(i64, i64)> = history_versions(&self.conn)?
-            .into_iter()
-            .filter(|&(_, version, history)| history != Some(version))
-            .map(|(num, version, _)| (num, version))
+    ///
+    /// Also returns every card's (num, history version) as of after the refresh, so
+    /// the caller checks its own kept state without reading the versions again.
+    fn refresh_history_facts(
+        &mut self,
+    ) -> Result<(HashMap<i64, Derived>, Vec<(i64, Option<i64>)>)> {
+        let mut versions = history_versions(&self.conn)?;
+        let stale: Vec<(i64, i64)> = versions
+            .iter()
+            .filter(|&&(_, version, history)| history != Some(version))
+            .map(|&(num, version, _)| (num, version))
             .collect();
         let mut derived = HashMap::new();
         for (num, version) in stale {
@@ -365,8 +371,11 @@ impl Store {
                 },
             );
         }
+        let history = |versions: Vec<(i64, i64, Option<i64>)>| {
+            versions.into_iter().map(|(num, _, h)| (num, h)).collect()
+        };
         if derived.is_empty() || self._lock.is_none() {
-            return Ok(derived);
+            return Ok((derived, history(versions)));
         }
         let tx = self
             .conn
@@ -384,7 +393,15 @@ impl Store {
             Self::keep(&tx, d)?;
         }
         tx.commit()?;
-        Ok(HashMap::new())
+        // What was kept is now at its card's version (`versions` is in num order).
+        for d in derived.values() {
+            if let Ok(i) = versions.binary_search_by_key(&d.num, |&(num, _, _)| num)
+                && versions[i].1 == d.version
+            {
+                versions[i].2 = Some(d.version);
+            }
+        }
+        Ok((HashMap::new(), history(versions)))
     }
 
     /// The stages entered by every change of a card walked before, by hash.
@@ -450,7 +467,7 @@ impl Store {
     /// from the kept history facts (brought up to date first): the parsed ones are reused
     /// while the card's history version holds, so a report copies none.
     pub(crate) fn refresh_stage_changes(&mut self) -> Result<()> {
-        let derived = self.refresh_history_facts()?;
+        let (derived, history_versions) = self.refresh_history_facts()?;
         // Updated in place: a report after a visit logged re-reads one card's stages and
         // moves nothing else.
         let mut versions = std::mem::take(&mut self.lean.stage_versions);
@@ -461,7 +478,7 @@ impl Store {
             let mut body = self
                 .conn
                 .prepare_cached("SELECT stages FROM card_facts WHERE card_num = ?1")?;
-            for (num, _, history) in history_versions(&self.conn)? {
+            for (num, history) in history_versions {
                 if derived.contains_key(&num) {
                     continue;
                 }
@@ -523,27 +540,26 @@ impl Store {
     /// read connection derived and could not keep (all their changes), to be counted
     /// besides.
     pub(crate) fn refresh_activity(&mut self) -> Result<Vec<ActivityEvent>> {
-        let derived = self.refresh_history_facts()?;
+        let (derived, history_versions) = self.refresh_history_facts()?;
         let mut cache = std::mem::take(&mut self.lean.activity);
         cache.generation += 1;
         let generation = cache.generation;
-        let stale: Vec<(i64, Option<i64>)> = history_versions(&self.conn)?
+        let stale: Vec<(i64, Option<i64>)> = history_versions
             .into_iter()
-            .filter(|(num, _, _)| !derived.contains_key(num))
-            .filter(|&(num, _, history)| match cache.cards.get_mut(&num) {
+            .filter(|(num, _)| !derived.contains_key(num))
+            .filter(|&(num, history)| match cache.cards.get_mut(&num) {
                 Some(kept) if kept.history == history => {
                     kept.generation = generation;
                     false
                 }
                 _ => true,
             })
-            .map(|(num, _, history)| (num, history))
             .collect();
         // A first report reads every change in one pass in key order; later ones read
         // the few cards that moved by key.
         let mut read: HashMap<i64, Vec<ActivityEvent>> = HashMap::new();
         if stale.len() > 256 {
-            let wanted: HashMap<i64, ()> = stale.iter().map(|&(n, _)| (n, ())).collect();
+            let wanted: HashSet<i64> = stale.iter().map(|&(n, _)| n).collect();
             let mut stmt = self.conn.prepare_cached(
                 "SELECT card_num, rep, at, visits, new_customer, edited, moved, contracts, orders
                  FROM change_facts ORDER BY card_num",
@@ -552,7 +568,7 @@ impl Store {
             let mut current: Option<(i64, Arc<str>)> = None;
             while let Some(row) = rows.next()? {
                 let num: i64 = row.get(0)?;
-                if !wanted.contains_key(&num) {
+                if !wanted.contains(&num) {
                     continue;
                 }
                 let card = match &current {
