@@ -321,6 +321,9 @@ impl ChangeRow {
     }
 }
 
+/// Every card's (num, `card_facts.history_version`), in num order.
+type HistoryVersions = Vec<(i64, Option<i64>)>;
+
 /// What a card's history says, derived now for a card whose kept facts were behind.
 struct Derived {
     num: i64,
@@ -342,9 +345,7 @@ impl Store {
     ///
     /// Also returns every card's (num, history version) as of after the refresh, so
     /// the caller checks its own kept state without reading the versions again.
-    fn refresh_history_facts(
-        &mut self,
-    ) -> Result<(HashMap<i64, Derived>, Vec<(i64, Option<i64>)>)> {
+    fn refresh_history_facts(&mut self) -> Result<(HashMap<i64, Derived>, HistoryVersions)> {
         let mut versions = history_versions(&self.conn)?;
         let stale: Vec<(i64, i64)> = versions
             .iter()
