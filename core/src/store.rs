@@ -59,7 +59,7 @@ pub(crate) use index::index_text;
 pub use merge::ImportReport;
 pub use open::{EncryptionKey, OpenOptions, StoreReader};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
-pub use sync_state::Enrolment;
+pub use sync_state::{DefaultTerritory, Enrolment};
 pub use view::{CardView, card_view};
 pub(crate) use view::{count_conflicts, index_input, write_index};
 

@@ -9,6 +9,7 @@
 use chrono::{Local, NaiveTime, Utc};
 use fieldbook_core::card::rules::check_required;
 use fieldbook_core::card::{Contact, Opportunity, Todo, Visit};
+use fieldbook_core::store::DefaultTerritory;
 use fieldbook_core::value::{Class, OppStage, Scalar};
 use fieldbook_core::{Card, CardId, Store};
 use serde_json::json;
@@ -57,12 +58,11 @@ pub fn new(store: &mut Store, args: &NewArgs) -> Result<Output> {
     }
     // A synced device knows the territories its rep holds: with exactly one, that
     // is where a new customer goes unless the rep says otherwise.
-    let known = store.territories()?;
-    match (&args.territory, known.as_slice()) {
+    match (&args.territory, store.default_territory()?) {
         (Some(territory), _) => sets.push(("territory".into(), territory.clone())),
-        (None, [only]) => sets.push(("territory".into(), only.clone())),
-        (None, []) => {}
-        (None, several) => {
+        (None, DefaultTerritory::One(only)) => sets.push(("territory".into(), only)),
+        (None, DefaultTerritory::Unknown) => {}
+        (None, DefaultTerritory::Several(several)) => {
             return Err(CliError::invalid(
                 "territory",
                 format!(

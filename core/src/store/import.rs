@@ -9,6 +9,7 @@
 use automerge::Automerge;
 use rusqlite::{Transaction, TransactionBehavior, params};
 
+use super::DefaultTerritory;
 use super::{Cached, Store, now};
 use crate::card::Card;
 use crate::card::doc::create_card;
@@ -28,15 +29,13 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport, TransferError> {
         self.refresh_lean()?;
-        // Where rows naming no territory go, as for a card made by hand: the rep's one
-        // territory; with several, the import must say (the server refuses a card of
-        // none). A device that never synced knows none and leaves it to the file.
+        // Rows naming no territory go where a card made by hand goes.
         let mut options = options.clone();
         if options.territory.is_none() {
-            match self.territories()?.as_slice() {
-                [only] => options.territory = Some(only.clone()),
-                [] => {}
-                _ => options.require_territory = true,
+            match self.default_territory()? {
+                DefaultTerritory::One(only) => options.territory = Some(only),
+                DefaultTerritory::Unknown => {}
+                DefaultTerritory::Several(_) => options.require_territory = true,
             }
         }
         let options = &options;

@@ -260,6 +260,19 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// Where a new card goes when whoever makes it (a person, an import row) names no
+    /// territory: the rep's territory when they hold exactly one; with several, they
+    /// must choose (the server refuses a card of none); a device that never synced
+    /// knows none.
+    pub fn default_territory(&self) -> Result<DefaultTerritory> {
+        let mut known = self.territories()?;
+        Ok(match known.len() {
+            0 => DefaultTerritory::Unknown,
+            1 => DefaultTerritory::One(known.remove(0)),
+            _ => DefaultTerritory::Several(known),
+        })
+    }
+
     /// Cards a sync brought that this device could not read and did not apply, with the
     /// code of the check that refused them, by id.
     pub fn quarantined(&self) -> Result<Vec<(String, String)>> {
@@ -699,6 +712,17 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// See [`Store::default_territory`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultTerritory {
+    /// The device never learnt its rep's territories (not synced yet).
+    Unknown,
+    /// The rep's only territory.
+    One(String),
+    /// The rep holds these: the maker chooses.
+    Several(Vec<String>),
 }
 
 #[cfg(test)]
