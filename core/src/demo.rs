@@ -1076,6 +1076,70 @@ pub fn demo_document(
     Ok((card.id.clone(), doc.save()))
 }
 
+/// The field workload of the sync benchmarks: a customer card of about 20 short fields
+/// (the basic data, territory and class) and 5 visits, the last one `today`, ten days
+/// apart — the shape of a card a rep keeps up to date between visits.
+pub fn field_card(rng_seed: u64, index: u64, territory: &str, rep: &str, today: NaiveDate) -> Card {
+    let full = demo_card_on(rng_seed, index, territory, today);
+    let mut card = Card::with_id(full.id.clone());
+    card.territory = full.territory.clone();
+    card.basic = full.basic.clone();
+    card.classification.abc = full.classification.abc;
+    let mut rng = DemoRng::for_index(rng_seed ^ 0xF1E1_D000, index);
+    let nine = Utc
+        .from_utc_datetime(&today.and_hms_opt(9, 0, 0).unwrap_or_default())
+        .timestamp();
+    for i in 0..5i64 {
+        let at = DateTime::from_timestamp(nine - (40 - i * 10) * 86_400, 0).unwrap_or_default();
+        let visit = demo_visit(&mut rng, &card, at, rep);
+        card.visits.push(Keyed {
+            id: rng.item_id(),
+            value: visit,
+        });
+    }
+    card
+}
+
+/// [`field_card`] as a compacted document made by `author`: the card created without
+/// its visits, then each visit logged in a change of its own at its time (about 1.6 KB
+/// of Automerge data). Returned like [`demo_document`].
+pub fn field_document(
+    rng_seed: u64,
+    index: u64,
+    territory: &str,
+    author: &DemoAuthor,
+    today: NaiveDate,
+) -> Result<(CardId, Vec<u8>)> {
+    let full = field_card(rng_seed, index, territory, author.rep.as_str(), today);
+    let mut card = full.clone();
+    card.visits.clear();
+    let mut doc = Automerge::new();
+    doc.set_author(Some(author.rep.author()));
+    doc.set_actor(author.actor.clone());
+    let first = full
+        .visits
+        .first()
+        .and_then(|v| v.value.at)
+        .map_or(0, |t| t.timestamp());
+    doc.transact_with(
+        |_| CommitOptions::default().with_time(first - 86_400),
+        |tx| create_card(tx, &card),
+    )
+    .map_err(|f| f.error)?;
+    for visit in &full.visits {
+        let mut next = card.clone();
+        next.visits.push(visit.clone());
+        let at = visit.value.at.map_or(0, |t| t.timestamp());
+        doc.transact_with(
+            |_| CommitOptions::default().with_time(at),
+            |tx| write_card(tx, &card, &next),
+        )
+        .map_err(|f| f.error)?;
+        card = next;
+    }
+    Ok((card.id.clone(), doc.save()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

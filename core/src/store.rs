@@ -35,6 +35,7 @@ mod index;
 mod list_query;
 mod merge;
 mod open;
+mod pull;
 mod reapply;
 mod reports;
 pub(crate) mod schema;
@@ -58,10 +59,11 @@ pub use handoff::HandedAway;
 pub(crate) use index::index_text;
 pub use merge::ImportReport;
 pub use open::{EncryptionKey, OpenOptions, StoreReader};
+pub(crate) use pull::{Pull, Pulled};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sync_state::{DefaultTerritory, Enrolment};
 pub use view::{CardView, card_view};
-pub(crate) use view::{count_conflicts, index_input, write_index};
+pub(crate) use view::{count_conflicts, index_input};
 
 use crate::Conflict;
 use crate::card::Card;
@@ -262,11 +264,8 @@ impl Store {
         id: &CardId,
     ) -> Result<&'c mut Cached> {
         let row: Option<(i64, i64)> = conn
-            .query_row(
-                "SELECT num, version FROM cards WHERE id = ?1",
-                [id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT num, version FROM cards WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((num, version)) = row else {
             cache.pop(id);

@@ -8,6 +8,7 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::StoreSettings;
 use super::attribution::attribute;
+use super::index::TextRows;
 use super::{Cached, Origin, Store, now};
 use crate::card::Card;
 use crate::card::doc::{create_card, force_path, read_card, write_card};
@@ -49,40 +50,51 @@ impl Store {
         heads_before: &[ChangeHash],
         origin: Origin,
     ) -> Result<usize> {
+        let mut text = TextRows::default();
+        let conflicts = Self::persist_into(tx, settings, cached, heads_before, origin, &mut text)?;
+        text.write(tx)?;
+        Ok(conflicts)
+    }
+
+    /// [`Self::persist`], with the full-text rows queued in `text` for the end of the
+    /// transaction.
+    pub(super) fn persist_into(
+        tx: &Transaction<'_>,
+        settings: &StoreSettings,
+        cached: &mut Cached,
+        heads_before: &[ChangeHash],
+        origin: Origin,
+        text: &mut TextRows,
+    ) -> Result<usize> {
         let chunk = cached.doc.save_after(heads_before);
-        let chunk_count: i64 = tx.query_row(
-            "SELECT chunk_count FROM cards WHERE num = ?1",
-            [cached.num],
-            |r| r.get(0),
-        )?;
+        let chunk_count: i64 = tx
+            .prepare_cached("SELECT chunk_count FROM cards WHERE num = ?1")?
+            .query_row([cached.num], |r| r.get(0))?;
         if chunk_count + 1 >= i64::from(settings.local.compact_after_chunks.max(1)) {
-            tx.execute("DELETE FROM card_chunks WHERE card_num = ?1", [cached.num])?;
-            tx.execute(
+            tx.prepare_cached("DELETE FROM card_chunks WHERE card_num = ?1")?
+                .execute([cached.num])?;
+            tx.prepare_cached(
                 "UPDATE cards SET snapshot = ?2, chunk_count = 0, version = version + 1, updated_at = ?3 WHERE num = ?1",
-                params![cached.num, cached.doc.save(), now()],
-            )?;
+            )?
+            .execute(params![cached.num, cached.doc.save(), now()])?;
         } else {
-            tx.execute(
-                "INSERT INTO card_chunks (card_num, seq, data) VALUES (?1, ?2, ?3)",
-                params![cached.num, chunk_count, &chunk],
-            )?;
-            tx.execute(
+            tx.prepare_cached("INSERT INTO card_chunks (card_num, seq, data) VALUES (?1, ?2, ?3)")?
+                .execute(params![cached.num, chunk_count, &chunk])?;
+            tx.prepare_cached(
                 "UPDATE cards SET chunk_count = chunk_count + 1, version = version + 1, updated_at = ?2 WHERE num = ?1",
-                params![cached.num, now()],
-            )?;
+            )?
+            .execute(params![cached.num, now()])?;
         }
-        cached.version = tx.query_row(
-            "SELECT version FROM cards WHERE num = ?1",
-            [cached.num],
-            |r| r.get(0),
-        )?;
+        cached.version = tx
+            .prepare_cached("SELECT version FROM cards WHERE num = ?1")?
+            .query_row([cached.num], |r| r.get(0))?;
         if origin == Origin::Local {
             Self::to_outbox(tx, cached.num, &chunk, &cached.doc.get_heads())?;
         }
         // The view is read back from the document, never built from the edited card:
         // the document is what every device has (e.g. times in milliseconds), so a
         // view must be a pure function of it.
-        Self::reindex(tx, settings, cached)
+        Self::reindex_into(tx, settings, cached, text)
     }
 
     /// Queue changes for the server and mark the card dirty.
@@ -93,20 +105,20 @@ impl Store {
         heads: &[ChangeHash],
     ) -> Result<()> {
         let heads: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO sync_outbox (card_num, seq, data, heads)
              VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_outbox WHERE card_num = ?1), ?2, ?3)",
-            params![num, data, heads],
-        )?;
+        )?
+        .execute(params![num, data, heads])?;
         Self::mark_dirty(tx, num)
     }
 
     /// Note that a card has changes the server has not acknowledged.
     pub(super) fn mark_dirty(tx: &Transaction<'_>, num: i64) -> Result<()> {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO sync_cards (card_num, dirty) VALUES (?1, 1) ON CONFLICT (card_num) DO UPDATE SET dirty = 1",
-            [num],
-        )?;
+        )?
+        .execute([num])?;
         Ok(())
     }
 

@@ -35,11 +35,11 @@ use crate::ids::CardId;
 pub(crate) fn write_lean(tx: &rusqlite::Transaction<'_>, num: i64, card: &Card) -> Result<()> {
     let lean = serde_json::to_string(&LeanCard::of(card))
         .map_err(|e| Error::invalid("card", e.to_string()))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO card_facts (card_num, lean) VALUES (?1, ?2)
          ON CONFLICT (card_num) DO UPDATE SET lean = excluded.lean",
-        params![num, lean],
-    )?;
+    )?
+    .execute(params![num, lean])?;
     Ok(())
 }
 

@@ -51,6 +51,7 @@ pub(crate) fn write(
     conflicts: usize,
     updated_at: Option<i64>,
     settings: &StoreSettings,
+    text: &mut TextRows,
 ) -> Result<()> {
     let rules = settings.visits();
     let class = card
@@ -73,20 +74,18 @@ pub(crate) fn write(
     let (full, short) = index_text(card);
     let search_hash = fingerprint(&[&full, &short]);
     let previous_hash: Option<i64> = tx
-        .query_row(
-            "SELECT search_hash FROM card_index WHERE card_num = ?1",
-            [num],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT search_hash FROM card_index WHERE card_num = ?1")?
+        .query_row([num], |r| r.get(0))
         .optional()?
         .flatten();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO card_index (card_num, name, sort_key, territory, class, phone, city,
             route_area, route_order, last_visit_at, next_visit_on, visit_count, credit_limit,
             conflicts, updated_at, card_id, search_hash, last_counted_on, due_on, merged_into)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
             ?19, ?20)",
-        params![
+    )?
+    .execute(params![
             num,
             card.display_name(),
             sort_key(card.display_name()),
@@ -125,18 +124,46 @@ pub(crate) fn write(
         )?;
     }
     if previous_hash != Some(search_hash) {
-        tx.execute("DELETE FROM card_fts WHERE rowid = ?1", [num])?;
-        tx.execute(
-            "INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)",
-            params![num, full],
-        )?;
-        tx.execute("DELETE FROM card_grams WHERE rowid = ?1", [num])?;
-        tx.execute(
-            "INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)",
-            params![num, short],
-        )?;
+        text.push(num, full, short);
     }
     Ok(())
+}
+
+/// Full-text rows waiting for the end of a transaction.
+///
+/// FTS5 keeps a transaction's new rows in memory and writes them as one segment, but
+/// it must write them out whenever a statement of the transaction opens a statement
+/// journal (an `INSERT OR REPLACE`, an upsert, a multi-row delete): written between a
+/// card's other rows, the full-text rows of a 1,000-card pull became 1,000 tiny
+/// segments, and their flushing and merging was 40% of the pull's writing. So the
+/// rows are queued while a transaction writes its cards and written last, once.
+#[derive(Default)]
+pub(crate) struct TextRows(Vec<(i64, String, String)>);
+
+impl TextRows {
+    fn push(&mut self, num: i64, full: String, short: String) {
+        self.0.push((num, full, short));
+    }
+
+    /// Writes the queued rows. Call it after the transaction's other statements.
+    pub(crate) fn write(self, tx: &Transaction<'_>) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let mut delete_fts = tx.prepare_cached("DELETE FROM card_fts WHERE rowid = ?1")?;
+        let mut insert_fts =
+            tx.prepare_cached("INSERT INTO card_fts (rowid, body) VALUES (?1, ?2)")?;
+        let mut delete_grams = tx.prepare_cached("DELETE FROM card_grams WHERE rowid = ?1")?;
+        let mut insert_grams =
+            tx.prepare_cached("INSERT INTO card_grams (rowid, grams) VALUES (?1, ?2)")?;
+        for (num, full, short) in &self.0 {
+            delete_fts.execute([num])?;
+            insert_fts.execute(params![num, full])?;
+            delete_grams.execute([num])?;
+            insert_grams.execute(params![num, short])?;
+        }
+        Ok(())
+    }
 }
 
 /// The trigram body and the grams of a card: what its two full-text rows hold.

@@ -4,9 +4,8 @@
 //! (`sync_cards.acked_heads`) and whether the card has changes beyond them
 //! (`dirty`). A push is `save_after(acked_heads)`: exactly the changes the server
 //! lacks. Everything one response brings (acknowledgements, other devices'
-//! changes, new cards, revocations and the new cursor) is applied in one SQLite
-//! transaction: after a crash either all of it is there or none of it is, and a
-//! retry is harmless because changes are content-addressed.
+//! changes, new cards, revocations and the new cursor) is applied by [`super::pull`], in
+//! bounded transactions; a retry is harmless because changes are content-addressed.
 
 use std::collections::HashSet;
 
@@ -14,13 +13,13 @@ use automerge::sync::{Message, State, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Cached, Origin, Store};
+use super::{Origin, Store};
 use crate::card::doc::stored_id;
 use crate::card::validate_card_doc;
 use crate::error::{Error, Result};
 use crate::guard::{self, BytesLimits};
 use crate::ids::CardId;
-use crate::sync::wire::{CardPush, Cursor, Hash, PayloadKind, SyncResponse};
+use crate::sync::wire::{CardPush, Cursor, Hash, PayloadKind};
 
 /// Where and as whom this device syncs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +53,7 @@ pub(crate) struct Applied {
 }
 
 /// Why a card from the server was not applied.
-enum Unreadable {
+pub(super) enum Unreadable {
     /// The bytes, the document or the card failed a check: quarantine the card.
     Card(Error),
     /// Anything else (SQLite, ...): fails the whole response as before.
@@ -75,7 +74,12 @@ impl From<rusqlite::Error> for Unreadable {
 
 /// Keeps a card this device cannot read out of the store, and remembers why (the code and
 /// the check's message, which names no field content).
-fn quarantine(tx: &Transaction<'_>, id: &str, err: &Error, out: &mut Applied) -> Result<()> {
+pub(super) fn quarantine(
+    tx: &Transaction<'_>,
+    id: &str,
+    err: &Error,
+    out: &mut Applied,
+) -> Result<()> {
     tracing::warn!(code = err.code(), "a card from the server was quarantined");
     tx.execute(
         "INSERT INTO sync_quarantine (card_id, code, reason, at) VALUES (?1, ?2, ?3, ?4)
@@ -89,15 +93,16 @@ fn quarantine(tx: &Transaction<'_>, id: &str, err: &Error, out: &mut Applied) ->
 
 /// A card quarantined by an earlier response that now applied: release it.
 pub(super) fn release(tx: &Transaction<'_>, id: &str) -> Result<()> {
-    tx.execute("DELETE FROM sync_quarantine WHERE card_id = ?1", [id])?;
+    tx.prepare_cached("DELETE FROM sync_quarantine WHERE card_id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
-fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+pub(super) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
-fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+pub(super) fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
     bytes
         .chunks_exact(32)
         .filter_map(|c| <[u8; 32]>::try_from(c).ok().map(ChangeHash))
@@ -121,27 +126,29 @@ pub(super) fn record_acked(
     acked.retain(|h| doc.get_change_meta_by_hash(h).is_some());
     acked.sort();
     acked.dedup();
-    let ahead = !doc.get_changes(&acked).is_empty();
+    let mut heads = doc.get_heads();
+    heads.sort();
+    // The usual case (the server holds exactly what the device has) without building
+    // the changes since `acked`.
+    let ahead = acked != heads && !doc.get_changes_meta(&acked).is_empty();
     let acked = if ahead { acked } else { doc.get_heads() };
     let queued = outbox_len(tx, num)? > 0;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO sync_cards (card_num, acked_heads, dirty) VALUES (?1, ?2, ?3)
          ON CONFLICT (card_num) DO UPDATE SET acked_heads = ?2, dirty = ?3",
-        params![num, encode_heads(&acked), ahead || queued],
-    )?;
+    )?
+    .execute(params![num, encode_heads(&acked), ahead || queued])?;
     Ok(())
 }
 
-fn outbox_len(tx: &rusqlite::Connection, num: i64) -> Result<i64> {
-    Ok(tx.query_row(
-        "SELECT count(*) FROM sync_outbox WHERE card_num = ?1",
-        [num],
-        |r| r.get(0),
-    )?)
+pub(super) fn outbox_len(tx: &rusqlite::Connection, num: i64) -> Result<i64> {
+    Ok(tx
+        .prepare_cached("SELECT count(*) FROM sync_outbox WHERE card_num = ?1")?
+        .query_row([num], |r| r.get(0))?)
 }
 
 /// A push as sent, with what the device needs to record when it is acknowledged.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PendingPush {
     /// What goes on the wire.
     pub push: CardPush,
@@ -152,23 +159,32 @@ pub(crate) struct PendingPush {
     heads: Vec<ChangeHash>,
 }
 
+impl PendingPush {
+    /// The device's heads once the pushed changes are applied.
+    pub(super) fn heads(&self) -> &[ChangeHash] {
+        &self.heads
+    }
+
+    /// [`Self::heads`] as stored in `sync_cards.acked_heads`.
+    pub(super) fn encoded_heads(&self) -> Vec<u8> {
+        encode_heads(&self.heads)
+    }
+}
+
 pub(super) fn acked_of(tx: &rusqlite::Connection, num: i64) -> Result<Vec<ChangeHash>> {
     let bytes: Option<Vec<u8>> = tx
-        .query_row(
-            "SELECT acked_heads FROM sync_cards WHERE card_num = ?1",
-            [num],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT acked_heads FROM sync_cards WHERE card_num = ?1")?
+        .query_row([num], |r| r.get(0))
         .optional()?;
     Ok(bytes.map(|b| decode_heads(&b)).unwrap_or_default())
 }
 
 /// A card new to the device, decoded: its document, card and open conflicts.
-type Decoded = (Automerge, super::CardView);
+pub(super) type Decoded = (Automerge, super::CardView);
 
 /// Decodes a card new to the device: bounded check of the bytes, strict load, the card
 /// validator. Every error here quarantines the card.
-fn decode_new(bytes: &[u8], id: &CardId, kind: PayloadKind) -> Result<Decoded> {
+pub(super) fn decode_new(bytes: &[u8], id: &CardId, kind: PayloadKind) -> Result<Decoded> {
     let doc = guard::load_bounded(bytes, &BytesLimits::CARD)?;
     if kind == PayloadKind::Changes && !doc.get_missing_deps(&[]).is_empty() {
         return Err(Error::Protocol(format!(
@@ -380,132 +396,10 @@ impl Store {
     }
 
     /// Apply one sync response atomically.
-    pub(crate) fn apply_sync_response(
-        &mut self,
-        resp: &SyncResponse,
-        pushed: &[PendingPush],
-    ) -> Result<Applied> {
-        let result = self.apply_inner(resp, pushed);
-        if result.is_err() {
-            self.cache.clear();
-            // The transaction rolled back: so do any settings it had adopted.
-            if let Ok(stored) = Self::load_settings(&self.conn) {
-                self.settings = stored;
-            }
-            return result;
-        }
-        self.rebuild_index_if_asked()?;
-        result
-    }
-
-    fn card_num(tx: &rusqlite::Connection, id: &str) -> Result<Option<i64>> {
-        Ok(tx
-            .query_row("SELECT num FROM cards WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// Apply server changes to a card the device already has. Bytes over the bounds, bytes
-    /// that do not load, and a result that is not a valid card quarantine the card: its
-    /// stored document is left as it was.
-    fn apply_to_existing(
-        tx: &Transaction<'_>,
-        settings: &super::StoreSettings,
-        cache: &mut lru::LruCache<CardId, Cached>,
-        num: i64,
-        id: &CardId,
-        change: &crate::sync::wire::CardChanges,
-        out: &mut Applied,
-    ) -> Result<()> {
-        match Self::try_apply_to_existing(tx, settings, cache, num, id, change, out) {
-            Ok(()) => release(tx, id.as_str()),
-            Err(Unreadable::Card(e)) => {
-                // The cached copy may hold part of the bytes: forget it.
-                cache.pop(id);
-                quarantine(tx, id.as_str(), &e, out)
-            }
-            Err(Unreadable::Other(e)) => Err(e),
-        }
-    }
-
-    fn try_apply_to_existing(
-        tx: &Transaction<'_>,
-        settings: &super::StoreSettings,
-        cache: &mut lru::LruCache<CardId, Cached>,
-        num: i64,
-        id: &CardId,
-        change: &crate::sync::wire::CardChanges,
-        out: &mut Applied,
-    ) -> std::result::Result<(), Unreadable> {
-        let cached = Self::load(tx, cache, id)?;
-        let before = cached.doc.get_heads();
-        let conflicts_before = super::count_conflicts(&cached.doc);
-        guard::load_incremental_bounded(&mut cached.doc, &change.bytes, &BytesLimits::CARD)
-            .map_err(Unreadable::Card)?;
-        if !cached.doc.get_missing_deps(&[]).is_empty() {
-            // We lack history the server assumes we have: the queued changes would be
-            // lost on save, so forget this copy and let the fallback fix it.
-            cache.pop(id);
-            out.need_fallback.push(id.to_string());
-            return Ok(());
-        }
-        validate_card_doc(&cached.doc, id.as_str()).map_err(Unreadable::Card)?;
-        if cached.doc.get_heads() != before {
-            Self::persist(tx, settings, cached, &before, Origin::Server)?;
-            out.cards_pulled += 1;
-            let after = super::count_conflicts(&cached.doc);
-            out.new_conflicts += after.saturating_sub(conflicts_before) as u32;
-        }
-        let acked = match change.kind {
-            // A snapshot is all the server holds: what this device thought acknowledged
-            // beyond it was lost (a server restored from a backup, a store restored
-            // from one), so it is pushed again.
-            PayloadKind::Snapshot => from_wire(&change.heads),
-            PayloadKind::Changes => {
-                let mut acked = acked_of(tx, num)?;
-                acked.extend(from_wire(&change.heads));
-                acked
-            }
-        };
-        Ok(record_acked(tx, num, &cached.doc, acked)?)
-    }
-
-    /// Store a card new to the device, already decoded.
-    fn insert_new_card(
-        tx: &Transaction<'_>,
-        settings: &super::StoreSettings,
-        cache: &mut lru::LruCache<CardId, Cached>,
-        id: &CardId,
-        change: &crate::sync::wire::CardChanges,
-        (doc, view): Decoded,
-        out: &mut Applied,
-    ) -> Result<()> {
-        release(tx, id.as_str())?;
-        // A snapshot is already a compacted document: store its bytes as they are.
-        let snapshot = match change.kind {
-            PayloadKind::Snapshot => change.bytes.clone(),
-            PayloadKind::Changes => doc.save(),
-        };
-        tx.execute(
-            "INSERT INTO cards (id, snapshot, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            params![id.as_str(), snapshot, super::now()],
-        )?;
-        let cached = Cached {
-            doc,
-            num: tx.last_insert_rowid(),
-            version: 0,
-        };
-        out.new_conflicts += super::write_index(tx, settings, cached.num, &view)? as u32;
-        record_acked(tx, cached.num, &cached.doc, from_wire(&change.heads))?;
-        out.cards_new += 1;
-        out.cards_pulled += 1;
-        cache.put(id.clone(), cached);
-        Ok(())
-    }
-
     /// Adopts the company settings a response carried, if they are usable: bounded,
     /// parsed and validated first; settings this device refuses leave the previous ones
     /// in force (the server sends them again next time, since the revision did not move).
-    fn receive_settings(
+    pub(super) fn receive_settings(
         tx: &Transaction<'_>,
         settings: &mut super::StoreSettings,
         payload: &crate::sync::wire::SettingsPayload,
@@ -528,141 +422,6 @@ impl Store {
                 Ok(None)
             }
         }
-    }
-
-    fn apply_inner(&mut self, resp: &SyncResponse, pushed: &[PendingPush]) -> Result<Applied> {
-        let mut new_cards = Vec::new();
-        for change in &resp.changes {
-            if Self::card_num(&self.conn, &change.card_id)?.is_none() {
-                new_cards.push(change);
-            }
-        }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        crate::clock::record_server_time(&tx, resp.server_time)?;
-        let mut out = Applied::default();
-        // New company settings first, so the cards of this response are indexed by them.
-        if let Some(payload) = &resp.settings {
-            out.settings_revision = Self::receive_settings(&tx, &mut self.settings, payload)?;
-        }
-        for ack in &resp.acks {
-            let Some(p) = pushed.iter().find(|p| p.push.card_id == ack.card_id) else {
-                continue;
-            };
-            match p.through_seq {
-                Some(seq) => {
-                    // The server holds everything up to this outbox entry.
-                    tx.execute(
-                        "DELETE FROM sync_outbox WHERE card_num = ?1 AND seq <= ?2",
-                        params![p.num, seq],
-                    )?;
-                    let queued = outbox_len(&tx, p.num)? > 0;
-                    tx.execute(
-                        "UPDATE sync_cards SET acked_heads = ?2, dirty = ?3 WHERE card_num = ?1",
-                        params![p.num, encode_heads(&p.heads), queued],
-                    )?;
-                }
-                None => {
-                    let id: CardId = ack.card_id.parse()?;
-                    let cached = Self::load(&tx, &mut self.cache, &id)?;
-                    let mut acked = acked_of(&tx, p.num)?;
-                    acked.extend(p.heads.iter().copied());
-                    record_acked(&tx, p.num, &cached.doc, acked)?;
-                }
-            }
-            out.cards_acked += 1;
-        }
-        // Changes to cards the device has: apply them in order.
-        let new_ids: HashSet<&str> = new_cards.iter().map(|c| c.card_id.as_str()).collect();
-        for change in resp
-            .changes
-            .iter()
-            .filter(|c| !new_ids.contains(c.card_id.as_str()))
-        {
-            let id: CardId = change
-                .card_id
-                .parse()
-                .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
-            match Self::card_num(&tx, id.as_str())? {
-                Some(num) => Self::apply_to_existing(
-                    &tx,
-                    &self.settings,
-                    &mut self.cache,
-                    num,
-                    &id,
-                    change,
-                    &mut out,
-                )?,
-                None => match decode_new(&change.bytes, &id, change.kind) {
-                    Ok(decoded) => Self::insert_new_card(
-                        &tx,
-                        &self.settings,
-                        &mut self.cache,
-                        &id,
-                        change,
-                        decoded,
-                        &mut out,
-                    )?,
-                    Err(e) => quarantine(&tx, id.as_str(), &e, &mut out)?,
-                },
-            }
-        }
-        // Cards new to the device (a first sync, a territory handed over) dominate a
-        // large sync: decode them on worker threads while this thread writes the ones
-        // already decoded, so decoding and writing overlap.
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4)
-            .min(new_cards.len().max(1));
-        let settings = &self.settings;
-        let cache = &mut self.cache;
-        let out_ref = &mut out;
-        let tx_ref = &tx;
-        std::thread::scope(|scope| -> Result<()> {
-            let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Result<Decoded>)>(64);
-            for w in 0..workers {
-                let sender = sender.clone();
-                let cards = &new_cards;
-                scope.spawn(move || {
-                    for (i, c) in cards.iter().enumerate().skip(w).step_by(workers) {
-                        let decoded = c
-                            .card_id
-                            .parse::<CardId>()
-                            .and_then(|id| decode_new(&c.bytes, &id, c.kind));
-                        if sender.send((i, decoded)).is_err() {
-                            break; // the writer stopped on an error
-                        }
-                    }
-                });
-            }
-            drop(sender);
-            for (i, decoded) in receiver {
-                let change = new_cards[i];
-                let id: CardId = change
-                    .card_id
-                    .parse()
-                    .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
-                match Self::card_num(tx_ref, id.as_str())? {
-                    // Another process stored it meanwhile: merge instead.
-                    Some(num) => {
-                        Self::apply_to_existing(tx_ref, settings, cache, num, &id, change, out_ref)?
-                    }
-                    None => match decoded {
-                        Ok(decoded) => Self::insert_new_card(
-                            tx_ref, settings, cache, &id, change, decoded, out_ref,
-                        )?,
-                        Err(e) => quarantine(tx_ref, id.as_str(), &e, out_ref)?,
-                    },
-                }
-            }
-            Ok(())
-        })?;
-        Self::settle_handoffs(&tx, &mut self.cache, resp, pushed, &mut out)?;
-        Self::record_directory(&tx, &resp.actors)?;
-        Self::record_assignments(&tx, &resp.assignments)?;
-        Self::set_meta(&tx, "sync_cursor", &resp.cursor.0)?;
-        Self::set_meta(&tx, "territories", resp.territories.join("\n").as_bytes())?;
-        tx.commit()?;
-        Ok(out)
     }
 
     /// One step of `automerge::sync` for a card that fell back: apply the server's

@@ -7,6 +7,7 @@ use rusqlite::{Transaction, params};
 use serde::Serialize;
 
 use super::StoreSettings;
+use super::index::TextRows;
 use super::{Cached, Store, index};
 use crate::Conflict;
 use crate::card::Card;
@@ -50,8 +51,9 @@ pub(crate) fn index_input(doc: &Automerge) -> Result<CardView> {
         updated_at: doc
             .get_heads()
             .iter()
-            .filter_map(|h| automerge::ReadDoc::get_change_by_hash(doc, h))
-            .map(|c| c.timestamp())
+            // The metadata, not the change: building a change re-encodes its ops.
+            .filter_map(|h| doc.get_change_meta_by_hash(h))
+            .map(|m| m.timestamp)
             .filter(|t| *t > 0)
             .max()
             .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
@@ -83,6 +85,21 @@ pub(crate) fn write_index(
     num: i64,
     view: &CardView,
 ) -> Result<usize> {
+    let mut text = TextRows::default();
+    let conflicts = write_index_into(tx, settings, num, view, &mut text)?;
+    text.write(tx)?;
+    Ok(conflicts)
+}
+
+/// [`write_index`], with the full-text rows queued in `text` for the end of the
+/// transaction (see [`TextRows`]).
+pub(crate) fn write_index_into(
+    tx: &Transaction<'_>,
+    settings: &StoreSettings,
+    num: i64,
+    view: &CardView,
+    text: &mut TextRows,
+) -> Result<usize> {
     index::write(
         tx,
         num,
@@ -90,12 +107,11 @@ pub(crate) fn write_index(
         view.conflicts.len(),
         view.updated_at.map(|t| t.timestamp()),
         settings,
+        text,
     )?;
     let json = serde_json::to_string(view).map_err(|e| Error::invalid("card", e.to_string()))?;
-    tx.execute(
-        "INSERT OR REPLACE INTO card_views (card_num, json) VALUES (?1, ?2)",
-        params![num, json],
-    )?;
+    tx.prepare_cached("INSERT OR REPLACE INTO card_views (card_num, json) VALUES (?1, ?2)")?
+        .execute(params![num, json])?;
     super::facts::write_lean(tx, num, &view.card)?;
     Ok(view.conflicts.len())
 }
@@ -108,5 +124,15 @@ impl Store {
         cached: &Cached,
     ) -> Result<usize> {
         write_index(tx, settings, cached.num, &index_input(&cached.doc)?)
+    }
+
+    /// [`Self::reindex`], with the full-text rows queued in `text`.
+    pub(super) fn reindex_into(
+        tx: &Transaction<'_>,
+        settings: &StoreSettings,
+        cached: &Cached,
+        text: &mut TextRows,
+    ) -> Result<usize> {
+        write_index_into(tx, settings, cached.num, &index_input(&cached.doc)?, text)
     }
 }

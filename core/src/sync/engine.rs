@@ -77,6 +77,10 @@ pub struct SyncReport {
     /// The company settings revision this sync put in force, when the server had new
     /// settings (see [`crate::company`]).
     pub settings_revision: Option<u64>,
+    /// The write transactions the server's answers were applied in: a long answer is
+    /// committed in parts of a few milliseconds each, so the rep's edits never wait
+    /// for the whole of it.
+    pub write_transactions: u32,
 }
 
 /// A flag that stops a running [`sync_shared`] before its next request. Set it from any
@@ -133,6 +137,10 @@ pub fn sync(
                 session.receive(store, response)?;
                 on_progress(session.progress());
             }
+            Step::Applied => {
+                on_progress(session.progress());
+                session.wait_ready();
+            }
         }
     }
 }
@@ -159,6 +167,15 @@ pub fn sync_shared<S: SharedStore + ?Sized>(
                 let response = send(transport, request)?;
                 store.with_store(|s| session.receive(s, response))?;
                 on_progress(session.progress())?;
+            }
+            // The store was unlocked between two parts of an answer: the app's edits
+            // go in here. A mutex does not queue its waiters, and a waiter woken on a
+            // busy core may need a moment to run: give it one before the next part
+            // (the parts' pace is set by decoding on the other threads anyway).
+            Step::Applied => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                on_progress(session.progress())?;
+                session.wait_ready();
             }
         }
     }

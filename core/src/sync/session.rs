@@ -41,6 +41,7 @@ use crate::guard::{BytesLimits, check_each};
 use crate::ids::CardId;
 use crate::store::Store;
 use crate::store::sync_state::PendingPush;
+use crate::store::{Pull, Pulled};
 
 /// Changes pushed per request, before the rest waits for the next request.
 const PUSH_BUDGET_BYTES: usize = 4 * 1024 * 1024;
@@ -78,6 +79,11 @@ pub struct HttpRequest {
 pub enum Step {
     /// Send this request, then give its answer to [`SyncSession::receive`].
     Send(HttpRequest),
+    /// A part of an answer was applied and committed (a long answer is applied in
+    /// transactions of a few milliseconds each): call [`SyncSession::wait_ready`] with the
+    /// store unlocked, then [`SyncSession::next`] again. The store may be used in
+    /// between; the rep's edits wait for one part at most.
+    Applied,
     /// The sync is complete.
     Done(SyncReport),
 }
@@ -106,6 +112,13 @@ enum Phase {
     AwaitSync {
         pushes: Vec<PendingPush>,
         more_pushes: bool,
+    },
+    /// Its answer is being applied, part after part.
+    Apply {
+        pull: Pull,
+        more_pushes: bool,
+        /// Whether another request follows whatever the answer says (a re-made card).
+        again: bool,
     },
     /// Bind a fresh actor (`/v1/rekey`), then go on with `then`.
     Rekey { then: AfterSync },
@@ -153,6 +166,16 @@ impl SyncSession {
             restarted: false,
             phase: Phase::Plan,
         })
+    }
+
+    /// After [`Step::Applied`]: waits until the next part of the answer is decoded and
+    /// ready to write. Needs no store, so call it with the store unlocked: the rep's
+    /// edits go in while cards decode. (Calling `next` directly is correct too; it
+    /// then decodes with the store borrowed.)
+    pub fn wait_ready(&mut self) {
+        if let Phase::Apply { pull, .. } = &mut self.phase {
+            pull.wait_ready();
+        }
     }
 
     /// Totals so far.
@@ -242,6 +265,30 @@ impl SyncSession {
                     self.phase = Phase::AwaitFallback { then, run };
                     return Ok(self.send("/v1/fallback", body));
                 }
+                Phase::Apply {
+                    mut pull,
+                    more_pushes,
+                    again,
+                } => {
+                    let (pulled_before, new_before) = self.pulled_before(&pull);
+                    store.apply_part(&mut pull)?;
+                    let progress = &mut self.report.progress;
+                    progress.cards_pulled = pulled_before + pull.applied().cards_pulled;
+                    self.report.cards_new = new_before + pull.applied().cards_new;
+                    if pull.is_finished() {
+                        self.report.progress.cards_pulled = pulled_before;
+                        self.report.cards_new = new_before;
+                        self.report.write_transactions += pull.parts();
+                        self.phase = self.after_apply(store, pull.finish(), more_pushes, again)?;
+                        continue;
+                    }
+                    self.phase = Phase::Apply {
+                        pull,
+                        more_pushes,
+                        again,
+                    };
+                    return Ok(Step::Applied);
+                }
                 Phase::Done => return self.finish(store),
                 waiting @ (Phase::AwaitSync { .. }
                 | Phase::AwaitRekey { .. }
@@ -278,7 +325,7 @@ impl SyncSession {
                 };
                 let response: SyncResponse = wire::decode(&bytes, wire::DEFAULT_MAX_DECOMPRESSED)
                     .map_err(|e| Error::Protocol(e.to_string()))?;
-                self.phase = self.apply_sync(store, response, &pushes, more_pushes)?;
+                self.phase = self.begin_apply(store, response, pushes, more_pushes)?;
                 Ok(())
             }
             Phase::AwaitRekey { actor, then } => {
@@ -332,12 +379,13 @@ impl SyncSession {
         }
     }
 
-    /// Applies one `/v1/sync` answer; returns what comes next.
-    fn apply_sync(
+    /// Starts applying one `/v1/sync` answer: the cards of a re-keyed device first, then
+    /// the rest as a [`Pull`] that [`Self::next`] commits part after part.
+    fn begin_apply(
         &mut self,
         store: &mut Store,
         mut response: SyncResponse,
-        pushes: &[PendingPush],
+        pushes: Vec<PendingPush>,
         more_pushes: bool,
     ) -> Result<Phase> {
         let report = &mut self.report;
@@ -361,7 +409,38 @@ impl SyncSession {
                 again = true;
             }
         }
-        let applied = store.apply_sync_response(&response, pushes)?;
+        Ok(Phase::Apply {
+            pull: store.begin_pull(response, pushes)?,
+            more_pushes,
+            again,
+        })
+    }
+
+    /// The progress counters as they were before `pull` began (it updates them as its
+    /// parts commit).
+    fn pulled_before(&self, pull: &Pull) -> (u32, u32) {
+        (
+            self.report.progress.cards_pulled - pull.applied().cards_pulled,
+            self.report.cards_new - pull.applied().cards_new,
+        )
+    }
+
+    /// After the last part of an answer: what the answer means for the rest of the sync.
+    fn after_apply(
+        &mut self,
+        store: &mut Store,
+        pulled: Pulled,
+        more_pushes: bool,
+        mut again: bool,
+    ) -> Result<Phase> {
+        let Pulled {
+            applied,
+            response,
+            pushes,
+            ..
+        } = pulled;
+        let pushes = &pushes[..];
+        let report = &mut self.report;
         report.progress.cards_pushed += applied.cards_acked;
         report.progress.cards_pulled += applied.cards_pulled;
         report.cards_new += applied.cards_new;
@@ -428,7 +507,7 @@ impl SyncSession {
                 .map(|p| p.push.card_id.clone())
                 .filter(|id| !restored_now.contains(id)),
         );
-        let mut fallback: Vec<String> = response.fallback;
+        let mut fallback: Vec<String> = response.fallback.clone();
         fallback.extend(applied.need_fallback);
         fallback.sort();
         fallback.dedup();

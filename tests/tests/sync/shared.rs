@@ -150,3 +150,113 @@ fn seed(server: &Server, n: usize) {
     }
     assert_eq!(other.sync().pending, 0);
 }
+
+/// A long first sync is applied in many short transactions, and the store is unlocked
+/// between them: a rep's edit made in the middle of the pull goes in at once, is on
+/// disk (a crash image taken then holds it, with the cards committed so far and
+/// nothing half-written), and is pushed by the next sync, which continues the pull
+/// where it stopped.
+#[test]
+fn an_edit_made_in_the_middle_of_a_long_pull_is_durable_and_syncs_next_time() {
+    let server = Server::start();
+    company(&server);
+    let total = 600;
+    seed_field_cards(&server, total);
+    let mut device = Device::enrol(&server, "zhangwei", Role::Rep);
+    let mine = device.new_card("宁波江北文具批发", "east");
+    let (path, transport, dir) = device.into_parts();
+    let writer = Mutex::new(Store::open(&path).expect("writer"));
+    let crash = tempfile::tempdir().expect("crash dir");
+    let mut parts_seen = 0;
+    let mut pulled_then = 0;
+    let err = sync_shared(
+        &writer,
+        &*transport,
+        &mut |progress| {
+            if progress.cards_pulled == 0 {
+                return Ok(()); // the acknowledgement of the pushed card
+            }
+            parts_seen += 1;
+            if parts_seen == 2 {
+                // Between two parts: the store is free for the rep.
+                let mut store = writer.lock().expect("writer");
+                store.update(&mine, |c| c.set_path("basic.phone", "0574-87654321"))?;
+                pulled_then = store.count()? - 1;
+                drop(store);
+                for suffix in ["", "-wal"] {
+                    let from = format!("{}{suffix}", path.display());
+                    let to = crash.path().join(format!("device.db{suffix}"));
+                    std::fs::copy(&from, &to).expect("copy the store as a crash would leave it");
+                }
+                // The app is killed here.
+                return Err(fieldbook_core::Error::Cancelled);
+            }
+            Ok(())
+        },
+        &Cancel::new(),
+    )
+    .expect_err("stopped in the middle of the pull");
+    assert_eq!(err.code(), "sync.cancelled");
+    assert!(
+        pulled_then > 0 && (pulled_then as usize) < total,
+        "stopped mid-pull: {pulled_then} of {total}"
+    );
+
+    // The crash image: the edit and every committed card, all readable and indexed.
+    let image = Store::open(crash.path().join("device.db")).expect("the crash image opens");
+    assert_eq!(
+        image.card(&mine).expect("card").card.basic.phone.as_deref(),
+        Some("0574-87654321")
+    );
+    assert_eq!(image.count().expect("count"), pulled_then + 1);
+    assert_eq!(
+        image
+            .list(&CardQuery {
+                limit: 1000,
+                ..CardQuery::default()
+            })
+            .expect("list")
+            .len() as u64,
+        pulled_then + 1,
+        "every committed card is listed"
+    );
+    drop(image);
+
+    // The next sync continues: every card arrives once, and the edit reaches the server.
+    let report = sync_shared(&writer, &*transport, &mut |_| Ok(()), &Cancel::new()).expect("sync");
+    assert_eq!(report.pending, 0);
+    assert_eq!(report.cards_new as u64 + pulled_then, total as u64);
+    assert!(report.write_transactions >= 2, "{report:?}");
+    assert_eq!(
+        writer.lock().expect("w").count().expect("n"),
+        total as u64 + 1
+    );
+    drop(writer);
+    let mut other = Device::enrol(&server, "zhangwei", Role::Rep);
+    other.sync();
+    assert_eq!(
+        other
+            .card(&mine)
+            .expect("on the other device")
+            .card
+            .basic
+            .phone
+            .as_deref(),
+        Some("0574-87654321")
+    );
+    drop(dir);
+}
+
+/// `n` small cards of east (20 fields, 5 visits each) stored on the server directly.
+fn seed_field_cards(server: &Server, n: usize) {
+    use fieldbook_core::demo::{DemoAuthor, field_document};
+    let today = chrono::Utc::now().date_naive();
+    let author = DemoAuthor::new("zhangwei".parse().expect("rep"));
+    let docs: Vec<automerge::Automerge> = (0..n as u64)
+        .map(|i| {
+            let (_, bytes) = field_document(3, i, "east", &author, today).expect("doc");
+            automerge::Automerge::load(&bytes).expect("load")
+        })
+        .collect();
+    fieldbook_server::seed_cards(&*server.storage(), &docs).expect("seed");
+}
