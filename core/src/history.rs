@@ -130,6 +130,18 @@ fn stage_put(
 fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
     let after = [hash];
     let mut walk = Walk::default();
+    // A list item's path segment is a lookup at `after` (its item id): every field of a
+    // new visit names the same item, so each is looked up once per walk.
+    let mut items: std::collections::HashMap<(ObjId, usize), String> = Default::default();
+    let mut segment = |obj: &ObjId, prop: &Prop| -> String {
+        match prop {
+            Prop::Map(key) => key.clone(),
+            Prop::Seq(index) => items
+                .entry((obj.clone(), *index))
+                .or_insert_with(|| segment(doc, obj, prop, &after))
+                .clone(),
+        }
+    };
     for patch in doc.diff(deps, &after) {
         let top = patch.path.first().map(|(_, prop)| prop);
         let top_is = |key: &str| matches!(top, Some(Prop::Map(k)) if k == key);
@@ -166,7 +178,7 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
         let mut parts: Vec<String> = patch
             .path
             .iter()
-            .map(|(obj, prop)| segment(doc, obj, prop, &after))
+            .map(|(obj, prop)| segment(obj, prop))
             .collect();
         let in_text = matches!(patch.action, PatchAction::SpliceText { .. }) || {
             // Deletions inside a text object carry the text's own path.
@@ -178,10 +190,10 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
                     parts.push(key.clone())
                 }
                 PatchAction::PutSeq { index, .. } | PatchAction::Insert { index, .. } => {
-                    parts.push(segment(doc, &patch.obj, &Prop::Seq(*index), &after));
+                    parts.push(segment(&patch.obj, &Prop::Seq(*index)));
                 }
                 PatchAction::Increment { prop, .. } | PatchAction::Conflict { prop } => {
-                    parts.push(segment(doc, &patch.obj, prop, &after))
+                    parts.push(segment(&patch.obj, prop))
                 }
                 _ => {}
             }

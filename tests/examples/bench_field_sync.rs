@@ -255,6 +255,10 @@ fn main() -> Res<()> {
         "(d) the pulled store: {}",
         disk_report(&b.store, &b.dir.path().join("device.db"), cards)?
     );
+    if let Some(keep) = std::env::var_os("BENCH_KEEP") {
+        // For a closer look (e.g. SQLite's dbstat): the pulled store, checkpointed.
+        std::fs::copy(b.dir.path().join("device.db"), keep)?;
+    }
 
     // (b) 50 cards edited offline on A; A syncs, then B.
     let ids: Vec<CardId> = a.store.card_ids()?.into_iter().take(50).collect();

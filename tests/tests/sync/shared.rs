@@ -203,7 +203,7 @@ fn an_edit_made_in_the_middle_of_a_long_pull_is_durable_and_syncs_next_time() {
     );
 
     // The crash image: the edit and every committed card, all readable and indexed.
-    let image = Store::open(crash.path().join("device.db")).expect("the crash image opens");
+    let mut image = Store::open(crash.path().join("device.db")).expect("the crash image opens");
     assert_eq!(
         image.card(&mine).expect("card").card.basic.phone.as_deref(),
         Some("0574-87654321")
@@ -236,6 +236,7 @@ fn an_edit_made_in_the_middle_of_a_long_pull_is_durable_and_syncs_next_time() {
     other.sync();
     assert_eq!(
         other
+            .store
             .card(&mine)
             .expect("on the other device")
             .card

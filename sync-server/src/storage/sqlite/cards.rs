@@ -20,12 +20,22 @@ pub(super) fn next_position(tx: &Transaction<'_>) -> Result<u64> {
 /// One card's write inside a transaction: the optimistic check first (nothing written on
 /// [`Error::Conflict`]), then the new log entries, the document and the projection.
 pub(super) fn commit_one(tx: &Transaction<'_>, commit: &CardCommit) -> Result<CommitOutcome> {
+    let mut text = super::manager::TextRows::default();
+    let outcome = commit_one_into(tx, commit, &mut text)?;
+    text.write(tx)?;
+    Ok(outcome)
+}
+
+/// [`commit_one`], with the card's full-text rows queued in `text` for the end of the
+/// transaction.
+fn commit_one_into(
+    tx: &Transaction<'_>,
+    commit: &CardCommit,
+    text: &mut super::manager::TextRows,
+) -> Result<CommitOutcome> {
     let current: Option<(i64, i64)> = tx
-        .query_row(
-            "SELECT first_position, last_position FROM cards WHERE card_id = ?1",
-            [&commit.card_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT first_position, last_position FROM cards WHERE card_id = ?1")?
+        .query_row([&commit.card_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let current_last = current.map(|(_, l)| pos(l));
     if current_last != commit.expected_last_position {
@@ -90,7 +100,7 @@ pub(super) fn commit_one(tx: &Transaction<'_>, commit: &CardCommit) -> Result<Co
          fields = excluded.fields",
     )?
     .execute(params![commit.card_id, commit.territory, commit.projection])?;
-    super::manager::write_in_commit(tx, commit)?;
+    super::manager::write_in_commit(tx, commit, text)?;
     Ok(CommitOutcome {
         appended,
         last_position: last,
@@ -157,15 +167,18 @@ pub(super) fn commit_cards(
     tx: &Transaction<'_>,
     commits: &[CardCommit],
 ) -> Result<Vec<Result<CommitOutcome>>> {
-    commits
+    let mut text = super::manager::TextRows::default();
+    let outcomes = commits
         .iter()
-        .map(|commit| match commit_one(tx, commit) {
+        .map(|commit| match commit_one_into(tx, commit, &mut text) {
             // commit_one checks before writing anything, so a stale card left no
             // trace in the transaction.
             Err(Error::Conflict) => Ok(Err(Error::Conflict)),
             other => other.map(Ok),
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    text.write(tx)?;
+    Ok(outcomes)
 }
 
 pub(super) fn cards_changed_by_others(

@@ -18,9 +18,13 @@ use crate::storage::{
 };
 
 /// Writes the index row of a committed card and its new classified changes (inside the
-/// commit's transaction, after the log entries).
-pub(super) fn write_in_commit(tx: &Transaction<'_>, commit: &CardCommit) -> Result<()> {
-    write_index(tx, &commit.card_id, &commit.territory, &commit.index)?;
+/// commit's transaction, after the log entries); its full-text rows wait in `text`.
+pub(super) fn write_in_commit(
+    tx: &Transaction<'_>,
+    commit: &CardCommit,
+    text: &mut TextRows,
+) -> Result<()> {
+    write_index(tx, &commit.card_id, &commit.territory, &commit.index, text)?;
     write_changes(tx, &commit.card_id, &commit.territory, &commit.change_rows)
 }
 
@@ -31,8 +35,38 @@ pub(super) fn write_read_model(
     index: &CardIndexRow,
     rows: &[ChangeRow],
 ) -> Result<()> {
-    write_index(tx, card_id, territory, index)?;
-    write_changes(tx, card_id, territory, rows)
+    let mut text = TextRows::default();
+    write_index(tx, card_id, territory, index, &mut text)?;
+    write_changes(tx, card_id, territory, rows)?;
+    text.write(tx)
+}
+
+/// Full-text rows waiting for the end of a transaction, as on the device
+/// (`fieldbook_core`'s store, `index::TextRows`): FTS5 writes its pending rows out as a
+/// segment whenever a statement of the transaction opens a statement journal (the
+/// activity roll-up's `INSERT … SELECT`, an upsert), so rows written between a card's
+/// other rows made one tiny segment per card of a push, and their flushing was a seventh
+/// of an upload's time. Queued and written last, they are one segment per transaction.
+#[derive(Default)]
+pub(super) struct TextRows(Vec<(i64, bool, String, String)>);
+
+impl TextRows {
+    /// Writes the queued rows. Call it after the transaction's other statements.
+    pub(super) fn write(self, tx: &Transaction<'_>) -> Result<()> {
+        for (num, replace, full, grams) in &self.0 {
+            if *replace {
+                tx.prepare_cached("DELETE FROM manager_fts WHERE rowid = ?1")?
+                    .execute([num])?;
+                tx.prepare_cached("DELETE FROM manager_grams WHERE rowid = ?1")?
+                    .execute([num])?;
+            }
+            tx.prepare_cached("INSERT INTO manager_fts (rowid, body) VALUES (?1, ?2)")?
+                .execute(params![num, full])?;
+            tx.prepare_cached("INSERT INTO manager_grams (rowid, grams) VALUES (?1, ?2)")?
+                .execute(params![num, grams])?;
+        }
+        Ok(())
+    }
 }
 
 fn write_index(
@@ -40,6 +74,7 @@ fn write_index(
     card_id: &str,
     territory: &str,
     row: &CardIndexRow,
+    text: &mut TextRows,
 ) -> Result<()> {
     let previous: Option<(i64, i64, Vec<u8>)> = tx
         .prepare_cached(
@@ -97,16 +132,14 @@ fn write_index(
     // changed.
     let text_changed = previous.as_ref().is_none_or(|p| p.2 != search_hash);
     if text_changed {
-        if previous.is_some() {
-            tx.prepare_cached("DELETE FROM manager_fts WHERE rowid = ?1")?
-                .execute([num])?;
-            tx.prepare_cached("DELETE FROM manager_grams WHERE rowid = ?1")?
-                .execute([num])?;
-        }
-        tx.prepare_cached("INSERT INTO manager_fts (rowid, body) VALUES (?1, ?2)")?
-            .execute(params![num, row.search_full])?;
-        tx.prepare_cached("INSERT INTO manager_grams (rowid, grams) VALUES (?1, ?2)")?
-            .execute(params![num, row.search_grams])?;
+        // A card twice in one transaction: its earlier queued rows are replaced.
+        text.0.retain(|(n, ..)| *n != num);
+        text.0.push((
+            num,
+            previous.is_some(),
+            row.search_full.clone(),
+            row.search_grams.clone(),
+        ));
     }
     Ok(())
 }
