@@ -149,10 +149,19 @@ pub(super) fn connect(path: &Path, options: &OpenOptions, read_only: bool) -> Re
         }
     }
     // The first read of the header: a foreign file or a wrong key fails here.
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|e| map_open_error(path, options, e))?;
+    let objects = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| map_open_error(path, options, e))?;
+    if !read_only && objects == 0 {
+        // A new file: its free pages (outbox rows the server acknowledged, replaced
+        // rows) can then be given back to the phone's storage after a sync
+        // (`store/pull.rs`). SQLite takes this only on an empty database, and before
+        // WAL mode is set; older stores keep theirs.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+            .map_err(|e| map_open_error(path, options, e))?;
+    }
     if !read_only {
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))

@@ -16,6 +16,8 @@
 //! applied. No committed part is lost and none is applied twice.
 //!
 //! Within a part the full-text rows are written last (see [`super::index::TextRows`]).
+//! After the last part, the free pages the answer left (outbox rows the server
+//! acknowledged, replaced rows) are given back to the phone's storage in short steps.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -47,6 +49,11 @@ const PART_MAX_CARDS: usize = 256;
 const DECODED_AHEAD: usize = 64;
 /// An answer of at most this many cards is applied in one transaction.
 const SMALL_ANSWER: usize = 16;
+/// Free pages given back per step after an answer (1 MiB of 4 KiB pages), in at most
+/// this many steps per answer, when at least this many are free.
+const RECLAIM_PAGES: u32 = 256;
+const RECLAIM_STEPS: u32 = 64;
+const RECLAIM_AT_LEAST: i64 = 64;
 
 /// One answer being applied. See the module docs.
 pub(crate) struct Pull {
@@ -63,7 +70,11 @@ pub(crate) struct Pull {
     ready: Vec<(usize, Result<Decoded>)>,
     /// Whether the first part (settings, acknowledgements) committed.
     began: bool,
+    /// Whether the last part (the cursor) committed.
     finished: bool,
+    /// Whether the free pages the answer left were given back (or there was no need).
+    reclaimed: bool,
+    reclaim_steps: u32,
     parts: u32,
     out: Applied,
 }
@@ -76,9 +87,9 @@ pub(crate) struct Pulled {
 }
 
 impl Pull {
-    /// Whether the last part committed.
+    /// Whether the last part committed and the free pages were given back.
     pub(crate) fn is_finished(&self) -> bool {
-        self.finished
+        self.finished && self.reclaimed
     }
 
     /// What the parts committed so far did.
@@ -224,6 +235,8 @@ impl Store {
             ready: Vec::new(),
             began: false,
             finished: false,
+            reclaimed: false,
+            reclaim_steps: 0,
             parts: 0,
             out: Applied::default(),
         })
@@ -232,6 +245,9 @@ impl Store {
     /// Commits the next part of `pull` (see the module docs). On an error nothing of
     /// this part is kept and the pull must be dropped; earlier parts stay committed.
     pub(crate) fn apply_part(&mut self, pull: &mut Pull) -> Result<()> {
+        if pull.finished {
+            return self.reclaim_step(pull);
+        }
         // Have cards ready before taking the write lock: the transaction does not wait
         // on decoding (the sync drivers call `wait_ready` with the store unlocked first).
         pull.wait_ready();
@@ -265,6 +281,31 @@ impl Store {
             self.rebuild_index_if_asked()?;
         }
         result
+    }
+
+    /// Gives back up to [`RECLAIM_PAGES`] free pages (a store made before `auto_vacuum`
+    /// was set has none to give back: `incremental_vacuum` does nothing there). One step
+    /// is a short transaction of its own, like a part; the pull is over when no free page
+    /// is left, or after [`RECLAIM_STEPS`] steps.
+    fn reclaim_step(&mut self, pull: &mut Pull) -> Result<()> {
+        let mode: i64 = self
+            .conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        let free: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        if mode != 2 || free < RECLAIM_AT_LEAST || pull.reclaim_steps >= RECLAIM_STEPS {
+            pull.reclaimed = true;
+            return Ok(());
+        }
+        // The pragma frees one page per step of the statement: step it to the end.
+        let mut vacuum = self
+            .conn
+            .prepare_cached(&format!("PRAGMA incremental_vacuum({RECLAIM_PAGES})"))?;
+        let mut rows = vacuum.query([])?;
+        while rows.next()?.is_some() {}
+        pull.reclaim_steps += 1;
+        Ok(())
     }
 
     /// One transaction: the cards of a part (all of them if `whole`), or, once every card
