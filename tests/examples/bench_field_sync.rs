@@ -12,7 +12,8 @@
 //! - (a) a fresh device pulls `--cards` cards, and twice as many, the way the app syncs
 //!   (`sync_shared` over the store behind a mutex); while it does, another thread edits
 //!   a card every 5 ms through the same store, and the slowest of those edits (the wait
-//!   for the store included) is reported: how long a rep's edit can wait during a pull;
+//!   for the store included) is reported: how long a rep's edit can wait during a pull
+//!   (`--edit-every 0`: no edits, the pull's own speed);
 //! - (b) 50 cards edited offline on device A: A's sync start → device B has them;
 //! - (c) a device uploads `--cards` cards created on it;
 //! - (d) bytes on disk per card of the pulled store and of the uploader, with where
@@ -42,8 +43,12 @@ use support::{Dev, Res, ServerProcess, arg, gzip_len, median};
 /// same store the sync uses (as the app does), until stopped; returns the slowest edit,
 /// waiting for the store included, in ms.
 fn editor(store: Arc<Mutex<Store>>, card: CardId, stop: Arc<AtomicBool>) -> JoinHandle<f64> {
+    let every = arg("--edit-every", 5) as u64;
     std::thread::spawn(move || {
         let mut worst = 0.0f64;
+        if every == 0 {
+            return f64::NAN; // no edits: the pull alone
+        }
         let mut n = 0u32;
         while !stop.load(Ordering::Relaxed) {
             let t = Instant::now();
@@ -68,7 +73,7 @@ fn editor(store: Arc<Mutex<Store>>, card: CardId, stop: Arc<AtomicBool>) -> Join
             }
             worst = worst.max(t.elapsed().as_secs_f64() * 1e3);
             n += 1;
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(every));
         }
         worst
     })
