@@ -135,7 +135,9 @@ pub fn sync(
             Step::Send(request) => {
                 let response = send(transport, request)?;
                 session.receive(store, response)?;
-                on_progress(session.progress());
+                if !session.applying() {
+                    on_progress(session.progress());
+                }
             }
             Step::Applied => {
                 on_progress(session.progress());
@@ -166,7 +168,11 @@ pub fn sync_shared<S: SharedStore + ?Sized>(
                 }
                 let response = send(transport, request)?;
                 store.with_store(|s| session.receive(s, response))?;
-                on_progress(session.progress())?;
+                // An answer being applied is reported after its parts (`Step::Applied`):
+                // a callback that stops the sync then keeps what was applied.
+                if !session.applying() {
+                    on_progress(session.progress())?;
+                }
             }
             // The store was unlocked between two parts of an answer: the app's edits
             // go in here. A mutex does not queue its waiters, and a waiter woken on a

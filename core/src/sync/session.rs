@@ -178,6 +178,12 @@ impl SyncSession {
         }
     }
 
+    /// Whether an answer is being applied: [`Self::receive`] only began it, and
+    /// progress is reported after its parts ([`Step::Applied`]), not after the request.
+    pub fn applying(&self) -> bool {
+        matches!(self.phase, Phase::Apply { .. })
+    }
+
     /// Totals so far.
     pub fn progress(&self) -> &SyncProgress {
         &self.report.progress
@@ -280,7 +286,8 @@ impl SyncSession {
                         self.report.cards_new = new_before;
                         self.report.write_transactions += pull.parts();
                         self.phase = self.after_apply(store, pull.finish(), more_pushes, again)?;
-                        continue;
+                        // The answer is in: the drivers report progress here.
+                        return Ok(Step::Applied);
                     }
                     self.phase = Phase::Apply {
                         pull,
