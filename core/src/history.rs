@@ -133,7 +133,7 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
     // A list item's path segment is a lookup at `after` (its item id): every field of a
     // new visit names the same item, so each is looked up once per walk.
     let mut items: std::collections::HashMap<(ObjId, usize), String> = Default::default();
-    let mut segment = |obj: &ObjId, prop: &Prop| -> String {
+    let mut segment_at = |obj: &ObjId, prop: &Prop| -> String {
         match prop {
             Prop::Map(key) => key.clone(),
             Prop::Seq(index) => items
@@ -178,7 +178,7 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
         let mut parts: Vec<String> = patch
             .path
             .iter()
-            .map(|(obj, prop)| segment(obj, prop))
+            .map(|(obj, prop)| segment_at(obj, prop))
             .collect();
         let in_text = matches!(patch.action, PatchAction::SpliceText { .. }) || {
             // Deletions inside a text object carry the text's own path.
@@ -190,10 +190,10 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
                     parts.push(key.clone())
                 }
                 PatchAction::PutSeq { index, .. } | PatchAction::Insert { index, .. } => {
-                    parts.push(segment(&patch.obj, &Prop::Seq(*index)));
+                    parts.push(segment_at(&patch.obj, &Prop::Seq(*index)));
                 }
                 PatchAction::Increment { prop, .. } | PatchAction::Conflict { prop } => {
-                    parts.push(segment(&patch.obj, prop))
+                    parts.push(segment_at(&patch.obj, prop))
                 }
                 _ => {}
             }

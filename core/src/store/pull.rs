@@ -279,32 +279,37 @@ impl Store {
         if pull.finished {
             pull.decoder = None;
             self.rebuild_index_if_asked()?;
+            pull.reclaimed = !self.has_pages_to_reclaim(pull)?;
         }
         result
     }
 
-    /// Gives back up to [`RECLAIM_PAGES`] free pages (a store made before `auto_vacuum`
-    /// was set has none to give back: `incremental_vacuum` does nothing there). One step
-    /// is a short transaction of its own, like a part; the pull is over when no free page
-    /// is left, or after [`RECLAIM_STEPS`] steps.
-    fn reclaim_step(&mut self, pull: &mut Pull) -> Result<()> {
+    /// Whether free pages are worth a reclaim step: a store made before `auto_vacuum`
+    /// was set has none to give back, and a few free pages are left for the next writes.
+    fn has_pages_to_reclaim(&self, pull: &Pull) -> Result<bool> {
         let mode: i64 = self
             .conn
             .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
         let free: i64 = self
             .conn
             .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-        if mode != 2 || free < RECLAIM_AT_LEAST || pull.reclaim_steps >= RECLAIM_STEPS {
-            pull.reclaimed = true;
-            return Ok(());
-        }
+        Ok(mode == 2 && free >= RECLAIM_AT_LEAST && pull.reclaim_steps < RECLAIM_STEPS)
+    }
+
+    /// Gives back up to [`RECLAIM_PAGES`] free pages, in a short transaction of its own
+    /// like a part; the pull is over when too few free pages are left, or after
+    /// [`RECLAIM_STEPS`] steps.
+    fn reclaim_step(&mut self, pull: &mut Pull) -> Result<()> {
         // The pragma frees one page per step of the statement: step it to the end.
         let mut vacuum = self
             .conn
             .prepare_cached(&format!("PRAGMA incremental_vacuum({RECLAIM_PAGES})"))?;
         let mut rows = vacuum.query([])?;
         while rows.next()?.is_some() {}
+        drop(rows);
+        drop(vacuum);
         pull.reclaim_steps += 1;
+        pull.reclaimed = !self.has_pages_to_reclaim(pull)?;
         Ok(())
     }
 
@@ -338,35 +343,15 @@ impl Store {
             let change = &resp.changes[pull.existing[pull.next_existing]];
             pull.next_existing += 1;
             written += 1;
-            let id: CardId = change
-                .card_id
-                .parse()
-                .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
-            match Self::card_num(&tx, id.as_str())? {
-                Some(num) => Self::apply_to_existing(
-                    &tx,
-                    &self.settings,
-                    &mut self.cache,
-                    num,
-                    &id,
-                    change,
-                    &mut text,
-                    out,
-                )?,
-                None => match decode_new(&change.bytes, &id, change.kind) {
-                    Ok(decoded) => Self::insert_new_card(
-                        &tx,
-                        &self.settings,
-                        &mut self.cache,
-                        &id,
-                        change,
-                        decoded,
-                        &mut text,
-                        out,
-                    )?,
-                    Err(e) => quarantine(&tx, id.as_str(), &e, out)?,
-                },
-            }
+            Self::write_change(
+                &tx,
+                &self.settings,
+                &mut self.cache,
+                change,
+                None,
+                &mut text,
+                out,
+            )?;
         }
         // Cards new to the device, as the decoders deliver them.
         let mut decoded = decoded.into_iter();
@@ -386,36 +371,15 @@ impl Store {
             pull.new_done += 1;
             written += 1;
             let change = &resp.changes[i];
-            let id: CardId = change
-                .card_id
-                .parse()
-                .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
-            match Self::card_num(&tx, id.as_str())? {
-                // Another process stored it meanwhile: merge instead.
-                Some(num) => Self::apply_to_existing(
-                    &tx,
-                    &self.settings,
-                    &mut self.cache,
-                    num,
-                    &id,
-                    change,
-                    &mut text,
-                    out,
-                )?,
-                None => match card {
-                    Ok(card) => Self::insert_new_card(
-                        &tx,
-                        &self.settings,
-                        &mut self.cache,
-                        &id,
-                        change,
-                        card,
-                        &mut text,
-                        out,
-                    )?,
-                    Err(e) => quarantine(&tx, id.as_str(), &e, out)?,
-                },
-            }
+            Self::write_change(
+                &tx,
+                &self.settings,
+                &mut self.cache,
+                change,
+                Some(card),
+                &mut text,
+                out,
+            )?;
         }
         // What was taken from the decoders but not written waits for the next part.
         pull.ready.extend(decoded);
@@ -472,6 +436,33 @@ impl Store {
             out.cards_acked += 1;
         }
         Ok(())
+    }
+
+    /// Writes one card of the answer: merged into the device's copy if it has one (also
+    /// when another process stored a "new" card meanwhile), else stored as new, decoded
+    /// here unless the decoders already did (`decoded`); a card that does not decode is
+    /// quarantined.
+    #[allow(clippy::too_many_arguments)]
+    fn write_change(
+        tx: &Transaction<'_>,
+        settings: &super::StoreSettings,
+        cache: &mut lru::LruCache<CardId, Cached>,
+        change: &CardChanges,
+        decoded: Option<Result<Decoded>>,
+        text: &mut TextRows,
+        out: &mut Applied,
+    ) -> Result<()> {
+        let id: CardId = change
+            .card_id
+            .parse()
+            .map_err(|_| Error::Protocol("changes for an invalid card id".into()))?;
+        if let Some(num) = Self::card_num(tx, id.as_str())? {
+            return Self::apply_to_existing(tx, settings, cache, num, &id, change, text, out);
+        }
+        match decoded.unwrap_or_else(|| decode_new(&change.bytes, &id, change.kind)) {
+            Ok(card) => Self::insert_new_card(tx, settings, cache, &id, change, card, text, out),
+            Err(e) => quarantine(tx, id.as_str(), &e, out),
+        }
     }
 
     pub(super) fn card_num(tx: &rusqlite::Connection, id: &str) -> Result<Option<i64>> {
@@ -608,29 +599,7 @@ impl Store {
         };
         out.new_conflicts +=
             super::view::write_index_into(tx, settings, cached.num, &view, text)? as u32;
-        // The server's heads are the document's own (a new card has nothing of this
-        // device's): record them without walking the document.
-        let heads = from_wire(&change.heads);
-        if !heads.is_empty()
-            && heads
-                .iter()
-                .all(|h| cached.doc.get_change_meta_by_hash(h).is_some())
-            && {
-                let mut ours = cached.doc.get_heads();
-                let mut theirs = heads.clone();
-                ours.sort();
-                theirs.sort();
-                ours == theirs
-            }
-        {
-            tx.prepare_cached(
-                "INSERT INTO sync_cards (card_num, acked_heads, dirty) VALUES (?1, ?2, 0)
-                 ON CONFLICT (card_num) DO UPDATE SET acked_heads = ?2, dirty = 0",
-            )?
-            .execute(params![cached.num, super::sync_state::encode_heads(&heads)])?;
-        } else {
-            record_acked(tx, cached.num, &cached.doc, heads)?;
-        }
+        record_acked(tx, cached.num, &cached.doc, from_wire(&change.heads))?;
         out.cards_new += 1;
         out.cards_pulled += 1;
         cache.put(id.clone(), cached);

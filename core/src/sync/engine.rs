@@ -177,9 +177,12 @@ pub fn sync_shared<S: SharedStore + ?Sized>(
             // The store was unlocked between two parts of an answer: the app's edits
             // go in here. A mutex does not queue its waiters, and a waiter woken on a
             // busy core may need a moment to run: give it one before the next part
-            // (the parts' pace is set by decoding on the other threads anyway).
+            // (the parts' pace is set by decoding on the other threads anyway). After the
+            // last part there is nothing to give way to.
             Step::Applied => {
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                if session.applying() {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 on_progress(session.progress())?;
                 session.wait_ready();
             }

@@ -116,6 +116,9 @@ enum Phase {
     /// Its answer is being applied, part after part.
     Apply {
         pull: Pull,
+        /// `report.progress.cards_pulled` and `report.cards_new` before the answer: the
+        /// parts add theirs to these as they commit.
+        before: (u32, u32),
         more_pushes: bool,
         /// Whether another request follows whatever the answer says (a re-made card).
         again: bool,
@@ -273,10 +276,10 @@ impl SyncSession {
                 }
                 Phase::Apply {
                     mut pull,
+                    before: (pulled_before, new_before),
                     more_pushes,
                     again,
                 } => {
-                    let (pulled_before, new_before) = self.pulled_before(&pull);
                     store.apply_part(&mut pull)?;
                     let progress = &mut self.report.progress;
                     progress.cards_pulled = pulled_before + pull.applied().cards_pulled;
@@ -291,6 +294,7 @@ impl SyncSession {
                     }
                     self.phase = Phase::Apply {
                         pull,
+                        before: (pulled_before, new_before),
                         more_pushes,
                         again,
                     };
@@ -418,18 +422,10 @@ impl SyncSession {
         }
         Ok(Phase::Apply {
             pull: store.begin_pull(response, pushes)?,
+            before: (report.progress.cards_pulled, report.cards_new),
             more_pushes,
             again,
         })
-    }
-
-    /// The progress counters as they were before `pull` began (it updates them as its
-    /// parts commit).
-    fn pulled_before(&self, pull: &Pull) -> (u32, u32) {
-        (
-            self.report.progress.cards_pulled - pull.applied().cards_pulled,
-            self.report.cards_new - pull.applied().cards_new,
-        )
     }
 
     /// After the last part of an answer: what the answer means for the rest of the sync.
