@@ -120,6 +120,16 @@ fn read_keyed<R: ReadDoc, S: RecordDoc>(
     out
 }
 
+/// Only the visit log of a card document, at `heads` (or now): what the server's check of
+/// the people on visits needs, without reading the rest of the card twice.
+pub(crate) fn read_visits<R: ReadDoc>(
+    doc: &R,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<Keyed<super::Visit>> {
+    let root = MapView::read(doc, &ROOT, heads);
+    read_listed(doc, &root, "visits", heads)
+}
+
 fn read_listed<R: ReadDoc, S: RecordDoc>(
     doc: &R,
     root: &MapView,

@@ -81,6 +81,29 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// CPU time the server process has used so far (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        // Fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux),
+        // counted after the command name, which is in parentheses and may hold spaces.
+        std::fs::read_to_string(format!("/proc/{}/stat", self.0.id()))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let utime: f64 = fields.get(11)?.parse().ok()?;
+                let stime: f64 = fields.get(12)?.parse().ok()?;
+                Some((utime + stime) / 100.0)
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// The server's process id, for a profiler to attach to.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
