@@ -8,6 +8,9 @@
 //! statements. `synchronous=NORMAL` in WAL mode: a committed transaction survives the
 //! process being killed (SIGKILL); only an OS crash or power loss can lose the last ones.
 //! The schema is versioned with `PRAGMA user_version`, one match arm per step.
+//! Concurrent syncs' writes share a transaction ([`group`]: one commit for several
+//! devices' cards), and the WAL is checkpointed on a thread of its own ([`checkpoint`]),
+//! never inside a sync's commit.
 //!
 //! This file owns the connections and the transaction boundaries; each concern's SQL lives
 //! in a submodule: [`schema`] (versions, migrations, identity), [`cards`] (cards, change
@@ -17,7 +20,9 @@
 //! logins, links, sessions).
 
 mod cards;
+mod checkpoint;
 mod devices;
+mod group;
 mod handoff;
 mod held;
 mod manager;
@@ -48,6 +53,11 @@ pub struct SqliteStorage {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Writes waiting for the writer, run together ([`group`]).
+    group: group::GroupQueue,
+    /// Copies the WAL into the database file off the writer's path ([`checkpoint`]);
+    /// `None` when read-only. Dropping it runs a last checkpoint.
+    checkpointer: Option<checkpoint::Checkpointer>,
     /// Opened on a file it may not write: reads are served, writes fail with
     /// [`Error::ReadOnly`] before SQLite is asked.
     read_only: bool,
@@ -85,11 +95,17 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        stable_plans(&conn)?;
         schema::migrate(&mut conn)?;
+        // Checkpoints run on their own thread (see `checkpoint`), never inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = checkpoint::Checkpointer::start(path)?;
         Ok(SqliteStorage {
             path: path.to_owned(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            group: group::GroupQueue::default(),
+            checkpointer: Some(checkpointer),
             read_only: false,
         })
     }
@@ -102,12 +118,15 @@ impl SqliteStorage {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        stable_plans(&conn)?;
         schema::check_current(&conn)?;
         tracing::warn!("database opened read-only: reads are served, writes are refused");
         Ok(SqliteStorage {
             path: path.to_owned(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            group: group::GroupQueue::default(),
+            checkpointer: None,
             read_only: true,
         })
     }
@@ -143,7 +162,29 @@ impl SqliteStorage {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        drop(conn);
+        self.committed();
         Ok(out)
+    }
+
+    /// [`Self::write`] for the writes every sync makes (its cards, its bookkeeping):
+    /// concurrent ones share a transaction ([`group`]). The write owns its data.
+    fn write_grouped<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let out = self.group.write(&self.writer, f);
+        self.committed();
+        out
+    }
+
+    fn committed(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -160,6 +201,7 @@ impl SqliteStorage {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(10))?;
+                stable_plans(&c)?;
                 c
             }
         };
@@ -171,6 +213,19 @@ impl SqliteStorage {
         }
         out
     }
+}
+
+/// Turns on the query planner stability guarantee: a statement keeps the plan it was
+/// prepared with. Without it, the bundled build's `STAT4` statistics make SQLite re-plan a
+/// cached statement whenever a bound value might change the best plan, which for the
+/// per-card statements of a sync (`roll_up_card`, `changes_by_others`) is every execution:
+/// a prepare's cost on each bind for plans that never change.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 fn pos(v: i64) -> u64 {
@@ -259,7 +314,8 @@ impl Storage for SqliteStorage {
             // Bookkeeping only: a read-only server still serves syncs that push nothing.
             return Ok(());
         }
-        self.write(|tx| devices::record_sync(tx, device_id, now))
+        let device_id = device_id.to_owned();
+        self.write_grouped(move |tx| devices::record_sync(tx, &device_id, now))
     }
 
     fn head_position(&self) -> Result<u64> {
@@ -275,11 +331,13 @@ impl Storage for SqliteStorage {
     }
 
     fn commit_card(&self, commit: &CardCommit) -> Result<CommitOutcome> {
-        self.write(|tx| cards::commit_one(tx, commit))
+        let commit = commit.clone();
+        self.write_grouped(move |tx| cards::commit_one(tx, &commit))
     }
 
     fn commit_cards(&self, commits: &[CardCommit]) -> Result<Vec<Result<CommitOutcome>>> {
-        self.write(|tx| cards::commit_cards(tx, commits))
+        let commits = commits.to_vec();
+        self.write_grouped(move |tx| cards::commit_cards(tx, &commits))
     }
 
     fn cards_changed_by_others(
