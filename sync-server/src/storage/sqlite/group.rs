@@ -57,12 +57,22 @@ where
         };
         tx.execute_batch("SAVEPOINT group_job")?;
         let outcome = write(tx);
-        if outcome.is_err() {
-            tx.execute_batch("ROLLBACK TO group_job")?;
-        }
-        tx.execute_batch("RELEASE group_job")?;
+        let undo = match &outcome {
+            Ok(_) => tx.execute_batch("RELEASE group_job"),
+            Err(_) => tx.execute_batch("ROLLBACK TO group_job; RELEASE group_job"),
+        };
+        let cause = match (&outcome, undo) {
+            (_, Ok(())) => None,
+            // SQLite rolls the whole transaction back itself on some errors (a full disk
+            // among them), savepoints included: the write's error is then the group's.
+            (Err(own), Err(_)) => Some(same_failure(own)),
+            (Ok(_), Err(e)) => Some(Error::from(e)),
+        };
         self.outcome = Some(outcome);
-        Ok(())
+        match cause {
+            None => Ok(()),
+            Some(cause) => Err(cause),
+        }
     }
 
     fn deliver(self: Box<Self>, group_failure: Option<&Error>) {
