@@ -120,14 +120,45 @@ fn read_keyed<R: ReadDoc, S: RecordDoc>(
     out
 }
 
-/// Only the visit log of a card document, at `heads` (or now): what the server's check of
-/// the people on visits needs, without reading the rest of the card twice.
-pub(crate) fn read_visits<R: ReadDoc>(
+/// Who is on each visit of a card document, at `heads` (or now): what the server's check
+/// of the people on visits needs. Reads three keys of each visit (the keys of
+/// [`super::Visit`]'s `id`, `rep`, `on_behalf_of`) and nothing else (a visit's notes are text objects, the costliest part to read).
+pub(crate) fn read_visit_people<R: ReadDoc>(
     doc: &R,
     heads: Option<&[ChangeHash]>,
-) -> Vec<Keyed<super::Visit>> {
-    let root = MapView::read(doc, &ROOT, heads);
-    read_listed(doc, &root, "visits", heads)
+) -> Vec<VisitPeople> {
+    let Some((Value::Object(_), list)) = get(doc, &ROOT, "visits", heads) else {
+        return Vec::new();
+    };
+    let objects: Vec<ObjId> = match heads {
+        None => doc.list_range(&list, ..).map(|item| item.id()).collect(),
+        Some(h) => doc
+            .list_range_at(&list, .., h)
+            .map(|item| item.id())
+            .collect(),
+    };
+    let text = |obj: &ObjId, key: &str| match get(doc, obj, key, heads) {
+        Some((Value::Scalar(s), _)) => String::from_scalar(&s),
+        _ => None,
+    };
+    objects
+        .iter()
+        .filter_map(|obj| {
+            Some(VisitPeople {
+                id: text(obj, "id")?,
+                rep: text(obj, "rep"),
+                on_behalf_of: text(obj, "on_behalf_of"),
+            })
+        })
+        .collect()
+}
+
+/// The people on one visit ([`read_visit_people`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct VisitPeople {
+    pub(crate) id: String,
+    pub(crate) rep: Option<String>,
+    pub(crate) on_behalf_of: Option<String>,
 }
 
 fn read_listed<R: ReadDoc, S: RecordDoc>(

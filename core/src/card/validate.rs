@@ -16,7 +16,7 @@ use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::Card;
-use super::doc::{create_card, read_visits, skeleton};
+use super::doc::{create_card, read_visit_people, skeleton};
 use crate::error::{Error, Result};
 use crate::ids::CardId;
 
@@ -36,7 +36,7 @@ pub fn check_visit_people(
     may_act_for_others: bool,
 ) -> Result<()> {
     // The visit log alone, now and as stored: the rest of the card plays no part.
-    let new = read_visits(doc, None);
+    let new = read_visit_people(doc, None);
     if new.is_empty() {
         return Ok(());
     }
@@ -44,13 +44,12 @@ pub fn check_visit_people(
         Vec::new()
     } else {
         let heads: Vec<ChangeHash> = before.iter().map(|h| ChangeHash(*h)).collect();
-        read_visits(doc, Some(&heads))
+        read_visit_people(doc, Some(&heads))
     };
-    for visit in &new {
-        let v = &visit.value;
-        match old.iter().find(|o| o.id == visit.id) {
+    for v in &new {
+        match old.iter().find(|o| o.id == v.id) {
             Some(was) => {
-                if was.value.rep != v.rep || was.value.on_behalf_of != v.on_behalf_of {
+                if was.rep != v.rep || was.on_behalf_of != v.on_behalf_of {
                     return Err(Error::NotOnBehalf);
                 }
             }
