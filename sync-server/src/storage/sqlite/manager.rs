@@ -208,15 +208,21 @@ const DAY_SECS: i64 = 86_400;
 /// (the activity report, at most 731 days, never asks for more).
 const MAX_QUERIED_BUCKETS: usize = 800;
 
-/// Rewrites a card's rows of the activity rollup from its change rows: the rollup is a
-/// projection of `manager_changes` (recomputed, never incremented), so a change row counts
-/// exactly once however often its commit is retried. A card has at most a few thousand
-/// change rows; they are read through `manager_changes_card`.
+/// Brings a card's rows of the activity rollup up to date with its change rows: the
+/// rollup is a projection of `manager_changes` (recomputed, never incremented), so a
+/// change row counts exactly once however often its commit is retried. A card has at most
+/// a few thousand change rows; they are read through `manager_changes_card`.
+///
+/// Every row is recomputed but only rows whose values changed are written (an upsert
+/// that updates nothing when nothing differs): a push of today's edit to a card with a
+/// year of history rewrites today's row, not the year's, which is most of the pages a
+/// commit dirties. No row has to be deleted: a change row keeps its person, time and
+/// territory once written (only its counts are brought up to date), so a day that had
+/// activity keeps it.
 fn roll_up_card(tx: &Transaction<'_>, card_id: &str) -> Result<()> {
-    tx.prepare_cached("DELETE FROM manager_activity WHERE card_id = ?1")?
-        .execute([card_id])?;
     // As schema 7 fills it: the day is floor((at + 8 h) / 1 day) (SQLite's `/` truncates
-    // toward zero); a week starts on the Monday on or before the day.
+    // toward zero); a week starts on the Monday on or before the day. `WHERE true` tells
+    // the parser the `ON CONFLICT` belongs to the `INSERT`, not to a join.
     tx.prepare_cached(
         "WITH days AS (\
          SELECT person_id, (at + 28800) / 86400 - ((at + 28800) % 86400 < 0) AS d, territory, \
@@ -230,7 +236,16 @@ fn roll_up_card(tx: &Transaction<'_>, card_id: &str) -> Result<()> {
          d - ((d + 3) % 7 + 7) % 7 ORDER BY d, territory) = 1, \
          e > 0 AND row_number() OVER (PARTITION BY person_id, e > 0, \
          date(d * 86400, 'unixepoch', 'start of month') ORDER BY d, territory) = 1, k, o \
-         FROM days",
+         FROM days WHERE true \
+         ON CONFLICT (person_id, day, territory, card_id) DO UPDATE SET \
+         changes = excluded.changes, visits = excluded.visits, created = excluded.created, \
+         stages = excluded.stages, edits = excluded.edits, week_first = excluded.week_first, \
+         month_first = excluded.month_first, contracts = excluded.contracts, \
+         orders = excluded.orders \
+         WHERE (changes, visits, created, stages, edits, week_first, month_first, contracts, \
+         orders) IS NOT (excluded.changes, excluded.visits, excluded.created, \
+         excluded.stages, excluded.edits, excluded.week_first, excluded.month_first, \
+         excluded.contracts, excluded.orders)",
     )?
     .execute([card_id])?;
     Ok(())
