@@ -16,8 +16,8 @@
 //! **Exclusive use.** [`DocCache::take`] removes the entry: the caller applies a push to the
 //! document (which changes it), and puts it back with [`DocCache::put`] only once the result
 //! is committed. A refused or failed push drops the document, so a cached document never
-//! holds anything that was not stored. Two requests for one card at once: the second misses
-//! and loads from storage.
+//! holds anything that was not stored. Two requests for one card at once take turns
+//! ([`DocCache::writers`], `card_locks`), so the second finds the first's document here.
 //!
 //! **Bounded** by a number of documents ([`crate::Config::doc_cache_cards`]); the least
 //! recently used entry is evicted. Capacity 0 disables the cache.
@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use automerge::Automerge;
 
+use crate::card_locks::CardLocks;
 use crate::manager::scope_cards::ParsedCards;
 use crate::storage::StoredCard;
 
@@ -37,6 +38,10 @@ pub struct DocCache {
     /// What the bulk analyses parsed of the cards' analysis rows, kept by row version
     /// (`manager::scope_cards`): the other in-memory copy of card state a server keeps.
     parsed: ParsedCards,
+    /// Writers of one card take turns in this process (`card_locks`); kept here because
+    /// every writer already holds the cache, and its turn is what makes the next writer
+    /// find the cached document current.
+    writers: CardLocks,
 }
 
 /// Parsed cards kept for the bulk analyses, at most this many.
@@ -83,7 +88,14 @@ impl DocCache {
             capacity,
             inner: Mutex::new(Inner::default()),
             parsed: ParsedCards::new(if capacity == 0 { 0 } else { PARSED_CARDS }),
+            writers: CardLocks::default(),
         }
+    }
+
+    /// The cards being written in this process: hold a card's lock from reading it to
+    /// committing it (the lock is held even with the cache disabled).
+    pub fn writers(&self) -> &CardLocks {
+        &self.writers
     }
 
     /// The parsed cards the bulk analyses keep (disabled with the cache).

@@ -65,6 +65,7 @@ pub fn fallback(
         .into_iter()
         .collect();
 
+    let _held = docs.writers().hold([request.card_id.as_str()]);
     for _ in 0..COMMIT_ATTEMPTS {
         let stored = storage.card(&request.card_id)?;
         let foreign = stored

@@ -27,6 +27,7 @@ pub mod admin;
 pub mod approval;
 pub mod auth;
 pub mod cache;
+pub mod card_locks;
 pub mod clock;
 pub mod demo;
 pub mod error;

@@ -42,8 +42,9 @@ struct PendingWrite {
 }
 
 /// Applies a page of pushes: each is prepared on its own (refusals stay per card), then
-/// every write of the page goes to storage in one transaction. A card another writer moved
-/// meanwhile is redone alone, with retries. Outcomes are in the order of `page`; a storage
+/// every write of the page goes to storage in one transaction. The page's cards are held
+/// from first read to commit against this process's other writers; a card another
+/// instance moved meanwhile is redone alone, with retries. Outcomes are in the order of `page`; a storage
 /// failure fails the whole request (nothing of the failed transaction was acknowledged).
 pub(super) fn apply_page(
     storage: &dyn Storage,
@@ -63,6 +64,9 @@ pub(super) fn apply_page(
         limits,
         now,
     };
+    // This process's other writers of these cards wait until the page is committed
+    // (`card_locks`): they would otherwise read the same versions and lose the race.
+    let _held = docs.writers().hold(page.iter().map(|p| p.card_id.as_str()));
     let mut outcomes: Vec<Result<PushOutcome>> = Vec::with_capacity(page.len());
     let mut writes: Vec<(usize, PendingWrite)> = Vec::new();
     for (i, push) in page.iter().enumerate() {
