@@ -63,7 +63,10 @@ impl CardLocks {
 
     /// How many cards are held right now (for tests and metrics).
     pub fn held(&self) -> usize {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -115,7 +118,11 @@ mod tests {
         for t in threads {
             t.join().expect("thread");
         }
-        assert_eq!(most.load(Ordering::SeqCst), 1, "two writers of 客户-0 at once");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "two writers of 客户-0 at once"
+        );
         assert_eq!(locks.held(), 0);
 
         let a = locks.hold(["甲"]);

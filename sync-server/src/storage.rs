@@ -22,6 +22,8 @@
 //! - Token hashes only: a backend never sees a bearer token in clear.
 
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod read_model;
 pub mod sqlite;
 
