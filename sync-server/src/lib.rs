@@ -49,7 +49,7 @@ pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -221,11 +221,78 @@ impl AppState {
     }
 }
 
+/// Where a server keeps its data: the embedded SQLite file (the default) or a PostgreSQL
+/// database shared by several instances.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A `postgres://` URL (or a libpq key=value string).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    // Never the URL: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Database::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
+impl Database {
+    /// `--db`: a `postgres://` or `postgresql://` URL is PostgreSQL, anything else a path.
+    pub fn parse(arg: &str) -> Database {
+        if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+            Database::Postgres(arg.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(arg))
+        }
+    }
+
+    /// What to print about it: the path, or PostgreSQL's host and database without
+    /// the credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(p) => p.display().to_string(),
+            Database::Postgres(url) => {
+                let tail = url.rsplit('@').next().unwrap_or(url);
+                let tail = tail.split('?').next().unwrap_or(tail);
+                format!(
+                    "postgres://{}",
+                    tail.trim_start_matches("postgres://")
+                        .trim_start_matches("postgresql://")
+                )
+            }
+        }
+    }
+
+    /// Opens (creating and migrating if needed) the database.
+    pub fn open(&self) -> Result<Arc<dyn Storage>> {
+        match self {
+            Database::Sqlite(path) => Ok(Arc::new(storage::sqlite::SqliteStorage::open(path)?)),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(url) => Ok(Arc::new(storage::postgres::PgStorage::connect(url)?)),
+            #[cfg(not(feature = "postgres"))]
+            Database::Postgres(_) => Err(Error::Storage(
+                "this server was built without PostgreSQL support (feature `postgres`)".into(),
+            )),
+        }
+    }
+}
+
 /// A state over the SQLite file at `db` (created if missing).
 pub fn state_for_sqlite(db: &Path, config: Config) -> Result<AppState> {
-    let storage = storage::sqlite::SqliteStorage::open(db)?;
+    state_for(&Database::Sqlite(db.to_owned()), config)
+}
+
+/// A state over `db`, its manager read model brought up to date (cards stored before it,
+/// or before a count existed, are derived again).
+pub fn state_for(db: &Database, config: Config) -> Result<AppState> {
+    let storage = db.open()?;
     let read_only = storage.is_read_only();
-    let state = AppState::new(Arc::new(storage), config)?;
+    let state = AppState::new(storage, config)?;
     if !read_only {
         let filled = manager::read_model::backfill(state.storage.as_ref())?;
         if filled > 0 {

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::{PersonKind, ReviewStatus, Role};
-use fieldbook_server::{Config, admin, handoff, review, state_for_sqlite};
+use fieldbook_server::{Config, Database, admin, handoff, review, state_for};
 
 /// Fieldbook's sync server and its administration.
 #[derive(Debug, Parser)]
@@ -23,9 +22,10 @@ struct Cli {
         default_value = "fieldbook-data"
     )]
     data: PathBuf,
-    /// The SQLite database file (default: DATA/fieldbook.db).
+    /// The database: a SQLite file (default: DATA/fieldbook.db), or a `postgres://` URL
+    /// for a PostgreSQL database several instances share.
     #[arg(long, global = true, env = "FIELDBOOK_DB")]
-    db: Option<PathBuf>,
+    db: Option<String>,
     /// Log format on stderr: `auto` is coloured on a terminal and plain otherwise, `json`
     /// one JSON object per line (for log collectors). The level comes from RUST_LOG.
     #[arg(
@@ -102,6 +102,14 @@ enum Command {
     Review {
         #[command(subcommand)]
         command: ReviewCommand,
+    },
+    /// Move the company from its SQLite file (--db or DATA/fieldbook.db) to PostgreSQL:
+    /// an exact copy in one transaction (device cursors stay valid), verified by
+    /// comparing every card's heads; safe to run again. Stop the SQLite server first.
+    MoveToPostgres {
+        /// The PostgreSQL database (`postgres://…`).
+        #[arg(long, env = "FIELDBOOK_MOVE_TO")]
+        to: String,
     },
     /// Mark a rep as gone: nothing can be handed to them any more.
     DeactivateRep {
@@ -364,15 +372,18 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
     }
     std::fs::create_dir_all(&cli.data)
         .map_err(|e| fieldbook_server::Error::Internal(format!("data directory: {e}")))?;
-    let db = cli.db.unwrap_or_else(|| cli.data.join("fieldbook.db"));
+    let db = match &cli.db {
+        Some(arg) => Database::parse(arg),
+        None => Database::Sqlite(cli.data.join("fieldbook.db")),
+    };
     match cli.command {
         Command::Serve { serve: args } => {
-            let state = state_for_sqlite(&db, args.config())?;
+            let state = state_for(&db, args.config())?;
             return serve(state, args.listen);
         }
         Command::Demo { serve: args, cards } => {
             let listen = args.listen;
-            let state = state_for_sqlite(&db, args.config())?;
+            let state = state_for(&db, args.config())?;
             let today = chrono::Utc::now().date_naive();
             let seeded = fieldbook_server::demo::seed(&*state.storage, cards, today)?;
             if seeded.cards > 0 {
@@ -386,49 +397,53 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
         }
         _ => {}
     }
-    let storage = SqliteStorage::open(&db)?;
+    if let Command::MoveToPostgres { to } = &cli.command {
+        return move_to_postgres(&db, to);
+    }
+    let storage = db.open()?;
+    let storage = &*storage;
     match cli.command {
-        Command::Serve { .. } | Command::Demo { .. } => Ok(()),
+        Command::Serve { .. } | Command::Demo { .. } | Command::MoveToPostgres { .. } => Ok(()),
         Command::Rep {
             command: PersonCommand::Add { id, name },
-        } => admin::add_person(&storage, &id, &name, PersonKind::Rep),
+        } => admin::add_person(storage, &id, &name, PersonKind::Rep),
         Command::Manager {
             command: PersonCommand::Add { id, name },
-        } => admin::add_person(&storage, &id, &name, PersonKind::Manager),
+        } => admin::add_person(storage, &id, &name, PersonKind::Manager),
         Command::Territory {
             command: TerritoryCommand::Add { id, name, manager },
-        } => admin::add_territory(&storage, &id, &name, manager.as_deref()),
+        } => admin::add_territory(storage, &id, &name, manager.as_deref()),
         Command::Territory {
             command: TerritoryCommand::Assign { territory, rep },
-        } => admin::assign_territory(&storage, &territory, &rep).map(|_| ()),
+        } => admin::assign_territory(storage, &territory, &rep).map(|_| ()),
         Command::Device {
             command: DeviceCommand::Enrol { person, role, name },
         } => {
             let role = Role::parse(&role)?;
-            let enrolment = admin::enrol_device(&storage, &person, role, &name)?;
+            let enrolment = admin::enrol_device(storage, &person, role, &name)?;
             println!("{}", enrolment.token);
             eprintln!("one-time enrolment token (shown once; valid for 7 days)");
             Ok(())
         }
         Command::Device {
             command: DeviceCommand::Revoke { device },
-        } => admin::revoke_device(&storage, &device),
+        } => admin::revoke_device(storage, &device),
         Command::SetPassword { person } => {
             let password = read_password_line()?;
             let now = fieldbook_server::auth::now();
-            fieldbook_server::web::account::set_password(&storage, &person, &password, now)?;
+            fieldbook_server::web::account::set_password(storage, &person, &password, now)?;
             eprintln!("dashboard password set for {person}; their open sessions ended");
             Ok(())
         }
         Command::LoginLink { person, url } => {
             let now = fieldbook_server::auth::now();
-            let token = fieldbook_server::web::account::login_link(&storage, &person, now)?;
+            let token = fieldbook_server::web::account::login_link(storage, &person, now)?;
             println!("{}", fieldbook_server::web::login_link_url(&url, &token));
             eprintln!("one-time dashboard login link (shown once; valid for 15 minutes)");
             Ok(())
         }
         Command::Handoff(args) => {
-            let viewer = handoff::manager_viewer(&storage, &args.by)?;
+            let viewer = handoff::manager_viewer(storage, &args.by)?;
             let request = handoff::HandoffRequest {
                 territory: args.territory,
                 from: args.from,
@@ -439,33 +454,33 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
             };
             let now = fieldbook_server::auth::now();
             if args.preview {
-                print_json(&handoff::preview(&storage, &viewer, &request, now)?)
+                print_json(&handoff::preview(storage, &viewer, &request, now)?)
             } else {
                 let docs = fieldbook_server::cache::DocCache::new(0);
-                print_json(&handoff::execute(&storage, &docs, &viewer, &request, now)?)
+                print_json(&handoff::execute(storage, &docs, &viewer, &request, now)?)
             }
         }
         Command::Review { command } => {
             let now = fieldbook_server::auth::now();
             match command {
                 ReviewCommand::List { by, status, page } => {
-                    let viewer = handoff::manager_viewer(&storage, &by)?;
+                    let viewer = handoff::manager_viewer(storage, &by)?;
                     let query = review::ReviewQuery {
                         status: status.as_deref().map(ReviewStatus::parse).transpose()?,
                         page: Some(page),
                         per_page: None,
                     };
-                    print_json(&review::list(&storage, &viewer, &query)?)
+                    print_json(&review::list(storage, &viewer, &query)?)
                 }
                 ReviewCommand::Accept { id, by } => {
-                    let viewer = handoff::manager_viewer(&storage, &by)?;
+                    let viewer = handoff::manager_viewer(storage, &by)?;
                     let docs = fieldbook_server::cache::DocCache::new(0);
-                    print_json(&review::accept(&storage, &docs, &viewer, id, now)?)
+                    print_json(&review::accept(storage, &docs, &viewer, id, now)?)
                 }
                 ReviewCommand::Discard { id, by, note } => {
-                    let viewer = handoff::manager_viewer(&storage, &by)?;
+                    let viewer = handoff::manager_viewer(storage, &by)?;
                     print_json(&review::discard(
-                        &storage,
+                        storage,
                         &viewer,
                         id,
                         note.as_deref(),
@@ -474,7 +489,7 @@ fn run(cli: Cli) -> fieldbook_server::Result<()> {
                 }
             }
         }
-        Command::DeactivateRep { rep } => admin::deactivate_rep(&storage, &rep),
+        Command::DeactivateRep { rep } => admin::deactivate_rep(storage, &rep),
     }
 }
 
@@ -508,6 +523,31 @@ fn serve(state: fieldbook_server::AppState, listen: SocketAddr) -> fieldbook_ser
     })
 }
 
+#[cfg(feature = "postgres")]
+fn move_to_postgres(db: &Database, to: &str) -> fieldbook_server::Result<()> {
+    use fieldbook_server::storage::postgres::{PgStorage, import};
+    let Database::Sqlite(path) = db else {
+        return Err(fieldbook_server::Error::Invalid(
+            "the source must be a SQLite file (--db path)".into(),
+        ));
+    };
+    let target = PgStorage::connect(to)?;
+    let report = import::move_to_postgres(path, &target)?;
+    eprintln!(
+        "moved {} cards to {}; every card's heads verified",
+        report.cards_verified,
+        Database::Postgres(to.to_owned()).describe()
+    );
+    print_json(&report)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn move_to_postgres(_: &Database, _: &str) -> fieldbook_server::Result<()> {
+    Err(fieldbook_server::Error::Storage(
+        "this server was built without PostgreSQL support (feature `postgres`)".into(),
+    ))
+}
+
 /// `s` padded with spaces to `width` terminal columns: a Chinese character takes
 /// two, so `format!("{:<28}")` (which counts chars) would misalign the table.
 fn pad_to_width(s: &str, width: usize) -> String {
@@ -518,12 +558,12 @@ fn pad_to_width(s: &str, width: usize) -> String {
 /// Tell the person who just started the demo how to connect a device.
 fn print_demo_welcome(
     storage: &dyn fieldbook_server::storage::Storage,
-    db: &std::path::Path,
+    db: &Database,
     listen: SocketAddr,
 ) -> fieldbook_server::Result<()> {
     let tokens = fieldbook_server::demo::enrolment_tokens(storage)?;
     let url = format!("http://{listen}");
-    println!("Fieldbook demo server on {url} (data: {})", db.display());
+    println!("Fieldbook demo server on {url} (data: {})", db.describe());
     println!();
     println!("One-time enrolment tokens (new ones are printed at every start):");
     for (who, _, token) in &tokens {

@@ -597,6 +597,12 @@ pub trait Storage: Send + Sync + 'static {
     /// The server's identity, created with the database.
     fn identity(&self) -> Result<ServerIdentity>;
 
+    /// Whether every write will answer [`Error::ReadOnly`] (a SQLite file opened
+    /// read-only); such a server serves reads and derives nothing at start.
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
     /// Adds a rep or manager ([`Error::AlreadyExists`] if the id is taken).
     fn add_person(&self, person: &Person) -> Result<()>;
     /// A person by id.

@@ -2,6 +2,11 @@
 //! its own SQLite file in a temp dir, one per test (a shared server made
 //! application-services' end-to-end tests flaky), stopped when dropped.
 //!
+//! With `FIELDBOOK_TEST_BACKEND=postgres` (and `FIELDBOOK_TEST_PG` naming a PostgreSQL
+//! server) each test server gets a fresh PostgreSQL database instead, dropped with it: CI
+//! runs the server's scenarios a second time that way, against two instances as often as
+//! a test asks for a second one.
+//!
 //! The server's own integration tests use it as a dev-dependency: Cargo builds
 //! `fieldbook-server`'s library once and links that one copy both into this crate and into
 //! the test binary, so the types (`Config`, `Storage`) are the same on both sides.
@@ -10,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fieldbook_server::storage::{PersonKind, Role, Storage};
-use fieldbook_server::{Config, RunningServer, admin, spawn, state_for_sqlite};
+use fieldbook_server::{Config, Database, RunningServer, admin, spawn, state_for};
 
 /// A company to create on a fresh server: people, then territories.
 #[derive(Clone, Copy, Debug)]
@@ -43,9 +48,18 @@ pub const EAST_AND_NORTH: Company = Company {
 pub struct TestServer {
     /// The server (its state is reachable for direct storage checks).
     pub running: RunningServer,
-    db: PathBuf,
+    db: Database,
     config: Config,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database of this server, dropped with it (after the server: fields
+    /// drop in order).
+    #[cfg(feature = "postgres")]
+    _scratch: Option<fieldbook_server::storage::postgres::ScratchDatabase>,
+}
+
+/// Whether test servers run on PostgreSQL (`FIELDBOOK_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("FIELDBOOK_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
 impl TestServer {
@@ -56,15 +70,26 @@ impl TestServer {
 
     /// A server with `config` on a fresh database.
     pub fn start_with(config: Config) -> TestServer {
+        #[cfg(feature = "postgres")]
+        if on_postgres() {
+            let admin = std::env::var("FIELDBOOK_TEST_PG")
+                .expect("FIELDBOOK_TEST_BACKEND=postgres needs FIELDBOOK_TEST_PG");
+            let scratch = fieldbook_server::storage::postgres::ScratchDatabase::create(&admin)
+                .expect("scratch database");
+            let mut server =
+                TestServer::open(&Database::Postgres(scratch.url().to_owned()), config);
+            server._scratch = Some(scratch);
+            return server;
+        }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut server = TestServer::open(&dir.path().join("server.db"), config);
+        let mut server = TestServer::open(&Database::Sqlite(dir.path().join("server.db")), config);
         server._dir = Some(dir);
         server
     }
 
     /// A server on a database file the caller keeps (to restart on it).
     pub fn start_at(db: &Path) -> TestServer {
-        TestServer::open(db, Config::default())
+        TestServer::open(&Database::Sqlite(db.to_owned()), Config::default())
     }
 
     /// A server on a storage the caller built (e.g. a read-only or size-capped SQLite file
@@ -75,25 +100,37 @@ impl TestServer {
         let running = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn server");
         TestServer {
             running,
-            db: dir.path().join("server.db"),
+            db: Database::Sqlite(dir.path().join("server.db")),
             config,
             _dir: Some(dir),
+            #[cfg(feature = "postgres")]
+            _scratch: None,
         }
     }
 
-    /// The server's database file.
+    /// The server's SQLite file (for tests of the SQLite backend only).
     pub fn db_path(&self) -> PathBuf {
-        self.db.clone()
+        match &self.db {
+            Database::Sqlite(path) => path.clone(),
+            Database::Postgres(_) => panic!("this test reads the SQLite file: SQLite only"),
+        }
     }
 
-    fn open(db: &Path, config: Config) -> TestServer {
-        let state = state_for_sqlite(db, config.clone()).expect("server state");
+    /// The server's database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    fn open(db: &Database, config: Config) -> TestServer {
+        let state = state_for(db, config.clone()).expect("server state");
         let running = spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn server");
         TestServer {
             running,
-            db: db.to_owned(),
+            db: db.clone(),
             config,
             _dir: None,
+            #[cfg(feature = "postgres")]
+            _scratch: None,
         }
     }
 
@@ -104,17 +141,23 @@ impl TestServer {
             db,
             config,
             _dir,
+            #[cfg(feature = "postgres")]
+            _scratch,
         } = self;
         running.shutdown().expect("graceful shutdown");
         let mut server = TestServer::open(&db, config);
         server._dir = _dir;
+        #[cfg(feature = "postgres")]
+        {
+            server._scratch = _scratch;
+        }
         server
     }
 
     /// A second server instance on the same database (its own connections and caches), as
     /// several instances behind a load balancer would run.
     pub fn second_instance(&self) -> RunningServer {
-        let state = state_for_sqlite(&self.db, self.config.clone()).expect("second state");
+        let state = state_for(&self.db, self.config.clone()).expect("second state");
         spawn(state, "127.0.0.1:0".parse().expect("addr")).expect("spawn second")
     }
 

@@ -22,6 +22,7 @@ mod cards;
 mod devices;
 mod handoff;
 mod held;
+pub mod import;
 mod manager;
 mod people;
 mod schema;
@@ -35,6 +36,15 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use crate::error::{Error, Result};
+
+use super::{
+    ActivityCount, ActivityRange, ActorEntry, AnalysisRow, Assignment, CardCommit, CardIndexRow,
+    CardMove, CardMoves, CardSummary, ChangeRow, CommitOutcome, Device, DeviceLabel, HeldChanges,
+    HoldRequest, IndexQuery, IndexedCard, LateEdit, LoggedChange, NewDevice, NewEnrolment, Person,
+    ReviewDecision, ReviewFilter, ReviewItem, Role, ScopeEvent, ServerActor, ServerIdentity,
+    Storage, StoredCard, StoredSettings, Territory, TerritoryHandoff,
+};
+use super::{NewLoginLink, WebSession};
 
 pub(crate) use deadpool_postgres::{GenericClient, Transaction};
 
@@ -163,4 +173,424 @@ pub(crate) fn pos(v: i64) -> u64 {
 
 pub(crate) fn sql_pos(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(fieldbook_pg_glue)] // TEMPORARY while the modules are ported
+impl Storage for PgStorage {
+    fn identity(&self) -> Result<ServerIdentity> {
+        self.read(async |c| schema::identity(c).await)
+    }
+
+    fn add_person(&self, person: &Person) -> Result<()> {
+        self.write(async |tx| people::add_person(tx, person).await)
+    }
+
+    fn person(&self, id: &str) -> Result<Option<Person>> {
+        self.read(async |c| people::person(c, id).await)
+    }
+
+    fn people(&self) -> Result<Vec<Person>> {
+        self.read(async |c| people::people(c).await)
+    }
+
+    fn add_territory(&self, id: &str, name: &str, manager: Option<&str>) -> Result<()> {
+        self.write(async |tx| people::add_territory(tx, id, name, manager).await)
+    }
+
+    fn assign_territory(&self, territory_id: &str, rep_id: &str, now: i64) -> Result<u64> {
+        self.write(async |tx| people::assign_territory(tx, territory_id, rep_id, now).await)
+    }
+
+    fn territory_lost_at(&self, person_id: &str, territory_id: &str) -> Result<Option<i64>> {
+        self.read(async |c| people::territory_lost_at(c, person_id, territory_id).await)
+    }
+
+    fn territory(&self, id: &str) -> Result<Option<Territory>> {
+        self.read(async |c| people::territory(c, id).await)
+    }
+
+    fn territories(&self) -> Result<Vec<Territory>> {
+        self.read(async |c| people::territories(c).await)
+    }
+
+    fn territories_of(&self, person_id: &str, role: Role) -> Result<Vec<String>> {
+        self.read(async |c| people::territories_of(c, person_id, role).await)
+    }
+
+    fn scope_events_after(&self, person_id: &str, after: u64) -> Result<Vec<ScopeEvent>> {
+        self.read(async |c| people::scope_events_after(c, person_id, after).await)
+    }
+
+    fn create_enrolment(&self, e: &NewEnrolment) -> Result<()> {
+        self.write(async |tx| devices::create_enrolment(tx, e).await)
+    }
+
+    fn redeem_enrolment(&self, token_hash: &str, d: &NewDevice) -> Result<Device> {
+        self.write(async |tx| devices::redeem_enrolment(tx, token_hash, d).await)
+    }
+
+    fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
+        self.read(async |c| devices::device_by_token_hash(c, token_hash).await)
+    }
+
+    fn device(&self, id: &str) -> Result<Option<Device>> {
+        self.read(async |c| devices::device(c, id).await)
+    }
+
+    fn devices(&self) -> Result<Vec<Device>> {
+        self.read(async |c| devices::devices(c).await)
+    }
+
+    fn rekey_device(&self, device_id: &str, actor: &[u8], now: i64) -> Result<Device> {
+        self.write(async |tx| devices::rekey_device(tx, device_id, actor, now).await)
+    }
+
+    fn revoke_device(&self, id: &str) -> Result<()> {
+        self.write(async |tx| devices::revoke_device(tx, id).await)
+    }
+
+    fn record_sync(&self, device_id: &str, now: i64) -> Result<()> {
+        self.write(async |tx| devices::record_sync(tx, device_id, now).await)
+    }
+
+    fn head_position(&self) -> Result<u64> {
+        self.read(async |c| cards::head_position(c).await)
+    }
+
+    fn log_len(&self) -> Result<u64> {
+        self.read(async |c| cards::log_len(c).await)
+    }
+
+    fn card(&self, card_id: &str) -> Result<Option<StoredCard>> {
+        self.read(async |c| cards::card(c, card_id).await)
+    }
+
+    fn commit_card(&self, commit: &CardCommit) -> Result<CommitOutcome> {
+        self.write(async |tx| cards::commit_one(tx, commit).await)
+    }
+
+    fn commit_cards(&self, commits: &[CardCommit]) -> Result<Vec<Result<CommitOutcome>>> {
+        self.write(async |tx| cards::commit_cards(tx, commits).await)
+    }
+
+    fn cards_changed_by_others(
+        &self,
+        territories: &[String],
+        after: u64,
+        upto: u64,
+        exclude_device: &str,
+    ) -> Result<Vec<CardSummary>> {
+        self.read(async |c| {
+            cards::cards_changed_by_others(c, territories, after, upto, exclude_device).await
+        })
+    }
+
+    fn cards_in_territories(&self, territories: &[String]) -> Result<Vec<CardSummary>> {
+        self.read(async |c| cards::cards_in_territories(c, territories).await)
+    }
+
+    fn changes_by_others(
+        &self,
+        card_id: &str,
+        after: u64,
+        upto: u64,
+        exclude_device: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        self.read(async |c| cards::changes_by_others(c, card_id, after, upto, exclude_device).await)
+    }
+
+    fn projection(&self, card_id: &str) -> Result<Option<String>> {
+        self.read(async |c| cards::projection(c, card_id).await)
+    }
+
+    fn projections_after(
+        &self,
+        territories: Option<&[String]>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>> {
+        self.read(async |c| cards::projections_after(c, territories, after, limit).await)
+    }
+
+    fn hold_changes(&self, held: &HoldRequest) -> Result<Option<u64>> {
+        self.write(async |tx| held::hold_changes(tx, held).await)
+    }
+
+    fn actor_directory(&self, card_ids: &[String]) -> Result<Vec<ActorEntry>> {
+        self.read(async |c| devices::actor_directory(c, card_ids).await)
+    }
+
+    fn company_settings(&self) -> Result<Option<StoredSettings>> {
+        self.read(async |c| settings::current(c).await)
+    }
+
+    fn set_company_settings(&self, expected: u64, json: &str, by: &str, now: i64) -> Result<u64> {
+        self.write(async |tx| settings::set(tx, expected, json, by, now).await)
+    }
+
+    fn held_changes(&self, card_id: &str) -> Result<Vec<HeldChanges>> {
+        self.read(async |c| held::held_changes(c, card_id).await)
+    }
+
+    fn fallback_state(&self, device_id: &str, card_id: &str) -> Result<Option<Vec<u8>>> {
+        self.read(async |c| held::fallback_state(c, device_id, card_id).await)
+    }
+
+    fn save_fallback_state(&self, device_id: &str, card_id: &str, state: &[u8]) -> Result<()> {
+        self.write(async |tx| held::save_fallback_state(tx, device_id, card_id, state).await)
+    }
+
+    // --- manager ---
+    fn index_cards(&self, query: &IndexQuery) -> Result<(Vec<IndexedCard>, u64)> {
+        self.read(async |c| manager::index_cards(c, query).await)
+    }
+
+    fn index_card(&self, card_id: &str) -> Result<Option<IndexedCard>> {
+        self.read(async |c| manager::index_card(c, card_id).await)
+    }
+
+    fn card_changes(
+        &self,
+        card_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<LoggedChange>, u64)> {
+        self.read(async |c| manager::card_changes(c, card_id, offset, limit).await)
+    }
+
+    fn device_labels(&self, actors: &[Vec<u8>]) -> Result<Vec<DeviceLabel>> {
+        self.read(async |c| manager::device_labels(c, actors).await)
+    }
+
+    fn activity_counts(&self, range: &ActivityRange) -> Result<Vec<ActivityCount>> {
+        self.read(async |c| manager::activity_counts(c, range).await)
+    }
+
+    fn open_conflicts_by_territory(&self) -> Result<Vec<(String, u64)>> {
+        self.read(async |c| manager::open_conflicts_by_territory(c).await)
+    }
+
+    fn held_counts_by_person(&self) -> Result<Vec<(String, u64)>> {
+        self.read(async |c| manager::held_counts_by_person(c).await)
+    }
+
+    fn cards_without_index(&self, after: &str, limit: u32) -> Result<Vec<String>> {
+        self.read(async |c| manager::cards_without_index(c, after, limit).await)
+    }
+
+    fn cards_to_reclassify(&self, after: &str, limit: u32) -> Result<Vec<String>> {
+        self.read(async |c| manager::cards_to_reclassify(c, after, limit).await)
+    }
+
+    fn analysis_rows_after(
+        &self,
+        territories: Option<&[String]>,
+        after: &str,
+        limit: u32,
+        with_bodies: bool,
+    ) -> Result<Vec<AnalysisRow>> {
+        self.read(async |c| {
+            manager::analysis_rows_after(c, territories, after, limit, with_bodies).await
+        })
+    }
+
+    fn analysis_rows_of(&self, card_ids: &[String]) -> Result<Vec<AnalysisRow>> {
+        self.read(async |c| manager::analysis_rows_of(c, card_ids).await)
+    }
+
+    fn card_stages(&self, card_id: &str) -> Result<Option<String>> {
+        self.read(async |c| manager::card_stages(c, card_id).await)
+    }
+
+    fn write_read_model(
+        &self,
+        card_id: &str,
+        territory: &str,
+        index: &CardIndexRow,
+        change_rows: &[ChangeRow],
+    ) -> Result<()> {
+        self.write(async |tx| {
+            manager::write_read_model(tx, card_id, territory, index, change_rows).await
+        })
+    }
+
+    // --- web ---
+    fn set_web_password(&self, person_id: &str, password_hash: &str, now: i64) -> Result<()> {
+        self.write(async |tx| web::set_password(tx, person_id, password_hash, now).await)
+    }
+
+    fn web_password(&self, person_id: &str) -> Result<Option<String>> {
+        self.read(async |c| web::password(c, person_id).await)
+    }
+
+    fn create_login_link(&self, link: &NewLoginLink) -> Result<()> {
+        self.write(async |tx| web::create_link(tx, link).await)
+    }
+
+    fn redeem_login_link(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
+        self.write(async |tx| web::redeem_link(tx, token_hash, now).await)
+    }
+
+    fn create_web_session(&self, session: &WebSession) -> Result<()> {
+        self.write(async |tx| web::create_session(tx, session).await)
+    }
+
+    fn web_session(&self, token_hash: &str, now: i64) -> Result<Option<WebSession>> {
+        self.read(async |c| web::session(c, token_hash, now).await)
+    }
+
+    fn delete_web_session(&self, token_hash: &str) -> Result<()> {
+        self.write(async |tx| web::delete_session(tx, token_hash).await)
+    }
+
+    fn record_login_failure(&self, person_id: &str, now: i64, window_secs: i64) -> Result<u32> {
+        self.write(async |tx| web::record_failure(tx, person_id, now, window_secs).await)
+    }
+
+    fn login_failures(&self, person_id: &str, since: i64) -> Result<u32> {
+        self.read(async |c| web::count_failures(c, person_id, since).await)
+    }
+
+    fn clear_login_failures(&self, person_id: &str) -> Result<()> {
+        self.write(async |tx| web::clear_failures(tx, person_id).await)
+    }
+
+    // --- handoff ---
+
+    fn hand_off_territory(&self, h: &TerritoryHandoff) -> Result<Assignment> {
+        self.write(async |tx| handoff::hand_off_territory(tx, h).await)
+    }
+
+    fn move_cards(&self, moves: &CardMoves) -> Result<Vec<Assignment>> {
+        self.write(async |tx| handoff::move_cards(tx, moves).await)
+    }
+
+    fn assignment_history(&self, territory_id: &str) -> Result<Vec<Assignment>> {
+        self.read(async |c| handoff::assignment_history(c, territory_id).await)
+    }
+
+    fn card_assignments(&self, card_id: &str) -> Result<Vec<Assignment>> {
+        self.read(async |c| handoff::card_assignments(c, card_id).await)
+    }
+
+    fn card_moves_after(&self, after: u64, upto: u64) -> Result<Vec<CardMove>> {
+        self.read(async |c| handoff::card_moves_after(c, after, upto).await)
+    }
+
+    fn card_lost_at(&self, person_id: &str, card_id: &str) -> Result<Option<i64>> {
+        self.read(async |c| handoff::card_lost_at(c, person_id, card_id).await)
+    }
+
+    fn server_actors(&self) -> Result<Vec<ServerActor>> {
+        self.read(async |c| handoff::server_actors(c).await)
+    }
+
+    fn set_person_active(&self, person_id: &str, active: bool) -> Result<()> {
+        self.write(async |tx| handoff::set_person_active(tx, person_id, active).await)
+    }
+
+    fn held_item(&self, id: u64) -> Result<Option<HeldChanges>> {
+        self.read(async |c| held::held_item(c, id).await)
+    }
+
+    fn review_items(&self, filter: &ReviewFilter) -> Result<(Vec<ReviewItem>, u64)> {
+        self.read(async |c| held::review_items(c, filter).await)
+    }
+
+    fn decide_review(
+        &self,
+        decision: &ReviewDecision,
+        commit: Option<&CardCommit>,
+    ) -> Result<Option<CommitOutcome>> {
+        self.write(async |tx| held::decide_review(tx, decision, commit).await)
+    }
+
+    fn late_edits(&self, card_id: &str) -> Result<Vec<LateEdit>> {
+        self.read(async |c| handoff::late_edits(c, card_id).await)
+    }
+}
+
+/// A database of its own for one test (or one benchmark run), created on the server at
+/// `admin_url` and dropped with this value, so tests run in parallel against one server
+/// without seeing each other's rows.
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates an empty database with a fresh name on the server at `admin_url` (a URL
+    /// whose user may create databases).
+    pub fn create(admin_url: &str) -> Result<ScratchDatabase> {
+        let name = format!("fieldbook_test_{}", uuid::Uuid::new_v4().simple());
+        admin(admin_url, &format!("CREATE DATABASE {name}"))?;
+        let mut config: tokio_postgres::Config = admin_url
+            .parse()
+            .map_err(|e| Error::Storage(format!("bad database URL: {}", redact(&e))))?;
+        config.dbname(&name);
+        let url = config_url(&config, &name);
+        Ok(ScratchDatabase {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        })
+    }
+
+    /// The database's URL, for [`PgStorage::connect`] or `--db`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = admin(&self.admin_url, &sql) {
+            tracing::warn!(code = e.code(), "scratch database left behind");
+        }
+    }
+}
+
+/// Runs one statement outside any transaction (`CREATE DATABASE` cannot run in one).
+fn admin(url: &str, sql: &str) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Storage(format!("database runtime: {e}")))?;
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
+        let driver = tokio::spawn(connection);
+        let out = client.batch_execute(sql).await.map_err(pg);
+        drop(client);
+        let _ = driver.await;
+        out
+    })
+}
+
+/// A key=value connection string for `config` with database `name` (the URL form would
+/// need every part re-encoded).
+fn config_url(config: &tokio_postgres::Config, name: &str) -> String {
+    let mut parts = Vec::new();
+    for host in config.get_hosts() {
+        match host {
+            tokio_postgres::config::Host::Tcp(h) => parts.push(format!("host={h}")),
+            tokio_postgres::config::Host::Unix(p) => parts.push(format!("host={}", p.display())),
+        }
+    }
+    if let Some(port) = config.get_ports().first() {
+        parts.push(format!("port={port}"));
+    }
+    if let Some(user) = config.get_user() {
+        parts.push(format!("user='{}'", user.replace('\'', "\\'")));
+    }
+    if let Some(pw) = config.get_password() {
+        parts.push(format!(
+            "password='{}'",
+            String::from_utf8_lossy(pw).replace('\'', "\\'")
+        ));
+    }
+    parts.push(format!("dbname={name}"));
+    parts.join(" ")
 }

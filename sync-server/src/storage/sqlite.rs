@@ -241,6 +241,10 @@ impl Storage for SqliteStorage {
         self.read(schema::identity)
     }
 
+    fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn add_person(&self, person: &Person) -> Result<()> {
         self.write(|tx| people::add_person(tx, person))
     }
