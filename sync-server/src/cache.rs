@@ -167,6 +167,20 @@ impl DocCache {
         }
     }
 
+    /// Forgets a card's document if it is older than `last_position` (another instance
+    /// wrote the card since): memory freed early instead of a stale entry found later.
+    pub fn forget_before(&self, card_id: &str, last_position: u64) {
+        if let Ok(mut inner) = self.inner.lock()
+            && inner
+                .entries
+                .get(card_id)
+                .is_some_and(|e| e.last_position < last_position)
+            && let Some(old) = inner.entries.remove(card_id)
+        {
+            inner.order.remove(&old.used);
+        }
+    }
+
     /// Documents held now.
     pub fn len(&self) -> usize {
         self.inner.lock().map(|i| i.entries.len()).unwrap_or(0)

@@ -200,10 +200,23 @@ impl AppState {
     /// A state over any backend.
     pub fn new(storage: Arc<dyn Storage>, config: Config) -> Result<AppState> {
         let identity = storage.identity()?;
+        let docs = Arc::new(cache::DocCache::new(config.doc_cache_cards));
+        // Other instances' writes evict this one's stale documents as they happen.
+        let evict = Arc::downgrade(&docs);
+        storage.on_change(Box::new(move |event| match event {
+            storage::StorageEvent::CardChanged {
+                card_id,
+                last_position,
+            } => {
+                if let Some(docs) = evict.upgrade() {
+                    docs.forget_before(&card_id, last_position);
+                }
+            }
+        }));
         Ok(AppState {
             storage,
             identity,
-            docs: Arc::new(cache::DocCache::new(config.doc_cache_cards)),
+            docs,
             work_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_work.max(1),
             )),

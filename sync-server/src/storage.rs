@@ -557,6 +557,23 @@ pub struct ActorEntry {
     pub role: Role,
 }
 
+/// A change another server instance made, as a backend several instances share reports
+/// it (PostgreSQL: LISTEN/NOTIFY). Only a hint: every reader checks stored positions
+/// anyway, so a missed or late event costs work, never correctness.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageEvent {
+    /// A card was written up to `last_position` by another instance.
+    CardChanged {
+        /// The card.
+        card_id: String,
+        /// Its `last_position` after that write.
+        last_position: u64,
+    },
+}
+
+/// Called with each [`StorageEvent`], on a thread of the backend's.
+pub type StorageListener = Box<dyn Fn(StorageEvent) + Send + Sync>;
+
 /// The server's identity and secrets, created once with the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerIdentity {
@@ -601,6 +618,12 @@ pub trait Storage: Send + Sync + 'static {
     /// read-only); such a server serves reads and derives nothing at start.
     fn is_read_only(&self) -> bool {
         false
+    }
+
+    /// Starts telling `listener` what other instances change. A backend only one
+    /// process writes at a time (SQLite) has nothing to tell and ignores it.
+    fn on_change(&self, listener: StorageListener) {
+        drop(listener);
     }
 
     /// Adds a rep or manager ([`Error::AlreadyExists`] if the id is taken).

@@ -4,7 +4,15 @@
 //! ```text
 //! cargo build --release -p fieldbook-tests --bins --examples
 //! ./target/release/examples/bench_server_load [--devices 1500] [--concurrent 500] [--runs 5] [--keep DIR]
+//!     [--postgres postgres://…/postgres [--instances 2]]
 //! ```
+//!
+//! `--postgres URL` (a server where the user may create databases) runs each run on a
+//! fresh PostgreSQL database instead of the SQLite copy: the frozen file is moved into it
+//! with `move-to-postgres` (an exact copy: the kept cursors stay valid), `--instances`
+//! server processes serve it, and the requests go to them in turn, as a load balancer
+//! would send them. CPU is the instances' (PostgreSQL's own is not counted); the
+//! database's size per card is reported after the run.
 //!
 //! `--keep DIR` keeps the set-up (the frozen server files and the requests) in DIR and
 //! re-uses it next time, for profiling: the set-up takes a minute or two.
@@ -75,6 +83,8 @@ fn main() -> Res<()> {
     let (pushes, shared) = pushed_cards(&requests)?;
     eprintln!("{pushes} pushes, {shared} cards pushed by more than one device");
 
+    let postgres = text_arg("--postgres");
+    let instances = arg("--instances", 1).max(1);
     let mut rates = Vec::new();
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
@@ -88,26 +98,64 @@ fn main() -> Res<()> {
                 std::fs::copy(&from, run_dir.join(name))?;
             }
         }
-        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let server = ServerProcess::start(&run_dir.join("server.db"), addr)?;
-        let url = format!("http://{addr}");
-        let cpu_before = server.cpu_seconds();
-        eprintln!("    server pid {}", server.pid());
-        let outcome = replay(&url, &requests, concurrent)?;
-        let cpu = server.cpu_seconds() - cpu_before;
+        let sqlite = run_dir.join("server.db");
+        let scratch = match &postgres {
+            Some(admin) => {
+                let scratch = fieldbook_server::storage::postgres::ScratchDatabase::create(admin)?;
+                let target =
+                    fieldbook_server::storage::postgres::PgStorage::connect(scratch.url())?;
+                let t = Instant::now();
+                let moved = fieldbook_server::storage::postgres::import::move_to_postgres(
+                    &sqlite, &target,
+                )?;
+                eprintln!(
+                    "    moved {} cards to PostgreSQL in {:.1} s",
+                    moved.cards_verified,
+                    t.elapsed().as_secs_f64()
+                );
+                Some(scratch)
+            }
+            None => None,
+        };
+        let mut servers = Vec::new();
+        let mut urls = Vec::new();
+        for _ in 0..if scratch.is_some() { instances } else { 1 } {
+            let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+            let server = match &scratch {
+                Some(s) => ServerProcess::start(s.url(), addr)?,
+                None => ServerProcess::start(&sqlite, addr)?,
+            };
+            eprintln!("    server pid {}", server.pid());
+            urls.push(format!("http://{addr}"));
+            servers.push(server);
+        }
+        let cpu_of =
+            |servers: &[ServerProcess]| servers.iter().map(|s| s.cpu_seconds()).sum::<f64>();
+        let cpu_before = cpu_of(&servers);
+        let outcome = replay(&urls, &requests, concurrent)?;
+        let cpu = cpu_of(&servers) - cpu_before;
         let syncs = outcome.latencies_ms.len();
         let rate = syncs as f64 / outcome.wall_s;
         let p50 = percentile(outcome.latencies_ms.clone(), 0.5);
         let p99 = percentile(outcome.latencies_ms.clone(), 0.99);
-        let peak = server.peak_rss_kib() / 1024;
+        let peak = servers.iter().map(|s| s.peak_rss_kib()).sum::<u64>() / 1024;
+        let size = match &scratch {
+            Some(s) => {
+                let target = fieldbook_server::storage::postgres::PgStorage::connect(s.url())?;
+                let (bytes, cards) = target.database_size()?;
+                format!("; database {} B per card", bytes / cards.max(1))
+            }
+            None => String::new(),
+        };
         println!(
-            "    run {run}: {syncs} syncs ({} failed) in {:.2} s = {rate:.0} syncs/s; p50 {p50:.0} ms, p99 {p99:.0} ms; server CPU {:.1} ms per sync; {} cards pulled, {} bytes up, {} bytes down; server peak RSS {peak} MiB",
+            "    run {run}: {syncs} syncs ({} failed) in {:.2} s = {rate:.0} syncs/s; p50 {p50:.0} ms, p99 {p99:.0} ms; server CPU {:.1} ms per sync; {} cards pulled, {} bytes up, {} bytes down; server peak RSS {peak} MiB ({} instance(s)){size}",
             outcome.failures,
             outcome.wall_s,
             cpu * 1e3 / syncs.max(1) as f64,
             outcome.cards_pulled,
             outcome.bytes_up,
-            outcome.bytes_down
+            outcome.bytes_down,
+            servers.len()
         );
         if outcome.failures > 0 {
             return Err(format!(
@@ -120,7 +168,8 @@ fn main() -> Res<()> {
         p50s.push(p50);
         p99s.push(p99);
         rss.push(peak as f64);
-        drop(server);
+        drop(servers);
+        drop(scratch);
         std::fs::remove_dir_all(&run_dir)?;
     }
     println!(
@@ -286,7 +335,8 @@ struct Outcome {
 
 /// Sends every device's request, `concurrent` in flight at a time, and checks every
 /// answer.
-fn replay(url: &str, requests: &[HttpRequest], concurrent: usize) -> Res<Outcome> {
+/// Sends every request, to the instances in turn.
+fn replay(urls: &[String], requests: &[HttpRequest], concurrent: usize) -> Res<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -299,9 +349,9 @@ fn replay(url: &str, requests: &[HttpRequest], concurrent: usize) -> Res<Outcome
         let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrent));
         let start = Instant::now();
         let mut tasks = Vec::with_capacity(requests.len());
-        for request in requests.iter().cloned() {
+        for (i, request) in requests.iter().cloned().enumerate() {
             let client = client.clone();
-            let url = url.to_owned();
+            let url = urls[i % urls.len()].clone();
             let in_flight = in_flight.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = in_flight.acquire_owned().await.map_err(|e| e.to_string())?;

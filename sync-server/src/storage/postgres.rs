@@ -55,9 +55,21 @@ const DEFAULT_POOL: usize = 16;
 /// The PostgreSQL backend.
 pub struct PgStorage {
     pool: Pool,
+    /// For the listening connection ([`Storage::on_change`]).
+    config: tokio_postgres::Config,
+    /// This instance, in its notifications, so it skips its own.
+    instance: String,
     /// Drives the connections; dropped (and its threads stopped) with the storage.
     runtime: tokio::runtime::Runtime,
 }
+
+/// The channel card writes are announced on: one notification per transaction, sent by
+/// PostgreSQL only if it commits. Payload: the writing instance's id on the first line,
+/// then `last_position card_id` per card.
+const CHANGES_CHANNEL: &str = "fieldbook_changes";
+
+/// PostgreSQL refuses payloads of 8,000 bytes or more.
+const MAX_PAYLOAD: usize = 7_900;
 
 impl std::fmt::Debug for PgStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,7 +93,7 @@ impl PgStorage {
             .build()
             .map_err(|e| Error::Storage(format!("database runtime: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -97,7 +109,12 @@ impl PgStorage {
                 .build()
                 .map_err(|e| Error::Storage(format!("database pool: {e}")))?
         };
-        let storage = PgStorage { pool, runtime };
+        let storage = PgStorage {
+            pool,
+            config,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            runtime,
+        };
         storage.write(async |tx| schema::migrate(tx).await)?;
         Ok(storage)
     }
@@ -125,6 +142,123 @@ impl PgStorage {
             Ok(out)
         })
     }
+}
+
+impl PgStorage {
+    /// The database's size on disk (`pg_database_size`) and its number of cards, for
+    /// benchmarks and operators.
+    pub fn database_size(&self) -> Result<(u64, u64)> {
+        self.read(async |c| {
+            let row = c
+                .query_one(
+                    "SELECT pg_database_size(current_database()), (SELECT count(*) FROM cards)",
+                    &[],
+                )
+                .await
+                .map_err(pg)?;
+            Ok((pos(row.get(0)), pos(row.get(1))))
+        })
+    }
+
+    /// Announces the written cards to the other instances, inside the writing
+    /// transaction (delivered on commit, never for a rolled-back write).
+    async fn announce(
+        &self,
+        tx: &Transaction<'_>,
+        written: impl Iterator<Item = (&str, u64)>,
+    ) -> Result<()> {
+        let mut payload = self.instance.clone();
+        let header = payload.len();
+        for (card_id, last_position) in written {
+            let line = format!("\n{last_position} {card_id}");
+            if payload.len() + line.len() > MAX_PAYLOAD && payload.len() > header {
+                notify(tx, &payload).await?;
+                payload.truncate(header);
+            }
+            payload.push_str(&line);
+        }
+        if payload.len() > header {
+            notify(tx, &payload).await?;
+        }
+        Ok(())
+    }
+
+    /// Listens for other instances' card writes on a connection of its own, reconnecting
+    /// after a failure. Notifications sent while it is disconnected are lost: they are
+    /// hints (see [`StorageEvent`]), and readers check stored positions anyway.
+    fn listen(&self, listener: crate::storage::StorageListener) {
+        let config = self.config.clone();
+        let instance = self.instance.clone();
+        self.runtime.spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match listen_once(&config, &instance, &listener).await {
+                    Ok(()) => backoff = Duration::from_millis(100),
+                    Err(e) => tracing::warn!(code = e.code(), "change notifications interrupted"),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        });
+    }
+}
+
+async fn notify(tx: &Transaction<'_>, payload: &str) -> Result<()> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANGES_CHANNEL, &payload])
+        .await
+        .map_err(pg)?;
+    Ok(())
+}
+
+/// One listening connection, until it fails or closes.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    instance: &str,
+    listener: &crate::storage::StorageListener,
+) -> Result<()> {
+    let (client, mut connection) = config.connect(NoTls).await.map_err(pg)?;
+    // The client issues LISTEN (and is kept alive) on a task of its own while this one
+    // drives the connection, which is where notifications arrive.
+    let holder = tokio::spawn(async move {
+        let listening = client
+            .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+            .await;
+        if listening.is_ok() {
+            std::future::pending::<()>().await;
+        }
+        drop(client);
+    });
+    let out = loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                for event in parse_notification(n.payload(), instance) {
+                    listener(event);
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => break Err(pg(e)),
+            None => break Ok(()),
+        }
+    };
+    holder.abort();
+    out
+}
+
+/// The events of one notification, none if this instance sent it.
+fn parse_notification(payload: &str, own: &str) -> Vec<crate::storage::StorageEvent> {
+    let mut lines = payload.lines();
+    if lines.next().is_none_or(|sender| sender == own) {
+        return Vec::new();
+    }
+    lines
+        .filter_map(|line| {
+            let (position, card_id) = line.split_once(' ')?;
+            Some(crate::storage::StorageEvent::CardChanged {
+                card_id: card_id.to_owned(),
+                last_position: position.parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// The error of a database call, mapped to what the rest of the server acts on: a full
@@ -175,7 +309,6 @@ pub(crate) fn sql_pos(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-#[cfg(fieldbook_pg_glue)] // TEMPORARY while the modules are ported
 impl Storage for PgStorage {
     fn identity(&self) -> Result<ServerIdentity> {
         self.read(async |c| schema::identity(c).await)
@@ -265,12 +398,31 @@ impl Storage for PgStorage {
         self.read(async |c| cards::card(c, card_id).await)
     }
 
+    fn on_change(&self, listener: crate::storage::StorageListener) {
+        self.listen(listener);
+    }
+
     fn commit_card(&self, commit: &CardCommit) -> Result<CommitOutcome> {
-        self.write(async |tx| cards::commit_one(tx, commit).await)
+        self.write(async |tx| {
+            let outcome = cards::commit_one(tx, commit).await?;
+            if outcome.appended > 0 {
+                let written = std::iter::once((commit.card_id.as_str(), outcome.last_position));
+                self.announce(tx, written).await?;
+            }
+            Ok(outcome)
+        })
     }
 
     fn commit_cards(&self, commits: &[CardCommit]) -> Result<Vec<Result<CommitOutcome>>> {
-        self.write(async |tx| cards::commit_cards(tx, commits).await)
+        self.write(async |tx| {
+            let outcomes = cards::commit_cards(tx, commits).await?;
+            let written = commits.iter().zip(&outcomes).filter_map(|(c, o)| match o {
+                Ok(o) if o.appended > 0 => Some((c.card_id.as_str(), o.last_position)),
+                _ => None,
+            });
+            self.announce(tx, written).await?;
+            Ok(outcomes)
+        })
     }
 
     fn cards_changed_by_others(
@@ -525,12 +677,8 @@ impl ScratchDatabase {
     /// whose user may create databases).
     pub fn create(admin_url: &str) -> Result<ScratchDatabase> {
         let name = format!("fieldbook_test_{}", uuid::Uuid::new_v4().simple());
+        let url = with_database(admin_url, &name)?;
         admin(admin_url, &format!("CREATE DATABASE {name}"))?;
-        let mut config: tokio_postgres::Config = admin_url
-            .parse()
-            .map_err(|e| Error::Storage(format!("bad database URL: {}", redact(&e))))?;
-        config.dbname(&name);
-        let url = config_url(&config, &name);
         Ok(ScratchDatabase {
             admin_url: admin_url.to_owned(),
             name,
@@ -538,7 +686,7 @@ impl ScratchDatabase {
         })
     }
 
-    /// The database's URL, for [`PgStorage::connect`] or `--db`.
+    /// The database's `postgres://` URL, for [`PgStorage::connect`] or `--db`.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -569,28 +717,219 @@ fn admin(url: &str, sql: &str) -> Result<()> {
     })
 }
 
-/// A key=value connection string for `config` with database `name` (the URL form would
-/// need every part re-encoded).
-fn config_url(config: &tokio_postgres::Config, name: &str) -> String {
-    let mut parts = Vec::new();
-    for host in config.get_hosts() {
-        match host {
-            tokio_postgres::config::Host::Tcp(h) => parts.push(format!("host={h}")),
-            tokio_postgres::config::Host::Unix(p) => parts.push(format!("host={}", p.display())),
+/// `admin_url` (a `postgres://` URL) with its database replaced by `name`.
+fn with_database(admin_url: &str, name: &str) -> Result<String> {
+    let Some(scheme_end) = admin_url.find("://") else {
+        return Err(Error::Storage(
+            "a scratch database needs a postgres:// URL".into(),
+        ));
+    };
+    let rest = &admin_url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let query = rest[authority_end..]
+        .find('?')
+        .map(|i| &rest[authority_end + i..]);
+    Ok(format!(
+        "{}{}/{name}{}",
+        &admin_url[..scheme_end + 3],
+        &rest[..authority_end],
+        query.unwrap_or("")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The classic gap of sequence numbers allocated before commit, forced: instance A
+    //! takes a position and stalls before committing; instance B commits after it. Were
+    //! positions a sequence, B's (higher) position would be visible first, a device
+    //! syncing then would move its cursor past it, and A's change, committed later with a
+    //! lower position, would never reach that device. Here B cannot commit before A.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::{CardCommit, NewChange, Storage};
+
+    fn commit(card: &str, n: u8, device: &str) -> CardCommit {
+        let change = NewChange {
+            hash: [n; 32],
+            bytes: vec![n; 8],
+        };
+        CardCommit {
+            card_id: card.into(),
+            territory: "华东区".into(),
+            expected_last_position: None,
+            doc: vec![n],
+            heads: vec![[n; 32]],
+            projection: r#"{"name":"上海某某贸易"}"#.into(),
+            changes: vec![change],
+            late: false,
+            device_id: device.into(),
+            received_at: 1_700_000_000,
+            index: Default::default(),
+            change_rows: Vec::new(),
         }
     }
-    if let Some(port) = config.get_ports().first() {
-        parts.push(format!("port={port}"));
+
+    fn test_server() -> Option<String> {
+        let url = std::env::var("FIELDBOOK_TEST_PG")
+            .ok()
+            .filter(|u| !u.is_empty());
+        if url.is_none() {
+            assert!(
+                std::env::var_os("FIELDBOOK_REQUIRE_POSTGRES").is_none(),
+                "FIELDBOOK_REQUIRE_POSTGRES is set but FIELDBOOK_TEST_PG is not"
+            );
+            eprintln!("FIELDBOOK_TEST_PG is not set: PostgreSQL test skipped");
+        }
+        url
     }
-    if let Some(user) = config.get_user() {
-        parts.push(format!("user='{}'", user.replace('\'', "\\'")));
+
+    #[test]
+    fn a_cursor_cannot_pass_a_change_another_instance_commits_late() {
+        let Some(admin) = test_server() else {
+            return;
+        };
+        let db = ScratchDatabase::create(&admin).expect("scratch database");
+        let a = Arc::new(PgStorage::connect(db.url()).expect("instance A"));
+        let b = Arc::new(PgStorage::connect(db.url()).expect("instance B"));
+        let before = b.head_position().expect("head");
+
+        // A: the card's rows and its position written, then held open.
+        let (taken_tx, taken_rx) = std::sync::mpsc::channel::<u64>();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let stalled = {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                a.write(async |tx| {
+                    let outcome = cards::commit_cards(tx, &[commit("甲-card", 1, "dev-a")])
+                        .await?
+                        .pop()
+                        .ok_or_else(|| Error::Internal("no outcome".into()))??;
+                    let _ = taken_tx.send(outcome.last_position);
+                    let _ = release_rx.await;
+                    Ok(outcome.last_position)
+                })
+            })
+        };
+        let a_position = taken_rx.recv().expect("A took its position");
+        assert_eq!(a_position, before + 1);
+
+        // B commits another card meanwhile, on its own connections.
+        let racing = {
+            let b = b.clone();
+            std::thread::spawn(move || b.commit_card(&commit("乙-card", 2, "dev-b")))
+        };
+        // B is waiting for A's transaction (the position head's lock), as PostgreSQL
+        // itself reports; until then, nothing of either is visible.
+        let waiting = "SELECT count(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let mut seen_waiting = false;
+        for _ in 0..600 {
+            let n: i64 = b
+                .read(async |c| Ok(c.query_one(waiting, &[]).await.map_err(pg)?.get(0)))
+                .expect("activity");
+            if n > 0 {
+                seen_waiting = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(seen_waiting, "B must wait for A's commit");
+        assert!(!racing.is_finished(), "B committed before A");
+        assert_eq!(
+            b.head_position().expect("head"),
+            before,
+            "nothing visible yet"
+        );
+        let territories = vec!["华东区".to_owned()];
+        let visible = b
+            .cards_changed_by_others(&territories, before, u64::MAX, "another-device")
+            .expect("pull");
+        assert!(visible.is_empty(), "a cursor sees neither card yet");
+
+        // A commits; then B gets the next position.
+        release_tx.send(()).expect("release A");
+        assert_eq!(stalled.join().expect("A").expect("A commits"), a_position);
+        let b_outcome = racing.join().expect("B").expect("B commits");
+        assert_eq!(b_outcome.last_position, a_position + 1);
+
+        // A cursor sees them in position order, A's first: one taken after B's commit
+        // cannot have skipped A's.
+        let seen = b
+            .cards_changed_by_others(&territories, before, u64::MAX, "another-device")
+            .expect("pull");
+        let order: Vec<(&str, u64)> = seen
+            .iter()
+            .map(|c| (c.card_id.as_str(), c.last_position))
+            .collect();
+        assert_eq!(
+            order,
+            vec![("甲-card", a_position), ("乙-card", a_position + 1)]
+        );
+        assert_eq!(b.head_position().expect("head"), before + 2);
     }
-    if let Some(pw) = config.get_password() {
-        parts.push(format!(
-            "password='{}'",
-            String::from_utf8_lossy(pw).replace('\'', "\\'")
-        ));
+
+    #[test]
+    fn other_instances_hear_of_committed_cards_and_never_of_rolled_back_ones() {
+        let Some(admin) = test_server() else {
+            return;
+        };
+        let db = ScratchDatabase::create(&admin).expect("scratch database");
+        let a = PgStorage::connect(db.url()).expect("instance A");
+        let b = PgStorage::connect(db.url()).expect("instance B");
+        let (heard_b, from_b) = std::sync::mpsc::channel();
+        b.on_change(Box::new(move |e| {
+            let _ = heard_b.send(e);
+        }));
+        let (heard_a, from_a) = std::sync::mpsc::channel();
+        a.on_change(Box::new(move |e| {
+            let _ = heard_a.send(e);
+        }));
+        // The listeners connect on their own: wait until both are listening.
+        let listening = "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND query LIKE 'LISTEN %'";
+        for _ in 0..600 {
+            let n: i64 = b
+                .read(async |c| Ok(c.query_one(listening, &[]).await.map_err(pg)?.get(0)))
+                .expect("activity");
+            if n >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // A rolled-back write announces nothing: a stale commit, then a real one.
+        let mut stale = commit("丙-card", 3, "dev-a");
+        stale.expected_last_position = Some(99);
+        assert!(matches!(a.commit_card(&stale), Err(Error::Conflict)));
+        let written = a
+            .commit_card(&commit("丙-card", 3, "dev-a"))
+            .expect("commit");
+        let event = from_b
+            .recv_timeout(Duration::from_secs(30))
+            .expect("B hears of A's write");
+        assert_eq!(
+            event,
+            crate::storage::StorageEvent::CardChanged {
+                card_id: "丙-card".into(),
+                last_position: written.last_position,
+            }
+        );
+        // B's own write: A hears of it, B does not.
+        let mut next = commit("丙-card", 4, "dev-b");
+        next.expected_last_position = Some(written.last_position);
+        let second = b.commit_card(&next).expect("commit");
+        let event = from_a
+            .recv_timeout(Duration::from_secs(30))
+            .expect("A hears of B's write");
+        assert_eq!(
+            event,
+            crate::storage::StorageEvent::CardChanged {
+                card_id: "丙-card".into(),
+                last_position: second.last_position,
+            }
+        );
+        assert!(from_b.try_recv().is_err(), "B does not hear its own write");
+        assert!(from_a.try_recv().is_err(), "nothing for the stale write");
     }
-    parts.push(format!("dbname={name}"));
-    parts.join(" ")
 }

@@ -57,7 +57,8 @@ pub fn server_binary() -> Res<PathBuf> {
 pub struct ServerProcess(Child);
 
 impl ServerProcess {
-    pub fn start(db: &Path, addr: SocketAddr) -> Res<ServerProcess> {
+    /// Serves `db` (a SQLite file or a `postgres://` URL) on `addr`.
+    pub fn start(db: impl AsRef<std::ffi::OsStr>, addr: SocketAddr) -> Res<ServerProcess> {
         let mut child = Command::new(server_binary()?)
             .arg(db)
             .arg(addr.to_string())

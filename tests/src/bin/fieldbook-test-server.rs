@@ -1,8 +1,8 @@
 //! The sync server as a separate process, for tests that SIGKILL it.
 //!
-//! `fieldbook-test-server DB ADDR` serves the SQLite file DB on ADDR with the
-//! default configuration, exactly as `fieldbook-server serve` does, and prints
-//! `listening` once it accepts connections.
+//! `fieldbook-test-server DB ADDR` serves DB (a SQLite file, or a `postgres://` URL) on
+//! ADDR with the default configuration, exactly as `fieldbook-server serve` does, and
+//! prints `listening` once it accepts connections.
 
 use std::net::SocketAddr;
 
@@ -12,8 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: fieldbook-test-server DB ADDR".into());
     };
     let addr: SocketAddr = addr.parse()?;
-    let state = fieldbook_server::state_for_sqlite(
-        std::path::Path::new(&db),
+    let state = fieldbook_server::state_for(
+        &fieldbook_server::Database::parse(&db),
         fieldbook_server::Config::default(),
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,6 @@
 //! Faults between device and server: dropped connections, duplicated and delayed
-//! requests, and a server killed with SIGKILL mid-sync. Devices retry as an app
-//! would; in the end every device converges and the server's log holds each change
+//! requests, and a server killed with SIGKILL mid-sync (alone, or one of two instances on
+//! PostgreSQL while the devices finish on the other). Devices retry as an app would; in the end every device converges and the server's log holds each change
 //! exactly once.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -255,7 +255,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(db: &std::path::Path, addr: SocketAddr) -> ServerProcess {
+    fn start(db: impl AsRef<std::ffi::OsStr>, addr: SocketAddr) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fieldbook-test-server"))
             .arg(db)
             .arg(addr.to_string())
@@ -374,4 +374,156 @@ fn sigkilled_server_loses_nothing_it_acknowledged() {
         expected_changes,
         "every acknowledged change is on the server, once"
     );
+}
+
+/// A load balancer in front of several instances, as the device sees it: each request
+/// goes to the next instance in turn, and one that does not answer is skipped for the
+/// next (what a balancer's health check does).
+struct Balancer {
+    instances: Vec<HttpTransport>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl fieldbook_core::sync::Transport for Balancer {
+    fn post(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<fieldbook_core::sync::HttpResponse, String> {
+        let n = self.instances.len();
+        let first = self.next.fetch_add(1, Ordering::SeqCst);
+        let mut last = Err("no instance".to_owned());
+        for i in 0..n {
+            last = self.instances[(first + i) % n].post(path, bearer, content_type, body.clone());
+            if last.is_ok() {
+                return last;
+            }
+        }
+        last
+    }
+}
+
+#[test]
+fn two_instances_on_postgres_lose_nothing_when_one_is_killed_mid_sync() {
+    use fieldbook_server::storage::postgres::ScratchDatabase;
+    let Some(admin_url) = std::env::var("FIELDBOOK_TEST_PG")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var_os("FIELDBOOK_REQUIRE_POSTGRES").is_none(),
+            "FIELDBOOK_REQUIRE_POSTGRES is set but FIELDBOOK_TEST_PG is not"
+        );
+        eprintln!("FIELDBOOK_TEST_PG is not set: PostgreSQL test skipped");
+        return;
+    };
+    let seed = seed();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let scratch = ScratchDatabase::create(&admin_url).expect("scratch database");
+    let db = fieldbook_server::Database::Postgres(scratch.url().to_owned());
+    let tokens: Vec<String> = {
+        let state =
+            fieldbook_server::state_for(&db, fieldbook_server::Config::default()).expect("state");
+        let s = &*state.storage;
+        use fieldbook_server::admin;
+        use fieldbook_server::storage::PersonKind;
+        admin::add_person(s, "zhangwei", "张伟", PersonKind::Rep).expect("rep");
+        admin::add_territory(s, "east", "华东区", None).expect("territory");
+        admin::assign_territory(s, "east", "zhangwei").expect("assign");
+        ["手机", "平板", "备用机"]
+            .iter()
+            .map(|name| {
+                admin::enrol_device(s, "zhangwei", Role::Rep, name)
+                    .expect("token")
+                    .token
+            })
+            .collect()
+    };
+    let addr = || {
+        TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+    };
+    let (addr_a, addr_b) = (addr(), addr());
+    let mut a = ServerProcess::start(scratch.url(), addr_a);
+    let b = ServerProcess::start(scratch.url(), addr_b);
+    let urls = [format!("http://{addr_a}"), format!("http://{addr_b}")];
+    let mut devices: Vec<Device> = tokens
+        .into_iter()
+        .map(|token| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut store = fieldbook_core::Store::open(dir.path().join("d.db")).expect("store");
+            let transport: Arc<dyn fieldbook_core::sync::Transport> = Arc::new(Balancer {
+                instances: urls
+                    .iter()
+                    .map(|u| HttpTransport::new(u, &[]).expect("transport"))
+                    .collect(),
+                next: std::sync::atomic::AtomicUsize::new(0),
+            });
+            fieldbook_core::sync::enrol(&mut store, &*transport, &urls[0], &token).expect("enrol");
+            Device::from_parts(store, transport, dir)
+        })
+        .collect();
+    let cards: Vec<CardId> = (0..8)
+        .map(|i| devices[0].new_card(&format!("苏州客户{i}"), "east"))
+        .collect();
+    for d in devices.iter_mut() {
+        sync_with_retries(d);
+    }
+
+    // Every device edits and syncs continuously, each sync through the next instance;
+    // instance A is killed at random moments and restarted, then killed for good.
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let stop = stop.clone();
+        let cards = cards.clone();
+        std::thread::spawn(move || {
+            let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+            let mut synced = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                for d in devices.iter_mut() {
+                    random_edit(&mut rng, d, &cards, "张伟");
+                    if d.try_sync().is_ok() {
+                        synced += 1;
+                    }
+                }
+            }
+            (devices, synced)
+        })
+    };
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
+        a.kill();
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..300)));
+        a = ServerProcess::start(scratch.url(), addr_a);
+    }
+    std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
+    a.kill(); // for good: the devices finish on B
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let (mut devices, synced) = worker.join().expect("worker");
+    assert!(synced > 0, "some syncs went through");
+    for _ in 0..2 {
+        for d in devices.iter_mut() {
+            sync_with_retries(d);
+        }
+    }
+    let first = devices[0].snapshot();
+    for d in devices.iter_mut() {
+        assert_eq!(d.snapshot(), first, "every device holds the same cards");
+        assert_eq!(d.store.pending_cards().expect("pending"), 0);
+    }
+    let expected_changes = change_count(&mut devices[0]);
+    b.kill();
+    let state =
+        fieldbook_server::state_for(&db, fieldbook_server::Config::default()).expect("reopen");
+    assert_eq!(
+        state.storage.log_len().expect("log"),
+        expected_changes,
+        "every acknowledged change is in the database, once (seed {seed})"
+    );
+    drop(state);
 }

@@ -60,11 +60,18 @@ pub(super) async fn commit_cards(
     tx: &Transaction<'_>,
     commits: &[CardCommit],
 ) -> Result<Vec<Result<CommitOutcome>>> {
-    #[cfg(fieldbook_pg_glue)]
     let mut text = super::manager::TextRows::default();
     let mut outcomes: Vec<Option<Result<CommitOutcome>>> = Vec::with_capacity(commits.len());
     let mut checked: Vec<(usize, Checked<'_>)> = Vec::new();
+    // Cards an earlier entry of this batch moves: their positions are taken only at the
+    // end, so the stored row does not show it yet; a later entry expecting the old
+    // position is stale.
+    let mut moved: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (slot, commit) in commits.iter().enumerate() {
+        if moved.contains(commit.card_id.as_str()) {
+            outcomes.push(Some(Err(Error::Conflict)));
+            continue;
+        }
         match check(tx, commit).await? {
             Check::Stale => outcomes.push(Some(Err(Error::Conflict))),
             Check::Nothing => outcomes.push(Some(Ok(CommitOutcome {
@@ -72,14 +79,15 @@ pub(super) async fn commit_cards(
                 last_position: 0,
             }))),
             Check::Write(c) => {
-                #[cfg(fieldbook_pg_glue)]
+                if !c.fresh.is_empty() {
+                    moved.insert(commit.card_id.as_str());
+                }
                 super::manager::write_in_commit(tx, commit, &mut text).await?;
                 outcomes.push(None);
                 checked.push((slot, c));
             }
         }
     }
-    #[cfg(fieldbook_pg_glue)]
     text.write(tx).await?;
     // Positions last (see the module's docs), for every card at once.
     let total: u64 = checked.iter().map(|(_, c)| c.fresh.len() as u64).sum();
