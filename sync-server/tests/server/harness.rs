@@ -284,9 +284,14 @@ impl Device {
 
     /// POSTs raw bytes with this device's token.
     pub fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        self.post_raw_to(&self.url, path, body)
+    }
+
+    /// [`Self::post_raw`] to the server at `url` (another instance).
+    pub fn post_raw_to(&self, url: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
         let r = self
             .http
-            .post(format!("{}{}", self.url, path))
+            .post(format!("{url}{path}"))
             .bearer_auth(&self.token)
             .header("content-type", wire::CONTENT_TYPE)
             .body(body)
@@ -298,9 +303,14 @@ impl Device {
 
     /// Sends a request and returns the decoded response (panics on HTTP errors).
     pub fn send(&self, request: &SyncRequest) -> (SyncResponse, Traffic) {
+        self.send_to(&self.url, request)
+    }
+
+    /// [`Self::send`] to the server at `url` (another instance).
+    pub fn send_to(&self, url: &str, request: &SyncRequest) -> (SyncResponse, Traffic) {
         let body = wire::encode(request).expect("encode");
         let up = body.len();
-        let (status, bytes) = self.post_raw("/v1/sync", body);
+        let (status, bytes) = self.post_raw_to(url, "/v1/sync", body);
         assert_eq!(
             status,
             200,

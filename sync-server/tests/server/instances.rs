@@ -145,3 +145,49 @@ fn one_card_pushed_twice_in_one_request_keeps_both() {
     stored_heads.sort();
     assert_eq!(stored_heads, heads);
 }
+
+#[test]
+fn one_device_syncing_with_two_instances_at_once_stores_each_change_once() {
+    let env = Env::start();
+    let second = env.second_instance();
+    let mut a = env.rep("zhangwei");
+    let cards: Vec<String> = (0..6)
+        .map(|i| a.new_card("sh-east", &format!("无锡客户{i}")))
+        .collect();
+    a.sync();
+    for (i, card) in cards.iter().enumerate() {
+        a.set(card, "phone", &format!("1390000{i:04}"));
+    }
+    let before = env.log_len();
+    // The same request to both instances at once: a retry sent to another instance
+    // while the first attempt is still in flight.
+    let request = a.request(None);
+    let second_url = second.url();
+    let responses: Vec<_> = std::thread::scope(|s| {
+        let first = s.spawn(|| a.send(&request).0);
+        let again = s.spawn(|| a.send_to(&second_url, &request).0);
+        vec![first.join().expect("first"), again.join().expect("second")]
+    });
+    for r in &responses {
+        assert_eq!(r.acks.len(), cards.len(), "refused: {:?}", r.refused);
+    }
+    assert_eq!(
+        env.log_len(),
+        before + cards.len() as u64,
+        "each change stored once"
+    );
+    a.apply(&responses[1]);
+    a.sync();
+    for card in &cards {
+        let mut heads: Vec<[u8; 32]> = a.heads(card).into_iter().map(|h| h.0).collect();
+        heads.sort();
+        let mut stored = env
+            .storage()
+            .card(card)
+            .expect("card")
+            .expect("stored")
+            .heads;
+        stored.sort();
+        assert_eq!(stored, heads);
+    }
+}

@@ -14,6 +14,7 @@ mod fallback;
 mod handoff;
 mod instances;
 mod manager;
+mod move_to_postgres;
 mod paging;
 mod schema_upgrade;
 mod scope;
