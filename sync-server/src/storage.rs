@@ -21,6 +21,7 @@
 //!   that holds it returned (SQLite: WAL, so a killed process loses nothing committed).
 //! - Token hashes only: a backend never sees a bearer token in clear.
 
+mod activity_calendar;
 pub mod conformance;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -278,6 +278,30 @@ impl ServerProcess {
     }
 }
 
+/// Every device edits a random card and syncs, round after round, on a thread of its
+/// own until `stop`; returns the devices and how many syncs went through.
+fn edit_and_sync_until(
+    stop: &Arc<AtomicBool>,
+    mut devices: Vec<Device>,
+    cards: Vec<CardId>,
+    seed: u64,
+) -> std::thread::JoinHandle<(Vec<Device>, u32)> {
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let mut synced = 0u32;
+        while !stop.load(Ordering::SeqCst) {
+            for d in devices.iter_mut() {
+                random_edit(&mut rng, d, &cards, "张伟");
+                if d.try_sync().is_ok() {
+                    synced += 1;
+                }
+            }
+        }
+        (devices, synced)
+    })
+}
+
 #[test]
 fn sigkilled_server_loses_nothing_it_acknowledged() {
     let seed = seed();
@@ -329,23 +353,7 @@ fn sigkilled_server_loses_nothing_it_acknowledged() {
     // Devices edit and sync continuously in a thread; the test kills the server at
     // random moments and restarts it on the same file and port.
     let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let stop = stop.clone();
-        let cards = cards.clone();
-        std::thread::spawn(move || {
-            let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-            let mut synced = 0u32;
-            while !stop.load(Ordering::SeqCst) {
-                for d in devices.iter_mut() {
-                    random_edit(&mut rng, d, &cards, "张伟");
-                    if d.try_sync().is_ok() {
-                        synced += 1;
-                    }
-                }
-            }
-            (devices, synced)
-        })
-    };
+    let worker = edit_and_sync_until(&stop, devices, cards.clone(), seed);
     for _ in 0..8 {
         std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
         server.kill();
@@ -477,23 +485,7 @@ fn two_instances_on_postgres_lose_nothing_when_one_is_killed_mid_sync() {
     // Every device edits and syncs continuously, each sync through the next instance;
     // instance A is killed at random moments and restarted, then killed for good.
     let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let stop = stop.clone();
-        let cards = cards.clone();
-        std::thread::spawn(move || {
-            let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-            let mut synced = 0u32;
-            while !stop.load(Ordering::SeqCst) {
-                for d in devices.iter_mut() {
-                    random_edit(&mut rng, d, &cards, "张伟");
-                    if d.try_sync().is_ok() {
-                        synced += 1;
-                    }
-                }
-            }
-            (devices, synced)
-        })
-    };
+    let worker = edit_and_sync_until(&stop, devices, cards.clone(), seed);
     for _ in 0..4 {
         std::thread::sleep(Duration::from_millis(rng.random_range(100..500)));
         a.kill();
