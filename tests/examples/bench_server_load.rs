@@ -85,6 +85,25 @@ fn main() -> Res<()> {
 
     let postgres = text_arg("--postgres");
     let instances = arg("--instances", 1).max(1);
+    // The frozen set-up moved into PostgreSQL once; each run gets a copy of it.
+    let template = match &postgres {
+        Some(admin) => {
+            let template = fieldbook_server::storage::postgres::ScratchDatabase::create(admin)?;
+            let target = fieldbook_server::storage::postgres::PgStorage::connect(template.url())?;
+            let t = Instant::now();
+            let moved =
+                fieldbook_server::storage::postgres::import::move_to_postgres(&db, &target)?;
+            let (bytes, cards) = target.database_size()?;
+            eprintln!(
+                "moved {} cards to PostgreSQL in {:.1} s ({} B per card)",
+                moved.cards_verified,
+                t.elapsed().as_secs_f64(),
+                bytes / cards.max(1)
+            );
+            Some(template)
+        }
+        None => None,
+    };
     let mut rates = Vec::new();
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
@@ -99,22 +118,8 @@ fn main() -> Res<()> {
             }
         }
         let sqlite = run_dir.join("server.db");
-        let scratch = match &postgres {
-            Some(admin) => {
-                let scratch = fieldbook_server::storage::postgres::ScratchDatabase::create(admin)?;
-                let target =
-                    fieldbook_server::storage::postgres::PgStorage::connect(scratch.url())?;
-                let t = Instant::now();
-                let moved = fieldbook_server::storage::postgres::import::move_to_postgres(
-                    &sqlite, &target,
-                )?;
-                eprintln!(
-                    "    moved {} cards to PostgreSQL in {:.1} s",
-                    moved.cards_verified,
-                    t.elapsed().as_secs_f64()
-                );
-                Some(scratch)
-            }
+        let scratch = match &template {
+            Some(t) => Some(t.copy()?),
             None => None,
         };
         let mut servers = Vec::new();
