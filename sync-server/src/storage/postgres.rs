@@ -86,6 +86,14 @@ impl PgStorage {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| Error::Storage(format!("bad database URL: {}", redact(&e))))?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            // Said plainly instead of a failed handshake: see docs/POSTGRES.md.
+            return Err(Error::Storage(
+                "TLS to the database (sslmode=require) is not supported yet; \
+                 use a private network or a local TLS proxy"
+                    .into(),
+            ));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fieldbook-pg")
@@ -807,6 +815,17 @@ mod tests {
             eprintln!("FIELDBOOK_TEST_PG is not set: PostgreSQL test skipped");
         }
         url
+    }
+
+    #[test]
+    fn a_url_asking_for_tls_is_refused_plainly() {
+        let err = PgStorage::connect("postgres://fieldbook:secret@127.0.0.1:1/db?sslmode=require")
+            .expect_err("refused");
+        let text = err.to_string();
+        assert!(text.contains("not supported yet"), "{text}");
+        assert!(!text.contains("secret"), "no password in errors: {text}");
+        let err = PgStorage::connect("postgres://fieldbook:secret@[bad").expect_err("refused");
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 
     #[test]
