@@ -818,6 +818,51 @@ mod tests {
     }
 
     #[test]
+    fn two_instances_writing_the_same_cards_in_opposite_orders_never_deadlock() {
+        let Some(admin) = test_server() else {
+            return;
+        };
+        let db = ScratchDatabase::create(&admin).expect("scratch database");
+        let setup = PgStorage::connect(db.url()).expect("setup");
+        for (i, card) in ["甲", "乙"].iter().enumerate() {
+            let n = u8::try_from(i + 1).expect("small");
+            setup.commit_card(&commit(card, n, "dev")).expect("create");
+        }
+        let run = |order: [&'static str; 2], base: u8| {
+            let url = db.url().to_owned();
+            std::thread::spawn(move || {
+                let s = PgStorage::connect(&url).expect("instance");
+                let mut written = 0;
+                for round in 0..40u8 {
+                    let commits: Vec<CardCommit> = order
+                        .iter()
+                        .enumerate()
+                        .map(|(i, card)| {
+                            let stored = s.card(card).expect("read").expect("stored");
+                            let mut c = commit(card, 0, "dev");
+                            c.expected_last_position = Some(stored.last_position);
+                            let tag = [base, round, u8::try_from(i).expect("small")];
+                            c.changes[0].hash = [0; 32];
+                            c.changes[0].hash[..3].copy_from_slice(&tag);
+                            c
+                        })
+                        .collect();
+                    // A deadlock would fail the whole transaction; a stale card only
+                    // its own slot.
+                    let outcomes = s.commit_cards(&commits).expect("no deadlock");
+                    written += outcomes.iter().filter(|o| o.is_ok()).count();
+                }
+                written
+            })
+        };
+        let a = run(["甲", "乙"], 10);
+        let b = run(["乙", "甲"], 20);
+        let written = a.join().expect("A") + b.join().expect("B");
+        let log = setup.log_len().expect("log");
+        assert_eq!(log, 2 + written as u64, "each written change once");
+    }
+
+    #[test]
     fn a_url_asking_for_tls_is_refused_plainly() {
         let err = PgStorage::connect("postgres://fieldbook:secret@127.0.0.1:1/db?sslmode=require")
             .expect_err("refused");

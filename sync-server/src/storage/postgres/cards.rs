@@ -67,25 +67,34 @@ pub(super) async fn commit_cards(
     // end, so the stored row does not show it yet; a later entry expecting the old
     // position is stale.
     let mut moved: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for (slot, commit) in commits.iter().enumerate() {
-        if moved.contains(commit.card_id.as_str()) {
-            outcomes.push(Some(Err(Error::Conflict)));
-            continue;
-        }
-        match check(tx, commit).await? {
-            Check::Stale => outcomes.push(Some(Err(Error::Conflict))),
-            Check::Nothing => outcomes.push(Some(Ok(CommitOutcome {
-                appended: 0,
-                last_position: 0,
-            }))),
-            Check::Write(c) => {
-                if !c.fresh.is_empty() {
-                    moved.insert(commit.card_id.as_str());
+    // Cards are locked in id order (stable: one card's entries keep theirs), so two
+    // instances writing overlapping pages cannot deadlock on each other's rows.
+    let mut order: Vec<usize> = (0..commits.len()).collect();
+    order.sort_by(|&a, &b| commits[a].card_id.cmp(&commits[b].card_id));
+    outcomes.resize_with(commits.len(), || None);
+    for slot in order {
+        let commit = &commits[slot];
+        let outcome = if moved.contains(commit.card_id.as_str()) {
+            Some(Err(Error::Conflict))
+        } else {
+            match check(tx, commit).await? {
+                Check::Stale => Some(Err(Error::Conflict)),
+                Check::Nothing => Some(Ok(CommitOutcome {
+                    appended: 0,
+                    last_position: 0,
+                })),
+                Check::Write(c) => {
+                    if !c.fresh.is_empty() {
+                        moved.insert(commit.card_id.as_str());
+                    }
+                    super::manager::write_in_commit(tx, commit, &mut text).await?;
+                    checked.push((slot, c));
+                    None
                 }
-                super::manager::write_in_commit(tx, commit, &mut text).await?;
-                outcomes.push(None);
-                checked.push((slot, c));
             }
+        };
+        if let Some(place) = outcomes.get_mut(slot) {
+            *place = outcome;
         }
     }
     text.write(tx).await?;
