@@ -887,3 +887,16 @@ pub struct StoredSettings {
     /// When (unix seconds, server time).
     pub set_at: i64,
 }
+
+/// A card's heads as both backends store them: the 32-byte hashes concatenated.
+pub(crate) fn split_heads(bytes: &[u8]) -> Vec<[u8; 32]> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+        .collect()
+}
+
+/// The inverse of [`split_heads`].
+pub(crate) fn join_heads(heads: &[[u8; 32]]) -> Vec<u8> {
+    heads.concat()
+}

@@ -14,6 +14,7 @@
 use super::{GenericClient, Transaction, pg, pos, sql_pos};
 use crate::error::{Error, Result};
 use crate::storage::{CardCommit, CardSummary, CommitOutcome, NewChange, StoredCard};
+use crate::storage::{join_heads, split_heads};
 
 /// The next position of the log's sequence (shared with scope events and assignments).
 /// `UPDATE … RETURNING` takes the `meta` row's lock until the transaction ends: no other
@@ -289,17 +290,6 @@ fn summary_row(r: &tokio_postgres::Row) -> CardSummary {
         last_position: pos(r.get(3)),
         heads: split_heads(r.get(4)),
     }
-}
-
-fn split_heads(bytes: &[u8]) -> Vec<[u8; 32]> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
-        .collect()
-}
-
-fn join_heads(heads: &[[u8; 32]]) -> Vec<u8> {
-    heads.concat()
 }
 
 pub(super) async fn head_position(c: &impl GenericClient) -> Result<u64> {

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use super::{pos, sql_pos};
 use crate::error::{Error, Result};
 use crate::storage::{CardCommit, CardSummary, CommitOutcome, StoredCard};
+use crate::storage::{join_heads, split_heads};
 
 pub(super) fn next_position(tx: &Transaction<'_>) -> Result<u64> {
     let head: i64 = tx
@@ -115,17 +116,6 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CardSummary> {
         last_position: pos(r.get(3)?),
         heads: split_heads(&r.get::<_, Vec<u8>>(4)?),
     })
-}
-
-fn split_heads(bytes: &[u8]) -> Vec<[u8; 32]> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
-        .collect()
-}
-
-fn join_heads(heads: &[[u8; 32]]) -> Vec<u8> {
-    heads.concat()
 }
 
 fn placeholders(n: usize, first: usize) -> String {
