@@ -19,6 +19,7 @@
 //! lives in a submodule named as SQLite's.
 
 mod cards;
+mod connection;
 mod devices;
 mod handoff;
 mod held;
@@ -32,7 +33,6 @@ mod web;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use crate::error::{Error, Result};
@@ -48,15 +48,12 @@ use super::{NewLoginLink, WebSession};
 
 pub(crate) use deadpool_postgres::{GenericClient, Transaction};
 
-/// Connections per instance, unless the URL's `pool_size` says otherwise: enough for the
-/// blocking threads a busy instance keeps in the database at once.
-const DEFAULT_POOL: usize = 16;
-
 /// The PostgreSQL backend.
 pub struct PgStorage {
     pool: Pool,
     /// For the listening connection ([`Storage::on_change`]).
     config: tokio_postgres::Config,
+    tls: connection::MakeRustlsConnect,
     /// This instance, in its notifications, so it skips its own.
     instance: String,
     /// Drives the connections; dropped (and its threads stopped) with the storage.
@@ -80,20 +77,15 @@ impl std::fmt::Debug for PgStorage {
 }
 
 impl PgStorage {
-    /// Connects to the database at `url` (a `postgres://` URL or a libpq key=value string)
-    /// and migrates it to this server's schema. Safe to run from several instances at once.
+    /// Connects to the database at `url` (a `postgres://` URL or a libpq key=value string;
+    /// TLS and `pool_size` as [`connection`] says) and migrates it to this server's
+    /// schema. Safe to run from several instances at once.
     pub fn connect(url: &str) -> Result<PgStorage> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| Error::Storage(format!("bad database URL: {}", redact(&e))))?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            // Said plainly instead of a failed handshake: see docs/POSTGRES.md.
-            return Err(Error::Storage(
-                "TLS to the database (sslmode=require) is not supported yet; \
-                 use a private network or a local TLS proxy"
-                    .into(),
-            ));
-        }
+        let connection::DatabaseOptions {
+            config,
+            tls,
+            pool_size,
+        } = connection::DatabaseOptions::parse(url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fieldbook-pg")
@@ -102,7 +94,7 @@ impl PgStorage {
             .map_err(|e| Error::Storage(format!("database runtime: {e}")))?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -110,7 +102,7 @@ impl PgStorage {
         let pool = {
             let _in_runtime = runtime.enter();
             Pool::builder(manager)
-                .max_size(DEFAULT_POOL)
+                .max_size(pool_size)
                 .wait_timeout(Some(Duration::from_secs(30)))
                 .create_timeout(Some(Duration::from_secs(10)))
                 .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -120,6 +112,7 @@ impl PgStorage {
         let storage = PgStorage {
             pool,
             config,
+            tls,
             instance: uuid::Uuid::new_v4().simple().to_string(),
             runtime,
         };
@@ -196,11 +189,12 @@ impl PgStorage {
     /// hints (see [`StorageEvent`]), and readers check stored positions anyway.
     fn listen(&self, listener: crate::storage::StorageListener) {
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let instance = self.instance.clone();
         self.runtime.spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                match listen_once(&config, &instance, &listener).await {
+                match listen_once(&config, &tls, &instance, &listener).await {
                     Ok(()) => backoff = Duration::from_millis(100),
                     Err(e) => tracing::warn!(code = e.code(), "change notifications interrupted"),
                 }
@@ -221,10 +215,11 @@ async fn notify(tx: &Transaction<'_>, payload: &str) -> Result<()> {
 /// One listening connection, until it fails or closes.
 async fn listen_once(
     config: &tokio_postgres::Config,
+    tls: &connection::MakeRustlsConnect,
     instance: &str,
     listener: &crate::storage::StorageListener,
 ) -> Result<()> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(pg)?;
+    let (client, mut connection) = config.connect(tls.clone()).await.map_err(pg)?;
     // The client issues LISTEN (and is kept alive) on a task of its own while this one
     // drives the connection, which is where notifications arrive.
     let holder = tokio::spawn(async move {
@@ -287,7 +282,19 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> Error {
         }
         _ => Error::Storage(match e.as_db_error() {
             Some(db) => format!("database: {} ({})", db.message(), db.code().code()),
-            None => format!("database: {e}"),
+            // tokio-postgres' own message names only the kind ("error performing TLS
+            // handshake"); the cause (an unknown issuer, a refused connection) is what an
+            // operator needs, so the source chain goes with it.
+            None => {
+                let mut message = format!("database: {e}");
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    message.push_str(": ");
+                    message.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                message
+            }
         }),
     }
 }
@@ -296,16 +303,6 @@ fn pool_error(e: deadpool_postgres::PoolError) -> Error {
     match e {
         deadpool_postgres::PoolError::Backend(e) => pg(e),
         other => Error::Storage(format!("database pool: {other}")),
-    }
-}
-
-/// A URL parse error without the URL (it may carry a password).
-fn redact(e: &tokio_postgres::Error) -> String {
-    let s = e.to_string();
-    if s.contains('@') || s.contains("password") {
-        "the URL does not parse".into()
-    } else {
-        s
     }
 }
 
@@ -740,7 +737,9 @@ fn admin(url: &str, sql: &str) -> Result<()> {
         .build()
         .map_err(|e| Error::Storage(format!("database runtime: {e}")))?;
     runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(pg)?;
         let driver = tokio::spawn(connection);
         let out = client.batch_execute(sql).await.map_err(pg);
         drop(client);
@@ -862,15 +861,69 @@ mod tests {
         assert_eq!(log, 2 + written as u64, "each written change once");
     }
 
+    /// The test server's CA certificate (scripts/postgres-test-server makes one), if TLS
+    /// is to be tested.
+    fn test_ca() -> Option<String> {
+        let ca = std::env::var("FIELDBOOK_TEST_PG_CA")
+            .ok()
+            .filter(|u| !u.is_empty());
+        if ca.is_none() {
+            assert!(
+                std::env::var_os("FIELDBOOK_REQUIRE_POSTGRES").is_none(),
+                "FIELDBOOK_REQUIRE_POSTGRES is set but FIELDBOOK_TEST_PG_CA is not"
+            );
+            eprintln!("FIELDBOOK_TEST_PG_CA is not set: TLS to PostgreSQL not tested");
+        }
+        ca
+    }
+
+    fn over_tls(storage: &PgStorage) -> bool {
+        storage
+            .read(async |c| {
+                let row = c
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .map_err(pg)?;
+                Ok(row.get::<_, bool>(0))
+            })
+            .expect("pg_stat_ssl")
+    }
+
     #[test]
-    fn a_url_asking_for_tls_is_refused_plainly() {
-        let err = PgStorage::connect("postgres://fieldbook:secret@127.0.0.1:1/db?sslmode=require")
-            .expect_err("refused");
-        let text = err.to_string();
-        assert!(text.contains("not supported yet"), "{text}");
-        assert!(!text.contains("secret"), "no password in errors: {text}");
-        let err = PgStorage::connect("postgres://fieldbook:secret@[bad").expect_err("refused");
-        assert!(!err.to_string().contains("secret"), "{err}");
+    fn tls_to_the_database_is_encrypted_and_verified() {
+        let (Some(admin), Some(ca)) = (test_server(), test_ca()) else {
+            return;
+        };
+        let db = ScratchDatabase::create(&admin).expect("scratch database");
+        let url = |options: &str| {
+            let sep = if db.url().contains('?') { '&' } else { '?' };
+            format!("{}{sep}{options}", db.url())
+        };
+        let ca = ca.replace('%', "%25").replace(' ', "%20");
+
+        let tls = PgStorage::connect(&url(&format!("sslmode=verify-full&sslrootcert={ca}")))
+            .expect("a verified TLS connection");
+        assert!(over_tls(&tls), "the pooled connections are encrypted");
+        let plain = PgStorage::connect(db.url()).expect("plain");
+        assert!(!over_tls(&plain), "no TLS unless asked");
+
+        // The test server's certificate is signed by its own CA, which the public roots
+        // do not hold: `require` verifies (unlike libpq's), so it is refused.
+        let err = PgStorage::connect(&url("sslmode=require")).expect_err("unknown issuer");
+        assert!(err.to_string().contains("certificate"), "{err}");
+        // The certificate names 127.0.0.1 only: another name for the same server is not
+        // it, as far as verification goes.
+        let by_name = url(&format!("sslmode=verify-full&sslrootcert={ca}"))
+            .replace("@127.0.0.1:", "@localhost:");
+        assert_ne!(
+            by_name,
+            url(&format!("sslmode=verify-full&sslrootcert={ca}"))
+        );
+        let err = PgStorage::connect(&by_name).expect_err("name mismatch");
+        assert!(err.to_string().contains("certificate"), "{err}");
     }
 
     #[test]
