@@ -17,7 +17,9 @@ use crate::error::{Error, Result};
 use crate::ids::RepId;
 use crate::value::{OppStage, Stored};
 
+mod replay;
 mod stages;
+use replay::ChangeWalker;
 pub use stages::stage_changes;
 pub(crate) use stages::stages_and_new_summaries;
 
@@ -75,13 +77,8 @@ fn segment(doc: &Automerge, obj: &ObjId, prop: &Prop, heads: &[ChangeHash]) -> S
     }
 }
 
-/// The field paths a change touched.
-fn touched_fields(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Vec<String> {
-    walk_change(doc, hash, deps).fields
-}
-
 /// What one walk of a change's diff finds.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Walk {
     fields: Vec<String>,
     visits: u32,
@@ -127,7 +124,21 @@ fn stage_put(
 
 /// The field paths a change touched, how many visits it added to the visit log, the
 /// opportunity stages it put and the sales months it added, from one walk of its diff.
+/// Whole-document cost: Automerge's diff between historical heads walks every operation
+/// of the document. [`ChangeWalker`] walks many changes for the cost of their own.
 fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
+    walk_patches(doc, doc.diff(deps, &[hash]), hash, deps)
+}
+
+/// [`walk_change`] given the change's patches: `doc` is any document holding the change
+/// and its dependencies (the lookups are at those heads), `patches` what the change did
+/// to the state its dependencies left.
+fn walk_patches(
+    doc: &Automerge,
+    patches: Vec<automerge::Patch>,
+    hash: ChangeHash,
+    deps: &[ChangeHash],
+) -> Walk {
     let after = [hash];
     let mut walk = Walk::default();
     // A list item's path segment is a lookup at `after` (its item id): every field of a
@@ -142,7 +153,7 @@ fn walk_change(doc: &Automerge, hash: ChangeHash, deps: &[ChangeHash]) -> Walk {
                 .clone(),
         }
     };
-    for patch in doc.diff(deps, &after) {
+    for patch in patches {
         let top = patch.path.first().map(|(_, prop)| prop);
         let top_is = |key: &str| matches!(top, Some(Prop::Map(k)) if k == key);
         match &patch.action {
@@ -270,12 +281,30 @@ fn entry_of(meta: &automerge::ChangeMetadata<'_>, fields: Vec<String>) -> Histor
 /// Server-side: one of the documented exceptions to "no Automerge type in core's public
 /// API" (the server keeps documents as `Automerge`).
 pub fn summarize_changes(doc: &Automerge, hashes: &[[u8; 32]]) -> Vec<ChangeSummary> {
+    // One change (a device's edit, the common push) is one diff; more are cheaper
+    // replayed together than diffed one by one (see `ChangeWalker`).
+    if hashes.len() < 2 {
+        return hashes
+            .iter()
+            .filter_map(|h| {
+                let meta = doc.get_change_meta_by_hash(&ChangeHash(*h))?;
+                Some(summary_of(doc, &meta))
+            })
+            .collect();
+    }
+    let wanted: std::collections::HashSet<ChangeHash> =
+        hashes.iter().map(|h| ChangeHash(*h)).collect();
+    let mut walker = ChangeWalker::new(doc);
+    let mut found: std::collections::HashMap<ChangeHash, ChangeSummary> = Default::default();
+    for meta in doc.get_changes_meta(&[]) {
+        if wanted.contains(&meta.hash) {
+            let summary = summary_of_walk(&meta, walker.walk(&meta));
+            found.insert(meta.hash, summary);
+        }
+    }
     hashes
         .iter()
-        .filter_map(|h| {
-            let meta = doc.get_change_meta_by_hash(&ChangeHash(*h))?;
-            Some(summary_of(doc, &meta))
-        })
+        .filter_map(|h| found.get(&ChangeHash(*h)).cloned())
         .collect()
 }
 
@@ -296,10 +325,11 @@ fn summary_of_walk(meta: &automerge::ChangeMetadata<'_>, walk: Walk) -> ChangeSu
 
 /// Every change of a document, oldest first (causal order).
 pub(crate) fn history(doc: &Automerge) -> Vec<HistoryEntry> {
+    let mut walker = ChangeWalker::new(doc);
     doc.get_changes_meta(&[])
         .into_iter()
         .map(|meta| {
-            let fields = touched_fields(doc, meta.hash, &meta.deps);
+            let fields = walker.walk(&meta).fields;
             entry_of(&meta, fields)
         })
         .collect()
@@ -400,8 +430,9 @@ pub(crate) fn card_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Card> {
 /// Every change's summary, for tests next to the derivations.
 #[cfg(test)]
 pub(crate) fn summarize_all_for_tests(doc: &Automerge) -> Vec<ChangeSummary> {
+    let mut walker = ChangeWalker::new(doc);
     doc.get_changes_meta(&[])
         .iter()
-        .map(|meta| summary_of(doc, meta))
+        .map(|meta| summary_of_walk(meta, walker.walk(meta)))
         .collect()
 }

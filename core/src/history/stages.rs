@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc};
 use chrono::DateTime;
 
-use super::{ChangeSummary, StageEntered, summary_of_walk, walk_change};
+use super::{ChangeSummary, ChangeWalker, StageEntered, summary_of_walk, walk_change};
 use crate::analysis::pipeline::StageChange;
 use crate::ids::RepId;
 
@@ -31,7 +31,8 @@ pub fn stage_changes(doc: &Automerge) -> Vec<StageChange> {
     if current_opportunities(doc).is_empty() {
         return Vec::new();
     }
-    stages_with(doc, |meta| walk_change(doc, meta.hash, &meta.deps).entered)
+    let mut walker = ChangeWalker::new(doc);
+    stages_with(doc, |meta| walker.walk(meta).entered)
 }
 
 /// The stage changes of a document and what each change the caller has not seen yet did:
@@ -42,11 +43,23 @@ pub(crate) fn stages_and_new_summaries(
     known: &HashMap<ChangeHash, Vec<StageEntered>>,
 ) -> (Vec<ChangeSummary>, Vec<StageChange>) {
     let mut new = Vec::new();
+    // One new change (an edit since the facts were kept) is one diff; more are cheaper
+    // replayed together (`ChangeWalker`), which replays the whole history once.
+    let unknown = doc
+        .get_changes_meta(&[])
+        .iter()
+        .filter(|m| !known.contains_key(&m.hash))
+        .count();
+    let mut walker = (unknown > 1).then(|| ChangeWalker::new(doc));
     let stages = stages_with(doc, |meta| {
         if let Some(entered) = known.get(&meta.hash) {
             return entered.clone();
         }
-        let summary = summary_of_walk(meta, walk_change(doc, meta.hash, &meta.deps));
+        let walk = match walker.as_mut() {
+            Some(walker) => walker.walk(meta),
+            None => walk_change(doc, meta.hash, &meta.deps),
+        };
+        let summary = summary_of_walk(meta, walk);
         let entered = summary.stages_entered.clone();
         new.push(summary);
         entered
